@@ -1,0 +1,110 @@
+"""Load (Q)Keras models from files, make their names safe for C++, split off a final softmax."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .errors import CodesignError
+
+# Identifiers used by hls4ml's generated myproject_test.cpp / bridge, plus C++ keywords likely as names.
+RESERVED = {
+    "in", "pr", "fin", "fpr", "fout", "iline", "pline", "cstr", "current", "e", "i", "j", "main", "argc", "argv",
+    "int", "float", "double", "char", "long", "short", "bool", "void", "auto", "const", "static", "class", "struct",
+    "union", "enum", "return", "if", "else", "for", "while", "do", "switch", "case", "default", "break", "continue",
+    "new", "delete", "this", "template", "typename", "namespace", "using", "public", "private", "protected",
+    "virtual", "inline", "register", "signed", "unsigned", "sizeof", "typedef", "volatile", "extern", "operator",
+    "and", "or", "not", "xor", "std", "nnet", "myproject",
+}
+MODEL_SUFFIXES = (".h5", ".keras", ".json")
+
+
+def custom_objects() -> dict:
+    from qkeras.utils import _add_supported_quantized_objects
+
+    objs: dict = {}
+    _add_supported_quantized_objects(objs)
+    return objs
+
+
+def load_model(path: str | Path, weights: str | Path | None = None):
+    """A Keras/QKeras model from .h5/.keras, or from architecture .json plus --weights .h5."""
+    import tensorflow as tf
+
+    path = Path(path)
+    if not path.is_file():
+        raise CodesignError(f"{path}: model file not found")
+    if path.suffix not in MODEL_SUFFIXES:
+        raise CodesignError(f"{path}: unknown model format {path.suffix!r}; allowed: {', '.join(MODEL_SUFFIXES)}")
+    try:
+        if path.suffix == ".json":
+            if weights is None:
+                raise CodesignError(f"{path}: an architecture JSON needs --weights WEIGHTS.h5")
+            if not Path(weights).is_file():
+                raise CodesignError(f"{weights}: weights file not found")
+            model = tf.keras.models.model_from_json(path.read_text(), custom_objects=custom_objects())
+            model.load_weights(str(weights))
+        else:
+            model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(), compile=False)
+    except CodesignError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CodesignError(f"{path}: cannot load model ({first})") from exc
+    return model
+
+
+def safe_name(name: str, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", name)
+    if base[:1].isdigit():
+        base = "l_" + base
+    if base in RESERVED:
+        base += "_layer"
+    new = base
+    k = 1
+    while new in taken:
+        new, k = f"{base}_{k}", k + 1
+    return new
+
+
+def _rebuild(model, architecture: str):
+    import tensorflow as tf
+
+    new = tf.keras.models.model_from_json(architecture, custom_objects=custom_objects())
+    new.set_weights(model.get_weights())
+    return new
+
+
+def rename_for_cpp(model):
+    """Rename layers whose names collide with C++ identifiers of the generated test bench.
+
+    Returns (model, {old: new}); the model is rebuilt with the same weights when anything changed.
+    """
+    architecture = json.loads(model.to_json())
+    names = [layer["config"]["name"] for layer in architecture["config"]["layers"]]
+    taken: set[str] = set()
+    mapping = {}
+    for n in names:
+        new = safe_name(n, taken)
+        taken.add(new)
+        if new != n:
+            mapping[n] = new
+    if not mapping:
+        return model, {}
+    text = json.dumps(architecture)
+    for old, new in mapping.items():
+        text = text.replace(json.dumps(old), json.dumps(new))
+    return _rebuild(model, text), mapping
+
+
+def final_softmax(model) -> bool:
+    last = model.layers[-1]
+    return type(last).__name__ == "Activation" and last.get_config()["activation"] == "softmax"
+
+
+def logits_model(model):
+    """The model without its final softmax (the part that must be bit-exact)."""
+    import tensorflow as tf
+
+    return tf.keras.Model(model.inputs, model.layers[-2].output, name=f"{model.name}_logits")

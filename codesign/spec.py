@@ -1,0 +1,123 @@
+"""Fixed-point types (ap_fixed semantics) and the arithmetic rules that size them exactly.
+
+Convention (hls4ml/Vivado): `integer` counts the sign bit for signed types, so
+fixed<W,I> holds [-2^(I-1), 2^(I-1) - 2^(I-W)] and ufixed<W,I> holds [0, 2^I - 2^(I-W)].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+Rounding = Literal["TRN", "RND_CONV"]
+Overflow = Literal["WRAP", "SAT", "SAT_SYM"]
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    width: int
+    integer: int
+    signed: bool = True
+    rounding: Rounding = "TRN"
+    overflow: Overflow = "WRAP"
+
+    @property
+    def frac(self) -> int:
+        return self.width - self.integer
+
+    @property
+    def int_bits(self) -> int:
+        """Integer bits excluding the sign bit."""
+        return self.integer - int(self.signed)
+
+    @property
+    def lsb(self) -> float:
+        return 2.0 ** -self.frac
+
+    @property
+    def max_value(self) -> float:
+        return 2.0 ** self.int_bits - self.lsb
+
+    @property
+    def min_value(self) -> float:
+        if not self.signed:
+            return 0.0
+        low = -(2.0 ** self.int_bits)
+        return low + self.lsb if self.overflow == "SAT_SYM" else low
+
+    def to_hls(self) -> str:
+        """hls4ml precision string, e.g. 'fixed<8,3,RND_CONV,SAT>'."""
+        name = "fixed" if self.signed else "ufixed"
+        modes = "" if (self.rounding, self.overflow) == ("TRN", "WRAP") else f",{self.rounding},{self.overflow}"
+        return f"{name}<{self.width},{self.integer}{modes}>"
+
+    def exact(self) -> QuantSpec:
+        """Same grid without rounding/saturation modes (for values known to fit)."""
+        return replace(self, rounding="TRN", overflow="WRAP")
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Cast float values to this type as ap_fixed would (RND_CONV = round half to even)."""
+        scaled = np.asarray(x, dtype=np.float64) * 2.0**self.frac
+        q = np.rint(scaled) if self.rounding == "RND_CONV" else np.floor(scaled)
+        lo, hi = self.min_value * 2.0**self.frac, self.max_value * 2.0**self.frac
+        if self.overflow == "WRAP":
+            span = 2.0**self.width
+            q = np.mod(q - lo, span) + lo if self.signed else np.mod(q, span)
+        else:
+            q = np.clip(q, lo, hi)
+        return q / 2.0**self.frac
+
+
+def union(a: QuantSpec, b: QuantSpec) -> QuantSpec:
+    """Smallest type that holds every value of a and of b exactly."""
+    signed = a.signed or b.signed
+    int_bits = max(a.int_bits, b.int_bits)
+    frac = max(a.frac, b.frac)
+    integer = int_bits + int(signed)
+    return QuantSpec(integer + frac, integer, signed)
+
+
+def product(a: QuantSpec, b: QuantSpec) -> QuantSpec:
+    """Exact type of a*b: widths add, integer parts add (sign bit counted once)."""
+    signed = a.signed or b.signed
+    integer = a.int_bits + b.int_bits + int(signed) + int(a.signed and b.signed)
+    frac = a.frac + b.frac
+    return QuantSpec(integer + frac, integer, signed)
+
+
+def accumulate(term: QuantSpec, n_terms: int) -> QuantSpec:
+    """Exact type of a sum of n_terms values of type `term`: ceil(log2 n) more integer bits."""
+    growth = math.ceil(math.log2(n_terms)) if n_terms > 1 else 0
+    return QuantSpec(term.width + growth, term.integer + growth, term.signed)
+
+
+def add(a: QuantSpec, b: QuantSpec) -> QuantSpec:
+    """Exact type of a+b: align binary points, one carry bit."""
+    u = union(a, b)
+    return QuantSpec(u.width + 1, u.integer + 1, u.signed)
+
+
+def mac(data: QuantSpec, weight: QuantSpec, n_terms: int, bias: QuantSpec | None) -> QuantSpec:
+    """Accumulator of sum_k data_k*weight_k (+ bias) that can neither overflow nor drop a bit."""
+    acc = accumulate(product(data, weight), n_terms)
+    return add(acc, bias) if bias is not None else acc
+
+
+def spec_for_values(values: np.ndarray, max_width: int = 64) -> QuantSpec:
+    """Narrowest fixed type representing every value exactly (frac bits capped by max_width)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    signed = bool(np.any(v < 0))
+    nz = np.abs(v[v != 0])
+    if nz.size == 0:
+        return QuantSpec(1 + int(signed), 1, signed)
+    int_bits = max(int(np.floor(np.log2(nz.max()))) + 1, 0)
+    frac = 0
+    while frac < max_width and np.any(np.mod(v * 2.0**frac, 1.0) != 0):
+        frac += 1
+    integer = int_bits + int(signed)
+    # a value equal to -2^k needs no extra bit, but one of +2^k does: int_bits above covers both
+    return QuantSpec(max(integer + frac, 1), integer, signed)

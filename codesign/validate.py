@@ -1,0 +1,152 @@
+"""Bit-exact proof: QKeras model vs hls4ml C model (compile+predict) vs generated test bench."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .csim import testbench_csim
+from .errors import CodesignError
+from .export import ExportOptions, compile_model, convert, quiet
+from .modelio import final_softmax, logits_model, rename_for_cpp
+from .precision import MAC_LAYERS, LayerPrecision, derive_precisions
+from .spec import QuantSpec, spec_for_values
+
+FLOAT32_EXACT_BITS = 24  # float32 mantissa: wider accumulators make the Keras reference itself inexact
+INPUT_BITS_MAX = 16
+
+
+@dataclass
+class ValidationResult:
+    model: str
+    n_samples: int
+    bit_exact_fraction: float
+    testbench_bit_exact_fraction: float | None
+    argmax_agreement: float
+    max_abs_diff: float
+    first_mismatch_layer: str | None
+    outputs_compared: str
+    input_precision: str = ""
+    renamed_layers: dict = field(default_factory=dict)
+    softmax_argmax_agreement: float | None = None
+    timings_s: dict = field(default_factory=dict)
+    layers: list = field(default_factory=list)
+
+    def public(self) -> dict:
+        """The `codesign validate --json` shape."""
+        keys = ("model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
+                "max_abs_diff", "first_mismatch_layer", "outputs_compared")
+        return {k: getattr(self, k) for k in keys}
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
+    """Narrowest type holding the inputs exactly, else a 16-bit-or-less type covering their range.
+
+    The width is capped so that the first accumulator stays within float32's 24-bit mantissa:
+    beyond that the QKeras reference (float32) rounds, and exactness cannot be judged.
+    """
+    exact = spec_for_values(x, max_width=INPUT_BITS_MAX)
+    probe = derive_precisions(model, exact)
+    first_mac = next((lp for lp in probe if lp.class_name in MAC_LAYERS), None)
+    growth = (first_mac.accum.width - exact.width) if first_mac else 0
+    cap = max(8, min(INPUT_BITS_MAX, FLOAT32_EXACT_BITS - growth))
+    if exact.width <= cap and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)):
+        return exact
+    return QuantSpec(cap, exact.integer, exact.signed, "RND_CONV", "SAT")
+
+
+def _fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a.reshape(b.shape) == b))
+
+
+def _keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x.astype(np.float32), verbose=0, batch_size=1024), dtype=np.float64)
+
+
+def first_mismatch(core, precisions: list[LayerPrecision], opts: ExportOptions, x: np.ndarray) -> str | None:
+    """Trace every layer in hls4ml and Keras; name the first whose outputs differ."""
+    import tensorflow as tf
+
+    named = [lp for lp in precisions if lp.source and lp.class_name != "InputLayer"]
+    probe = tf.keras.Model(core.inputs, [core.get_layer(lp.source).output for lp in named])
+    keras_outs = probe.predict(x.astype(np.float32), verbose=0, batch_size=1024)
+    keras_outs = keras_outs if isinstance(keras_outs, list) else [keras_outs]
+    with tempfile.TemporaryDirectory(prefix="codesign_trace_") as tmp:
+        hls_model = convert(core, precisions, opts, Path(tmp) / "prj", trace=True)
+        with quiet():
+            _, trace = hls_model.trace(np.ascontiguousarray(x))
+    for lp, ref in zip(named, keras_outs):
+        got = trace.get(lp.name)
+        if got is not None and not np.array_equal(np.asarray(got, np.float64).reshape(ref.shape), ref):
+            return lp.source
+    return None
+
+
+def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name: str = "model",
+           input_spec: QuantSpec | None = None, overrides: dict[str, QuantSpec] | None = None,
+           testbench: bool = True, progress=None) -> tuple[ValidationResult, list[LayerPrecision]]:
+    """Export `model` to `project_dir` and prove it bit-exact on inputs x (both C-sim ways)."""
+    step = progress or (lambda msg: None)
+    model, renamed = rename_for_cpp(model)
+    softmax = final_softmax(model)
+    core = logits_model(model) if softmax else model
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[1:] != tuple(core.input_shape[1:]):
+        raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
+    input_spec = input_spec or derive_input_spec(x, core)
+    xq = np.ascontiguousarray(input_spec.quantize(x))
+    precisions = derive_precisions(core, input_spec, overrides)
+    timings: dict[str, float] = {}
+
+    step("export + g++ compile (hls4ml)")
+    exact_dir = project_dir / "logits" if softmax else project_dir
+    hls_core = convert(core, precisions, opts, exact_dir)
+    timings["compile_s"] = round(compile_model(hls_core), 2)
+    ref = _keras_outputs(core, xq)
+    start = time.perf_counter()
+    with quiet():
+        out = np.asarray(hls_core.predict(xq), dtype=np.float64).reshape(ref.shape)
+    timings["predict_s"] = round(time.perf_counter() - start, 3)
+
+    tb_frac = None
+    if testbench:
+        step("C simulation: myproject_test.cpp with g++")
+        tb_out, tb_times = testbench_csim(exact_dir, xq, ref.reshape(len(ref), -1))
+        timings.update(tb_times)
+        tb_frac = _fraction_equal(tb_out, ref.reshape(len(ref), -1))
+
+    exact_frac = _fraction_equal(out, ref)
+    mismatch = None
+    if exact_frac < 1.0 or (tb_frac is not None and tb_frac < 1.0):
+        step("tracing layers to find the first mismatch")
+        mismatch = first_mismatch(core, precisions, opts, xq)
+    result = ValidationResult(
+        model=name, n_samples=len(x), bit_exact_fraction=exact_frac, testbench_bit_exact_fraction=tb_frac,
+        argmax_agreement=float(np.mean(np.argmax(out.reshape(len(x), -1), 1) == np.argmax(ref.reshape(len(x), -1), 1))),
+        max_abs_diff=float(np.max(np.abs(out - ref))) if out.size else 0.0,
+        first_mismatch_layer=mismatch, outputs_compared="logits" if softmax else "outputs",
+        input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings,
+        layers=[lp.to_json() for lp in precisions],
+    )
+    if softmax:
+        step("export + g++ compile with the final softmax")
+        soft = LayerPrecision(model.layers[-1].name, "Softmax", QuantSpec(18, 8, False, "RND_CONV", "SAT"),
+                              approximate=True, source=model.layers[-1].name)
+        hls_full = convert(model, precisions + [soft], opts, project_dir)
+        timings["compile_softmax_s"] = round(compile_model(hls_full), 2)
+        with quiet():
+            probs = np.asarray(hls_full.predict(xq), dtype=np.float64).reshape(len(x), -1)
+        keras_probs = _keras_outputs(model, xq).reshape(len(x), -1)
+        result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
+        result.layers.append(soft.to_json())
+    if not math.isfinite(result.max_abs_diff):
+        result.max_abs_diff = float("inf")
+    return result, precisions
