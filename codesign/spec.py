@@ -121,3 +121,14 @@ def spec_for_values(values: np.ndarray, max_width: int = 64) -> QuantSpec:
     integer = int_bits + int(signed)
     # a value equal to -2^k needs no extra bit, but one of +2^k does: int_bits above covers both
     return QuantSpec(max(integer + frac, 1), integer, signed)
+
+
+def parse_hls(text: str) -> QuantSpec:
+    """Inverse of QuantSpec.to_hls: 'ufixed<6,0,RND_CONV,SAT>' -> QuantSpec(6, 0, False, ...)."""
+    import re
+
+    m = re.fullmatch(r"\s*(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>\s*", text)
+    if not m:
+        raise ValueError(f"not a fixed-point type: {text!r}; expected e.g. 'fixed<16,6>' or 'ufixed<8,0,RND_CONV,SAT>'")
+    rounding, overflow = m.group(4) or "TRN", m.group(5) or "WRAP"
+    return QuantSpec(int(m.group(2)), int(m.group(3)), m.group(1) != "u", rounding, overflow)

@@ -36,6 +36,7 @@ class ValidationResult:
     softmax_argmax_agreement: float | None = None
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
+    csim_labels: np.ndarray | None = field(default=None, repr=False)  # argmax of the deliverable C model
 
     def public(self) -> dict:
         """The `codesign validate --json` shape."""
@@ -44,7 +45,9 @@ class ValidationResult:
         return {k: getattr(self, k) for k in keys}
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("csim_labels")
+        return d
 
 
 def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
@@ -107,7 +110,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     timings: dict[str, float] = {}
 
     step("export + g++ compile (hls4ml)")
-    exact_dir = project_dir / "logits" if softmax else project_dir
+    exact_dir = project_dir.with_name(project_dir.name + "_logits") if softmax else project_dir
     hls_core = convert(core, precisions, opts, exact_dir)
     timings["compile_s"] = round(compile_model(hls_core), 2)
     ref = _keras_outputs(core, xq)
@@ -134,7 +137,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         max_abs_diff=float(np.max(np.abs(out - ref))) if out.size else 0.0,
         first_mismatch_layer=mismatch, outputs_compared="logits" if softmax else "outputs",
         input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings,
-        layers=[lp.to_json() for lp in precisions],
+        layers=[lp.to_json() for lp in precisions], csim_labels=np.argmax(out.reshape(len(x), -1), 1),
     )
     if softmax:
         step("export + g++ compile with the final softmax")
@@ -146,6 +149,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
             probs = np.asarray(hls_full.predict(xq), dtype=np.float64).reshape(len(x), -1)
         keras_probs = _keras_outputs(model, xq).reshape(len(x), -1)
         result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
+        result.csim_labels = np.argmax(probs, 1)
         result.layers.append(soft.to_json())
     if not math.isfinite(result.max_abs_diff):
         result.max_abs_diff = float("inf")

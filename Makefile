@@ -1,0 +1,24 @@
+# One command to set up and run the main job; one to set up and run the tests.
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; codesign needs Python 3.11" >&2; exit 2; }
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/codesign run designs/digits_mlp.yaml
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,59 @@
+"""Training: float baseline, then QAT starting from the float weights (same layer names)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Split
+from .design import Training
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+class _EpochBar:
+    """A rich progress bar advanced once per epoch (Keras callback)."""
+
+    def __new__(cls, label: str, epochs: int, progress):
+        import tensorflow as tf
+
+        class Callback(tf.keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.task = progress.add_task(label, total=epochs) if progress else None
+
+            def on_epoch_end(self, epoch, logs=None):
+                if progress:
+                    acc = (logs or {}).get("accuracy", 0.0)
+                    progress.update(self.task, advance=1, description=f"{label} acc={acc:.3f}")
+
+        return Callback()
+
+
+def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None):
+    import tensorflow as tf
+
+    epochs = training.epochs if epochs is None else epochs
+    model.compile(tf.keras.optimizers.Adam(training.learning_rate),
+                  tf.keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    model.fit(split.x_train, split.y_train, epochs=epochs, batch_size=training.batch_size, verbose=0,
+              shuffle=True, callbacks=[_EpochBar(label, epochs, progress)])
+    return model
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    pred = model.predict(x, verbose=0, batch_size=1024)
+    return float(np.mean(np.argmax(pred, axis=1) == y))
+
+
+def transfer_weights(src, dst) -> None:
+    """Copy weights layer by layer, by name (float baseline -> QKeras twin)."""
+    for layer in dst.layers:
+        if layer.get_weights():
+            layer.set_weights(src.get_layer(layer.name).get_weights())

@@ -1,0 +1,45 @@
+"""FPGA parts database: one YAML file per part in hw_models/parts/ (framework-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PARTS_DIR = Path(__file__).parent / "parts"
+DSP_PORTS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18), "DSP58": (27, 24)}  # UG479, UG579, AM004
+
+
+class UnknownPartError(ValueError):
+    """The requested FPGA part is not in the database."""
+
+
+@dataclass(frozen=True)
+class Part:
+    part: str
+    family: str
+    lut: int
+    ff: int
+    dsp: int
+    dsp_type: str
+    bram_18k: int
+    uram: int
+
+    @property
+    def dsp_ports(self) -> tuple[int, int]:
+        return DSP_PORTS[self.dsp_type]
+
+
+@lru_cache(maxsize=None)
+def list_parts() -> tuple[Part, ...]:
+    return tuple(Part(**yaml.safe_load(p.read_text())) for p in sorted(PARTS_DIR.glob("*.yaml")))
+
+
+def load_part(name: str) -> Part:
+    for part in list_parts():
+        if part.part.lower() == name.lower():
+            return part
+    known = ", ".join(p.part for p in list_parts())
+    raise UnknownPartError(f"unknown FPGA part {name!r}; known parts: {known}")
