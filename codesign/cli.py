@@ -110,7 +110,7 @@ def parts() -> None:
     for p in list_parts():
         table.add_row(p.part, p.family, f"{p.lut:,}", f"{p.ff:,}", f"{p.dsp:,}", p.dsp_type, f"{p.bram_18k:,}",
                       f"{p.uram:,}")
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def main() -> None:

@@ -33,8 +33,9 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
     layers = {}
     for lp in precisions:
         entry = {"Precision": lp.hls_precision(), "Trace": trace}
-        if lp.class_name == "Softmax":
-            entry["Strategy"] = "stable"
+        if lp.class_name == "Softmax":  # hls4ml docs: rounding + saturating tables keep softmax accurate
+            entry.update(Strategy="stable", TableSize=4096)
+            entry["Precision"].update(exp_table="fixed<18,8,RND,SAT>", inv_table="fixed<18,8,RND,SAT>")
         layers[lp.name] = entry
     return {
         "Model": {"Precision": "fixed<16,6>", "ReuseFactor": opts.reuse_factor, "Strategy": opts.strategy,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -68,34 +67,28 @@ def safe_name(name: str, taken: set[str]) -> str:
     return new
 
 
-def _rebuild(model, architecture: str):
-    import tensorflow as tf
-
-    new = tf.keras.models.model_from_json(architecture, custom_objects=custom_objects())
-    new.set_weights(model.get_weights())
-    return new
-
-
 def rename_for_cpp(model):
-    """Rename layers whose names collide with C++ identifiers of the generated test bench.
+    """Rename (in place) layers whose names collide with C++ identifiers of the generated test bench.
 
-    Returns (model, {old: new}); the model is rebuilt with the same weights when anything changed.
+    Returns (model, {old: new}). Weights and graph are untouched; only names change.
     """
-    architecture = json.loads(model.to_json())
-    names = [layer["config"]["name"] for layer in architecture["config"]["layers"]]
     taken: set[str] = set()
     mapping = {}
-    for n in names:
-        new = safe_name(n, taken)
+    for layer in model.layers:
+        new = safe_name(layer.name, taken)
         taken.add(new)
-        if new != n:
-            mapping[n] = new
-    if not mapping:
-        return model, {}
-    text = json.dumps(architecture)
-    for old, new in mapping.items():
-        text = text.replace(json.dumps(old), json.dumps(new))
-    return _rebuild(model, text), mapping
+        if new != layer.name:
+            mapping[layer.name] = new
+            layer._name = new  # Keras 2: get_config() and hls4ml's parser read names from here
+    nodes = getattr(model, "_network_nodes", None)
+    if mapping and nodes is not None:  # Keras 2 functional graphs key their nodes as "<layer>_ib-<i>"
+        model._network_nodes = {_renamed_node(key, mapping) for key in nodes}
+    return model, mapping
+
+
+def _renamed_node(key: str, mapping: dict[str, str]) -> str:
+    name, sep, index = key.rpartition("_ib-")
+    return f"{mapping.get(name, name)}{sep}{index}"
 
 
 def final_softmax(model) -> bool:

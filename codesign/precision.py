@@ -121,6 +121,11 @@ def _avg_pool(layer, in_spec: QuantSpec) -> LayerPrecision:
     return LayerPrecision(layer.name, type(layer).__name__, mean, acc, n_terms=size)
 
 
+def softmax_precision(name: str) -> LayerPrecision:
+    """Probabilities in [0, 1): all 18 bits fractional, so near-tied classes stay distinguishable."""
+    return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), approximate=True, source=name)
+
+
 def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
     act = layer.get_config()["activation"]
     if act == "linear":
@@ -129,7 +134,7 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
         return LayerPrecision(layer.name, "Activation", QuantSpec(in_spec.width - int(in_spec.signed),
                                                                   in_spec.integer - int(in_spec.signed), False))
     if act == "softmax" and is_last:
-        return LayerPrecision(layer.name, "Softmax", QuantSpec(18, 8, False, "RND_CONV", "SAT"), approximate=True)
+        return softmax_precision(layer.name)
     raise CodesignError(f"layer '{layer.name}': activation {act!r} is not bit-exact in hls4ml; "
                         "allowed: linear, relu, a final softmax, or a QActivation")
 

@@ -14,7 +14,7 @@ from .csim import testbench_csim
 from .errors import CodesignError
 from .export import ExportOptions, compile_model, convert, quiet
 from .modelio import final_softmax, logits_model, rename_for_cpp
-from .precision import MAC_LAYERS, LayerPrecision, derive_precisions
+from .precision import MAC_LAYERS, LayerPrecision, derive_precisions, softmax_precision
 from .spec import QuantSpec, spec_for_values
 
 FLOAT32_EXACT_BITS = 24  # float32 mantissa: wider accumulators make the Keras reference itself inexact
@@ -141,8 +141,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     )
     if softmax:
         step("export + g++ compile with the final softmax")
-        soft = LayerPrecision(model.layers[-1].name, "Softmax", QuantSpec(18, 8, False, "RND_CONV", "SAT"),
-                              approximate=True, source=model.layers[-1].name)
+        soft = softmax_precision(model.layers[-1].name)
         hls_full = convert(model, precisions + [soft], opts, project_dir)
         timings["compile_softmax_s"] = round(compile_model(hls_full), 2)
         with quiet():

@@ -1,0 +1,57 @@
+"""Small QKeras models built inline for the tests (weights seeded, no training)."""
+
+import numpy as np
+
+
+def seeded(seed=0):
+    import tensorflow as tf
+
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+def mlp(input_name="x", weight="bits", act="relu", batchnorm=False, n_in=16):
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu, quantized_tanh
+
+    seeded()
+    wq = quantized_po2(4) if weight == "po2" else quantized_bits(6, 0, alpha=1)
+    acts = {"relu": quantized_relu(6, 2), "tanh": quantized_tanh(6), "bits": quantized_bits(6, 1, alpha=1)}
+    inp = tf.keras.Input((n_in,), name=input_name)
+    h = QDense(24, kernel_quantizer=wq, bias_quantizer=quantized_bits(8, 2, alpha=1), name="fc1")(inp)
+    if batchnorm:
+        bn = tf.keras.layers.BatchNormalization(name="bn1")
+        h = bn(h)
+        rng = np.random.default_rng(1)
+        bn.set_weights([rng.uniform(0.5, 2, 24), rng.normal(0, 0.3, 24), rng.normal(0, 0.5, 24),
+                        rng.uniform(0.3, 2, 24)])
+    h = QActivation(acts[act], name="act1")(h)
+    h = QDense(5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1),
+               name="out")(h)
+    h = tf.keras.layers.Activation("softmax", name="softmax")(h)
+    return tf.keras.Model(inp, h)
+
+
+def cnn(pool="max", conv1d=False):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, quantized_bits, quantized_relu
+
+    seeded()
+    wq = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
+    pools = {"max": tf.keras.layers.MaxPooling1D if conv1d else tf.keras.layers.MaxPooling2D,
+             "avg": tf.keras.layers.AveragePooling1D if conv1d else tf.keras.layers.AveragePooling2D}
+    inp = tf.keras.Input((16, 2) if conv1d else (8, 8, 1), name="img")
+    conv = QConv1D if conv1d else QConv2D
+    h = conv(4, 3, name="conv1", **wq)(inp)
+    h = QActivation(quantized_relu(6, 2), name="relu1")(h)
+    h = pools[pool](2, name="pool1")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = QDense(6, name="out", **wq)(h)
+    return tf.keras.Model(inp, h)
+
+
+def inputs(shape, n=200, seed=0):
+    """Typical inputs plus a block scaled 8x that drives every quantizer into saturation."""
+    rng = np.random.default_rng(seed)
+    typical = rng.uniform(0, 1, size=(n, *shape))
+    return np.concatenate([typical, 8 * typical[: n // 4]]).astype(np.float32)

@@ -1,0 +1,146 @@
+"""Every bad input ends in one clear line naming the file/field and what is allowed, exit code 2."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from codesign.cli import app
+from codesign.design import load_design
+from codesign.errors import CodesignError
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def design_text(**over):
+    base = (REPO / "designs" / "digits_mlp.yaml").read_text()
+    for old, new in over.items():
+        base = base.replace(old, new)
+    return base
+
+
+def error_line(result) -> str:
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "replace,message",
+    [
+        ({"part: xcvu13p-flga2577-2-e": "part: xc7foo"},
+         "target.part: unknown FPGA part 'xc7foo'; known parts: xc7z020-clg400-1"),
+        ({"io_type: io_parallel": "io_type: io_serial"},
+         "target.io_type: 'io_serial'; allowed: io_parallel, io_stream"),
+        ({"builder: mlp": "builder: transformer"}, "model.builder: 'transformer'; allowed: mlp, cnn"),
+        ({"name: digits ": "name: cifar "}, "data.name: 'cifar'; allowed: digits, mnist"),
+        ({"epochs: 40": "epochs: forty"}, "training.epochs: must be int, got 'forty'"),
+        ({"fc1: {weight_bits: 8}": "fc1: {weight_bitz: 8}"}, "quantization.layers.fc1: unknown field(s) ['weight_bitz']"),
+        ({"fc1: {weight_bits: 8}": "fc1: {weight_bits: 99}"}, "quantization.layers.fc1.weight_bits: 99 out of range"),
+        ({"strategy: Latency": "strategy: Fast"}, "target.strategy: 'Fast'; allowed: Latency, Resource"),
+    ],
+)
+def test_design_field_errors(tmp_path, replace, message):
+    path = tmp_path / "d.yaml"
+    path.write_text(design_text(**replace))
+    with pytest.raises(CodesignError) as err:
+        load_design(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+def test_malformed_yaml_via_cli(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ndata: {name: digits\nmodel: [\n")
+    out = tmp_path / "reports"
+    line = error_line(runner.invoke(app, ["run", str(path), "--out", str(out)]))
+    assert line.startswith("error: ") and str(path) in line and "malformed YAML" in line
+    assert not out.exists()
+
+
+def test_missing_design_via_cli(tmp_path):
+    assert "design file not found" in error_line(runner.invoke(app, ["run", str(tmp_path / "nope.yaml")]))
+
+
+def test_unknown_part_via_cli(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text(design_text(**{"part: xcvu13p-flga2577-2-e": "part: xc7foo"}))
+    out = tmp_path / "reports"
+    line = error_line(runner.invoke(app, ["run", str(path), "--out", str(out)]))
+    assert "target.part: unknown FPGA part 'xc7foo'" in line
+    assert not out.exists()
+
+
+def test_validate_missing_model(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 16)))
+    line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(x)]))
+    assert line == f"error: {tmp_path / 'm.h5'}: model file not found"
+
+
+def test_validate_json_needs_weights(tmp_path, jet_files):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 16)))
+    line = error_line(runner.invoke(app, ["validate", jet_files[0], "--inputs", str(x)]))
+    assert "an architecture JSON needs --weights WEIGHTS.h5" in line
+
+
+def test_validate_bad_inputs(tmp_path, jet_files):
+    x = tmp_path / "x.npy"
+    x.write_text("not numpy")
+    args = ["validate", jet_files[0], "--weights", jet_files[1], "--inputs", str(x), "--json", str(tmp_path / "r.json")]
+    assert "not a .npy array" in error_line(runner.invoke(app, args))
+    np.save(x, np.zeros((2, 7)))
+    assert "inputs have shape (7,), the model expects (16,)" in error_line(runner.invoke(app, args))
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_validate_unknown_model_format(tmp_path):
+    m = tmp_path / "m.onnx"
+    m.write_text("x")
+    np.save(tmp_path / "x.npy", np.zeros((1, 2)))
+    line = error_line(runner.invoke(app, ["validate", str(m), "--inputs", str(tmp_path / "x.npy")]))
+    assert "unknown model format '.onnx'; allowed: .h5, .keras, .json" in line
+
+
+def test_validate_unsupported_quantizer(tmp_path):
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    inp = tf.keras.Input((4,), name="x")
+    tf.keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha="auto"), name="d")(inp)).save(
+        tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", np.zeros((3, 4)))
+    line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")]))
+    assert "quantized_bits with alpha='auto'" in line and "allowed: alpha=1 or alpha=None" in line
+
+
+def test_gpp_missing(monkeypatch, tmp_path):
+    from codesign.export import require_gpp
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(CodesignError, match=r"g\+\+ not found on PATH"):
+        require_gpp()
+
+
+def test_parts_command_lists_parts():
+    result = runner.invoke(app, ["parts"])
+    assert result.exit_code == 0 and "xc7z020-clg400-1" in result.output and "DSP48E1" in result.output
+
+
+def test_cpp_colliding_names_renamed():
+    from codesign.modelio import rename_for_cpp
+
+    from .models import mlp
+
+    model = mlp(input_name="in")
+    x = np.random.default_rng(0).uniform(size=(4, 16)).astype(np.float32)
+    before = model.predict(x, verbose=0)
+    renamed, mapping = rename_for_cpp(model)
+    assert mapping == {"in": "in_layer"}
+    assert renamed.get_config()["input_layers"][0][0] == "in_layer"
+    np.testing.assert_array_equal(renamed.predict(x, verbose=0), before)

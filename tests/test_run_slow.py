@@ -1,0 +1,31 @@
+"""`codesign run` on the shipped digits design (few epochs): files, numbers, bit-exactness."""
+
+import json
+
+import pytest
+
+from codesign.pipeline import run_design
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_digits_design(tmp_path):
+    results = run_design("designs/digits_mlp.yaml", tmp_path, epochs=3, log=lambda m: None)
+    folder = tmp_path / "digits_mlp"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "bit_widths.png", "hls_project", "hls_project_logits", "model_qat.h5", "report.md", "results.json",
+        "test_inputs.npy"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    saved = json.loads((folder / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    v = saved["validation"]
+    assert v["bit_exact_fraction"] == 1.0 and v["testbench_bit_exact_fraction"] == 1.0
+    assert v["n_samples"] == 360 and saved["dataset"] == {"name": "digits", "n_train": 1437, "n_test": 360}
+    assert v["input_precision"] == "ufixed<5,1>"
+    layers = {layer["name"]: layer for layer in v["layers"]}
+    assert layers["fc1"]["weight"] == "fixed<8,1>" and layers["fc2"]["weight"] == "fixed<6,1>"
+    assert layers["fc1_relu"]["result"] == "ufixed<6,2,RND_CONV,SAT>"
+    # csim accuracy equals QAT accuracy up to softmax-table argmax flips
+    assert abs(saved["accuracy"]["csim"] - saved["accuracy"]["qat"]) <= 1 - v["softmax_argmax_agreement"] + 1e-9
+    assert (folder / "hls_project" / "firmware" / "myproject.cpp").is_file()
+    assert "| fc1 | QDense | fixed<8,1> |" in (folder / "report.md").read_text()

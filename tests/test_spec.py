@@ -1,0 +1,78 @@
+"""Fixed-point arithmetic rules, checked against hand-computed widths."""
+
+import numpy as np
+import pytest
+
+from codesign.spec import QuantSpec, accumulate, add, mac, parse_hls, product, spec_for_values, union
+
+
+def test_signed_times_signed_adds_widths_and_integers():
+    # fixed<6,1> * fixed<8,3>: W = 14, I = 4 (the standard ap_fixed product type)
+    assert product(QuantSpec(6, 1), QuantSpec(8, 3)) == QuantSpec(14, 4, True)
+
+
+def test_unsigned_times_signed():
+    # ufixed<5,1> (0..1.9375) * fixed<6,1> ([-1, 0.96875]): |p| < 2 -> fixed<11,2>
+    assert product(QuantSpec(5, 1, False), QuantSpec(6, 1)) == QuantSpec(11, 2, True)
+
+
+def test_unsigned_times_unsigned():
+    assert product(QuantSpec(6, 0, False), QuantSpec(4, 2, False)) == QuantSpec(10, 2, False)
+
+
+def test_accumulate_grows_by_ceil_log2_terms():
+    assert accumulate(QuantSpec(11, 2), 64) == QuantSpec(17, 8)
+    assert accumulate(QuantSpec(11, 2), 65) == QuantSpec(18, 9)
+    assert accumulate(QuantSpec(11, 2), 1) == QuantSpec(11, 2)
+
+
+def test_dense_accumulator_digits_first_layer():
+    # 64 inputs ufixed<5,1>, weights fixed<6,1>, bias fixed<8,3>:
+    # product fixed<11,2>, sum of 64 -> fixed<17,8>, align bias (frac 9 vs 5, int 7 vs 2) + carry -> fixed<18,9>
+    assert mac(QuantSpec(5, 1, False), QuantSpec(6, 1), 64, QuantSpec(8, 3)) == QuantSpec(18, 9)
+
+
+def test_add_aligns_binary_points():
+    # fixed<8,2> (frac 6) + ufixed<4,4> (int 4): signed int bits 4, frac 6, carry -> fixed<12,6>
+    assert add(QuantSpec(8, 2), QuantSpec(4, 4, False)) == QuantSpec(12, 6)
+    assert union(QuantSpec(8, 2), QuantSpec(4, 4, False)) == QuantSpec(11, 5)
+
+
+def test_mac_bound_holds_for_extreme_values():
+    data, weight, bias, n = QuantSpec(6, 0, False), QuantSpec(4, 1), QuantSpec(6, 2), 32
+    acc = mac(data, weight, n, bias)
+    extreme = n * data.max_value * weight.min_value + bias.min_value
+    assert acc.min_value <= extreme and n * data.max_value * weight.max_value + bias.max_value <= acc.max_value
+    assert acc.frac == max(data.frac + weight.frac, bias.frac)
+
+
+def test_spec_for_values_is_narrowest_exact():
+    assert spec_for_values(np.array([0.0, 0.25, 1.0])) == QuantSpec(3, 1, False)
+    assert spec_for_values(np.array([-0.5, 0.125])) == QuantSpec(4, 1, True)
+    assert spec_for_values(np.array([0.0])) == QuantSpec(1, 1, False)
+
+
+def test_quantize_rounds_half_to_even_and_saturates():
+    q = QuantSpec(4, 2, True, "RND_CONV", "SAT")  # step 0.25, range [-2, 1.75]
+    x = np.array([0.125, 0.375, -0.125, 5.0, -9.0, 1.8])
+    np.testing.assert_array_equal(q.quantize(x), [0.0, 0.5, 0.0, 1.75, -2.0, 1.75])
+
+
+def test_quantize_truncates_and_wraps():
+    q = QuantSpec(4, 2)  # TRN, WRAP
+    np.testing.assert_array_equal(q.quantize(np.array([0.3, 2.0, -0.1])), [0.25, -2.0, -0.25])
+
+
+def test_sat_sym_excludes_most_negative():
+    q = QuantSpec(4, 1, True, "RND_CONV", "SAT_SYM")
+    assert q.min_value == -0.875 and q.quantize(np.array([-5.0]))[0] == -0.875
+
+
+@pytest.mark.parametrize("text", ["fixed<18,9>", "ufixed<6,0,RND_CONV,SAT>", "fixed<4,1,RND_CONV,SAT_SYM>"])
+def test_hls_string_round_trip(text):
+    assert parse_hls(text).to_hls() == text
+
+
+def test_parse_hls_rejects_other_types():
+    with pytest.raises(ValueError, match="not a fixed-point type"):
+        parse_hls("int<8>")

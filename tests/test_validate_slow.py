@@ -1,0 +1,79 @@
+"""End-to-end bit-exactness: hls4ml compile()+predict() and the g++-built test bench vs QKeras."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from codesign.cli import app
+from codesign.export import ExportOptions
+from codesign.spec import QuantSpec
+from codesign.validate import verify
+
+from . import models
+
+pytestmark = pytest.mark.slow
+PUBLIC_KEYS = ["model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
+               "max_abs_diff", "first_mismatch_layer", "outputs_compared"]
+
+
+def test_validate_shared_jet_model_cli(tmp_path, jet_files):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(300, 16)), 8 * rng.normal(size=(100, 16))]).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["validate", jet_files[0], "--weights", jet_files[1], "--inputs",
+                                      str(tmp_path / "x.npy"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert list(payload) == PUBLIC_KEYS
+    assert payload | {"max_abs_diff": 0.0} == {
+        "model": "qkeras_3layer", "n_samples": 400, "bit_exact_fraction": 1.0, "testbench_bit_exact_fraction": 1.0,
+        "argmax_agreement": 1.0, "max_abs_diff": 0.0, "first_mismatch_layer": None, "outputs_compared": "logits"}
+    assert payload["max_abs_diff"] == 0.0
+
+
+CASES = {
+    "mlp_relu_input_named_in": (lambda: models.mlp(input_name="in"), "io_parallel"),
+    "mlp_po2_weights": (lambda: models.mlp(weight="po2"), "io_parallel"),
+    "mlp_tanh_batchnorm": (lambda: models.mlp(act="tanh", batchnorm=True), "io_parallel"),
+    "mlp_bits_activation_stream": (lambda: models.mlp(act="bits"), "io_stream"),
+    "cnn_maxpool_stream": (lambda: models.cnn(pool="max"), "io_stream"),
+    "cnn_avgpool_parallel": (lambda: models.cnn(pool="avg"), "io_parallel"),
+    "conv1d_maxpool_parallel": (lambda: models.cnn(conv1d=True), "io_parallel"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_own_models_bit_exact(tmp_path, case):
+    build, io_type = CASES[case]
+    model = build()
+    x = models.inputs(model.input_shape[1:])
+    result, _ = verify(model, x, ExportOptions(io_type=io_type), tmp_path / "prj", name=case)
+    assert result.bit_exact_fraction == 1.0 and result.testbench_bit_exact_fraction == 1.0
+    assert result.max_abs_diff == 0.0 and result.first_mismatch_layer is None
+    assert result.n_samples == 250
+    if case == "mlp_relu_input_named_in":
+        assert result.renamed_layers == {"in": "in_layer"}
+        assert result.outputs_compared == "logits" and result.softmax_argmax_agreement > 0.9  # untrained: near-tied logits
+
+
+def test_saturation_really_happens():
+    """The 8x block drives the relu into its clip at 4 - 2^-4: the exactness above covers saturation."""
+    model = models.mlp()
+    x = models.inputs((16,))
+    import tensorflow as tf
+
+    act = tf.keras.Model(model.inputs, model.get_layer("act1").output).predict(x[200:], verbose=0)
+    assert np.mean(act == 4 - 2**-4) > 0.2
+
+
+def test_too_narrow_layer_is_found(tmp_path):
+    """Force fc1's result to fixed<8,3>: outputs differ and the trace names fc1 as the first mismatch."""
+    model = models.mlp()
+    x = models.inputs((16,))
+    result, _ = verify(model, x, ExportOptions(), tmp_path / "prj", overrides={"fc1": QuantSpec(8, 3)})
+    assert result.bit_exact_fraction < 0.9 and result.testbench_bit_exact_fraction < 0.9
+    assert result.first_mismatch_layer == "fc1"
+    assert result.max_abs_diff > 0
