@@ -1,12 +1,12 @@
 # One command to set up and run the main job; one to set up and run the tests.
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup clean
 
 $(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; codesign needs Python 3.11" >&2; exit 2; }
+	@$(PY) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: codesign needs Python 3.11 (python3.11 on PATH)" >&2; exit 2; }
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[test]"

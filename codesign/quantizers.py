@@ -38,8 +38,9 @@ def _check_alpha(q, where: str) -> None:
     )
 
 
-def bits_spec(q, activation: bool) -> QuantSpec:
+def bits_spec(q, activation: bool, where: str) -> QuantSpec:
     """quantized_bits(bits, integer, symmetric, keep_negative): fixed<bits, integer+1> or ufixed<bits, integer>."""
+    _check_alpha(q, where)
     bits, integer = int(q.bits), int(q.integer)
     signed = bool(q.keep_negative)
     overflow = "SAT_SYM" if (signed and q.symmetric) else "SAT"
@@ -52,8 +53,7 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
     q = quantizer_object(config)
     name = _name(q)
     if name == "quantized_bits":
-        _check_alpha(q, where)
-        return bits_spec(q, activation=True)
+        return bits_spec(q, True, where)
     if name == "quantized_relu":
         if q.negative_slope or q.use_sigmoid or q.relu_upper_bound is not None:
             raise CodesignError(
@@ -72,10 +72,8 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
 def weight_spec(config: Any, values: np.ndarray, where: str) -> QuantSpec:
     """Type that holds the quantized weights exactly (po2 weights: from their actual exponents)."""
     q = quantizer_object(config)
-    name = _name(q)
-    if name == "quantized_bits":
-        _check_alpha(q, where)
-        return bits_spec(q, activation=False)
-    if name == "quantized_po2":
+    if _name(q) == "quantized_bits":
+        return bits_spec(q, False, where)
+    if _name(q) == "quantized_po2":
         return spec_for_values(np.asarray(q(values.astype(np.float32))))
-    raise CodesignError(f"{where}: unsupported weight quantizer {name!r}; allowed: {SUPPORTED_WEIGHTS}")
+    raise CodesignError(f"{where}: unsupported weight quantizer {_name(q)!r}; allowed: {SUPPORTED_WEIGHTS}")
