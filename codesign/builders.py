@@ -78,6 +78,3 @@ def build_model(design: Design, input_shape: tuple[int, ...], n_classes: int, qu
     x = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inputs, x, name=f"{design.name}_{'qat' if quantized else 'float'}")
 
-
-def layer_names(model) -> list[str]:
-    return [layer.name for layer in model.layers if layer.get_weights()]

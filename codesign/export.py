@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from pathlib import Path
 
 from .errors import CodesignError
 from .precision import LayerPrecision
-from .spec import QuantSpec
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
@@ -91,11 +89,3 @@ def layer_types(hls_model) -> dict[str, dict[str, str]]:
             types[key.replace("_t", "")] = str(t.precision)
         out[layer.name] = types
     return out
-
-
-def input_spec_of(precisions: list[LayerPrecision]) -> QuantSpec:
-    return precisions[0].result
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -150,6 +149,4 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
         result.csim_labels = np.argmax(probs, 1)
         result.layers.append(soft.to_json())
-    if not math.isfinite(result.max_abs_diff):
-        result.max_abs_diff = float("inf")
     return result, precisions

@@ -1,7 +1,5 @@
 """Every bad input ends in one clear line naming the file/field and what is allowed, exit code 2."""
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
