@@ -78,14 +78,3 @@ def compile_model(hls_model) -> float:
             raise CodesignError(f"g++ failed to build the HLS project in {hls_model.config.get_output_dir()}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     return time.perf_counter() - start
-
-
-def layer_types(hls_model) -> dict[str, dict[str, str]]:
-    """The precisions hls4ml actually resolved, per layer (what the project uses)."""
-    out = {}
-    for layer in hls_model.get_layers():
-        types = {}
-        for key, t in layer.types.items():
-            types[key.replace("_t", "")] = str(t.precision)
-        out[layer.name] = types
-    return out

@@ -55,6 +55,11 @@ class LayerPrecision:
         return d
 
 
+def relu_spec(in_spec: QuantSpec) -> QuantSpec:
+    """Exact type of relu(x): the sign bit is dropped, every other bit kept."""
+    return QuantSpec(in_spec.width - int(in_spec.signed), in_spec.integer - int(in_spec.signed), False)
+
+
 def _mac_layer(layer, in_spec: QuantSpec) -> list[LayerPrecision]:
     cfg = layer.get_config()
     where = f"layer '{layer.name}' ({type(layer).__name__})"
@@ -80,8 +85,7 @@ def _mac_layer(layer, in_spec: QuantSpec) -> list[LayerPrecision]:
         out.append(LayerPrecision(f"{layer.name}_linear", "Activation", acc))
     else:
         if isinstance(act, str) and act == "relu":
-            spec = QuantSpec(acc.width - 1, acc.integer - 1, False)
-            out.append(LayerPrecision(f"{layer.name}_relu", "Activation", spec))
+            out.append(LayerPrecision(f"{layer.name}_relu", "Activation", relu_spec(acc)))
         else:
             q = quantizer_object(act)
             qname = getattr(q, "__name__", None) or type(q).__name__
@@ -131,8 +135,7 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
     if act == "linear":
         return LayerPrecision(layer.name, "Activation", in_spec)
     if act == "relu":
-        return LayerPrecision(layer.name, "Activation", QuantSpec(in_spec.width - int(in_spec.signed),
-                                                                  in_spec.integer - int(in_spec.signed), False))
+        return LayerPrecision(layer.name, "Activation", relu_spec(in_spec))
     if act == "softmax" and is_last:
         return softmax_precision(layer.name)
     raise CodesignError(f"layer '{layer.name}': activation {act!r} is not bit-exact in hls4ml; "

@@ -84,3 +84,10 @@ def test_float_dense_rejected():
     model = tf.keras.Model(inp, tf.keras.layers.Dense(2, name="d")(inp))
     with pytest.raises(CodesignError, match="unknown layer type 'Dense'"):
         derive_precisions(model, QuantSpec(8, 1, False))
+
+
+def test_relu_drops_only_the_sign_bit():
+    from codesign.precision import relu_spec
+
+    assert relu_spec(QuantSpec(18, 9)) == QuantSpec(17, 8, False)
+    assert relu_spec(QuantSpec(6, 2, False)) == QuantSpec(6, 2, False)
