@@ -1,4 +1,4 @@
-"""codesign command line: run, validate, parts."""
+"""codesign command line: run, validate, estimate, calibrate, parts."""
 
 from __future__ import annotations
 
@@ -101,6 +101,113 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
         console.print(f"renamed layers for C++: {result.renamed_layers}", highlight=False)
     exact = payload["bit_exact_fraction"] == 1.0 and payload["testbench_bit_exact_fraction"] == 1.0
     raise typer.Exit(0 if exact else 1)
+
+
+def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log):
+    """(keras model, input spec, design export options or None) for a model file or a design file."""
+    from .modelio import load_model
+    from .spec import parse_hls
+
+    if model.suffix in (".yaml", ".yml"):
+        from .builders import build_model
+        from .data import load_split
+        from .design import load_design
+
+        design = load_design(model)
+        trained = Path("reports") / design.name / "model_qat.h5"
+        split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
+        if trained.is_file():
+            log(f"- weights: {trained}")
+            keras_model = load_model(trained)
+        else:
+            log(f"- weights: untrained (no {trained}; run `codesign run {model}` for the trained weights)")
+            keras_model = build_model(design, split.x_train.shape[1:], split.n_classes, quantized=True)
+        return keras_model, split.input_spec, design.export
+    try:
+        spec = parse_hls(input_type)
+    except ValueError as exc:
+        raise CodesignError(f"--input-type: {exc}") from None
+    return load_model(model, weights), spec, None
+
+
+@app.command()
+def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, architecture .json, or a design .yaml"),
+             weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
+             hls_config: Optional[Path] = typer.Option(None, help="hls4ml-style config YAML (Model/LayerName)"),
+             part: Optional[str] = typer.Option(None, help="FPGA part (default xcvu13p-flga2577-2-e)"),
+             io_type: Optional[str] = typer.Option(None, help="io_parallel or io_stream"),
+             strategy: Optional[str] = typer.Option(None, help="Latency or Resource"),
+             reuse: Optional[int] = typer.Option(None, help="reuse factor for every layer"),
+             clock: Optional[float] = typer.Option(None, help="clock period in ns"),
+             input_type: str = typer.Option("fixed<16,6>", help="input precision (model files only)"),
+             coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
+             json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here")) -> None:
+    """Estimate LUT/FF/DSP/BRAM/latency/II per layer (HLS C-synthesis level) without Vivado."""
+    from dataclasses import asdict
+
+    from .atomic import atomic_write_text
+    from .design import export_options
+    from .estimate import estimate_model
+
+    log = lambda m: console.print(m, highlight=False)  # noqa: E731
+    try:
+        keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log)
+        given = {k: v for k, v in {"part": part, "io_type": io_type, "strategy": strategy, "reuse_factor": reuse,
+                                   "clock_ns": clock}.items() if v is not None}
+        base = asdict(design_opts) if design_opts else {}
+        opts = export_options(Path("--options"), {**base, **given})
+        result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients)
+    except (CodesignError, UnknownPartError) as exc:
+        _fail(str(exc))
+    for note in notes:
+        log(f"[yellow]note:[/yellow] {note}")
+    payload = result.as_json()
+    if json_out:
+        atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
+    table = Table("layer", "class", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
+                  title=f"HLS C-synthesis estimate, {result.part}, {opts.io_type}, {opts.strategy}, "
+                        f"clock {opts.clock_ns} ns")
+    for row in payload["layers"] + [{"name": "total", "class": "", **payload["total"]}]:
+        table.add_row(row["name"], row["class"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
+                      f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")
+    u = payload["utilization"]
+    table.caption = (f"utilization: LUT {u['lut']:.2%}, FF {u['ff']:.2%}, DSP {u['dsp']:.2%}, "
+                     f"BRAM {u['bram_18k']:.2%}; LUT-equivalent (LUT + 55 DSP) {result.lut_equivalent:,.0f}")
+    Console(width=max(Console().width, 110)).print(table)
+
+
+@app.command()
+def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl files and/or hls4ml project "
+                                                           "folders with reports + hls4ml_config.yml"),
+              out: Path = typer.Option(Path("cost_coefficients.json"), help="where to write the refitted coefficients"),
+              coefficients: Optional[Path] = typer.Option(None, help="coefficients to compare against "
+                                                                     "(default: the shipped ones)"),
+              folds: int = typer.Option(5, help="k for the grouped k-fold cross-validation")) -> None:
+    """Refit the cost-model coefficients on real Vivado/Vitis reports; print the error before and after."""
+    from hw_models.cost import DEFAULT_COEFFICIENTS, Coefficients
+
+    from .atomic import atomic_write_text
+    from .calibrate import calibrate as run_calibration
+
+    try:
+        current = Coefficients.load(coefficients or DEFAULT_COEFFICIENTS) \
+            if (coefficients or DEFAULT_COEFFICIENTS).is_file() else Coefficients()
+        result = run_calibration(reports, current, folds)
+    except CodesignError as exc:
+        _fail(str(exc))
+    atomic_write_text(out, result["coefficients"].to_json() + "\n")
+    table = Table("resource", "n", "before: median / p90 APE %", "after (in-sample)", "after (grouped k-fold)",
+                  title=f"cost model error on {result['records']} record(s)")
+    for res, b in result["before"].items():
+        a = result["after_in_sample"][res]
+        cv = (result["after_cross_validated"] or {}).get(res)
+        table.add_row(res, str(b["n"]), f"{b['median_ape']:.1f} / {b['p90_ape']:.1f}",
+                      f"{a['median_ape']:.1f} / {a['p90_ape']:.1f}",
+                      f"{cv['median_ape']:.1f} / {cv['p90_ape']:.1f}" if cv else "too few families")
+    Console(width=max(Console().width, 110)).print(table)
+    for reason, n in sorted(result["skipped"].items(), key=lambda kv: -kv[1]):
+        console.print(f"skipped {n}: {reason}", highlight=False)
+    console.print(f"wrote {out}", highlight=False)
 
 
 @app.command()

@@ -127,7 +127,7 @@ def parse_hls(text: str) -> QuantSpec:
     """Inverse of QuantSpec.to_hls: 'ufixed<6,0,RND_CONV,SAT>' -> QuantSpec(6, 0, False, ...)."""
     import re
 
-    m = re.fullmatch(r"\s*(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>\s*", text)
+    m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>\s*", text)
     if not m:
         raise ValueError(f"not a fixed-point type: {text!r}; expected e.g. 'fixed<16,6>' or 'ufixed<8,0,RND_CONV,SAT>'")
     rounding, overflow = m.group(4) or "TRN", m.group(5) or "WRAP"

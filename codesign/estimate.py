@@ -1,0 +1,103 @@
+"""`codesign estimate`: resolve the hls4ml graph exactly as export would, then run the cost model on it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from hw_models import load_part
+from hw_models.cost import Coefficients, Estimate
+from hw_models.costmodel import CostModel
+from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
+
+from .errors import CodesignError
+from .export import ExportOptions, convert, quiet
+from .hw_graph import graph_layers
+from .precision import derive_precisions
+from .spec import QuantSpec
+
+CONFIG_KEYS = ("Model", "LayerName", "LayerType")
+
+
+def load_hls_config(path: Path, opts: ExportOptions) -> dict:
+    """hls4ml-style config (Model / LayerName / LayerType); Model defaults from the command line."""
+    if not path.is_file():
+        raise CodesignError(f"{path}: hls config not found")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CodesignError(f"{path}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    if isinstance(cfg, dict) and "HLSConfig" in cfg:  # a project's hls4ml_config.yml
+        cfg = cfg["HLSConfig"]
+    if not isinstance(cfg, dict) or not set(cfg) & set(CONFIG_KEYS):
+        raise CodesignError(f"{path}: expected a mapping with keys {', '.join(CONFIG_KEYS)}")
+    extra = set(cfg) - set(CONFIG_KEYS)
+    if extra:
+        raise CodesignError(f"{path}: unknown top-level key(s) {sorted(extra)}; allowed: {', '.join(CONFIG_KEYS)}")
+    model = {"Precision": "fixed<16,6>", "ReuseFactor": opts.reuse_factor, "Strategy": opts.strategy}
+    model.update(cfg.get("Model") or {})
+    return {**cfg, "Model": model}
+
+
+def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None, out_dir: Path):
+    """The ModelGraph hls4ml resolves (optimizers applied): the types and reuse factors export would use."""
+    import hls4ml
+
+    if hls_config is None:
+        return convert(keras_model, derive_precisions(keras_model, input_spec), opts, out_dir)
+    cfg = load_hls_config(hls_config, opts)
+    try:
+        with quiet():
+            return hls4ml.converters.convert_from_keras_model(
+                keras_model, hls_config=cfg, output_dir=str(out_dir), project_name="myproject",
+                backend=opts.backend, io_type=opts.io_type, part=opts.part, clock_period=opts.clock_ns)
+    except Exception as exc:  # noqa: BLE001 - hls4ml raises bare exceptions for config errors
+        raise CodesignError(f"{hls_config}: hls4ml rejected the config: {str(exc).splitlines()[0]}") from None
+
+
+def reuse_notes(hls_model, requested: dict[str, int]) -> list[str]:
+    """Say where hls4ml snapped an impossible reuse factor (Resource strategy), as its rule demands."""
+    notes = []
+    for layer in hls_model.get_layers():
+        want = requested.get(layer.name)
+        got = layer.get_attr("reuse_factor")
+        if want is None or got is None or want == got:
+            continue
+        if layer.class_name == "Dense":
+            n_in, n_out = layer.get_attr("n_in"), layer.get_attr("n_out")
+        else:
+            n_in = layer.get_attr("n_chan", 1) * layer.get_attr("filt_height", 1) * layer.get_attr("filt_width", 1)
+            n_out = layer.get_attr("n_filt", 1)
+        if not is_valid_reuse_factor(n_in, n_out, want):
+            notes.append(f"{layer.name}: ReuseFactor {want} is not valid for n_in={n_in}, n_out={n_out} "
+                         f"(hls4ml rule); hls4ml uses {closest_reuse_factor(n_in, n_out, want)}")
+    return notes
+
+
+def requested_reuse(hls_model, opts: ExportOptions, hls_config: Path | None) -> dict[str, int]:
+    per_layer = {}
+    cfg = load_hls_config(hls_config, opts) if hls_config else {"Model": {"ReuseFactor": opts.reuse_factor}}
+    default = int(cfg["Model"].get("ReuseFactor", 1))
+    for layer in hls_model.get_layers():
+        entry = (cfg.get("LayerName") or {}).get(layer.name) or {}
+        per_layer[layer.name] = int(entry.get("ReuseFactor", default))
+    return per_layer
+
+
+def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
+                   coefficients: Path | None = None) -> CostModel:
+    part = load_part(opts.part)
+    coefs = Coefficients.load(coefficients) if coefficients else None
+    with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
+        graph = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
+        model = CostModel(graph_layers(graph), part, opts.clock_ns, coefs)
+        model.notes = reuse_notes(graph, requested_reuse(graph, opts, hls_config))
+    return model
+
+
+def estimate_model(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
+                   coefficients: Path | None = None) -> tuple[Estimate, list[str]]:
+    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients)
+    return model.estimate(), model.notes

@@ -1,0 +1,126 @@
+"""hls4ml's resolved ModelGraph -> the framework-free LayerIR list the cost model reads."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hw_models.layers import LayerIR, weight_stats
+
+from .errors import CodesignError
+
+FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout")
+RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu")
+TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
+SUPPORTED = ("Dense, Conv1D, Conv2D, DepthwiseConv1D/2D, PointwiseConv1D/2D, BatchNormalization, Activation "
+             "(relu, linear, sigmoid, tanh, elu, ...), Softmax, Max/AveragePooling1D/2D, GlobalPooling, "
+             "Flatten/Reshape")
+
+
+def _bits(prec) -> tuple[int, int, bool]:
+    width = int(getattr(prec, "width", 1))
+    return width, int(getattr(prec, "integer", width)), bool(getattr(prec, "signed", True))
+
+
+def _type_of(layer, attr: str):
+    t = layer.get_attr(attr)
+    return t.precision if t is not None else None
+
+
+def _common(layer, io_type: str) -> dict:
+    inp = layer.get_input_variable()
+    return dict(name=layer.name, class_name=layer.class_name, io_type=io_type,
+                rf=int(layer.get_attr("reuse_factor", 1) or 1),
+                strategy="resource" if str(layer.get_attr("strategy", "latency")).lower().startswith("resource")
+                else "latency",
+                in_bits=_bits(inp.type.precision)[0] if inp is not None else 16)
+
+
+def _weights(layer):
+    w = layer.weights["weight"]
+    width, integer, _ = _bits(w.type.precision)
+    binary = type(w.type.precision).__name__.startswith("Xnor")
+    return np.asarray(w.data, dtype=np.float64), width, width - integer, binary
+
+
+def _mac(layer, io_type: str) -> LayerIR:
+    cls = layer.class_name
+    a = layer.get_attr
+    data, w_bits, frac, binary = _weights(layer)
+    if cls == "Dense":
+        n_in, n_out, n_pos, steps, kind, kr, row = a("n_in"), a("n_out"), 1, 1, "dense", 1, 0
+        in_elems = n_in
+    else:
+        two_d = "2D" in cls
+        kh, kw = (a("filt_height"), a("filt_width")) if two_d else (1, a("filt_width"))
+        oh, ow = (a("out_height"), a("out_width")) if two_d else (1, a("out_width"))
+        ih, iw = (a("in_height"), a("in_width")) if two_d else (1, a("in_width"))
+        chans = a("n_chan")
+        depthwise = cls.startswith("Depthwise")
+        n_out = chans if depthwise else a("n_filt")
+        n_in = kh * kw * (1 if depthwise else chans)
+        n_pos, kind, kr, row = oh * ow, "depthwise" if depthwise else "conv", kh, iw * chans
+        in_elems = ih * iw * chans
+        steps = n_pos if io_type == "io_parallel" else ih * iw
+    res_bits = _bits(layer.get_output_variable().type.precision)[0]
+    acc = _type_of(layer, "accum_t")
+    common = _common(layer, io_type)
+    line_buffers = (kr - 1) * row * common["in_bits"] if io_type == "io_stream" else 0
+    return LayerIR(kind=kind, n_out=int(n_out), n_terms=int(n_in), n_pos=int(n_pos), n_in_elems=int(in_elems),
+                   w_bits=w_bits, acc_bits=_bits(acc)[0] if acc is not None else res_bits, res_bits=res_bits,
+                   weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=line_buffers,
+                   extra={"weights": data, "w_integer": w_bits - frac}, **common)
+
+
+def _shape(layer) -> tuple[int, int]:
+    shape = [int(s) for s in layer.get_output_variable().shape]
+    return shape[-1], math.prod(shape[:-1])
+
+
+def layer_ir(layer, io_type: str) -> LayerIR:
+    cls = layer.class_name
+    common = _common(layer, io_type)
+    if cls in FREE:
+        return LayerIR(kind="free", **common)
+    if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "PointwiseConv1D",
+               "PointwiseConv2D"):
+        return _mac(layer, io_type)
+    chans, pos = _shape(layer)
+    res_bits = _bits(layer.get_output_variable().type.precision)[0]
+    steps = pos if io_type == "io_stream" else 1
+    base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
+    act = str(layer.get_attr("activation", "") or "").lower()
+    if cls == "BatchNormalization" or cls == "ApplyAlpha":
+        scale = _bits(layer.weights["scale"].type.precision)[0]
+        return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits,
+                       **(base | {"n_out": chans * pos, "n_pos": 1}))
+    if cls == "Softmax" or act == "softmax":
+        t = _type_of(layer, "exp_table_t") or _type_of(layer, "table_t")
+        return LayerIR(kind="softmax", table_size=int(layer.get_attr("table_size", 1024)),
+                       table_bits=_bits(t)[0] if t is not None else 18, **base)
+    if cls in ("Activation", "HardActivation", "LeakyReLU", "ParametrizedActivation", "PReLU", "ELU",
+               "ThresholdedReLU", "UnaryLUT"):
+        if act in RELU_LIKE or cls in ("HardActivation", "LeakyReLU", "PReLU", "ThresholdedReLU"):
+            return LayerIR(kind="relu", **base)
+        if act in TABLE or cls == "ELU":
+            t = _type_of(layer, "table_t")
+            return LayerIR(kind="table", table_size=int(layer.get_attr("table_size", 1024)),
+                           table_bits=_bits(t)[0] if t is not None else 18, **base)
+    if cls.startswith(("Pooling", "GlobalPooling")):
+        op = str(layer.get_attr("pool_op", "Max")).lower()
+        if cls.startswith("Global"):
+            pool = int(layer.get_attr("n_in", 0) or 0) // max(chans, 1) or int(
+                (layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+        else:
+            pool = int((layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
+        in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+        return LayerIR(kind="avg_pool" if op.startswith("av") else "max_pool", pool=pool,
+                       **(base | {"n_steps": in_pos if io_type == "io_stream" else 1}))
+    raise CodesignError(f"cannot estimate layer {layer.name!r} (hls4ml class {cls}"
+                        f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")
+
+
+def graph_layers(hls_model) -> list[LayerIR]:
+    io_type = hls_model.config.get_config_value("IOType")
+    return [layer_ir(layer, io_type) for layer in hls_model.get_layers()]

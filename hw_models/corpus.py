@@ -1,0 +1,218 @@
+"""Calibration records (../shared/calibration/synthesis_corpus.jsonl schema) -> LayerIR lists + targets."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fixed import FixedType, mac_accum, parse_type
+from .layers import LayerIR, WeightStats, unknown_weight_stats
+
+CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
+TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
+TABLE_SIZE, TABLE_BITS = 1024, 18   # hls4ml default activation table: 1024 entries of ap_fixed<18,8>
+TERNARY_ZERO_FRACTION = 1 / 3       # assumption when a ternary layer's weights are not known
+
+
+class Unsupported(ValueError):
+    """The record (or a layer of it) is outside what the cost model describes."""
+
+
+@dataclass
+class Record:
+    id: str
+    group: str          # design family, for grouped cross-validation
+    source_group: str
+    tool: str
+    part: str
+    clock_ns: float
+    io_type: str
+    layers: list[LayerIR]
+    target: dict[str, float]
+    weights_known: bool
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def family(rec: dict) -> str:
+    name = rec.get("model_name") or rec.get("architecture") or rec["id"]
+    name = re.sub(r",?\s*(seed|training profile)\s*\S+", "", name)
+    return f"{rec['source_group']}|{name}"
+
+
+def _shape(value) -> list[int]:
+    if value is None:
+        raise Unsupported("shape not recorded")
+    if not all(isinstance(v, int) for v in value):
+        raise Unsupported("symbolic shape (C++ constant names, not numbers)")
+    return list(value)
+
+
+def _weight_type(text: str | None, default: FixedType) -> tuple[FixedType, str]:
+    low = (text or "").lower()
+    if "hgq" in low or "patched" in low or "bitnet" in low:
+        raise Unsupported(f"weights not reconstructable: {text}")
+    if low.startswith("binary"):
+        return FixedType(2, 2), "binary"
+    if low.startswith("ternary"):
+        return FixedType(2, 2), "ternary"
+    t = parse_type(text)
+    return (t or default), "fixed"
+
+
+def _result_type(text: str | None, fallback: FixedType, default: FixedType) -> FixedType:
+    low = (text or "").lower()
+    if not text or low.startswith("auto") or "derived" in low:
+        return fallback
+    if low.startswith("default"):
+        return default
+    t = parse_type(text)
+    if t is None:
+        raise Unsupported(f"precision not recorded: {text}")
+    return t
+
+
+def _layer_rf(layer: dict, rec: dict) -> int:
+    rf = layer.get("reuse_factor") or rec.get("reuse_factor") or 1
+    return int(rf if isinstance(rf, int) else max(rf))
+
+
+def _strategy(layer: dict, rec: dict) -> str:
+    s = str(layer.get("strategy") or rec.get("strategy") or "latency").lower()
+    return "resource" if s.startswith("resource") else "latency"
+
+
+def record_layers(rec: dict) -> list[LayerIR]:
+    default = parse_type(rec.get("model_default_precision")) or FixedType(16, 6)
+    io = rec.get("io_type") or ""
+    if io not in ("io_parallel", "io_stream"):
+        raise Unsupported(f"io_type {io!r}")
+    out: list[LayerIR] = []
+    current = default
+    for L in rec.get("layers") or []:
+        kind_t = L["type"]
+        inp = parse_type(L.get("input_precision")) or current
+        common = dict(name=L["name"], class_name=kind_t, rf=_layer_rf(L, rec), strategy=_strategy(L, rec), io_type=io,
+                      in_bits=inp.width)
+        if kind_t == "Input":
+            current = _result_type(L.get("result_precision"), default, default)
+            continue
+        if kind_t in ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D",
+                      "DepthwiseConv2D"):
+            ins, outs = _shape(L.get("in_shape")), _shape(L.get("out_shape"))
+            wt, wkind = _weight_type(L.get("weight_precision"), default)
+            if kind_t == "Dense":
+                n_out, n_terms, n_pos, kind = outs[-1], ins[-1], 1, "dense"
+            elif kind_t.startswith("Depthwise"):
+                k = math.prod(L.get("kernel_size") or [1])
+                n_out, n_terms, n_pos, kind = outs[-1], k, math.prod(outs[:-1]), "depthwise"
+            else:
+                k = math.prod(L.get("kernel_size") or [1])
+                n_out, n_terms, n_pos, kind = outs[-1], k * ins[-1], math.prod(outs[:-1]), "conv"
+            n_w = n_out * n_terms
+            st = L.get("weight_stats")
+            if st and st.get("n_weights") == n_w:
+                ws = unknown_weight_stats(n_w, wt.width, st["n_zero"], st["n_pow2_nonzero"])
+            elif wkind == "binary":
+                ws = WeightStats(n_w, 0, n_w, 0.0)
+            elif wkind == "ternary":
+                zero = round(n_w * TERNARY_ZERO_FRACTION)
+                ws = WeightStats(n_w, zero, n_w - zero, 0.0)
+            else:  # per-layer counts unknown: spread the record's pruning sparsity evenly
+                ws = unknown_weight_stats(n_w, wt.width, round(n_w * (rec.get("pruning_sparsity") or 0.0)))
+            acc = _result_type(L.get("accum_precision"), mac_accum(inp, wt, n_terms), default)
+            res = _result_type(L.get("result_precision"), acc, default)
+            buffer = 0
+            if io == "io_stream" and kind != "dense" and len(ins) == 3:
+                kr = (L.get("kernel_size") or [1])[0]
+                buffer = (kr - 1) * ins[1] * ins[2] * inp.width
+            steps = n_pos if io == "io_parallel" else (math.prod(ins[:-1]) if kind != "dense" else 1)
+            out.append(LayerIR(kind=kind, n_out=n_out, n_terms=n_terms, n_pos=n_pos, n_in_elems=math.prod(ins),
+                               w_bits=wt.width, acc_bits=acc.width, res_bits=res.width, weights=ws,
+                               n_steps=steps, buffer_bits=buffer, binary=wkind == "binary", **common))
+            current = res
+            continue
+        shape = L.get("out_shape") or L.get("in_shape")
+        if kind_t in ("Flatten", "Reshape", "ZeroPadding", "Dropout"):
+            if kind_t == "ZeroPadding":
+                raise Unsupported("ZeroPadding shapes not recorded")
+            out.append(LayerIR(kind="free", **common))
+            continue
+        shp = _shape(shape)
+        chans, pos = shp[-1], math.prod(shp[:-1])
+        res = _result_type(L.get("result_precision"), inp, default)
+        stream_steps = pos if io == "io_stream" else 1
+        if kind_t == "Activation":
+            act = str(L.get("activation") or "").lower()
+            base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width, n_steps=stream_steps)
+            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu")):
+                out.append(LayerIR(kind="relu", **base, **common))
+            elif act == "linear":
+                out.append(LayerIR(kind="free", **common))
+            elif act.startswith("softmax"):
+                out.append(LayerIR(kind="softmax", table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
+            elif act.startswith(TABLE_ACTIVATIONS):
+                out.append(LayerIR(kind="table", table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
+            else:
+                raise Unsupported(f"activation {act!r}")
+            current = res
+            continue
+        if kind_t == "BatchNormalization":
+            out.append(LayerIR(kind="bn", n_out=chans * pos, w_bits=default.width, acc_bits=res.width,
+                               res_bits=res.width, n_in_elems=chans * pos, **common))
+            current = res
+            continue
+        if "Pool" in kind_t:
+            ins = _shape(L.get("in_shape"))
+            pool = math.prod(L.get("pool_size") or [0]) if None not in (L.get("pool_size") or [None]) else 0
+            if not pool:
+                raise Unsupported("global pooling")
+            kind = "avg_pool" if "average" in (kind_t + L["name"]).lower() else "max_pool"
+            out.append(LayerIR(kind=kind, n_out=chans, n_pos=pos, n_in_elems=math.prod(ins), res_bits=res.width,
+                               pool=pool, n_steps=math.prod(ins[:-1]) if io == "io_stream" else 1, **common))
+            current = res
+            continue
+        raise Unsupported(f"layer type {kind_t}")
+    if not out:
+        raise Unsupported("no layers")
+    return out
+
+
+def to_record(rec: dict) -> Record:
+    """Raises Unsupported with the reason when the record cannot serve calibration."""
+    if rec.get("source_group") == "hls4ml_rf_exploration_2019":
+        raise Unsupported("hls4ml rf-exploration 2019 (keras-to-hls before hls4ml 0.2, Vivado HLS 2018.2): "
+                          "older kernels, left out of the fit")
+    if rec.get("kind") not in CSYNTH_KINDS:
+        raise Unsupported(f"kind {rec.get('kind')} (only HLS C-synthesis is fitted)")
+    res = rec.get("results") or {}
+    if any(res.get(k) is None for k in ("LUT", "FF", "DSP")):
+        raise Unsupported("LUT/FF/DSP missing")
+    layers = record_layers(rec)
+    target = {"lut": float(res["LUT"]), "ff": float(res["FF"]), "dsp": float(res["DSP"]),
+              "bram_18k": float(res.get("BRAM_18K") or 0.0)}
+    if res.get("latency_max_cycles") is not None:
+        target["latency_cycles"] = float(res["latency_max_cycles"])
+    if res.get("ii_max") is not None:
+        target["ii"] = float(res["ii_max"])
+    known = all(not L.weights or L.weights.mean_digits == 0 or "weight_stats" in str(rec) for L in layers)
+    return Record(rec["id"], family(rec), rec["source_group"], f"{rec.get('tool')} {rec.get('tool_version')}",
+                  rec.get("hls_part") or rec.get("part") or "", float(rec.get("clock_period_ns") or 5.0),
+                  rec["io_type"], layers, target, known)
+
+
+def load_records(path: str | Path) -> tuple[list[Record], dict[str, int]]:
+    """Usable records and a count of skip reasons."""
+    good, skipped = [], {}
+    for rec in read_jsonl(path):
+        try:
+            good.append(to_record(rec))
+        except Unsupported as exc:
+            reason = str(exc)
+            skipped[reason] = skipped.get(reason, 0) + 1
+    return good, skipped

@@ -1,0 +1,203 @@
+"""Per-layer LUT/FF/DSP/BRAM/latency/II of hls4ml firmware, from layer shapes, precisions and weights.
+
+The structure is analytic (what hls4ml's templates instantiate); the per-feature coefficients are
+fitted on real synthesis reports by `codesign calibrate` and live in a JSON data file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .layers import MAC_KINDS, LayerIR, ceil_div, unknown_weight_stats
+from .parts import Part
+
+RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
+FITTED = ("lut", "ff", "latency_cycles")
+DEFAULT_COEFFICIENTS = Path(__file__).parent / "data" / "coefficients.json"
+BRAM18_BITS = 18 * 1024      # UG573: one BRAM_18K holds 18 Kib
+BRAM18_WIDTH = 36            # widest BRAM_18K port in simple dual port mode (UG573 table 1-5)
+BRAM18_DEPTH = 512           # depth at that width
+
+
+@dataclass
+class Coefficients:
+    """Fitted numbers; see hw_models/data/coefficients.json for their provenance."""
+
+    dsp_min_bits: int = 10        # both operands at least this wide -> DSP (fitted by grid search)
+    dsp_min_sum: int = 20         # and the two widths add up to at least this
+    bram_min_bits: int = 2048     # Resource-strategy weight arrays smaller than this stay in LUTRAM/FF
+    weights: dict = field(default_factory=dict)   # resource -> {feature: coefficient}
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Coefficients":
+        data = json.loads(Path(path or DEFAULT_COEFFICIENTS).read_text())
+        return cls(**{k: data[k] for k in ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "weights", "meta")})
+
+    def to_json(self) -> str:
+        return json.dumps({"dsp_min_bits": self.dsp_min_bits, "dsp_min_sum": self.dsp_min_sum,
+                           "bram_min_bits": self.bram_min_bits, "weights": self.weights, "meta": self.meta},
+                          indent=1, sort_keys=True)
+
+
+def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
+    """DSP slices of one a x b product: each operand wider than its port doubles the count (UG579 ch. 2,
+    wide multipliers cascade DSPs); the better of the two operand-to-port assignments."""
+    pa, pb = ports
+    return min(ceil_div(a_bits, pa) * ceil_div(b_bits, pb), ceil_div(b_bits, pa) * ceil_div(a_bits, pb))
+
+
+def uses_dsp(layer: LayerIR, c: Coefficients) -> bool:
+    w, a = layer.w_bits, layer.in_bits
+    return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
+
+
+def _mac_counts(layer: LayerIR) -> tuple[int, int, float]:
+    """(real multipliers, summed terms, mean CSD digits or 0 for variable weights) per iteration."""
+    ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
+    if layer.strategy == "latency":  # hls4ml multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF
+        return ceil_div(ws.n_mult, layer.rf), ceil_div(ws.n_weights - ws.n_zero, layer.rf), ws.mean_digits
+    n = ceil_div(ws.n_weights, layer.rf)  # Resource strategy: weights in memory, no constant folding
+    return n, n, 0.0
+
+
+def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, float]:
+    """Features shared by the LUT and FF fits plus the latency features ('lat_*')."""
+    f: dict[str, float] = {"layer": 0.0 if layer.kind == "free" else 1.0}
+    par = layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" and layer.kind not in MAC_KINDS else 1)
+    clk = 5.0 / clock_ns  # combinational depth in cycles scales with the clock frequency
+    if layer.kind in MAC_KINDS or layer.kind == "bn":
+        mult, terms, digits = _mac_counts(layer)
+        if layer.kind == "bn":
+            mult, terms, digits = ceil_div(par, layer.rf), ceil_div(par, layer.rf), max(2.0, layer.w_bits / 3)
+        dsp = uses_dsp(layer, c)
+        lut_mult = 0 if dsp else mult
+        if digits:
+            f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + layer.w_bits)
+        else:
+            f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
+        f["dsp_mult"] = mult if dsp else 0
+        f["adder"] = terms * layer.acc_bits
+        f["out"] = layer.n_out * layer.res_bits
+        f["rf_mux"] = (mult * layer.in_bits) if layer.rf > 1 else 0.0
+        f["buffer"] = layer.buffer_bits
+        levels = math.ceil(math.log2(max(layer.n_terms, 2)))
+        f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)       # registered products
+        f["pipe_bits"] = layer.n_out * layer.acc_bits * levels * clk  # registered adder-tree levels
+        f["lat_mac"] = 1.0
+        f["lat_dsp"] = 1.0 if dsp else 0.0
+        f["lat_tree"] = levels * clk
+        f["lat_tree_lut"] = 0.0 if dsp else levels * clk
+        f["lat_tree_bits"] = 0.0 if dsp else levels * clk * layer.acc_bits / 16
+        if layer.binary:
+            f["binary"] = terms * layer.acc_bits
+            f["lat_binary"] = levels * clk
+        f["lat_iter"] = layer.n_steps * layer.rf - 1
+    elif layer.kind == "relu":
+        f["elem"] = par * layer.res_bits
+        f["lat_elem"] = 1.0
+        f["lat_iter"] = layer.n_steps - 1
+    elif layer.kind in ("table", "softmax"):
+        f["table"] = par * max(layer.table_bits, layer.res_bits)
+        if layer.kind == "softmax":
+            f["softmax"] = par * layer.res_bits
+        f["lat_table"] = 1.0 if layer.kind == "table" else 0.0
+        f["lat_softmax"] = 1.0 if layer.kind == "softmax" else 0.0
+        f["lat_iter"] = layer.n_steps - 1
+    elif layer.kind in ("max_pool", "avg_pool"):
+        f["compare"] = par * (layer.pool - 1) * layer.res_bits
+        f["lat_pool"] = 1.0
+        f["lat_iter"] = layer.n_steps - 1
+    if layer.io_type == "io_stream" and layer.kind != "free":
+        f["stream"] = layer.n_out * layer.res_bits
+        f["lat_stream"] = 1.0
+    return f
+
+
+def bram_18k(layer: LayerIR, c: Coefficients) -> float:
+    """Weight memories of Resource strategy (hls4ml reshapes the weights into block_factor words of depth
+    RF) and activation lookup tables (one dual-port BRAM serves two lookups per cycle)."""
+    total = 0.0
+    if layer.kind in MAC_KINDS and layer.strategy == "resource" and layer.rf > 1:
+        if layer.n_weights * layer.w_bits >= c.bram_min_bits:
+            block = ceil_div(layer.n_weights, layer.rf)
+            total += ceil_div(block * layer.w_bits, BRAM18_WIDTH) * ceil_div(layer.rf, BRAM18_DEPTH)
+    if layer.kind in ("table", "softmax") and layer.table_size:
+        per_table = ceil_div(layer.table_size * layer.table_bits, BRAM18_BITS)
+        lookups = layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" else 1)
+        if layer.kind == "table":
+            total += per_table * ceil_div(lookups, 2)
+        else:  # exp table + one inverse table; 3 BRAM for 10 and 12 classes in the DNNonSilicon csynth reports
+            total += per_table * (1 + ceil_div(lookups, 8))
+    return float(total)
+
+
+def dsp(layer: LayerIR, c: Coefficients, ports: tuple[int, int]) -> float:
+    if layer.kind in MAC_KINDS or layer.kind == "bn":
+        if not uses_dsp(layer, c):
+            return 0.0
+        mult = _mac_counts(layer)[0] if layer.kind != "bn" else ceil_div(layer.n_out, layer.rf)
+        return float(mult * dsp_per_mult(layer.w_bits, layer.in_bits, ports))
+    return 0.0
+
+
+def linear(coefs: dict[str, float], feats: dict[str, float]) -> float:
+    return sum(coefs.get(k, 0.0) * v for k, v in feats.items())
+
+
+def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float) -> dict[str, float]:
+    feats = features(layer, c, clock_ns)
+    if layer.kind == "free":
+        return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
+    return {
+        "lut": max(0.0, linear(c.weights.get("lut", {}), feats)),
+        "ff": max(0.0, linear(c.weights.get("ff", {}), feats)),
+        "dsp": dsp(layer, c, ports),
+        "bram_18k": bram_18k(layer, c),
+        "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
+        "ii": float(max(1, layer.n_steps * layer.rf)),
+    }
+
+
+@dataclass
+class Estimate:
+    part: str
+    layers: list[dict]
+    total: dict[str, float]
+    utilization: dict[str, float]
+
+    def as_json(self) -> dict:
+        return {"part": self.part, "layers": self.layers, "total": self.total, "utilization": self.utilization}
+
+    @property
+    def lut_equivalent(self) -> float:
+        """LUT + 55 x DSP, the LUT-equivalent used by HGQ (Sun et al. 2024) to compare designs."""
+        return self.total["lut"] + 55.0 * self.total["dsp"]
+
+
+def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficients: Coefficients | None = None) -> Estimate:
+    c = coefficients or default_coefficients()
+    rows, total = [], dict.fromkeys(RESOURCES, 0.0)
+    for layer in layers:
+        r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
+        r = {k: round(v, 1) for k, v in r.items()} | {"latency_cycles": float(round(r["latency_cycles"]))}
+        rows.append({"name": layer.name, "class": layer.class_name or layer.kind} | r)
+        for k in ("lut", "ff", "dsp", "bram_18k", "latency_cycles"):
+            total[k] += r[k]
+        total["ii"] = max(total["ii"], r["ii"])
+    total = {k: round(v, 1) for k, v in total.items()}
+    util = {"lut": total["lut"] / part.lut, "ff": total["ff"] / part.ff, "dsp": total["dsp"] / part.dsp,
+            "bram_18k": total["bram_18k"] / part.bram_18k}
+    return Estimate(part.part, rows, total, util)
+
+
+_DEFAULT: list[Coefficients] = []
+
+
+def default_coefficients() -> Coefficients:
+    if not _DEFAULT:
+        _DEFAULT.append(Coefficients.load())
+    return _DEFAULT[0]

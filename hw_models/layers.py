@@ -1,0 +1,95 @@
+"""Framework-free description of one hls4ml layer, as the cost model sees it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+MAC_KINDS = ("dense", "conv", "depthwise")
+KINDS = MAC_KINDS + ("bn", "relu", "linear", "table", "softmax", "max_pool", "avg_pool", "free")
+STRATEGIES = ("latency", "resource")
+IO_TYPES = ("io_parallel", "io_stream")
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """Counts that decide multiplier cost: zero weights need no product, +-2^k weights only a shift
+    (hls4ml Latency strategy writes weights as constants and HLS folds them), the rest a real multiplier
+    whose LUT cost grows with the number of non-zero canonical-signed-digit (CSD) digits."""
+
+    n_weights: int
+    n_zero: int = 0
+    n_pow2: int = 0
+    mean_digits: float = 0.0  # mean CSD digits of the weights that need a real multiplier
+
+    @property
+    def n_mult(self) -> int:
+        return self.n_weights - self.n_zero - self.n_pow2
+
+
+@dataclass(frozen=True)
+class LayerIR:
+    name: str
+    kind: str
+    class_name: str = ""
+    n_out: int = 1          # outputs per position (units, filters, channels)
+    n_terms: int = 1        # products summed per output (dense n_in, conv k*k*C, depthwise k*k)
+    n_pos: int = 1          # output positions computed one after the other (conv pixels)
+    n_in_elems: int = 0     # input elements of the layer (stream length x channels)
+    in_bits: int = 16
+    w_bits: int = 0
+    acc_bits: int = 0
+    res_bits: int = 16
+    rf: int = 1
+    strategy: str = "latency"
+    io_type: str = "io_parallel"
+    weights: WeightStats | None = None
+    table_size: int = 0
+    table_bits: int = 0
+    pool: int = 1           # pooling window elements
+    n_steps: int = 1        # sequential steps: conv pixels (io_parallel) or input pixels (io_stream)
+    buffer_bits: int = 0    # io_stream line buffers of a convolution
+    binary: bool = False    # QKeras binary weights: hls4ml's XNOR-type weight_binary product
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def with_(self, **changes) -> "LayerIR":
+        return replace(self, **changes)
+
+    @property
+    def n_weights(self) -> int:
+        return self.weights.n_weights if self.weights else 0
+
+
+def csd_digits(values: np.ndarray) -> np.ndarray:
+    """Non-zero digits of the non-adjacent form (canonical signed digits) of integers."""
+    n = np.abs(np.asarray(values, dtype=np.int64))
+    count = np.zeros(n.shape, dtype=np.int64)
+    while np.any(n):
+        odd = (n & 1).astype(bool)
+        digit = np.where(odd, 2 - (n & 3), 0)  # +1 or -1 where odd
+        count += odd
+        n = (n - digit) >> 1
+    return count
+
+
+def weight_stats(weights: np.ndarray, frac_bits: int) -> WeightStats:
+    """Stats of weights already on a grid of 2^-frac_bits (values off the grid are rounded)."""
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    ints = np.rint(w * 2.0 ** frac_bits).astype(np.int64)
+    digits = csd_digits(ints)
+    n_zero = int(np.sum(digits == 0))
+    n_pow2 = int(np.sum(digits == 1))
+    real = digits[digits > 1]
+    return WeightStats(int(w.size), n_zero, n_pow2, float(real.mean()) if real.size else 0.0)
+
+
+def unknown_weight_stats(n_weights: int, w_bits: int, n_zero: int = 0, n_pow2: int = 0) -> WeightStats:
+    """When only counts are known: a uniformly random b-bit integer has about b/3 non-zero NAF digits
+    (Arno & Wheeler 1993, 'Signed digit representations of minimal Hamming weight')."""
+    return WeightStats(n_weights, n_zero, n_pow2, max(2.0, w_bits / 3.0 + 1.0 / 9.0))
+
+
+def ceil_div(a: float, b: float) -> int:
+    return int(math.ceil(a / b)) if b else 0
