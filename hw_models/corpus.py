@@ -145,6 +145,9 @@ def record_layers(rec: dict) -> list[LayerIR]:
             continue
         shp = _shape(shape)
         chans, pos = shp[-1], math.prod(shp[:-1])
+        prev = out[-1] if out else None
+        if prev is not None and len(shp) == 1 and prev.n_pos > 1 and chans == prev.n_out * prev.n_pos:
+            chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
         res = _result_type(L.get("result_precision"), inp, default)
         stream_steps = pos if io == "io_stream" else 1
         if kind_t == "Activation":

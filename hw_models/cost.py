@@ -22,6 +22,30 @@ BRAM18_WIDTH = 36            # widest BRAM_18K port in simple dual port mode (UG
 BRAM18_DEPTH = 512           # depth at that width
 
 
+FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that instantiates it
+    "layer": "one per non-trivial layer: control logic (every nnet:: function)",
+    "const_mult": "LUT multipliers by constant weights: (CSD digits - 1) x (in + w bits) adders "
+                  "(nnet_mult.h 'mult' with constant-folded weights, Latency strategy)",
+    "var_mult": "LUT multipliers by stored weights: w x in bits (Resource strategy, nnet_dense_resource.h)",
+    "dsp_mult": "multipliers mapped to DSP: glue logic per DSP",
+    "adder": "accumulated terms per cycle x accumulator bits (the adder tree of nnet_dense_latency.h)",
+    "out": "outputs x result bits (cast to result_t)",
+    "rf_mux": "multipliers x input bits when ReuseFactor > 1 (operand multiplexers)",
+    "buffer": "io_stream convolution line buffers, bits (nnet_conv2d_stream.h)",
+    "prod_bits": "registered products: multipliers x (in + w bits)",
+    "pipe_bits": "registered adder-tree levels: outputs x accumulator bits x levels x (5 ns / clock)",
+    "binary": "QKeras binary weights (hls4ml weight_binary product): terms x accumulator bits",
+    "elem": "element-wise ReLU-type compare/select: parallel elements x bits",
+    "table": "table lookups (sigmoid/tanh/softmax): parallel elements x table bits",
+    "softmax": "softmax sum, inverse and products: elements x bits",
+    "compare": "pooling comparators/adders: outputs x (window - 1) x bits",
+    "stream": "io_stream FIFO interface per layer: channels x bits",
+    "s_*": "the same features for io_stream layers (nnet_*_stream.h), fitted separately",
+    "lat_*": "latency cycles: per MAC layer, DSP stage, adder-tree depth x clock, sequential iterations "
+             "(positions x RF), tables, softmax, pooling, stream layers",
+}
+
+
 @dataclass
 class Coefficients:
     """Fitted numbers; see hw_models/data/coefficients.json for their provenance."""
@@ -114,6 +138,9 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
     if layer.io_type == "io_stream" and layer.kind != "free":
         f["stream"] = layer.n_out * layer.res_bits
         f["lat_stream"] = 1.0
+        # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
+        return {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
+        f["lat_stream"] = 1.0
     return f
 
 
@@ -158,7 +185,7 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
         "dsp": dsp(layer, c, ports),
         "bram_18k": bram_18k(layer, c),
         "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
-        "ii": float(max(1, layer.n_steps * layer.rf)),
+        "ii": float(max(1, layer.n_steps * (layer.rf if layer.kind in MAC_KINDS + ("bn",) else 1))),
     }
 
 

@@ -9,11 +9,12 @@ import numpy as np
 from scipy.optimize import least_squares, nnls
 
 from .corpus import Record
-from .cost import FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features
+from .cost import FEATURE_DOC, FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features
 from .parts import DSP_PORTS
 
 DSP_GRID = {"dsp_min_bits": range(2, 13), "dsp_min_sum": range(10, 31, 1)}
 BRAM_GRID = (0, 1024, 2048, 4096, 8192)
+LOSS = ("soft_l1", 0.1)  # robust loss and its scale in log units; chosen by grouped CV (fit.py docs)
 
 
 def _ports(rec: Record) -> tuple[int, int]:
@@ -68,7 +69,7 @@ def _fit_log(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     def resid(theta):
         return np.log1p(np.maximum(Xs @ theta, 0.0)) - np.log1p(y)
 
-    sol = least_squares(resid, np.maximum(start * scale, 1e-3), bounds=(0.0, np.inf), loss="soft_l1", f_scale=0.1)
+    sol = least_squares(resid, np.maximum(start * scale, 1e-3), bounds=(0.0, np.inf), loss=LOSS[0], f_scale=LOSS[1])
     coef[used] = sol.x / scale
     return coef
 
@@ -93,8 +94,9 @@ def fit(recs: list[Record], note: str = "") -> Coefficients:
         coef = _fit_log(X, y)
         c.weights[resource] = {n: round(float(v), 6) for n, v in zip(names, coef)}
     c.meta = {"fitted": str(date.today()), "records": len(recs), "level": "HLS C-synthesis (csynth) estimate",
-              "method": "DSP/BRAM thresholds by grid search on log error; LUT/FF/latency by non-negative least "
-                        "squares on relative error (hw_models/fit.py)", "note": note}
+              "method": "DSP/BRAM thresholds by grid search on log error; LUT/FF/latency coefficients >= 0 by "
+                        "robust (soft-L1) least squares on log(1+estimate) - log(1+report) (hw_models/fit.py)",
+              "features": FEATURE_DOC, "note": note}
     return c
 
 
@@ -135,14 +137,11 @@ def cross_validate(recs: list[Record], k: int = 5, seed: int = 0) -> dict[str, n
 
 
 def ebops(rec: Record) -> float:
-    """HGQ's effective bit operations: sum over non-zero multiplications of weight bits x input bits
-    (Sun et al. 2024, 'HGQ', eq. 8); HGQ reads LUT + 55 x DSP ~ EBOPs."""
-    total = 0.0
-    for L in rec.layers:
-        if L.weights:
-            nz = L.weights.n_weights - L.weights.n_zero
-            total += nz * L.n_pos * L.w_bits * L.in_bits / max(1, L.n_pos if L.io_type else 1)
-    return total
+    """HGQ's effective bit operations: sum over non-zero weights of weight bits x input bits
+    (Sun et al. 2024, HGQ, sec. 4.3; a convolution kernel counted once, as its hardware is reused across
+    positions). HGQ reads LUT + 55 x DSP ~ EBOPs."""
+    return float(sum((L.weights.n_weights - L.weights.n_zero) * L.w_bits * L.in_bits
+                     for L in rec.layers if L.weights))
 
 
 __all__ = ["fit", "predict", "cross_validate", "group_folds", "ebops", "dsp_per_mult"]
