@@ -1,0 +1,103 @@
+"""`codesign estimate` / `calibrate` end to end (hls4ml conversion: marked slow)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from codesign.cli import app
+
+pytestmark = pytest.mark.slow
+DATA = Path(__file__).parent / "data"
+runner = CliRunner()
+
+
+def test_estimate_jet_model_json(tmp_path, jet_files):
+    arch, weights = jet_files
+    out = tmp_path / "est.json"
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["part"] == "xcvu13p-flga2577-2-e"
+    assert [row["name"] for row in data["layers"]] == ["fc1_input", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3",
+                                                      "output", "softmax"]
+    assert set(data["layers"][1]) == {"name", "class", "lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii"}
+    assert data["total"]["lut"] == pytest.approx(sum(r["lut"] for r in data["layers"]), abs=1)
+    assert data["utilization"]["lut"] == pytest.approx(data["total"]["lut"] / 1728000)
+    assert data["total"]["lut"] > 10_000 and data["total"]["ii"] == 1
+    assert "HLS C-synthesis estimate" in res.output
+
+
+def test_estimate_uses_the_exported_precisions():
+    """The IR is read from hls4ml's resolved graph: its widths are those our export writes."""
+    from codesign.estimate import cost_model_for
+    from codesign.export import ExportOptions
+    from codesign.precision import derive_precisions
+    from codesign.spec import QuantSpec
+    from tests.models import mlp
+
+    model = mlp()
+    spec = QuantSpec(8, 1, False)
+    precs = {p.name: p for p in derive_precisions(model, spec)}
+    layers = {L.name: L for L in cost_model_for(model, ExportOptions(), spec).layers}
+    assert layers["fc1"].w_bits == precs["fc1"].weight.width
+    assert layers["fc1"].acc_bits == precs["fc1"].accum.width
+    assert layers["fc1"].in_bits == 8 and layers["out"].in_bits == precs["act1"].result.width
+    assert layers["fc1"].weights.n_weights == 16 * 24
+
+
+def test_resource_reuse_factor_is_snapped_and_said(tmp_path, jet_files):
+    arch, weights = jet_files
+    cfg = tmp_path / "cfg.yml"
+    cfg.write_text("Model:\n  Precision: fixed<16,6>\n  ReuseFactor: 1\n  Strategy: Resource\n"
+                   "LayerName:\n  fc2:\n    ReuseFactor: 7\n")
+    out = tmp_path / "est.json"
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--hls-config", str(cfg), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "fc2: ReuseFactor 7 is not valid for n_in=64, n_out=32 (hls4ml rule); hls4ml uses 8" in \
+        " ".join(res.output.split())
+    fc2 = next(r for r in json.loads(out.read_text())["layers"] if r["name"] == "fc2")
+    assert fc2["ii"] == 8
+
+
+def test_estimate_bad_inputs(tmp_path, jet_files):
+    arch, weights = jet_files
+    cfg = tmp_path / "cfg.yml"
+    cfg.write_text("Modle:\n  ReuseFactor: 2\n")
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--hls-config", str(cfg)])
+    assert res.exit_code == 2 and "expected a mapping with keys Model, LayerName, LayerType" in res.output
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--part", "xc7foo"])
+    assert res.exit_code == 2 and "unknown FPGA part 'xc7foo'" in res.output
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--input-type", "float32"])
+    assert res.exit_code == 2 and "--input-type: not a fixed-point type" in res.output
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    import tensorflow as tf
+
+    from codesign.errors import CodesignError
+    from codesign.estimate import cost_model_for
+    from codesign.export import ExportOptions
+    from codesign.spec import QuantSpec
+
+    inp = tf.keras.Input((6, 4), name="seq")
+    out = tf.keras.layers.Dense(3, name="head")(tf.keras.layers.SimpleRNN(5, name="rnn")(inp))
+    model = tf.keras.Model(inp, out)
+    with pytest.raises(CodesignError, match=r"layer 'rnn': unknown layer type 'SimpleRNN'"):
+        cost_model_for(model, ExportOptions(), QuantSpec(16, 6))  # our precision derivation stops first
+    cfg = tmp_path / "cfg.yml"
+    cfg.write_text("Model:\n  Precision: fixed<16,6>\n")
+    with pytest.raises(CodesignError, match=r"cannot estimate layer 'rnn' \(hls4ml class SimpleRNN"):
+        cost_model_for(model, ExportOptions(), QuantSpec(16, 6), hls_config=cfg)
+
+
+def test_calibrate_cli_refits_and_reports(tmp_path):
+    out = tmp_path / "coef.json"
+    res = runner.invoke(app, ["calibrate", str(DATA / "corpus_subset.jsonl"), "--out", str(out), "--folds", "3"])
+    assert res.exit_code == 0, res.output
+    coef = json.loads(out.read_text())
+    assert set(coef["weights"]) == {"lut", "ff", "latency_cycles"} and coef["meta"]["records"] >= 20
+    assert "before: median / p90 APE %" in res.output and "after (grouped k-fold)" in res.output
+    res = runner.invoke(app, ["calibrate", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 2 and "missing.jsonl: not found" in res.output
