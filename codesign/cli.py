@@ -1,8 +1,9 @@
-"""codesign command line: run, validate, estimate, calibrate, parts."""
+"""codesign command line: run, validate, estimate, calibrate, search, worker, parts."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import warnings
@@ -11,6 +12,7 @@ from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -208,6 +210,65 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
     for reason, n in sorted(result["skipped"].items(), key=lambda kv: -kv[1]):
         console.print(f"skipped {n}: {reason}", highlight=False)
     console.print(f"wrote {out}", highlight=False)
+
+
+def _search_overrides(strategy, trials, budget, finetune_epochs=None) -> dict:
+    return {"strategy": strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs}
+
+
+@app.command()
+def search(design: Path = typer.Argument(..., help="design file with an optional search: section"),
+           budget: Optional[str] = typer.Option(None, help="e.g. lut=0.3,dsp=0.1,bram=0.5,latency=50 "
+                                                          "(fractions <= 1 of the part, counts > 1, latency in "
+                                                          "cycles or e.g. 250ns)"),
+           strategy: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random"),
+           trials: Optional[int] = typer.Option(None, help="completed trials to reach"),
+           finetune_epochs: Optional[int] = typer.Option(None, help="QAT fine-tuning epochs per candidate"),
+           storage: Optional[str] = typer.Option(None, help="optuna storage URL (default: SQLite file in the "
+                                                           "report folder; journal:PATH for a journal file)"),
+           workers: int = typer.Option(1, help="local worker processes (this one included)"),
+           out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/search/")) -> None:
+    """Hardware-aware per-layer mixed-precision search; exports the best point within budget, bit-exact."""
+    from .search.run import run_search
+
+    if workers < 1:
+        _fail("--workers: must be >= 1")
+    try:
+        with _progress() as progress:
+            summary = run_search(design, out, _search_overrides(strategy, trials, budget, finetune_epochs), storage,
+                                 workers, progress, log=lambda m: console.print(m, highlight=False))
+    except (CodesignError, UnknownPartError) as exc:
+        _fail(str(exc))
+    best = summary["best"]
+    print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
+                      "trials_completed": summary["trials_completed"], "best_params": best["params"],
+                      "best_val_accuracy": best["val_accuracy"], "best_test_accuracy_csim": best["test_accuracy_csim"],
+                      "bit_exact_fraction": best["validation"]["bit_exact_fraction"],
+                      "testbench_bit_exact_fraction": best["validation"]["testbench_bit_exact_fraction"],
+                      "estimate": best["estimate_exported_graph"], "within_budget": best["within_budget"],
+                      "wall_seconds": summary["wall_seconds"]}, indent=2))
+    if best["validation"]["bit_exact_fraction"] < 1.0:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(design: Path = typer.Argument(..., help="the design file the study was started with"),
+           storage: Optional[str] = typer.Option(None, help="optuna storage URL of the study"),
+           strategy: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
+           trials: Optional[int] = typer.Option(None, help="as given to `codesign search`"),
+           budget: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
+           out: Path = typer.Option(Path("reports"), help="report root of the study")) -> None:
+    """Join a running search: take trials from its storage until the study is complete."""
+    import os
+
+    from .search.run import run_worker
+
+    try:
+        n = run_worker(design, out, _search_overrides(strategy, trials, budget), storage,
+                       log=lambda m: console.print(m, highlight=False))
+    except (CodesignError, UnknownPartError) as exc:
+        _fail(str(exc))
+    console.print(f"worker {os.getpid()}: evaluated {n} trial(s)", highlight=False)
 
 
 @app.command()

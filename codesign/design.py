@@ -142,4 +142,5 @@ def load_design(path: str | Path) -> Design:
         export=export_options(path, _section(path, raw, "target")),
         training=_dataclass_from(path, "training", Training, _section(path, raw, "training", required=False)),
         test_fraction=test_fraction,
+        extra={"search": _section(path, raw, "search", required=False)},
     )

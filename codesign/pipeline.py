@@ -17,10 +17,11 @@ from .train import accuracy, fit, seed_everything, transfer_weights
 from .validate import verify
 
 
-def train_design(design: Design, progress=None, epochs: int | None = None):
-    """Returns (split, float_model, qat_model, accuracies, seconds)."""
+def train_design(design: Design, progress=None, epochs: int | None = None, split=None):
+    """Returns (split, float_model, qat_model, accuracies, seconds); trains on `split` when given."""
     seed_everything(design.training.seed)
-    split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
+    if split is None:
+        split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
     shape = split.x_train.shape[1:]
     start = time.perf_counter()
     float_model = fit(build_model(design, shape, split.n_classes, quantized=False), split, design.training,

@@ -1,0 +1,1 @@
+"""Hardware-aware per-layer mixed-precision search (sensitivity, greedy/ILP/NSGA-II/random, Pareto)."""

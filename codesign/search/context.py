@@ -1,0 +1,88 @@
+"""Everything a search process needs: design, data splits, the trained base model, the cost model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw_models import Part, load_part
+from hw_models.costmodel import CostModel
+
+from ..data import Split, load_split
+from ..design import Design, load_design
+from ..errors import CodesignError
+from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
+
+BASE_MODEL = "base_qat.h5"
+
+
+@dataclass
+class Context:
+    design: Design
+    settings: SearchSettings
+    space: SearchSpace
+    budget: Budget
+    part: Part
+    split: Split           # x_train here is the fine-tuning part; x_val/y_val the held-out selection split
+    x_val: np.ndarray
+    y_val: np.ndarray
+    base_model: object
+    cost_model: CostModel
+    folder: Path
+
+
+def searched_layers(model) -> tuple[list[str], list[str]]:
+    """(quantized MAC layers, those whose activation is searched) of a builder model."""
+    macs = [layer.name for layer in model.layers if type(layer).__name__ in ("QDense", "QConv2D", "QConv1D")]
+    names = {layer.name for layer in model.layers}
+    return macs, [m for m in macs if f"{m}_relu" in names]
+
+
+def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
+    xtr, xval, ytr, yval = train_test_split(split.x_train, split.y_train, test_size=0.2,
+                                            random_state=design.training.seed, stratify=split.y_train)
+    fine = Split(xtr, ytr, split.x_test, split.y_test, split.input_spec, split.n_classes)
+    return fine, xval, yval
+
+
+def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, train_base: bool, log=print,
+            progress=None) -> Context:
+    from ..modelio import load_model
+    from ..pipeline import train_design
+
+    design = load_design(design_path)
+    settings = search_settings(design.path, design.extra.get("search") or {}, overrides)
+    part = load_part(design.export.part)
+    budget = parse_budget(settings.budget, part, design.export.clock_ns,
+                          "--budget" if overrides.get("budget") else f"{design.path}: search.budget")
+    folder = Path(out_root) / design.name / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    split, x_val, y_val = _splits(design)
+    base_file = folder / BASE_MODEL
+    if base_file.is_file():
+        log(f"- base model: {base_file}")
+        base = load_model(base_file)
+    elif not train_base:
+        raise CodesignError(f"{base_file}: no trained base model; start the study with `codesign search` first")
+    else:
+        log("- training the base model (float baseline, then QAT)")
+        _, _, base, acc, secs = train_design(design, progress, split=split)  # validation split held out
+        log(f"  base QAT accuracy {acc['qat']:.4f} on the test split ({secs:.0f} s)")
+        tmp = base_file.with_suffix(".tmp.h5")
+        base.save(tmp)
+        tmp.replace(base_file)
+    macs, acts = searched_layers(base)
+    space = build_space(settings, design.path, macs, acts)
+    from ..estimate import cost_model_for
+
+    log("- parsing the hls4ml graph for the cost model")
+    cost = cost_model_for(base, design.export, split.input_spec)
+    cost.input_spec = split.input_spec
+    (folder / "space.json").write_text(json.dumps({k: list(v) for k, v in space.params().items()}, indent=1))
+    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder)

@@ -1,0 +1,39 @@
+"""Candidate evaluation: QKeras model of the variant, base weights transferred, short QAT fine-tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..builders import build_model
+from ..train import fit, seed_everything, transfer_weights
+from .candidate import design_variant
+from .context import Context
+
+
+def variant_model(ctx: Context, params: dict):
+    variant = design_variant(ctx.design, params)
+    model = build_model(variant, ctx.split.x_train.shape[1:], ctx.split.n_classes, quantized=True)
+    transfer_weights(ctx.base_model, model)
+    return variant, model
+
+
+def val_metrics(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) on a labelled split."""
+    p = model.predict(x, verbose=0, batch_size=1024)
+    acc = float(np.mean(np.argmax(p, axis=1) == y))
+    loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+    return acc, loss
+
+
+def evaluate(ctx: Context, params: dict, seed: int, weights_path=None) -> dict:
+    import tensorflow as tf
+
+    seed_everything(seed)
+    tf.keras.backend.clear_session()
+    variant, model = variant_model(ctx, params)
+    if ctx.settings.finetune_epochs:
+        fit(model, ctx.split, variant.training, "fine-tune", None, ctx.settings.finetune_epochs)
+    acc, loss = val_metrics(model, ctx.x_val, ctx.y_val)
+    if weights_path is not None:
+        model.save_weights(str(weights_path))
+    return {"val_accuracy": acc, "val_loss": loss}

@@ -1,0 +1,43 @@
+"""search.md: the human summary beside trials.csv, the Pareto CSVs and pareto.png."""
+
+from __future__ import annotations
+
+from ..atomic import atomic_write_text
+from .context import Context
+
+
+def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
+    b = s["best"]
+    v = b["validation"]
+    lines = [f"# Search: {s['design']} ({s['strategy']})", "",
+             f"Part {ctx.part.part}, clock {ctx.design.export.clock_ns} ns, {ctx.design.export.io_type}. "
+             f"Budget: {ctx.budget.describe()}. {s['trials_completed']} trials completed, "
+             f"{s['trials_total'] - s['trials_completed']} rejected by the cost model or interrupted; "
+             f"{s['workers']} worker(s); wall time {s['wall_seconds']:.0f} s.", "",
+             "## Best point within budget (exported, C-simulated)", "",
+             f"- candidate: `{b['params']}`",
+             f"- validation accuracy {b['val_accuracy']:.4f}; test accuracy of the C simulation "
+             f"{b['test_accuracy_csim']:.4f}",
+             f"- bit-exact fraction {v['bit_exact_fraction']}, test bench {v['testbench_bit_exact_fraction']}",
+             f"- estimate on the exported graph: " + ", ".join(f"{k} {x:,.0f}" for k, x in
+                                                            b["estimate_exported_graph"].items()) +
+             f"; LUT-equivalent {b['estimate_lut_equivalent']:,.0f}; within budget: {b['within_budget']}", "",
+             "## Pareto front (validation accuracy vs LUT + 55 DSP)", "",
+             "| trial | accuracy | LUT-eq | LUT | DSP | latency | params |", "|---|---|---|---|---|---|---|"]
+    for r in s["pareto_lut_equivalent"]:
+        lines.append(f"| {r['number']} | {r['val_accuracy']:.4f} | {float(r['lut_equivalent']):,.0f} | "
+                     f"{float(r['lut']):,.0f} | {float(r['dsp']):,.0f} | {float(r['latency_cycles']):,.0f} | "
+                     f"`{r['params']}` |")
+    lines += ["", "![Pareto fronts](pareto.png)", "", "## Sensitivity", "",
+              "Measured: validation loss increase when only that knob is lowered (the rest at the widest choice, "
+              "no fine-tuning). Hessian: Hutchinson trace of the loss w.r.t. the layer's kernel and HAWQ-v2 "
+              "Omega = Tr(H)/n x ||Q(W) - W||^2.", "",
+              "| param | bits | delta loss | delta accuracy |", "|---|---|---|---|"]
+    for r in sens["measured"]:
+        lines.append(f"| {r['param']} | {r['bits']} | {r['delta_loss']:.4f} | {r['delta_accuracy']:.4f} |")
+    lines += ["", "| layer | weight bits | Hessian trace | Omega |", "|---|---|---|---|"]
+    for r in sens["hessian"]:
+        lines.append(f"| {r['layer']} | {r['bits']} | {r['trace']:.4g} | {r['omega']:.3g} |")
+    lines += ["", "Files: `trials.csv` (every trial), `pareto_lut_equivalent.csv`, `pareto_latency.csv`, "
+                  "`sensitivity.csv`, `study.db` (optuna storage), `best/` (HLS project, model, results.json)."]
+    atomic_write_text(ctx.folder / "search.md", "\n".join(lines) + "\n")

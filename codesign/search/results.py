@@ -1,0 +1,72 @@
+"""Search outputs: trials.csv, Pareto fronts (CSV + PNG), the best point within budget."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
+
+
+def trial_rows(study) -> list[dict]:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        est = t.user_attrs.get("estimate", {})
+        rows.append({
+            "number": t.number, "state": t.state.name, "params": t.user_attrs.get("params_json", json.dumps(t.params)),
+            "val_accuracy": t.values[0] if t.values else "", "lut_equivalent": t.user_attrs.get("lut_equivalent", ""),
+            **{k: est.get(k, "") for k in RESOURCE_COLUMNS},
+            "rejected_by_cost_model": json.dumps(t.user_attrs["rejected"]) if "rejected" in t.user_attrs else "",
+            "seconds": t.user_attrs.get("seconds", ""), "worker": t.user_attrs.get("worker", ""),
+            "retry_of": t.user_attrs.get("retry_of", ""),
+        })
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as fh:
+        if rows:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    tmp.replace(path)
+
+
+def pareto(rows: list[dict], cost_key: str) -> list[dict]:
+    """Non-dominated completed trials: higher accuracy and lower cost."""
+    pts = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: (float(r[cost_key]), -r["val_accuracy"]))
+    front, best_acc = [], -1.0
+    for r in pts:
+        if r["val_accuracy"] > best_acc:
+            front.append(r)
+            best_acc = r["val_accuracy"]
+    return front
+
+
+def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, float], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, (key, label, limit_key) in zip(axes, (("lut_equivalent", "LUT + 55 x DSP (estimate)", None),
+                                                  ("latency_cycles", "latency, cycles (estimate)",
+                                                   "latency_cycles"))):
+        ax.scatter([float(r[key]) for r in done], [r["val_accuracy"] for r in done], s=14, alpha=0.5,
+                   label="trials")
+        f = fronts[key]
+        ax.step([float(r[key]) for r in f], [r["val_accuracy"] for r in f], where="post", color="C3",
+                label="Pareto front")
+        if limit_key and limit_key in limits:
+            ax.axvline(limits[limit_key], color="k", ls="--", lw=0.8, label="budget")
+        ax.set_xlabel(label)
+        ax.set_ylabel("validation accuracy")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

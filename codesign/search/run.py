@@ -1,0 +1,164 @@
+"""`codesign search` (coordinator) and `codesign worker`: plan, evaluate, collect, export the best point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..atomic import atomic_dir, atomic_write_text
+from ..errors import CodesignError
+from . import results as R
+from . import sensitivity as S
+from .candidate import candidate_cost, design_variant
+from .context import Context, prepare
+from .runner import completed, open_study, recover_interrupted, work
+from .strategies import greedy_path, ilp_plans, pick_feasible
+
+
+def check_feasible(ctx: Context) -> None:
+    small = candidate_cost(ctx.cost_model, ctx.space.bottom(), ctx.design).total
+    over = ctx.budget.violations(small)
+    if over:
+        need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items())
+        raise CodesignError(f"infeasible budget: even the narrowest candidate (weights {min(ctx.space.weight_bits)} "
+                            f"bits, activations {min(ctx.space.activation_bits)} bits) needs {need}")
+
+
+def sensitivity(ctx: Context, progress=None, log=print) -> dict:
+    path = ctx.folder / "sensitivity.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    start = time.perf_counter()
+    rows = S.measured(ctx, progress)
+    traces = S.hutchinson_traces(ctx)
+    data = {"measured": rows, "hessian": S.hawq_omega(ctx, traces), "seconds": round(time.perf_counter() - start, 1)}
+    atomic_write_text(path, json.dumps(data, indent=1))
+    R.write_csv(ctx.folder / "sensitivity.csv", rows)
+    log(f"- sensitivity: {len(rows)} measured points, Hessian traces {', '.join(f'{k} {v:.3g}' for k, v in traces.items())}")
+    return data
+
+
+def plan(ctx: Context, study, sens: dict, log=print) -> None:
+    """Greedy and ILP candidates go into the study once, as enqueued trials any worker can take."""
+    if ctx.settings.strategy not in ("greedy", "ilp") or "planned" in study.user_attrs:
+        return
+    table = S.additive_table(sens["measured"])
+    cost = lambda p: candidate_cost(ctx.cost_model, p, ctx.design).total  # noqa: E731
+    n = ctx.settings.trials
+    if ctx.settings.strategy == "greedy":
+        plans = pick_feasible(greedy_path(ctx.space, table, cost), ctx.budget, cost, n)
+    else:
+        plans = ilp_plans(ctx.space, table, cost, ctx.budget, n)
+    for p in plans:
+        study.enqueue_trial(p, skip_if_exists=True)
+    study.set_user_attr("planned", len(plans))
+    log(f"- {ctx.settings.strategy}: {len(plans)} planned candidates")
+
+
+def _worker_command(design: Path, out_root: Path, storage: str | None, overrides: dict) -> list[str]:
+    cmd = [sys.executable, "-m", "codesign.cli", "worker", str(design), "--out", str(out_root)]
+    if storage:
+        cmd += ["--storage", storage]
+    for key, flag in (("strategy", "--strategy"), ("trials", "--trials"), ("budget", "--budget")):
+        if overrides.get(key) is not None:
+            cmd += [flag, str(overrides[key])]
+    return cmd
+
+
+def run_worker(design: Path, out_root: Path, storage: str | None, overrides: dict, progress=None, log=print) -> int:
+    ctx = prepare(design, out_root, overrides, train_base=False, log=log)
+    study = open_study(ctx, storage, create=False)
+    return work(ctx, study, ctx.settings.trials, progress, log)
+
+
+def trial_model(ctx: Context, row: dict):
+    """The fine-tuned model of a trial, rebuilt from its saved weights."""
+    import tensorflow as tf
+
+    from ..builders import build_model
+
+    variant = design_variant(ctx.design, json.loads(row["params"]))
+    tf.keras.backend.clear_session()
+    model = build_model(variant, ctx.split.x_train.shape[1:], ctx.split.n_classes, quantized=True)
+    model.load_weights(str(ctx.folder / "trials" / f"trial_{row['number']}.weights.h5"))
+    return variant, model
+
+
+def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):
+    """Most accurate trial whose estimate on its own exported graph (fine-tuned weights, exact types) still
+    fits the budget; the search-time estimate re-quantized the base weights and can differ slightly."""
+    from ..estimate import cost_model_for
+
+    done = sorted((r for r in rows if r["state"] == "COMPLETE"),
+                  key=lambda r: (-round(r["val_accuracy"], 6), float(r["lut_equivalent"])))
+    for row in done[:tries]:
+        variant, model = trial_model(ctx, row)
+        exact = cost_model_for(model, variant.export, ctx.split.input_spec).estimate()
+        if not ctx.budget.violations(exact.total):
+            return row, variant, model, exact
+        log(f"- trial {row['number']}: over budget on its exported graph ({ctx.budget.violations(exact.total)})")
+    return None
+
+
+def export_best(ctx: Context, chosen, log=print) -> dict:
+    """Export the chosen trial, C-simulate it two ways, prove it bit-exact."""
+    from ..validate import verify
+
+    row, variant, model, exact = chosen
+    params = json.loads(row["params"])
+    with atomic_dir(ctx.folder / "best") as tmp:
+        result, _ = verify(model, ctx.split.x_test, variant.export, tmp / "hls_project", name=f"{ctx.design.name}_best",
+                           input_spec=ctx.split.input_spec, progress=lambda m: log(f"  {m}"))
+        out = {"trial": row["number"], "params": params, "val_accuracy": row["val_accuracy"],
+               "test_accuracy_csim": float((result.csim_labels == ctx.split.y_test).mean()),
+               "validation": result.to_json(), "estimate_exported_graph": exact.total,
+               "estimate_lut_equivalent": exact.lut_equivalent,
+               "within_budget": not ctx.budget.violations(exact.total)}
+        model.save(tmp / "model_qat.h5")
+        atomic_write_text(tmp / "results.json", json.dumps(out, indent=2, default=float))
+    return out
+
+
+def run_search(design: Path, out_root: Path, overrides: dict, storage: str | None, workers: int,
+               progress=None, log=print) -> dict:
+    start = time.perf_counter()
+    ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
+    check_feasible(ctx)
+    study = open_study(ctx, storage, create=True)
+    retried = recover_interrupted(study)
+    if retried:
+        log(f"- resumed: {retried} interrupted trial(s) enqueued again")
+    sens = sensitivity(ctx, progress, log)
+    plan(ctx, study, sens, log)
+    procs = [subprocess.Popen(_worker_command(design, out_root, storage, overrides), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(max(0, workers - 1))]
+    here = work(ctx, study, ctx.settings.trials, progress, log)
+    for p in procs:
+        p.wait()
+    rows = R.trial_rows(study)
+    R.write_csv(ctx.folder / "trials.csv", rows)
+    fronts = {k: R.pareto(rows, k) for k in ("lut_equivalent", "latency_cycles")}
+    R.write_csv(ctx.folder / "pareto_lut_equivalent.csv", fronts["lut_equivalent"])
+    R.write_csv(ctx.folder / "pareto_latency.csv", fronts["latency_cycles"])
+    R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
+           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials")
+    chosen = choose_best(ctx, rows, log)
+    if chosen is None:
+        raise CodesignError("no completed trial fits the budget on its exported graph; widen the budget or the "
+                            "search space, or run more trials")
+    log(f"- best trial {chosen[0]['number']}: val accuracy {chosen[0]['val_accuracy']:.4f}, "
+        f"LUT-eq {chosen[3].lut_equivalent:,.0f}; exporting")
+    best = export_best(ctx, chosen, log)
+    summary = {"design": ctx.design.name, "strategy": ctx.settings.strategy, "budget": ctx.budget.limits(),
+               "trials_completed": completed(study), "trials_total": len(rows), "evaluated_by_this_process": here,
+               "workers": workers, "retried_after_interrupt": retried, "sensitivity_seconds": sens["seconds"],
+               "best": best, "pareto_lut_equivalent": fronts["lut_equivalent"],
+               "wall_seconds": round(time.perf_counter() - start, 1)}
+    atomic_write_text(ctx.folder / "search.json", json.dumps(summary, indent=2, default=float))
+    from .report import write_search_report
+
+    write_search_report(ctx, summary, sens)
+    return summary

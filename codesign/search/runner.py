@@ -1,0 +1,124 @@
+"""The optuna study: storage, resume, the ask/evaluate/tell worker loop shared by `search` and `worker`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import CodesignError
+from .candidate import candidate_cost
+from .context import Context
+from .evaluate import evaluate
+from .strategies import lut_equivalent, sampler
+
+DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation accuracy, LUT + 55 DSP, latency cycles
+MAX_REJECTS = 50  # consecutive budget rejections before a sampling worker gives up
+
+
+def storage_for(url: str | None, folder: Path):
+    """Default: an SQLite file in the report folder. 'journal:PATH' uses optuna's journal file storage."""
+    import optuna
+
+    if url is None:
+        url = f"sqlite:///{(folder / 'study.db').resolve()}"
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
+    return optuna.storages.RDBStorage(url)
+
+
+def study_name(ctx: Context) -> str:
+    return f"{ctx.design.name}-{ctx.settings.strategy}"
+
+
+def open_study(ctx: Context, storage_url: str | None, create: bool):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage_for(storage_url, ctx.folder)
+    name = study_name(ctx)
+    if not create:
+        try:
+            return optuna.load_study(study_name=name, storage=storage,
+                                     sampler=sampler(ctx.settings.strategy, ctx.settings.seed + os.getpid()))
+        except KeyError:
+            raise CodesignError(f"no study {name!r} in the storage; start it with `codesign search`") from None
+    return optuna.create_study(study_name=name, storage=storage, directions=DIRECTIONS, load_if_exists=True,
+                               sampler=sampler(ctx.settings.strategy, ctx.settings.seed))
+
+
+def recover_interrupted(study) -> int:
+    """Trials left RUNNING by a killed process are failed and their params enqueued again: none is lost."""
+    from optuna.trial import TrialState
+
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in stale:
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    return len(stale)
+
+
+def distributions(ctx: Context) -> dict:
+    from optuna.distributions import CategoricalDistribution
+
+    return {k: CategoricalDistribution(list(v)) for k, v in ctx.space.params().items()}
+
+
+def completed(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def waiting(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
+    """Ask, reject by the cost model or fine-tune and score, tell; until the study holds n_trials
+    completed trials (planned strategies: until their plan is used up). Returns trials evaluated here."""
+    from optuna.trial import TrialState
+
+    dists = distributions(ctx)
+    planned = ctx.settings.strategy in ("greedy", "ilp")
+    weights_dir = ctx.folder / "trials"
+    weights_dir.mkdir(exist_ok=True)
+    task = progress.add_task(f"trials ({ctx.settings.strategy})", total=n_trials,
+                             completed=completed(study)) if progress else None
+    done_here, rejects = 0, 0
+    while completed(study) < n_trials and rejects < MAX_REJECTS:
+        if planned and waiting(study) == 0:
+            break
+        trial = study.ask(dists)
+        params = trial.params
+        est = candidate_cost(ctx.cost_model, params, ctx.design)
+        total = est.total
+        trial.set_user_attr("params_json", json.dumps(params, sort_keys=True))
+        trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
+        trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
+        trial.set_user_attr("worker", os.getpid())
+        over = ctx.budget.violations(total)
+        if over:
+            trial.set_user_attr("rejected", {k: [round(a, 1), round(b, 1)] for k, (a, b) in over.items()})
+            study.tell(trial, state=TrialState.PRUNED)
+            rejects += 1
+            continue
+        rejects = 0
+        start = time.perf_counter()
+        metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
+                           weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+        trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
+        trial.set_user_attr("val_loss", metrics["val_loss"])
+        study.tell(trial, [metrics["val_accuracy"], lut_equivalent(total), total["latency_cycles"]])
+        done_here += 1
+        if progress:
+            progress.update(task, completed=completed(study),
+                            description=f"trials ({ctx.settings.strategy}) acc={metrics['val_accuracy']:.3f}")
+    return done_here

@@ -1,0 +1,148 @@
+"""Search space and hardware budget, from the design file's `search:` section and the command line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hw_models import Part
+
+from ..errors import CodesignError
+
+STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random")
+BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
+SPACE_KEYS = ("weight_bits", "activation_bits", "reuse_factors", "strategies")
+SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "budget", "space", "seed")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Absolute limits (None = unconstrained); latency in clock cycles."""
+
+    lut: float | None = None
+    ff: float | None = None
+    dsp: float | None = None
+    bram_18k: float | None = None
+    latency_cycles: float | None = None
+
+    def limits(self) -> dict[str, float]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def violations(self, total: dict[str, float]) -> dict[str, tuple[float, float]]:
+        return {k: (total[k], v) for k, v in self.limits().items() if total[k] > v + 1e-9}
+
+    def describe(self) -> str:
+        return ", ".join(f"{k} <= {v:,.0f}" for k, v in self.limits().items()) or "none"
+
+
+def parse_budget(spec: dict | str | None, part: Part, clock_ns: float, where: str) -> Budget:
+    """{lut: 0.3, dsp: 100, latency: 50 | '250ns'}: values <= 1 are fractions of the part, larger ones counts."""
+    if spec is None or spec == "":
+        return Budget()
+    if isinstance(spec, str):
+        items = {}
+        for item in spec.split(","):
+            if "=" not in item:
+                raise CodesignError(f"{where}: {item!r}: expected key=value, e.g. lut=0.3,dsp=0.1,latency=50")
+            k, v = item.split("=", 1)
+            items[k.strip()] = v.strip()
+        spec = items
+    if not isinstance(spec, dict):
+        raise CodesignError(f"{where}: must be a mapping like {{lut: 0.3, latency: 50}}")
+    out = {}
+    capacity = {"lut": part.lut, "ff": part.ff, "dsp": part.dsp, "bram": part.bram_18k}
+    for key, raw in spec.items():
+        if key not in BUDGET_KEYS:
+            raise CodesignError(f"{where}.{key}: unknown budget key; allowed: {', '.join(BUDGET_KEYS)}")
+        text = str(raw).strip().lower()
+        m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(ns|us)?", text)
+        if not m or (m.group(2) and key != "latency"):
+            raise CodesignError(f"{where}.{key}: {raw!r}; allowed: a fraction <= 1 of the part, a count > 1"
+                                f"{', or a time like 250ns' if key == 'latency' else ''}")
+        value = float(m.group(1))
+        if key == "latency":
+            ns = value * (1000 if m.group(2) == "us" else 1) if m.group(2) else None
+            out["latency_cycles"] = ns / clock_ns if ns is not None else value
+        else:
+            out["bram_18k" if key == "bram" else key] = value * capacity[key] if value <= 1 else value
+    return Budget(**out)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    layers: tuple[str, ...]                 # quantized layers searched (weights + their activation)
+    weight_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
+    activation_bits: tuple[int, ...] = (3, 4, 5, 6, 8)
+    reuse_factors: tuple[int, ...] = (1,)
+    strategies: tuple[str, ...] = ("Latency",)
+    activation_layers: tuple[str, ...] = field(default=())  # layers whose activation bits matter
+
+    def params(self) -> dict[str, tuple]:
+        """Optuna parameter names and their choices."""
+        p = {f"{name}.w": self.weight_bits for name in self.layers}
+        p.update({f"{name}.a": self.activation_bits for name in self.activation_layers})
+        if len(self.reuse_factors) > 1:
+            p["reuse_factor"] = self.reuse_factors
+        if len(self.strategies) > 1:
+            p["strategy"] = self.strategies
+        return p
+
+    def top(self) -> dict:
+        """The widest candidate (every choice at its largest)."""
+        return {k: max(v) if k != "strategy" else v[0] for k, v in self.params().items()}
+
+    def bottom(self) -> dict:
+        return {k: min(v) if k != "strategy" else v[-1] for k, v in self.params().items()}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    strategy: str = "nsga2"
+    trials: int = 40
+    finetune_epochs: int = 3
+    seed: int = 0
+    budget: dict | str | None = None
+    space: dict = field(default_factory=dict)
+
+
+def _int_tuple(value, where: str, low: int, high: int) -> tuple[int, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(v, int) and low <= v <= high for v in value)):
+        raise CodesignError(f"{where}: {value!r}; allowed: a non-empty list of integers in {low}..{high}")
+    return tuple(sorted(set(value)))
+
+
+def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
+    where = f"{path}: search"
+    unknown = set(raw) - set(SEARCH_KEYS)
+    if unknown:
+        raise CodesignError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {', '.join(SEARCH_KEYS)}")
+    merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+    s = SearchSettings(**{k: merged[k] for k in SEARCH_KEYS if k in merged})
+    if s.strategy not in STRATEGY_NAMES:
+        raise CodesignError(f"{where}.strategy: {s.strategy!r}; allowed: {', '.join(STRATEGY_NAMES)}")
+    for key, low in (("trials", 1), ("finetune_epochs", 0)):
+        v = getattr(s, key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise CodesignError(f"{where}.{key}: {v!r}; allowed: an integer >= {low}")
+    if not isinstance(s.space, dict) or set(s.space) - set(SPACE_KEYS):
+        raise CodesignError(f"{where}.space: unknown field(s) {sorted(set(s.space) - set(SPACE_KEYS))}; "
+                            f"allowed: {', '.join(SPACE_KEYS)}")
+    return s
+
+
+def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layers: list[str]) -> SearchSpace:
+    where = f"{path}: search.space"
+    sp = settings.space
+    kw = {}
+    if "weight_bits" in sp:
+        kw["weight_bits"] = _int_tuple(sp["weight_bits"], f"{where}.weight_bits", 2, 16)
+    if "activation_bits" in sp:
+        kw["activation_bits"] = _int_tuple(sp["activation_bits"], f"{where}.activation_bits", 2, 16)
+    if "reuse_factors" in sp:
+        kw["reuse_factors"] = _int_tuple(sp["reuse_factors"], f"{where}.reuse_factors", 1, 4096)
+    if "strategies" in sp:
+        st = sp["strategies"]
+        if not (isinstance(st, list) and st and all(v in ("Latency", "Resource") for v in st)):
+            raise CodesignError(f"{where}.strategies: {st!r}; allowed: a list of Latency, Resource")
+        kw["strategies"] = tuple(st)
+    return SearchSpace(layers=tuple(mac_layers), activation_layers=tuple(act_layers), **kw)

@@ -1,0 +1,107 @@
+"""Search strategies behind one interface: each yields candidate params for an optuna ask/tell loop.
+
+greedy and ilp plan their candidates up front (they are enqueued in the study, so any worker can
+evaluate them); random and nsga2 sample through optuna's samplers at ask time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable
+
+import numpy as np
+
+from .space import Budget, SearchSpace
+
+CostFn = Callable[[dict], dict]  # params -> totals {lut, ff, dsp, bram_18k, latency_cycles, ...}
+
+
+def lut_equivalent(total: dict) -> float:
+    return total["lut"] + 55.0 * total["dsp"]
+
+
+def _sens(params: dict, table: dict) -> float:
+    return sum(table.get((k, v), 0.0) for k, v in params.items())
+
+
+def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
+    """From the widest candidate, repeatedly lower the one knob with the smallest sensitivity increase per
+    LUT-equivalent saved, down to the narrowest: the path traces an accuracy/cost front."""
+    choices = {k: sorted(v) for k, v in space.params().items() if k.endswith((".w", ".a"))}
+    state = space.top()
+    path = [dict(state)]
+    while True:
+        here_cost, here_sens = lut_equivalent(cost(state)), _sens(state, table)
+        best = None
+        for key, opts in choices.items():
+            i = opts.index(state[key])
+            if i == 0:
+                continue
+            new = dict(state, **{key: opts[i - 1]})
+            saved = here_cost - lut_equivalent(cost(new))
+            score = (_sens(new, table) - here_sens) / max(saved, 1e-6)
+            if best is None or score < best[0]:
+                best = (score, new)
+        if best is None:
+            return path
+        state = best[1]
+        path.append(dict(state))
+
+
+def pick_feasible(path: list[dict], budget: Budget, cost: CostFn, n: int) -> list[dict]:
+    """The first n candidates of the path that fit the budget (the least-lowered ones come first)."""
+    return [p for p in path if not budget.violations(cost(p))][:n]
+
+
+def ilp_plans(space: SearchSpace, table: dict, cost: CostFn, budget: Budget, n: int) -> list[dict]:
+    """Minimise summed sensitivity s.t. linearised per-layer costs fit the budget (scipy milp / HiGHS),
+    for a ladder of budget levels between the narrowest design and the budget: up to n distinct plans."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    layers = sorted({k.rsplit(".", 1)[0] for k in space.params() if k.endswith((".w", ".a"))})
+    top = space.top()
+    base = cost(top)
+    options, rows = [], []
+    for name in layers:
+        keys = [k for k in (f"{name}.w", f"{name}.a") if k in top]
+        for combo in itertools.product(*(sorted(space.params()[k]) for k in keys)):
+            change = dict(zip(keys, combo))
+            total = cost(dict(top, **change))
+            options.append((name, change))
+            rows.append((_sens(change, table), {r: total[r] - base[r] for r in budget_resources(budget)}))
+    n_var = len(options)
+    c = np.array([s for s, _ in rows]) + 1e-9 * np.arange(n_var)  # tiny tie-break keeps plans deterministic
+    one_each = np.array([[1.0 if options[j][0] == name else 0.0 for j in range(n_var)] for name in layers])
+    limits = budget.limits() or {"lut": base["lut"]}
+    bottom = cost(space.bottom())
+    plans = []
+    for level in np.linspace(1.0, 0.0, max(n, 2)):
+        A, ub = [one_each], [np.ones(len(layers))]
+        lb = [np.ones(len(layers))]
+        for r, limit in limits.items():
+            target = bottom[r] + level * (limit - bottom[r])
+            A.append(np.array([[d.get(r, 0.0) for _, d in rows]]))
+            ub.append(np.array([target - base[r]]))
+            lb.append(np.array([-np.inf]))
+        res = milp(c, constraints=LinearConstraint(np.vstack(A), np.concatenate(lb), np.concatenate(ub)),
+                   integrality=np.ones(n_var), bounds=Bounds(0, 1))
+        if res.x is None:
+            continue
+        plan = dict(top)
+        for j in np.flatnonzero(res.x > 0.5):
+            plan.update(options[j][1])
+        if plan not in plans:
+            plans.append(plan)
+    return plans[:n]
+
+
+def budget_resources(budget: Budget) -> list[str]:
+    return list(budget.limits()) or ["lut"]
+
+
+def sampler(strategy: str, seed: int, population: int = 8):
+    import optuna
+
+    if strategy == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
