@@ -264,7 +264,7 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
     from .search.run import run_worker
 
     try:
-        n = run_worker(design, out, _search_overrides(strategy, trials, budget), storage,
+        n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget),
                        log=lambda m: console.print(m, highlight=False))
     except (CodesignError, UnknownPartError) as exc:
         _fail(str(exc))

@@ -36,4 +36,6 @@ def evaluate(ctx: Context, params: dict, seed: int, weights_path=None) -> dict:
     acc, loss = val_metrics(model, ctx.x_val, ctx.y_val)
     if weights_path is not None:
         model.save_weights(str(weights_path))
-    return {"val_accuracy": acc, "val_loss": loss}
+    kernels = {name: np.asarray(model.get_layer(name).kernel_quantizer_internal(model.get_layer(name).kernel))
+               for name in ctx.space.layers}
+    return {"val_accuracy": acc, "val_loss": loss, "kernels": kernels}

@@ -17,6 +17,7 @@ def trial_rows(study) -> list[dict]:
             "number": t.number, "state": t.state.name, "params": t.user_attrs.get("params_json", json.dumps(t.params)),
             "val_accuracy": t.values[0] if t.values else "", "lut_equivalent": t.user_attrs.get("lut_equivalent", ""),
             **{k: est.get(k, "") for k in RESOURCE_COLUMNS},
+            "within_budget": t.user_attrs.get("within_budget", ""),
             "rejected_by_cost_model": json.dumps(t.user_attrs["rejected"]) if "rejected" in t.user_attrs else "",
             "seconds": t.user_attrs.get("seconds", ""), "worker": t.user_attrs.get("worker", ""),
             "retry_of": t.user_attrs.get("retry_of", ""),
@@ -53,7 +54,7 @@ def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, floa
 
     done = [r for r in rows if r["state"] == "COMPLETE"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, (key, label, limit_key) in zip(axes, (("lut_equivalent", "LUT + 55 x DSP (estimate)", None),
+    for ax, (key, label, limit_key) in zip(axes, (("lut_equivalent", "LUT + 55 x DSP (estimate)", "lut"),
                                                   ("latency_cycles", "latency, cycles (estimate)",
                                                    "latency_cycles"))):
         ax.scatter([float(r[key]) for r in done], [r["val_accuracy"] for r in done], s=14, alpha=0.5,

@@ -92,7 +92,7 @@ def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):
     fits the budget; the search-time estimate re-quantized the base weights and can differ slightly."""
     from ..estimate import cost_model_for
 
-    done = sorted((r for r in rows if r["state"] == "COMPLETE"),
+    done = sorted((r for r in rows if r["state"] == "COMPLETE" and r["within_budget"] is not False),
                   key=lambda r: (-round(r["val_accuracy"], 6), float(r["lut_equivalent"])))
     for row in done[:tries]:
         variant, model = trial_model(ctx, row)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import CodesignError
-from .candidate import candidate_cost
+from .candidate import candidate_cost, cost_assignment
 from .context import Context
 from .evaluate import evaluate
 from .strategies import lut_equivalent, sampler
@@ -81,6 +81,14 @@ def waiting(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
+def trained_cost(ctx: Context, params: dict, kernels: dict) -> dict:
+    """The candidate's cost with its fine-tuned weights (zero / power-of-two counts change in training)."""
+    assignment = cost_assignment(ctx.cost_model, params, ctx.design)
+    for name, values in kernels.items():
+        assignment.setdefault(name, {})["weight_values"] = values
+    return ctx.cost_model.estimate(assignment).total
+
+
 def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     """Ask, reject by the cost model or fine-tune and score, tell; until the study holds n_trials
     completed trials (planned strategies: until their plan is used up). Returns trials evaluated here."""
@@ -114,6 +122,10 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         start = time.perf_counter()
         metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
                            weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+        total = trained_cost(ctx, params, metrics["kernels"])
+        trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
+        trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
+        trial.set_user_attr("within_budget", not ctx.budget.violations(total))
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("val_loss", metrics["val_loss"])
         study.tell(trial, [metrics["val_accuracy"], lut_equivalent(total), total["latency_cycles"]])

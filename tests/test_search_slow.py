@@ -1,0 +1,138 @@
+"""`codesign search` / `codesign worker` end to end on a small design (training: marked slow)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from codesign.cli import app
+
+pytestmark = pytest.mark.slow
+DESIGN = Path(__file__).parent / "data" / "search_tiny.yaml"
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out, json.loads(res.output[res.output.index("{"):])
+
+
+def study(out: Path, strategy: str = "random"):
+    import optuna
+
+    return optuna.load_study(study_name=f"search_tiny-{strategy}",
+                             storage=f"sqlite:///{out / 'search_tiny' / 'search' / 'study.db'}")
+
+
+def worker(out: Path, trials: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "codesign.cli", "worker", str(DESIGN), "--out", str(out),
+                             "--trials", str(trials)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def test_search_end_to_end(searched):
+    out, summary = searched
+    folder = out / "search_tiny" / "search"
+    for name in ("trials.csv", "pareto_lut_equivalent.csv", "pareto_latency.csv", "pareto.png", "study.db",
+                 "sensitivity.csv", "search.md", "best/results.json", "best/hls_project/firmware/myproject.cpp"):
+        assert (folder / name).exists(), name
+    assert summary["trials_completed"] == 3
+    assert summary["bit_exact_fraction"] == 1.0 and summary["testbench_bit_exact_fraction"] == 1.0
+    assert set(summary["best_params"]) == {"fc1.w", "fc1.a", "logits.w"}
+    rows = (folder / "trials.csv").read_text().splitlines()
+    assert rows[0].startswith("number,state,params,val_accuracy,lut_equivalent,lut,ff,dsp")
+    assert sum(",COMPLETE," in r for r in rows) == 3
+    sens = json.loads((folder / "sensitivity.json").read_text())
+    assert {r["param"] for r in sens["measured"]} == {"fc1.w", "fc1.a", "logits.w"}
+    assert all(r["trace"] > 0 for r in sens["hessian"])
+
+
+def test_two_workers_share_one_study(searched):
+    out, _ = searched
+    procs = [worker(out, 9), worker(out, 9)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    from optuna.trial import TrialState
+
+    trials = study(out).get_trials()
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert 9 <= len(done) <= 10                                  # one extra at most from the final race
+    assert len({t.number for t in trials}) == len(trials)         # none duplicated
+    assert not [t for t in trials if t.state == TrialState.RUNNING]  # none lost mid-way
+    pids = {t.user_attrs["worker"] for t in done[3:]}
+    assert pids == {p.pid for p in procs}                        # both workers took trials
+
+
+def test_killed_worker_resumes_without_losing_a_trial(searched):
+    from optuna.trial import TrialState
+
+    out, _ = searched
+    before = len(study(out).get_trials(states=(TrialState.COMPLETE,)))
+    proc = worker(out, before + 6)
+    deadline = time.time() + 300
+    victim = None
+    while time.time() < deadline and victim is None:
+        time.sleep(0.2)
+        s = study(out)
+        if len(s.get_trials(states=(TrialState.COMPLETE,))) > before:
+            running = s.get_trials(states=(TrialState.RUNNING,))
+            victim = running[0].number if running else None
+    assert victim is not None, "worker never had a trial running"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--trials", str(before + 6)])
+    assert res.exit_code == 0, res.output
+    assert "resumed: 1 interrupted trial(s) enqueued again" in res.output
+    trials = study(out).get_trials()
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == victim]
+    assert retry and retry[0].state == TrialState.COMPLETE
+    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == before + 6
+
+
+def test_infeasible_budget_names_the_minimum(searched):
+    out, _ = searched
+    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--budget", "lut=10"])
+    assert res.exit_code == 2
+    line = " ".join(res.output.split())
+    assert "infeasible budget: even the narrowest candidate (weights 2 bits, activations 3 bits) needs lut" in line
+    assert "(budget 10)" in line
+
+
+def test_planned_strategies_run(searched):
+    out, _ = searched
+    for strategy in ("greedy", "ilp"):
+        res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--strategy", strategy,
+                                  "--trials", "2", "--budget", "lut=0.006"])
+        assert res.exit_code == 0, res.output
+        summary = json.loads(res.output[res.output.index("{"):])
+        assert summary["within_budget"] and summary["estimate"]["lut"] <= 0.006 * 1728000
+        assert summary["bit_exact_fraction"] == 1.0
+
+
+def test_candidate_widths_match_the_export(searched):
+    """The search-time width mapping equals what derive_precisions gives the variant model."""
+    from codesign.precision import derive_precisions
+    from codesign.search.candidate import cost_assignment
+    from codesign.search.context import prepare
+    from codesign.search.evaluate import variant_model
+
+    out, _ = searched
+    ctx = prepare(DESIGN, out, {}, train_base=False, log=lambda m: None)
+    params = {"fc1.w": 2, "fc1.a": 3, "logits.w": 4}
+    _, model = variant_model(ctx, params)
+    precs = {p.name: p for p in derive_precisions(model, ctx.split.input_spec)}
+    widths = cost_assignment(ctx.cost_model, params, ctx.design)
+    for name in ("fc1", "logits"):
+        assert widths[name]["acc_bits"] == precs[name].accum.width
+        assert widths[name]["w_bits"] == precs[name].weight.width
+    assert widths["fc1_relu"]["res_bits"] == precs["fc1_relu"].result.width == 3

@@ -1,0 +1,83 @@
+"""Search building blocks without training: budget/space parsing, greedy path, ILP plans, Pareto."""
+
+import itertools
+
+import pytest
+
+from codesign.errors import CodesignError
+from codesign.search.results import pareto
+from codesign.search.space import Budget, SearchSpace, parse_budget, search_settings
+from codesign.search.strategies import greedy_path, ilp_plans, lut_equivalent
+from hw_models import load_part
+
+PART = load_part("xcvu13p-flga2577-2-e")
+
+
+def test_budget_fractions_counts_and_time():
+    b = parse_budget("lut=0.3,dsp=100,latency=250ns", PART, 5.0, "--budget")
+    assert b == Budget(lut=0.3 * 1728000, dsp=100.0, latency_cycles=50.0)
+    assert parse_budget({"bram": 0.5, "latency": 12}, PART, 5.0, "x").limits() == {"bram_18k": 2688.0,
+                                                                                  "latency_cycles": 12.0}
+    assert b.violations({"lut": 1, "dsp": 101, "latency_cycles": 50, "ff": 0, "bram_18k": 0}) == {"dsp": (101, 100.0)}
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("luts=0.3", "--budget.luts: unknown budget key; allowed: lut, ff, dsp, bram, latency"),
+    ("lut=lots", "--budget.lut: 'lots'; allowed: a fraction <= 1 of the part, a count > 1"),
+    ("dsp=5ns", "--budget.dsp: '5ns'; allowed: a fraction <= 1 of the part, a count > 1"),
+    ("lut", "--budget: 'lut': expected key=value"),
+])
+def test_bad_budget(spec, message):
+    with pytest.raises(CodesignError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        parse_budget(spec, PART, 5.0, "--budget")
+
+
+def test_bad_search_settings():
+    with pytest.raises(CodesignError, match=r"d.yaml: search.strategy: 'anneal'; allowed: greedy, ilp, nsga2, random"):
+        search_settings("d.yaml", {"strategy": "anneal"}, {})
+    with pytest.raises(CodesignError, match=r"search: unknown field\(s\) \['trails'\]"):
+        search_settings("d.yaml", {"trails": 3}, {})
+    with pytest.raises(CodesignError, match=r"search.trials: 0; allowed: an integer >= 1"):
+        search_settings("d.yaml", {}, {"trials": 0})
+    assert search_settings("d.yaml", {"strategy": "ilp"}, {"strategy": "greedy"}).strategy == "greedy"
+
+
+SPACE = SearchSpace(layers=("a", "b"), weight_bits=(2, 4, 8), activation_bits=(4, 8), activation_layers=("a",))
+WEIGHT = {"a.w": 10.0, "b.w": 1.0, "a.a": 3.0}           # LUT per bit of each knob
+SENS = {("a.w", 2): 0.5, ("a.w", 4): 0.1, ("b.w", 2): 0.05, ("b.w", 4): 0.01, ("a.a", 4): 0.2}
+
+
+def cost(p):
+    lut = sum(WEIGHT[k] * v for k, v in p.items())
+    return {"lut": lut, "ff": 0.0, "dsp": 0.0, "bram_18k": 0.0, "latency_cycles": 5.0}
+
+
+def test_greedy_lowers_best_ratio_first():
+    path = greedy_path(SPACE, SENS, cost)
+    assert path[0] == {"a.w": 8, "b.w": 8, "a.a": 8} and path[-1] == {"a.w": 2, "b.w": 2, "a.a": 4}
+    assert len(path) == 1 + 2 + 2 + 1
+    # first step: a.w 8->4 saves 40 LUT for 0.1 loss (0.0025/LUT); b.w saves 4 for 0.01; a.a saves 12 for 0.2
+    assert path[1] == {"a.w": 4, "b.w": 8, "a.a": 8}
+    for before, after in zip(path, path[1:]):
+        assert sum(before[k] != after[k] for k in before) == 1
+
+
+def test_ilp_plans_fit_the_budget_and_minimise_sensitivity():
+    budget = Budget(lut=80.0)
+    plans = ilp_plans(SPACE, SENS, cost, budget, 4)
+    assert plans and len(plans) == len({tuple(sorted(p.items())) for p in plans})
+    assert all(cost(p)["lut"] <= 80.0 for p in plans)
+    feasible = [dict(zip(("a.w", "b.w", "a.a"), c)) for c in itertools.product((2, 4, 8), (2, 4, 8), (4, 8))
+                if cost(dict(zip(("a.w", "b.w", "a.a"), c)))["lut"] <= 80.0]
+    best = min(sum(SENS.get((k, v), 0.0) for k, v in p.items()) for p in feasible)
+    assert sum(SENS.get((k, v), 0.0) for k, v in plans[0].items()) == pytest.approx(best)
+
+
+def test_pareto_front_and_lut_equivalent():
+    rows = [{"state": "COMPLETE", "val_accuracy": a, "lut_equivalent": c, "number": i}
+            for i, (a, c) in enumerate([(0.9, 100), (0.95, 200), (0.93, 300), (0.97, 400), (0.99, 50)])]
+    rows.append({"state": "PRUNED", "val_accuracy": "", "lut_equivalent": 10, "number": 9})
+    assert [r["number"] for r in pareto(rows, "lut_equivalent")] == [4]
+    rows[4]["val_accuracy"] = 0.5
+    assert [r["number"] for r in pareto(rows, "lut_equivalent")] == [4, 0, 1, 3]
+    assert lut_equivalent({"lut": 1000, "dsp": 2}) == 1110
