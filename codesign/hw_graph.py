@@ -91,6 +91,9 @@ def layer_ir(layer, io_type: str) -> LayerIR:
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
     act = str(layer.get_attr("activation", "") or "").lower()
+    if cls == "FixedPointQuantizer":  # HGQ proxy cast: wiring when truncating/wrapping, else a saturation
+        prec = str(layer.get_output_variable().type.precision)
+        return LayerIR(kind="free", **common) if "TRN" in prec and "WRAP" in prec else LayerIR(kind="relu", **base)
     if cls == "BatchNormalization" or cls == "ApplyAlpha":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits,

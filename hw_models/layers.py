@@ -93,3 +93,34 @@ def unknown_weight_stats(n_weights: int, w_bits: int, n_zero: int = 0, n_pow2: i
 
 def ceil_div(a: float, b: float) -> int:
     return int(math.ceil(a / b)) if b else 0
+
+
+def effective_bits(weights: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Per-weight bits HGQ would count: from the highest to the lowest set bit of |w| on the 2^-frac grid,
+    plus a sign bit; 0 for zero weights (Sun et al. 2024, HGQ: per-parameter bitwidths)."""
+    ints = np.abs(np.rint(np.asarray(weights, dtype=np.float64).ravel() * 2.0 ** frac_bits)).astype(np.int64)
+    out = np.zeros(ints.shape, dtype=np.int64)
+    nz = ints > 0
+    v = ints[nz]
+    low = np.zeros(v.shape, dtype=np.int64)
+    while np.any(v % 2 == 0):  # strip trailing zeros
+        even = v % 2 == 0
+        v = np.where(even, v // 2, v)
+        low += even
+    out[nz] = np.floor(np.log2(v)).astype(np.int64) + 2  # significant bits + sign
+    return out
+
+
+def ebops(layers: list[LayerIR]) -> float:
+    """Effective bit operations: per-weight effective bits x input bits, summed over every MAC layer
+    (HGQ's EBOPs; a convolution kernel counted once). Layers without weight values use the layer width."""
+    total = 0.0
+    for L in layers:
+        if L.kind not in MAC_KINDS or not L.weights:
+            continue
+        data = L.extra.get("weights")
+        if data is None:
+            total += (L.weights.n_weights - L.weights.n_zero) * L.w_bits * L.in_bits
+        else:
+            total += float(effective_bits(data, L.w_bits - int(L.extra.get("w_integer", 1))).sum()) * L.in_bits
+    return total
