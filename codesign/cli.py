@@ -1,4 +1,4 @@
-"""codesign command line: run, validate, estimate, calibrate, search, worker, parts."""
+"""codesign command line: run, validate, estimate, calibrate, search, worker, ptq, analyze, parts."""
 
 from __future__ import annotations
 
@@ -269,6 +269,79 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
     except (CodesignError, UnknownPartError) as exc:
         _fail(str(exc))
     console.print(f"worker {os.getpid()}: evaluated {n} trial(s)", highlight=False)
+
+
+def _load_array(path: Path, what: str):
+    import numpy as np
+
+    if not path.is_file():
+        raise CodesignError(f"{path}: {what} file not found")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise CodesignError(f"{path}: not a .npy array ({type(exc).__name__})") from None
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise CodesignError(f"{path}: {what} must be finite numbers")
+    return x.astype("float32")
+
+
+@app.command()
+def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, or .json with --weights)"),
+        calib: Path = typer.Option(..., "--calib", help="calibration inputs, .npy"),
+        weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
+        bits: int = typer.Option(8, help="weight bits (per tensor, power-of-two range)"),
+        activation_bits: Optional[int] = typer.Option(None, help="activation bits (default: --bits)"),
+        bias_bits: int = typer.Option(16, help="bias bits"),
+        method: str = typer.Option("mse", help="range calibration: minmax, ema_minmax, percentile, "
+                                               "mean_ksigma, mse, kl"),
+        bias_correction: bool = typer.Option(False, help="empirical bias correction"),
+        cle: bool = typer.Option(False, help="cross-layer equalization (Dense-ReLU-Dense)"),
+        absorb_bias: bool = typer.Option(False, help="high-bias absorption (after --cle)"),
+        out: Path = typer.Option(Path("model_ptq.h5"), help="the QKeras model written here"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="write the report as JSON here")) -> None:
+    """Post-training quantization: float Keras -> QKeras (exports bit-exact through `codesign validate`)."""
+    from .atomic import atomic_write_text
+    from .modelio import load_model
+    from .ptq.quantize import PTQOptions
+    from .ptq.quantize import ptq as run_ptq
+
+    try:
+        x = _load_array(calib, "calibration")
+        opts = PTQOptions(bits, activation_bits or bits, bias_bits, method, bias_correction, cle, absorb_bias)
+        qmodel, _, report = run_ptq(load_model(model, weights), x, opts)
+    except CodesignError as exc:
+        _fail(str(exc))
+    tmp = out.with_name(out.stem + ".tmp" + out.suffix)
+    qmodel.save(tmp)
+    tmp.replace(out)
+    report["out"] = str(out)
+    if json_out:
+        atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+@app.command()
+def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, or .json with --weights)"),
+            data: Path = typer.Option(..., "--data", help="inputs, .npy"),
+            weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
+            out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>)"),
+            io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream")) -> None:
+    """Per-layer quantization error (float vs QKeras vs C-sim), histograms, sensitivity ranking."""
+    from .analyze import analyze as run_analysis
+    from .design import export_options
+    from .modelio import load_model
+    from .validate import derive_input_spec
+
+    try:
+        x = _load_array(data, "data")
+        opts = export_options(Path("--options"), {"io_type": io_type})
+        qmodel = load_model(model, weights)
+        spec = derive_input_spec(x, qmodel)
+        x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
+        result = run_analysis(qmodel, x, out or Path("reports") / "analysis" / model.stem, opts, spec)
+    except CodesignError as exc:
+        _fail(str(exc))
+    print(json.dumps(result, indent=2, default=float))
 
 
 @app.command()

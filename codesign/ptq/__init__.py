@@ -1,0 +1,1 @@
+"""Post-training quantization: BN folding, cross-layer equalization, range calibration, bias correction."""
