@@ -43,12 +43,12 @@ def quantize_clip(x: np.ndarray, clip: float, bits: int, signed: bool) -> np.nda
     return np.clip(np.round(x / step) * step, lo, clip - step)
 
 
-def mse(x: np.ndarray, bits: int, signed: bool = False, grid: int = 100) -> float:
-    """The clip that minimises the mean squared quantization error (grid search over 1%..100% of max)."""
+def mse(x: np.ndarray, bits: int, signed: bool = False, grid: int = 200) -> float:
+    """The clip that minimises the mean squared quantization error (grid search over 0.5%..100% of max)."""
     top = minmax(x)
     if top == 0:
         return 0.0
-    candidates = top * np.linspace(0.01, 1.0, grid)
+    candidates = top * np.linspace(0.005, 1.0, grid)
     errors = [np.mean((quantize_clip(x, c, bits, signed) - x) ** 2) for c in candidates]
     return float(candidates[int(np.argmin(errors))])
 

@@ -1,0 +1,115 @@
+"""PTQ transforms keep the float function; calibration methods clip where theory says they should."""
+
+import numpy as np
+import pytest
+
+from codesign.ptq.calibration import clip_value, integer_bits, kl, mean_ksigma, minmax, mse, percentile
+
+
+def test_minmax_percentile_ksigma_on_constructed_data():
+    rng = np.random.default_rng(0)
+    u = rng.uniform(0, 4, 100_000)
+    assert minmax(u) == pytest.approx(4.0, abs=1e-3) and integer_bits(minmax(u)) == 2
+    g = np.abs(rng.normal(0, 1, 200_000))
+    assert percentile(g, 99.0) == pytest.approx(2.576, abs=0.03)    # |N(0,1)| 99th percentile
+    assert mean_ksigma(g, 3.0) == pytest.approx(np.sqrt(2 / np.pi) + 3 * np.sqrt(1 - 2 / np.pi), abs=0.02)
+
+
+def test_mse_and_kl_clip_heavy_tails():
+    rng = np.random.default_rng(1)
+    x = np.abs(rng.laplace(0, 1, 100_000))     # heavy tail: max about 12
+    top = minmax(x)
+    # ACIQ (Banner et al. 2019): the MSE-optimal clip of a Laplace(b=1) with 32 levels on [-a, a] is about 6.2
+    assert 4.5 < mse(x, bits=4) < 7.5 < top
+    assert kl(x, bits=4) < 0.8 * top
+    bulk = rng.uniform(0, 1, 50_000)
+    assert mse(bulk, bits=8) == pytest.approx(1.0, abs=0.02)        # nothing to clip: range kept
+    with pytest.raises(ValueError, match="unknown calibration method 'foo'"):
+        clip_value(x, "foo", 8)
+
+
+@pytest.mark.slow
+def test_batchnorm_folding_and_equalization_keep_outputs():
+    import tensorflow as tf
+
+    from codesign.ptq.transforms import absorb_high_bias, equalize, fold_batchnorm
+
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((12,), name="x")
+    h = tf.keras.layers.Dense(16, name="d1")(inp)
+    bn = tf.keras.layers.BatchNormalization(name="bn")
+    h = tf.keras.layers.Activation("relu", name="r1")(bn(h))
+    h = tf.keras.layers.Dense(8, name="d2")(h)
+    h = tf.keras.layers.Activation("relu", name="r2")(h)
+    out = tf.keras.layers.Dense(4, name="d3")(h)
+    model = tf.keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    bn.set_weights([rng.uniform(0.5, 2, 16), rng.normal(0, 0.5, 16), rng.normal(0, 0.5, 16), rng.uniform(0.3, 2, 16)])
+    w1, b1 = model.get_layer("d1").get_weights()
+    model.get_layer("d1").set_weights([w1 * rng.uniform(0.1, 10, 16), b1])  # badly scaled channels
+    x = rng.normal(0, 1, (500, 12)).astype(np.float32)
+    ref = model.predict(x, verbose=0)
+    folded = fold_batchnorm(model)
+    assert "bn" not in [layer.name for layer in folded.layers]
+    np.testing.assert_allclose(folded.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
+    r1_before = np.max(np.abs(folded.get_layer("d1").get_weights()[0]), axis=0)
+    assert equalize(folded) == ["d1->d2", "d2->d3"]
+    np.testing.assert_allclose(folded.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
+    r1_after = np.max(np.abs(folded.get_layer("d1").get_weights()[0]), axis=0)
+    assert r1_after.max() / r1_after.min() < r1_before.max() / r1_before.min()  # ranges equalized
+    absorb_high_bias(folded, x)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_ptq_model_exports_bit_exact_and_cli(tmp_path):
+    import tensorflow as tf
+    from typer.testing import CliRunner
+
+    from codesign.cli import app
+    from codesign.data import load_split
+    from codesign.export import ExportOptions
+    from codesign.ptq.quantize import PTQOptions, ptq
+    from codesign.train import accuracy
+    from codesign.validate import verify
+
+    tf.keras.utils.set_random_seed(0)
+    s = load_split("digits", False, 0.2, 0)
+    inp = tf.keras.Input((64,), name="pixels")
+    h = tf.keras.layers.Dense(24, activation="relu", name="fc1")(inp)
+    h = tf.keras.layers.BatchNormalization(name="bn1")(h)
+    out = tf.keras.layers.Dense(10, activation="softmax", name="logits")(tf.keras.layers.Dense(16, name="fc2")(h))
+    model = tf.keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(s.x_train, s.y_train, epochs=15, verbose=0)
+    with pytest.raises(Exception, match="activation 'softmax' inside the layer"):
+        ptq(model, s.x_train[:300], PTQOptions(8, 8))
+    inp = tf.keras.Input((64,), name="pixels")
+    h = tf.keras.layers.Dense(24, name="fc1")(inp)
+    h = tf.keras.layers.BatchNormalization(name="bn1")(h)
+    h = tf.keras.layers.ReLU(name="relu1")(h)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(tf.keras.layers.Dense(10, name="logits")(h))
+    model = tf.keras.Model(inp, out)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(s.x_train, s.y_train, epochs=15, verbose=0)
+    q, _, report = ptq(model, s.x_train[:300], PTQOptions(6, 6, method="mse", bias_correction=True))
+    assert report["transforms"] == ["batchnorm folding", "empirical bias correction"]
+    assert report["layers"]["fc1"]["weight"].startswith("quantized_bits(6,")
+    assert accuracy(q, s.x_test, s.y_test) > accuracy(model, s.x_test, s.y_test) - 0.05
+    res, _ = verify(q, s.x_test, ExportOptions(), tmp_path / "prj", input_spec=s.input_spec, testbench=False)
+    assert res.bit_exact_fraction == 1.0
+    model.save(tmp_path / "float.h5")
+    np.save(tmp_path / "calib.npy", s.x_train[:200])
+    runner = CliRunner()
+    r = runner.invoke(app, ["ptq", str(tmp_path / "float.h5"), "--calib", str(tmp_path / "calib.npy"), "--bits", "4",
+                            "--method", "kl", "--cle", "--out", str(tmp_path / "q.h5")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "q.h5").is_file() and '"cross-layer equalization"' in r.output
+    r = runner.invoke(app, ["ptq", str(tmp_path / "float.h5"), "--calib", str(tmp_path / "calib.npy"),
+                            "--method", "magic"])
+    assert r.exit_code == 2 and "--method: 'magic'; allowed: minmax, ema_minmax, percentile" in r.output
+    r = runner.invoke(app, ["analyze", str(tmp_path / "q.h5"), "--data", str(tmp_path / "calib.npy"),
+                            "--out", str(tmp_path / "anl")])
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / "anl" / "analysis.md").read_text()
+    assert "| fc1 | QDense |" in md and "| True |" in md and (tmp_path / "anl" / "hist_fc1.png").is_file()
