@@ -24,7 +24,8 @@ BRAM18_DEPTH = 512           # depth at that width
 
 FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that instantiates it
     "layer": "one per non-trivial layer: control logic (every nnet:: function)",
-    "const_mult": "LUT multipliers by constant weights: (CSD digits - 1) x (in + w bits) adders "
+    "const_mult": "LUT multipliers by constant weights: (CSD digits - 1) x (in bits + the weight's own "
+                  "MSB-to-LSB width) adders "
                   "(nnet_mult.h 'mult' with constant-folded weights, Latency strategy)",
     "var_mult": "LUT multipliers by stored weights: w x in bits (Resource strategy, nnet_dense_resource.h)",
     "dsp_mult": "multipliers mapped to DSP: glue logic per DSP",
@@ -79,13 +80,14 @@ def uses_dsp(layer: LayerIR, c: Coefficients) -> bool:
     return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
 
 
-def _mac_counts(layer: LayerIR) -> tuple[int, int, float]:
-    """(real multipliers, summed terms, mean CSD digits or 0 for variable weights) per iteration."""
+def _mac_counts(layer: LayerIR) -> tuple[int, int, float, float]:
+    """(real multipliers, summed terms, mean CSD digits or 0 for variable weights, mean constant width)."""
     ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
     if layer.strategy == "latency":  # hls4ml multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF
-        return ceil_div(ws.n_mult, layer.rf), ceil_div(ws.n_weights - ws.n_zero, layer.rf), ws.mean_digits
+        return (ceil_div(ws.n_mult, layer.rf), ceil_div(ws.n_weights - ws.n_zero, layer.rf), ws.mean_digits,
+                ws.mean_bits or layer.w_bits)
     n = ceil_div(ws.n_weights, layer.rf)  # Resource strategy: weights in memory, no constant folding
-    return n, n, 0.0
+    return n, n, 0.0, layer.w_bits
 
 
 def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, float]:
@@ -94,13 +96,14 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
     par = layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" and layer.kind not in MAC_KINDS else 1)
     clk = 5.0 / clock_ns  # combinational depth in cycles scales with the clock frequency
     if layer.kind in MAC_KINDS or layer.kind == "bn":
-        mult, terms, digits = _mac_counts(layer)
+        mult, terms, digits, w_eff = _mac_counts(layer)
         if layer.kind == "bn":
-            mult, terms, digits = ceil_div(par, layer.rf), ceil_div(par, layer.rf), max(2.0, layer.w_bits / 3)
+            mult, terms, digits, w_eff = ceil_div(par, layer.rf), ceil_div(par, layer.rf), max(2.0, layer.w_bits / 3), \
+                layer.w_bits
         dsp = uses_dsp(layer, c)
         lut_mult = 0 if dsp else mult
         if digits:
-            f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + layer.w_bits)
+            f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + w_eff)
         else:
             f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
         f["dsp_mult"] = mult if dsp else 0

@@ -23,6 +23,7 @@ class WeightStats:
     n_zero: int = 0
     n_pow2: int = 0
     mean_digits: float = 0.0  # mean CSD digits of the weights that need a real multiplier
+    mean_bits: float = 0.0    # their mean effective width (MSB..LSB + sign); 0 = the layer's weight width
 
     @property
     def n_mult(self) -> int:
@@ -81,8 +82,11 @@ def weight_stats(weights: np.ndarray, frac_bits: int) -> WeightStats:
     digits = csd_digits(ints)
     n_zero = int(np.sum(digits == 0))
     n_pow2 = int(np.sum(digits == 1))
-    real = digits[digits > 1]
-    return WeightStats(int(w.size), n_zero, n_pow2, float(real.mean()) if real.size else 0.0)
+    real = digits > 1
+    if not real.any():
+        return WeightStats(int(w.size), n_zero, n_pow2, 0.0, 0.0)
+    bits = effective_bits(w, frac_bits)[real]
+    return WeightStats(int(w.size), n_zero, n_pow2, float(digits[real].mean()), float(bits.mean()))
 
 
 def unknown_weight_stats(n_weights: int, w_bits: int, n_zero: int = 0, n_pow2: int = 0) -> WeightStats:

@@ -30,7 +30,7 @@ def dense(**kw):
 def test_csd_digits_and_weight_stats():
     assert csd_digits(np.array([0, 1, 2, 3, 5, 7, 11, -3, 255])).tolist() == [0, 1, 1, 2, 2, 2, 3, 2, 2]
     ws = weight_stats(np.array([0.0, 0.5, -0.25, 0.75, 0.375]), frac_bits=3)  # ints 0, 4, -2, 6, 3
-    assert ws == WeightStats(5, n_zero=1, n_pow2=2, mean_digits=2.0)
+    assert ws == WeightStats(5, n_zero=1, n_pow2=2, mean_digits=2.0, mean_bits=3.0)  # 6 = 110b, 3 = 11b: 2 + sign
     assert ws.n_mult == 2
 
 
