@@ -1,4 +1,4 @@
-"""codesign command line: run, validate, estimate, calibrate, search, worker, ptq, analyze, parts."""
+"""codesign command line: run, validate, estimate, calibrate, search, worker, ptq, analyze, learn, parts."""
 
 from __future__ import annotations
 
@@ -342,6 +342,33 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, or
     except CodesignError as exc:
         _fail(str(exc))
     print(json.dumps(result, indent=2, default=float))
+
+
+@app.command()
+def learn(design: Path = typer.Argument(..., help="an mlp design file"),
+          beta: float = typer.Option(2e-6, help="weight of the LUT surrogate at the end of the schedule"),
+          schedule: str = typer.Option("linear", help="linear (0 -> beta) or constant"),
+          epochs: int = typer.Option(30, help="training epochs with learned bit widths"),
+          blend: bool = typer.Option(False, help="alpha-blending instead of the straight-through estimator"),
+          out: Path = typer.Option(Path("reports"), help="writes OUT/<design>/learned/")) -> None:
+    """Learn per-layer bit widths with an FPGA cost term; snap to QKeras; export and prove bit-exact."""
+    from .design import load_design
+    from .learned.train import LearnOptions
+    from .learned.train import learn as run_learn
+
+    if schedule not in ("linear", "constant"):
+        _fail(f"--schedule: {schedule!r}; allowed: linear, constant")
+    try:
+        with _progress() as progress:
+            result = run_learn(load_design(design), LearnOptions(beta=beta, schedule=schedule, epochs=epochs,
+                                                                  blend=blend), out, progress,
+                               log=lambda m: console.print(m, highlight=False))
+    except (CodesignError, UnknownPartError) as exc:
+        _fail(str(exc))
+    print(json.dumps({k: result[k] for k in ("layers", "accuracy", "estimate", "lut_equivalent")}, indent=2,
+                     default=float))
+    if result["validation"]["bit_exact_fraction"] < 1.0:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Learned quantization: per-layer bit widths and power-of-two steps trained with a hardware-cost term."""
