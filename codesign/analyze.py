@@ -170,3 +170,19 @@ def analyze(qmodel, x: np.ndarray, folder: Path, opts: ExportOptions, input_spec
         lines += [f"![{p}]({p})" for p in plots]
         atomic_write_text(tmp / "analysis.md", "\n".join(lines) + "\n")
     return {"layers": errors, "sensitivity_ranking": ranking, "plots": plots, "report": str(folder / "analysis.md")}
+
+
+def link_into_design_report(report: Path, result: dict) -> None:
+    """Append (or refresh) a 'Quantization error analysis' section in a design's report.md."""
+    from .atomic import atomic_write_text
+
+    marker = "## Quantization error analysis"
+    text = report.read_text() if report.is_file() else ""
+    text = text.split(marker)[0].rstrip() + "\n\n"
+    worst = result["sensitivity_ranking"][0] if result["sensitivity_ranking"] else None
+    lines = [marker, "", "| layer | SQNR dB float vs QKeras | C-sim bit-exact |", "|---|---|---|"]
+    lines += [f"| {r['layer']} | {r['sqnr_db_float_vs_quant']:.1f} | {r['csim_bit_exact']} |" for r in result["layers"]]
+    if worst:
+        lines += ["", f"Most sensitive layer: {worst['layer']} (output SQNR {worst['output_sqnr_db']:.1f} dB when "
+                      f"quantized alone). Details and histograms: [analysis/analysis.md](analysis/analysis.md)."]
+    atomic_write_text(report, text + "\n".join(lines) + "\n")

@@ -321,24 +321,43 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
 
 
 @app.command()
-def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, or .json with --weights)"),
-            data: Path = typer.Option(..., "--data", help="inputs, .npy"),
+def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .json with --weights) or a design "
+                                                   ".yaml that `codesign run` has reported"),
+            data: Optional[Path] = typer.Option(None, "--data", help="inputs, .npy (default for a design: its "
+                                                                     "test inputs)"),
             weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
-            out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>)"),
+            out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>, or "
+                                                          "reports/<design>/analysis)"),
             io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream")) -> None:
     """Per-layer quantization error (float vs QKeras vs C-sim), histograms, sensitivity ranking."""
     from .analyze import analyze as run_analysis
+    from .analyze import link_into_design_report
     from .design import export_options
     from .modelio import load_model
     from .validate import derive_input_spec
 
     try:
+        report_dir = None
+        if model.suffix in (".yaml", ".yml"):
+            from .design import load_design
+
+            design = load_design(model)
+            report_dir = Path("reports") / design.name
+            model, data = report_dir / "model_qat.h5", data or report_dir / "test_inputs.npy"
+            if not model.is_file():
+                raise CodesignError(f"{model}: not found; run `codesign run {design.path}` first")
+            io_type = design.export.io_type
+        if data is None:
+            raise CodesignError("--data: required for a model file")
         x = _load_array(data, "data")
         opts = export_options(Path("--options"), {"io_type": io_type})
         qmodel = load_model(model, weights)
         spec = derive_input_spec(x, qmodel)
         x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
-        result = run_analysis(qmodel, x, out or Path("reports") / "analysis" / model.stem, opts, spec)
+        folder = out or (report_dir / "analysis" if report_dir else Path("reports") / "analysis" / model.stem)
+        result = run_analysis(qmodel, x, folder, opts, spec)
+        if report_dir is not None:
+            link_into_design_report(report_dir / "report.md", result)
     except CodesignError as exc:
         _fail(str(exc))
     print(json.dumps(result, indent=2, default=float))
