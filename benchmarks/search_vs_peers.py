@@ -39,8 +39,8 @@ from hw_models import load_part  # noqa: E402
 from hw_models.cost import estimate  # noqa: E402
 from hw_models.layers import ebops  # noqa: E402
 
-DESIGN = Path(__file__).resolve().parents[1] / "designs" / "digits_mlp.yaml"
-TARGETS = (0.94, 0.95, 0.96, 0.97)
+DESIGNS = Path(__file__).resolve().parents[1] / "designs"
+TARGETS = {"digits_mlp": (0.94, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.92, 0.94, 0.95)}
 AQ_CONFIG = {  # AutoQKeras quantizers restricted to what hls4ml exports bit-exactly through our slice
     "kernel": {"quantized_bits(2,0,1,alpha=1.0)": 2, "quantized_bits(3,0,1,alpha=1.0)": 3,
                "quantized_bits(4,0,1,alpha=1.0)": 4, "quantized_bits(6,0,1,alpha=1.0)": 6,
@@ -103,8 +103,8 @@ def autoqkeras(design, split, x_val, y_val, float_model, trials: int, epochs: in
     _patch_keras_lookup(objs)
     with quiet(), tf.keras.utils.custom_object_scope(objs):
         aq = AutoQKeras(body, metrics=["acc"], custom_objects=objs, goal=goal, output_dir=out, mode="random", max_trials=trials,
-                        transfer_weights=True, quantization_config=AQ_CONFIG, limit={"Dense": [8, 8, 8],
-                                                                                   "Activation": [8]},
+                        transfer_weights=True, quantization_config=AQ_CONFIG,
+                        limit={"Dense": [8, 8, 8], "Conv2D": [8, 8, 8], "Activation": [8]},
                         tune_filters="none", tune_filters_exceptions="^$",  # QKeras 0.9.0 fails on None
                         overwrite=True, seed=design.training.seed)
         aq.fit(split.x_train, tf.keras.utils.to_categorical(split.y_train, 10), batch_size=design.training.batch_size,
@@ -129,10 +129,22 @@ def hgq(design, split, beta: float, epochs: int) -> dict:
     from HGQ.layers import HDense, HQuantize
     from HGQ.proxy import to_proxy_model
 
+    from HGQ.layers import HConv2D, PFlatten, PMaxPooling2D
+    from HGQ.utils.utils import get_default_paq_conf, set_default_paq_conf
+
+    paq = get_default_paq_conf()
+    # hls4ml exports HGQ's per-element activation widths for io_parallel only: one width per tensor otherwise
+    paq["skip_dims"] = "all" if design.export.io_type == "io_stream" else (0,)
+    set_default_paq_conf(paq)
     tf.keras.utils.set_random_seed(design.training.seed)
     inp = tf.keras.Input(split.x_train.shape[1:], name="pixels")
     x = HQuantize(beta=beta, name="inq")(inp)
-    for i, units in enumerate(design.model.get("hidden", [32]), 1):
+    if design.builder == "cnn":
+        for i, filters in enumerate(design.model.get("filters", [8, 16]), 1):
+            x = HConv2D(filters, design.model.get("kernel", 3), beta=beta, activation="relu", name=f"conv{i}")(x)
+            x = PMaxPooling2D(2, name=f"pool{i}")(x)
+        x = PFlatten(name="flatten")(x)
+    for i, units in enumerate(design.model.get("dense" if design.builder == "cnn" else "hidden", [32]), 1):
         x = HDense(units, beta=beta, activation="relu", name=f"fc{i}")(x)
     x = HDense(split.n_classes, beta=beta, name="logits")(x)
     model = tf.keras.Model(inp, x)
@@ -159,6 +171,7 @@ def hgq_cost(proxy, design) -> dict:
 
 
 def codesign_search(design_path: Path, trials: int, out: Path, design, split) -> tuple[list[dict], float]:
+    """Our search with the design's own search settings and the same trial count."""
     from codesign.search.run import run_search, trial_model
     from codesign.search.context import prepare
 
@@ -191,7 +204,7 @@ def front(points: list[dict]) -> list[dict]:
     return out
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,21 +222,18 @@ def plot(results: dict, path: Path) -> None:
     for ax in axes:
         ax.set_xscale("log")
         ax.set_ylabel("test accuracy")
-        ax.set_ylim(0.85, 1.0)
+        ax.set_ylim(0.8, 1.0)
         ax.legend(fontsize=8)
-    fig.suptitle("digits MLP 64-32-32-10: accuracy vs hardware cost, every method's final models")
+    fig.suptitle(f"{name}: accuracy vs hardware cost, every method's final models")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--out", type=Path, default=Path("reports/search_vs_peers.md"))
-    ap.add_argument("--betas", default="3e-7,1e-6,3e-6,1e-5,3e-5,1e-4")
-    args = ap.parse_args()
-    design = load_design(DESIGN)
+def run_design(name: str, trials: int, betas: list[float]) -> tuple[dict, dict]:
+    """All four methods on one design; returns (results, facts for the report)."""
+    design_path = DESIGNS / f"{name}.yaml"
+    design = load_design(design_path)
     split, x_val, y_val = _splits(design)
     spec = split.input_spec
     results = {}
@@ -233,73 +243,100 @@ def main() -> None:
         for e in entries:
             model = e.get("model") or e.get("proxy")
             acc = accuracy(model, split.x_test, split.y_test)
-            c = costing(e)
-            pts.append({"label": e["label"], "acc": acc, **c, **({"hgq_ebops": e["hgq_ebops"]} if "hgq_ebops" in e
-                                                                 else {})})
+            pts.append({"label": e["label"], "acc": acc, **costing(e),
+                        **({"hgq_ebops": e["hgq_ebops"]} if "hgq_ebops" in e else {})})
         results[label] = {"points": pts, "wall_s": round(wall, 1)}
         best = max(pts, key=lambda p: p["acc"])
-        print(f"{label}: {len(pts)} models, best acc {best['acc']:.4f} at LUT-eq {best['lut_eq']:,.0f}, "
+        print(f"{name} / {label}: {len(pts)} models, best acc {best['acc']:.4f} at LUT-eq {best['lut_eq']:,.0f}, "
               f"{wall:.0f} s", flush=True)
 
+    finetune = design.extra["search"].get("finetune_epochs", 3)
     t = time.perf_counter()
     entries = [uniform(design, split, b) for b in (8, 6, 4)]
     score("uniform QKeras 8/6/4", entries, time.perf_counter() - t, lambda e: cost_of(e["model"], e["design"], spec))
-
     t = time.perf_counter()
     _, float_model, _, _, _ = train_design(design, split=split)
-    aq = autoqkeras(design, split, x_val, y_val, float_model, args.trials, design.extra["search"].get(
-        "finetune_epochs", 3))
+    aq = autoqkeras(design, split, x_val, y_val, float_model, trials, finetune)
     score("AutoQKeras (goal bits)", aq, time.perf_counter() - t, lambda e: cost_of(e["model"], design, spec))
-
     t = time.perf_counter()
-    hq = [hgq(design, split, float(b), design.training.epochs) for b in args.betas.split(",")]
+    hq = [hgq(design, split, b, design.training.epochs) for b in betas]
     score("HGQ 0.2.6 (beta sweep)", hq, time.perf_counter() - t, lambda e: hgq_cost(e["proxy"], design))
-
     with tempfile.TemporaryDirectory(prefix="cs_search_") as tmp:
-        cs, wall = codesign_search(DESIGN, args.trials, Path(tmp), design, split)
-        score("codesign (nsga2)", cs, wall, lambda e: cost_of(e["model"], e["design"], spec))
+        cs, wall = codesign_search(design_path, trials, Path(tmp), design, split)
+        score(f"codesign ({design.extra['search'].get('strategy', 'nsga2')})", cs, wall,
+              lambda e: cost_of(e["model"], e["design"], spec))
+    facts = {"split": (len(split.x_train), len(x_val), len(split.x_test)), "epochs": design.training.epochs,
+             "finetune": finetune, "target": design.export}
+    return results, facts
 
-    lines = ["# Search vs peers: sklearn digits, MLP 64-32-32-10, xcvu13p, io_parallel, 5 ns", "",
-             f"Same data split (train / validation / test {len(split.x_train)}/{len(x_val)}/{len(split.x_test)}), "
-             f"same cost model for every method's final models, {args.trials} trials for AutoQKeras and codesign, "
-             f"{design.training.epochs} training epochs, {design.extra['search'].get('finetune_epochs', 3)} "
-             f"fine-tuning epochs per search trial. Test accuracy of the Keras/QKeras models (bit-exact to the "
-             f"C simulation for codesign's exports). LUT-eq = LUT + 55 x DSP at HLS C-synthesis level, "
-             f"from our cost model (no Vivado here).", "",
+
+def section(name: str, results: dict, facts: dict, trials: int) -> list[str]:
+    tr, va, te = facts["split"]
+    tgt = facts["target"]
+    lines = [f"## {name} ({tgt.part}, {tgt.io_type}, {tgt.clock_ns} ns)", "",
+             f"Train / validation / test {tr}/{va}/{te}; {trials} trials for AutoQKeras and codesign, "
+             f"{facts['epochs']} training epochs, {facts['finetune']} fine-tuning epochs per search trial.", "",
              "| method | models | best test acc | min LUT-eq | " +
-             " | ".join(f"LUT-eq at acc >= {t}" for t in TARGETS) + " | wall s |",
-             "|---|---|---|---|" + "---|" * len(TARGETS) + "---|"]
-    for name, res in results.items():
+             " | ".join(f"LUT-eq at acc >= {t}" for t in TARGETS[name]) + " | wall s |",
+             "|---|---|---|---|" + "---|" * len(TARGETS[name]) + "---|"]
+    for label, res in results.items():
         pts = res["points"]
-        cells = [name, str(len(pts)), f"{max(p['acc'] for p in pts):.4f}", f"{min(p['lut_eq'] for p in pts):,.0f}"]
-        for tgt in TARGETS:
-            v = at_accuracy(pts, tgt)
+        cells = [label, str(len(pts)), f"{max(p['acc'] for p in pts):.4f}", f"{min(p['lut_eq'] for p in pts):,.0f}"]
+        for tgt_acc in TARGETS[name]:
+            v = at_accuracy(pts, tgt_acc)
             cells.append(f"{v:,.0f}" if v is not None else "not reached")
         cells.append(f"{res['wall_s']:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
-    ours = results["codesign (nsga2)"]["points"]
-    lines += ["", "Ratio of LUT-eq needed at equal accuracy (peer / codesign; > 1 means codesign is cheaper):", "",
-              "| peer | " + " | ".join(f"acc >= {t}" for t in TARGETS) + " |", "|---|" + "---|" * len(TARGETS)]
-    for name in ("AutoQKeras (goal bits)", "HGQ 0.2.6 (beta sweep)", "uniform QKeras 8/6/4"):
-        cells = [name]
-        for tgt in TARGETS:
-            a, b = at_accuracy(results[name]["points"], tgt), at_accuracy(ours, tgt)
+    ours = next(v for k, v in results.items() if k.startswith("codesign"))["points"]
+    lines += ["", "LUT-eq needed at equal accuracy, peer / codesign (> 1: codesign is cheaper):", "",
+              "| peer | " + " | ".join(f"acc >= {t}" for t in TARGETS[name]) + " |",
+              "|---|" + "---|" * len(TARGETS[name])]
+    for label, res in results.items():
+        if label.startswith("codesign"):
+            continue
+        cells = [label]
+        for tgt_acc in TARGETS[name]:
+            a, b = at_accuracy(res["points"], tgt_acc), at_accuracy(ours, tgt_acc)
             cells.append(f"{a / b:.2f}" if a and b else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "![fronts](search_vs_peers.png)", "", "Every model:", "",
+    lines += ["", f"![fronts](search_vs_peers_{name}.png)", "", "<details><summary>every model</summary>", "",
               "| method | model | test acc | LUT | DSP | LUT-eq | latency | EBOPs |", "|---|---|---|---|---|---|---|---|"]
-    for name, res in results.items():
+    for label, res in results.items():
         for p in sorted(res["points"], key=lambda p: p["lut_eq"]):
-            lines.append(f"| {name} | {p['label']} | {p['acc']:.4f} | {p['lut']:,.0f} | {p['dsp']:,.0f} | "
+            lines.append(f"| {label} | {p['label']} | {p['acc']:.4f} | {p['lut']:,.0f} | {p['dsp']:,.0f} | "
                          f"{p['lut_eq']:,.0f} | {p['latency']:.0f} | {p['ebops']:,.0f} |")
-    lines += ["", "Regenerate: `.venv/bin/python benchmarks/search_vs_peers.py` (installs: `pip install -e '.[bench]'`)."]
+    return lines + ["", "</details>", ""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--designs", default="digits_mlp,mnist_cnn")
+    ap.add_argument("--trials", type=int, default=None, help="default: the design's search.trials")
+    ap.add_argument("--out", type=Path, default=Path("reports/search_vs_peers.md"))
+    ap.add_argument("--betas", default="3e-7,1e-6,3e-6,1e-5,3e-5,1e-4")
+    args = ap.parse_args()
+    lines = ["# Search vs peers: same data, same model, same budget, one run", "",
+             "Every final model of every method is converted by hls4ml and costed by the same cost model "
+             "(LUT-eq = LUT + 55 x DSP at HLS C-synthesis level; no Vivado here) and its EBOPs counted from its "
+             "own weights. Test accuracy of the Keras/QKeras models (codesign's exports are bit-exact to the C "
+             "simulation). AutoQKeras: random mode, goal 'bits', quantizers restricted to those hls4ml exports "
+             "bit-exactly. HGQ v1 0.2.6: beta sweep, trained from scratch for the design's epochs.", ""]
+    all_results = {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot(results, args.out.with_suffix(".png"))
+    for name in args.designs.split(","):
+        design = load_design(DESIGNS / f"{name}.yaml")
+        trials = args.trials or design.extra["search"].get("trials", 40)
+        results, facts = run_design(name, trials, [float(b) for b in args.betas.split(",")])
+        all_results[name] = results
+        lines += section(name, results, facts, trials)
+        plot(results, args.out.with_name(f"search_vs_peers_{name}.png"), name)
+    lines += ["Regenerate: `.venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/search_vs_peers.py`."]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".md.tmp")
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(args.out)
-    (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=float))
-    print("\n".join(lines[:12 + len(results) + 8]))
+    args.out.with_suffix(".json").write_text(json.dumps(all_results, indent=1, default=float))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
