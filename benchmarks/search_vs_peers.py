@@ -24,8 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import logging  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 from codesign.design import load_design  # noqa: E402
@@ -60,8 +58,6 @@ def cost_of(model, design, spec) -> dict:
 
 
 def uniform(design, split, bits: int) -> dict:
-    from codesign.design import LayerQuant
-
     q = dataclasses.replace(design.default_quant, weight_bits=bits, activation_bits=bits)
     variant = dataclasses.replace(design, default_quant=q, layer_quant={})
     _, _, model, _, _ = train_design(variant, split=split)
@@ -176,7 +172,7 @@ def codesign_search(design_path: Path, trials: int, out: Path, design, split) ->
     from codesign.search.context import prepare
 
     start = time.perf_counter()
-    summary = run_search(design_path, out, {"trials": trials}, None, 1, None, log=lambda m: None)
+    run_search(design_path, out, {"trials": trials}, None, 1, None, log=lambda m: None)
     wall = time.perf_counter() - start
     ctx = prepare(design_path, out, {}, train_base=False, log=lambda m: None)
     import csv

@@ -71,8 +71,6 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
     import tempfile
 
-    import numpy as np
-
     from .atomic import atomic_write_text
     from .design import export_options
     from .modelio import load_model
@@ -80,14 +78,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
 
     try:
         opts = export_options(Path("--options"), {"io_type": io_type, "part": part})
-        if not inputs.is_file():
-            raise CodesignError(f"{inputs}: inputs file not found")
-        try:
-            x = np.load(inputs, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001
-            raise CodesignError(f"{inputs}: not a .npy array ({type(exc).__name__})") from None
-        if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-            raise CodesignError(f"{inputs}: inputs must be finite numbers")
+        x = _load_array(inputs, "inputs")
         keras_model = load_model(model, weights)
         with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
             where = project or Path(tmp) / "hls_project"
@@ -282,7 +273,7 @@ def _load_array(path: Path, what: str):
         raise CodesignError(f"{path}: not a .npy array ({type(exc).__name__})") from None
     if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
         raise CodesignError(f"{path}: {what} must be finite numbers")
-    return x.astype("float32")
+    return x
 
 
 @app.command()
@@ -306,7 +297,7 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
     from .ptq.quantize import ptq as run_ptq
 
     try:
-        x = _load_array(calib, "calibration")
+        x = _load_array(calib, "calibration").astype("float32")
         opts = PTQOptions(bits, activation_bits or bits, bias_bits, method, bias_correction, cle, absorb_bias)
         qmodel, _, report = run_ptq(load_model(model, weights), x, opts)
     except CodesignError as exc:

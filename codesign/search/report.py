@@ -19,7 +19,7 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
              f"- validation accuracy {b['val_accuracy']:.4f}; test accuracy of the C simulation "
              f"{b['test_accuracy_csim']:.4f}",
              f"- bit-exact fraction {v['bit_exact_fraction']}, test bench {v['testbench_bit_exact_fraction']}",
-             f"- estimate on the exported graph: " + ", ".join(f"{k} {x:,.0f}" for k, x in
+             "- estimate on the exported graph: " + ", ".join(f"{k} {x:,.0f}" for k, x in
                                                             b["estimate_exported_graph"].items()) +
              f"; LUT-equivalent {b['estimate_lut_equivalent']:,.0f}; within budget: {b['within_budget']}", "",
              "## Pareto front (validation accuracy vs LUT + 55 DSP)", "",
