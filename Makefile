@@ -3,7 +3,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: codesign needs Python 3.11 (python3.11 on PATH)" >&2; exit 2; }
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -ra
+
+bench: $(STAMP)
+	$(VENV)/bin/pip install --quiet -e ".[test,bench]"
+	$(VENV)/bin/python benchmarks/cost_model_accuracy.py
+	$(VENV)/bin/python benchmarks/ptq_methods.py
+	$(VENV)/bin/python benchmarks/search_vs_peers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
