@@ -153,8 +153,11 @@ def hgq(design, split, beta: float, epochs: int) -> dict:
 
 
 def hgq_cost(proxy, design) -> dict:
+    """HGQ's proxy plus the same final softmax the other methods' models carry (same structure, same cost)."""
     import hls4ml
+    import tensorflow as tf
 
+    proxy = tf.keras.Model(proxy.input, tf.keras.layers.Activation("softmax", name="softmax")(proxy.output))
     cfg = hls4ml.utils.config_from_keras_model(proxy, granularity="name")
     with tempfile.TemporaryDirectory() as tmp, quiet():
         g = hls4ml.converters.convert_from_keras_model(proxy, hls_config=cfg, output_dir=tmp, backend="Vitis",
