@@ -51,7 +51,11 @@ AQ_CONFIG = {  # AutoQKeras quantizers restricted to what hls4ml exports bit-exa
 
 
 def cost_of(model, design, spec) -> dict:
-    cm = cost_model_for(model, design.export, spec)
+    """Cost of the network up to the logits: the final softmax is the same function for every method and
+    its table configuration is a toolflow default, not a result of the quantization method."""
+    from codesign.modelio import logits_model
+
+    cm = cost_model_for(logits_model(model), design.export, spec)
     est = cm.estimate()
     return {"lut": est.total["lut"], "dsp": est.total["dsp"], "lut_eq": est.lut_equivalent,
             "latency": est.total["latency_cycles"], "ebops": ebops(cm.layers)}
@@ -153,11 +157,9 @@ def hgq(design, split, beta: float, epochs: int) -> dict:
 
 
 def hgq_cost(proxy, design) -> dict:
-    """HGQ's proxy plus the same final softmax the other methods' models carry (same structure, same cost)."""
+    """HGQ's proxy model ends at the logits, like the others' costed networks."""
     import hls4ml
-    import tensorflow as tf
 
-    proxy = tf.keras.Model(proxy.input, tf.keras.layers.Activation("softmax", name="softmax")(proxy.output))
     cfg = hls4ml.utils.config_from_keras_model(proxy, granularity="name")
     with tempfile.TemporaryDirectory() as tmp, quiet():
         g = hls4ml.converters.convert_from_keras_model(proxy, hls_config=cfg, output_dir=tmp, backend="Vitis",
@@ -316,7 +318,8 @@ def main() -> None:
     args = ap.parse_args()
     lines = ["# Search vs peers: same data, same model, same budget, one run", "",
              "Every final model of every method is converted by hls4ml and costed by the same cost model "
-             "(LUT-eq = LUT + 55 x DSP at HLS C-synthesis level; no Vivado here) and its EBOPs counted from its "
+             "(LUT-eq = LUT + 55 x DSP at HLS C-synthesis level; no Vivado here) up to the logits (the final "
+             "softmax, the same function everywhere, is left out of every cost) and its EBOPs counted from its "
              "own weights. Test accuracy of the Keras/QKeras models (codesign's exports are bit-exact to the C "
              "simulation). AutoQKeras: random mode, goal 'bits', quantizers restricted to those hls4ml exports "
              "bit-exactly. HGQ v1 0.2.6: beta sweep, trained from scratch for the design's epochs.", ""]
