@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hw_models import load_part  # noqa: E402
 from hw_models.corpus import load_records  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
-from hw_models.fit import cross_validate, ebops, group_folds  # noqa: E402
+from hw_models.fit import cross_validate, group_folds  # noqa: E402
+from hw_models.layers import ebops  # noqa: E402
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "synthesis_corpus.jsonl"
@@ -32,7 +33,7 @@ def ape(pred, y):
 
 def ebops_cv(recs, target: np.ndarray, k=5) -> np.ndarray:
     """EBOPs x a scale fitted (median ratio) on the other folds: the fairest use of the proxy."""
-    e = np.array([ebops(r) for r in recs])
+    e = np.array([ebops(r.layers) for r in recs])
     pred = np.zeros(len(recs))
     for test in group_folds(recs, k):
         train = np.setdiff1d(np.arange(len(recs)), test)

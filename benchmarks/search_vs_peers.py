@@ -160,12 +160,11 @@ def hgq_cost(proxy, design) -> dict:
     """HGQ's proxy model ends at the logits, like the others' costed networks."""
     import hls4ml
 
+    from codesign.export import convert_config
+
     cfg = hls4ml.utils.config_from_keras_model(proxy, granularity="name")
-    with tempfile.TemporaryDirectory() as tmp, quiet():
-        g = hls4ml.converters.convert_from_keras_model(proxy, hls_config=cfg, output_dir=tmp, backend="Vitis",
-                                                       io_type=design.export.io_type, part=design.export.part,
-                                                       clock_period=design.export.clock_ns)
-        layers = graph_layers(g)
+    with tempfile.TemporaryDirectory() as tmp:
+        layers = graph_layers(convert_config(proxy, cfg, design.export, Path(tmp)))
     est = estimate(layers, load_part(design.export.part), design.export.clock_ns)
     return {"lut": est.total["lut"], "dsp": est.total["dsp"], "lut_eq": est.lut_equivalent,
             "latency": est.total["latency_cycles"], "ebops": ebops(layers)}

@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, quiet
+from .modelio import clone_layer
 
 MAC = ("QDense", "QConv2D", "QConv1D")
 
@@ -34,10 +35,7 @@ def float_twin(qmodel):
             x = tf.keras.layers.Activation("relu" if "relu" in str(cfg["activation"]) else "linear",
                                            name=layer.name)(x)
         else:
-            new = type(layer).from_config(cfg)
-            x = new(x)
-            if layer.get_weights():
-                new.set_weights(layer.get_weights())
+            x = clone_layer(layer, x)
     return tf.keras.Model(inp, x, name=qmodel.name + "_float")
 
 

@@ -13,7 +13,7 @@ from hw_models.fit import cross_validate, fit, predict
 from hw_models.reports import ReportError, find_reports, read_report
 
 from .errors import CodesignError
-from .export import ExportOptions
+from .export import ExportOptions, convert_config
 
 ERROR_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 
@@ -37,19 +37,12 @@ def project_record(project: Path) -> Record:
                          backend=cfg.get("Backend", "Vitis"))
     import tempfile
 
-    import hls4ml
-
-    from .export import quiet
-
     keras_model = load_model(model_file)
-    with tempfile.TemporaryDirectory(prefix="codesign_calibrate_") as tmp, quiet():
-        graph = hls4ml.converters.convert_from_keras_model(
-            keras_model, hls_config=cfg.get("HLSConfig"), output_dir=tmp, project_name="myproject",
-            backend=opts.backend, io_type=opts.io_type, part=opts.part, clock_period=opts.clock_ns)
-        layers = graph_layers(graph)
+    with tempfile.TemporaryDirectory(prefix="codesign_calibrate_") as tmp:
+        layers = graph_layers(convert_config(keras_model, cfg.get("HLSConfig"), opts, Path(tmp)))
     target = {k: v for k, v in target.items() if k in ERROR_RESOURCES or k == "ii"}
     return Record(str(project), str(project), "user", str(reports[0]), opts.part, opts.clock_ns, opts.io_type,
-                  layers, target, True)
+                  layers, target)
 
 
 class _ConfigLoader(yaml.SafeLoader):

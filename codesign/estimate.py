@@ -13,7 +13,7 @@ from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
 
 from .errors import CodesignError
-from .export import ExportOptions, convert, quiet
+from .export import ExportOptions, convert, convert_config
 from .hw_graph import graph_layers
 from .precision import derive_precisions
 from .spec import QuantSpec
@@ -43,16 +43,11 @@ def load_hls_config(path: Path, opts: ExportOptions) -> dict:
 
 def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None, out_dir: Path):
     """The ModelGraph hls4ml resolves (optimizers applied): the types and reuse factors export would use."""
-    import hls4ml
-
     if hls_config is None:
         return convert(keras_model, derive_precisions(keras_model, input_spec), opts, out_dir)
     cfg = load_hls_config(hls_config, opts)
     try:
-        with quiet():
-            return hls4ml.converters.convert_from_keras_model(
-                keras_model, hls_config=cfg, output_dir=str(out_dir), project_name="myproject",
-                backend=opts.backend, io_type=opts.io_type, part=opts.part, clock_period=opts.clock_ns)
+        return convert_config(keras_model, cfg, opts, out_dir)
     except Exception as exc:  # noqa: BLE001 - hls4ml raises bare exceptions for config errors
         raise CodesignError(f"{hls_config}: hls4ml rejected the config: {str(exc).splitlines()[0]}") from None
 

@@ -55,16 +55,20 @@ def quiet():
         yield sink
 
 
-def convert(model, precisions: list[LayerPrecision], opts: ExportOptions, out_dir: Path, trace: bool = False):
-    """Convert and write the HLS project; returns the hls4ml ModelGraph (not yet compiled)."""
+def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
+    """hls4ml conversion with a given hls4ml config; returns the ModelGraph (not yet compiled)."""
     import hls4ml
 
-    cfg = hls_config(precisions, opts, trace)
     with quiet():
         return hls4ml.converters.convert_from_keras_model(
             model, hls_config=cfg, output_dir=str(out_dir), project_name="myproject", backend=opts.backend,
             io_type=opts.io_type, part=opts.part, clock_period=opts.clock_ns,
         )
+
+
+def convert(model, precisions: list[LayerPrecision], opts: ExportOptions, out_dir: Path, trace: bool = False):
+    """Convert and write the HLS project with our exact precisions."""
+    return convert_config(model, hls_config(precisions, opts, trace), opts, out_dir)
 
 
 def compile_model(hls_model) -> float:

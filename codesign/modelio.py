@@ -96,6 +96,15 @@ def final_softmax(model) -> bool:
     return type(last).__name__ == "Activation" and last.get_config()["activation"] == "softmax"
 
 
+def clone_layer(layer, x, **config_changes):
+    """Apply a fresh copy of `layer` (config changes applied, weights copied) to the tensor x."""
+    clone = type(layer).from_config(layer.get_config() | config_changes)
+    out = clone(x)
+    if layer.get_weights():
+        clone.set_weights(layer.get_weights())
+    return out
+
+
 def logits_model(model):
     """The model without its final softmax (the part that must be bit-exact)."""
     import tensorflow as tf

@@ -32,7 +32,6 @@ class Record:
     io_type: str
     layers: list[LayerIR]
     target: dict[str, float]
-    weights_known: bool
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -203,10 +202,9 @@ def to_record(rec: dict) -> Record:
         target["latency_cycles"] = float(res["latency_max_cycles"])
     if res.get("ii_max") is not None:
         target["ii"] = float(res["ii_max"])
-    known = all(not L.weights or L.weights.mean_digits == 0 or "weight_stats" in str(rec) for L in layers)
     return Record(rec["id"], family(rec), rec["source_group"], f"{rec.get('tool')} {rec.get('tool_version')}",
                   rec.get("hls_part") or rec.get("part") or "", float(rec.get("clock_period_ns") or 5.0),
-                  rec["io_type"], layers, target, known)
+                  rec["io_type"], layers, target)
 
 
 def load_records(path: str | Path) -> tuple[list[Record], dict[str, int]]:

@@ -136,12 +136,4 @@ def cross_validate(recs: list[Record], k: int = 5, seed: int = 0) -> dict[str, n
     return pred
 
 
-def ebops(rec: Record) -> float:
-    """HGQ's effective bit operations: sum over non-zero weights of weight bits x input bits
-    (Sun et al. 2024, HGQ, sec. 4.3; a convolution kernel counted once, as its hardware is reused across
-    positions). HGQ reads LUT + 55 x DSP ~ EBOPs."""
-    return float(sum((L.weights.n_weights - L.weights.n_zero) * L.w_bits * L.in_bits
-                     for L in rec.layers if L.weights))
-
-
-__all__ = ["fit", "predict", "cross_validate", "group_folds", "ebops", "dsp_per_mult"]
+__all__ = ["fit", "predict", "cross_validate", "group_folds", "dsp_per_mult"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CodesignError
+from ..modelio import clone_layer
 from .calibration import METHODS, clip_value, integer_bits
 from .transforms import absorb_high_bias, equalize, fold_batchnorm
 
@@ -49,15 +50,10 @@ def _split_activations(model):
                 None, "linear"):
             if act != "relu":
                 raise CodesignError(f"layer '{layer.name}': activation {act!r} inside the layer; PTQ supports relu")
-            clone = type(layer).from_config(cfg | {"activation": "linear"})
-            x = clone(x)
-            clone.set_weights(layer.get_weights())
+            x = clone_layer(layer, x, activation="linear")
             x = tf.keras.layers.Activation("relu", name=f"{layer.name}_relu")(x)
             continue
-        clone = type(layer).from_config(cfg)
-        x = clone(x)
-        if layer.get_weights():
-            clone.set_weights(layer.get_weights())
+        x = clone_layer(layer, x)
     return tf.keras.Model(inp, x, name=model.name)
 
 
@@ -95,7 +91,7 @@ def _quantized_twin(model, opts: PTQOptions, clips: dict[str, float]):
                                 tf.keras.layers.AveragePooling2D, tf.keras.layers.AveragePooling1D,
                                 tf.keras.layers.Flatten, tf.keras.layers.Reshape, tf.keras.layers.Dropout)) or (
                 isinstance(layer, tf.keras.layers.Activation) and cfg["activation"] in ("softmax", "linear")):
-            x = type(layer).from_config(cfg)(x)
+            x = clone_layer(layer, x)
         else:
             raise CodesignError(f"layer '{layer.name}' ({type(layer).__name__}) is not supported by PTQ; "
                                 f"supported: {SUPPORTED}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
+from ..modelio import clone_layer
 
 
 def _dense_chain(model) -> list:
@@ -39,10 +40,7 @@ def fold_batchnorm(model):
             folded.set_weights([w * scale, beta + (b - mu) * scale])
             i += 2
             continue
-        clone = type(layer).from_config(layer.get_config())
-        x = clone(x)
-        if layer.get_weights():
-            clone.set_weights(layer.get_weights())
+        x = clone_layer(layer, x)
         i += 1
     return tf.keras.Model(inp, x, name=model.name + "_folded")
 
