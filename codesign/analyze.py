@@ -59,20 +59,21 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
 
 def layer_errors(qmodel, x: np.ndarray, opts: ExportOptions, input_spec) -> list[dict]:
     from .modelio import logits_model
-    from .precision import derive_precisions
+    from .precision import derive
 
     core = logits_model(qmodel)
     names = [layer.name for layer in core.layers[1:] if type(layer).__name__ in MAC + ("QActivation",)]
     ref = _outputs(float_twin(core), names, x)
     qout = _outputs(core, names, x)
-    precisions = derive_precisions(core, input_spec)
+    graph = derive(core, input_spec)
+    traced = {node.source: node.name for node in graph.nodes}  # a layer's last node holds its output
     with tempfile.TemporaryDirectory(prefix="codesign_analyze_") as tmp:
-        hls_model = convert(core, precisions, opts, Path(tmp) / "prj", trace=True)
+        hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
             _, trace = hls_model.trace(np.ascontiguousarray(x))
     rows = []
     for n in names:
-        csim = trace.get(n)
+        csim = trace.get(traced.get(n, n))
         csim = None if csim is None else np.asarray(csim, np.float64).reshape(qout[n].shape)
         rows.append({"layer": n, "class": type(core.get_layer(n)).__name__,
                      "rmse_float_vs_quant": rmse(ref[n], qout[n]), "sqnr_db_float_vs_quant": sqnr_db(ref[n], qout[n]),
@@ -111,20 +112,22 @@ def histograms(qmodel, x: np.ndarray, folder: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     from .modelio import logits_model
-    from .quantizers import activation_spec, weight_spec
+    from .precision import derive
+    from .spec import QuantSpec
 
     core = logits_model(qmodel)
     twin = float_twin(core)
+    graph = derive(core, QuantSpec(16, 6))  # weight and quantizer types do not depend on the input type
     files = []
     for layer in core.layers[1:]:
         kind = type(layer).__name__
         if kind in MAC:
             values = layer.get_weights()[0].ravel()
-            spec = weight_spec(layer.get_config()["kernel_quantizer"], layer.get_weights()[0], layer.name)
+            spec = graph[layer.name].weight
             label = "weights"
         elif kind == "QActivation":
             values = _outputs(twin, [layer.name], x)[layer.name].ravel()
-            spec = activation_spec(layer.get_config()["activation"], layer.name)
+            spec = graph[layer.name].result
             label = "activations (float reference)"
         else:
             continue

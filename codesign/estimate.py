@@ -15,7 +15,7 @@ from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
 from .hw_graph import graph_layers
-from .precision import derive_precisions
+from .precision import derive
 from .spec import QuantSpec
 
 CONFIG_KEYS = ("Model", "LayerName", "LayerType")
@@ -44,7 +44,7 @@ def load_hls_config(path: Path, opts: ExportOptions) -> dict:
 def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None, out_dir: Path):
     """The ModelGraph hls4ml resolves (optimizers applied): the types and reuse factors export would use."""
     if hls_config is None:
-        return convert(keras_model, derive_precisions(keras_model, input_spec), opts, out_dir)
+        return convert(derive(keras_model, input_spec), opts, out_dir)
     cfg = load_hls_config(hls_config, opts)
     try:
         return convert_config(keras_model, cfg, opts, out_dir)

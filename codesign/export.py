@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CodesignError
-from .precision import LayerPrecision
+from .precision import MAC_KINDS, LayerPrecision, TypedGraph
+from .spec import QuantSpec, parse_hls
 
 IO_TYPES = ("io_parallel", "io_stream")
 STRATEGIES = ("Latency", "Resource")
@@ -35,6 +36,8 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
             entry.update(Strategy="stable", TableSize=4096)
             entry["Precision"].update(exp_table="fixed<18,8,RND,SAT>", inv_table="fixed<18,8,RND,SAT>")
         layers[lp.name] = entry
+        if lp.kind in MAC_KINDS:  # hls4ml's parser appends `<name>_linear`; same type -> it is eliminated
+            layers[f"{lp.name}_linear"] = {"Precision": {"result": lp.result.to_hls()}, "Trace": False}
     return {
         "Model": {"Precision": "fixed<16,6>", "ReuseFactor": opts.reuse_factor, "Strategy": opts.strategy,
                   "BramFactor": 1_000_000_000, "TraceOutput": trace},
@@ -66,9 +69,64 @@ def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
         )
 
 
-def convert(model, precisions: list[LayerPrecision], opts: ExportOptions, out_dir: Path, trace: bool = False):
-    """Convert and write the HLS project with our exact precisions."""
-    return convert_config(model, hls_config(precisions, opts, trace), opts, out_dir)
+def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False,
+            extra: list[LayerPrecision] = ()):
+    """Convert the lowered model with every type of the typed graph; check hls4ml kept each one."""
+    nodes = list(graph.nodes) + list(extra)
+    hls_model = convert_config(graph.keras_model, hls_config(nodes, opts, trace), opts, out_dir)
+    check_resolved_types(hls_model, nodes)
+    return hls_model
+
+
+# hls4ml layers that only move data (inserted for io_stream branches, padding, ...): result = input type
+HLS_PASS_THROUGH = ("Clone", "Repack", "ZeroPadding1D", "ZeroPadding2D", "Transpose", "Reshape")
+TENSORS = ("result", "accum", "weight", "bias")
+
+
+def _hls_spec(precision) -> QuantSpec | str:
+    try:
+        return parse_hls(str(precision))
+    except ValueError:
+        return str(precision)
+
+
+def resolved_types(layer) -> dict[str, QuantSpec | str]:
+    """The types hls4ml resolved for one layer (result, accumulator, weights, biases, BN scale/bias)."""
+    out = {"result": _hls_spec(layer.get_output_variable().type.precision)}
+    accum = layer.get_attr("accum_t")
+    if accum is not None:
+        out["accum"] = _hls_spec(accum.precision)
+    for key, var in layer.weights.items():
+        if key in ("weight", "bias", "scale"):
+            out[key] = _hls_spec(var.type.precision)
+    return out
+
+
+def check_resolved_types(hls_model, nodes: list[LayerPrecision]) -> None:
+    """Every type hls4ml resolved must equal the derived one; every hls4ml layer must have a node."""
+    by_name = {n.name: n for n in nodes}
+    for layer in hls_model.get_layers():
+        got = resolved_types(layer)
+        node = by_name.get(layer.name)
+        if node is None:
+            inp = layer.get_input_variable()
+            if layer.class_name in HLS_PASS_THROUGH and inp is not None and \
+                    _hls_spec(inp.type.precision) == got["result"]:
+                continue
+            raise CodesignError(f"hls4ml layer '{layer.name}' ({layer.class_name}) has no node in codesign's typed "
+                                "graph; its types would be hls4ml's defaults")
+        want = {"result": node.result, "accum": node.accum, "weight": node.weight, "bias": node.bias} | node.params
+        for key, spec in want.items():
+            if spec is None or node.class_name == "InputLayer" and key != "result":
+                continue
+            have = got.get(key)
+            if have is None and key == "accum" and node.kind.value not in ("dense", "conv", "depthwise", "avg_pool"):
+                continue
+            if have != spec and not (isinstance(have, QuantSpec) and have.exact() == spec.exact()
+                                     and node.approximate):
+                raise CodesignError(f"layer '{layer.name}': hls4ml resolved its {key} type as "
+                                    f"{have.to_hls() if isinstance(have, QuantSpec) else have}, codesign derived "
+                                    f"{spec.to_hls()}; the export would not be what was proven")
 
 
 def compile_model(hls_model) -> float:

@@ -1,31 +1,59 @@
-"""Derive exact per-layer hls4ml precisions from a (Q)Keras model.
+"""The precision authority: one typed graph, derived once from a (Q)Keras model.
 
-Weights/biases/results follow the QKeras quantizers; accumulators and un-quantized results are
-sized by `spec.mac` so that no intermediate can overflow or lose a bit (width = w + in +
-ceil(log2 n_terms), integer bits likewise, bias aligned with one carry bit).
+Every fixed-point type codesign uses is decided here and nowhere else: each layer's input, weight,
+bias, product, accumulator and result types. Weights/biases/results follow the QKeras quantizers
+(`quantizers.py` holds QKeras's conventions); accumulators and un-quantized results are sized by
+`spec.mac` so that nothing can overflow or lose a bit (width = w + in + ceil(log2 n_terms), integer
+bits likewise, bias aligned with one carry bit). The graph is built on the lowered model
+(`lower.py`): one node per hls4ml layer, with the exact weight values hls4ml will store. Export
+writes every type into the hls4ml config and checks that hls4ml resolved each one unchanged.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from .errors import CodesignError
-from .quantizers import activation_spec, quantizer_object, weight_spec
-from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values
+from .lower import Lowered, lower
+from .quantizers import activation_spec, weight_spec
+from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values, union
 
-PASS_THROUGH = {"Flatten", "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D"}
-MAC_LAYERS = {"QDense", "QConv1D", "QConv2D"}
-AVG_POOL = {"AveragePooling1D", "AveragePooling2D"}
-SUPPORTED = sorted(PASS_THROUGH | MAC_LAYERS | AVG_POOL | {"InputLayer", "QActivation", "Activation", "BatchNormalization"})
-# Float parameters (BatchNorm scale/bias) are held exactly up to this many fractional bits.
-PARAM_FRAC_BITS = 32
+# Float parameters (BatchNorm scale/bias computed by hls4ml in float32) are held up to this many
+# fraction bits; a float32 value of magnitude >= 2^-24 never needs more than 48.
+PARAM_FRAC_BITS = 48
+
+
+class LayerKind(str, Enum):
+    """What a node computes (hls4ml class in brackets)."""
+    INPUT = "input"                # InputLayer
+    DENSE = "dense"                # Dense
+    CONV = "conv"                  # Conv1D/Conv2D (incl. the pointwise half of a separable conv)
+    DEPTHWISE = "depthwise"        # DepthwiseConv1D/2D
+    QUANTIZE = "quantize"          # Activation linear/relu/hard_tanh with a rounding+saturating result type
+    RELU = "relu"                  # Activation relu with an exact result (no quantizer)
+    BATCHNORM = "batchnorm"        # BatchNormalization: x*scale + bias
+    MAX_POOL = "max_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Max)
+    AVG_POOL = "avg_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Average)
+    RESHAPE = "reshape"            # Flatten/Reshape/ZeroPadding/UpSampling: values move, types stay
+    ADD = "add"                    # Merge (add)
+    CONCATENATE = "concatenate"    # Concatenate1D/2D/3D
+    SOFTMAX = "softmax"            # Softmax (lookup tables: approximate, judged by argmax)
+
+
+MAC_KINDS = (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE)
+MAC_LAYERS = {"Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D"}
+RESHAPING = {"Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D"}
+POOLING = {"MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"}
 
 
 @dataclass
 class LayerPrecision:
+    """One node of the typed graph: every tensor type of one hls4ml layer."""
     name: str
     class_name: str
     result: QuantSpec
@@ -34,13 +62,20 @@ class LayerPrecision:
     bias: QuantSpec | None = None
     params: dict[str, QuantSpec] = field(default_factory=dict)  # e.g. BatchNorm scale/bias
     n_terms: int | None = None
-    approximate: bool = False  # e.g. a softmax lookup table
-    source: str | None = None  # the Keras layer whose output this is (None: hls4ml-internal layer)
+    approximate: bool = False  # a softmax lookup table
+    source: str | None = None  # the original Keras layer this node belongs to
+    kind: LayerKind = LayerKind.RESHAPE
+    inputs: list[str] = field(default_factory=list)
+    input: QuantSpec | None = None
+    product: QuantSpec | None = None
+    notes: list[str] = field(default_factory=list)
 
     def hls_precision(self) -> dict[str, str]:
+        """The hls4ml config `Precision` entry: every type of this layer, weights and biases included."""
         out = {"result": self.result.to_hls()}
-        if self.accum is not None:
-            out["accum"] = self.accum.to_hls()
+        for key in ("accum", "weight", "bias"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key).to_hls()
         out.update({k: v.to_hls() for k, v in self.params.items()})
         return out
 
@@ -52,7 +87,33 @@ class LayerPrecision:
         d.update({k: v.to_hls() for k, v in self.params.items()})
         if self.n_terms:
             d["n_terms"] = self.n_terms
+        if self.notes:
+            d["notes"] = list(self.notes)
         return d
+
+
+@dataclass
+class TypedGraph:
+    """The typed graph of one model: nodes in hls4ml order, and the lowered Keras model they describe."""
+    nodes: list[LayerPrecision]
+    lowered: Lowered
+    input_spec: QuantSpec
+
+    @property
+    def keras_model(self):
+        return self.lowered.model
+
+    def __iter__(self):
+        return iter(self.nodes)
+
+    def __getitem__(self, name: str) -> LayerPrecision:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def mac_nodes(self) -> list[LayerPrecision]:
+        return [n for n in self.nodes if n.kind in MAC_KINDS]
 
 
 def relu_spec(in_spec: QuantSpec) -> QuantSpec:
@@ -60,126 +121,161 @@ def relu_spec(in_spec: QuantSpec) -> QuantSpec:
     return QuantSpec(in_spec.width - int(in_spec.signed), in_spec.integer - int(in_spec.signed), False)
 
 
-def _mac_layer(layer, in_spec: QuantSpec) -> list[LayerPrecision]:
-    cfg = layer.get_config()
-    where = f"layer '{layer.name}' ({type(layer).__name__})"
-    if cfg.get("kernel_quantizer") is None:
-        raise CodesignError(f"{where}: no kernel_quantizer; a bit-exact export needs quantized weights")
-    kernel = layer.get_weights()[0]
-    w = weight_spec(cfg["kernel_quantizer"], kernel, where)
+def _where(layer) -> str:
+    return f"layer '{layer.name}' ({type(layer).__name__})"
+
+
+def _mac_node(layer, in_spec: QuantSpec, lowered: Lowered) -> LayerPrecision:
+    cls = type(layer).__name__
+    src = lowered.weights[layer.name]
+    where = f"layer '{lowered.origin.get(layer.name, layer.name)}' ({cls})"
+    w, note = weight_spec(src.kernel_quantizer, src.kernel, where)
     b = None
-    if cfg.get("use_bias", True):
-        bias = layer.get_weights()[1]
-        if cfg.get("bias_quantizer") is not None:
-            b = weight_spec(cfg["bias_quantizer"], bias, where)
-        else:
-            b = spec_for_values(bias, PARAM_FRAC_BITS)
-    n_terms = int(np.prod(kernel.shape[:-1]))
-    acc = mac(in_spec, w, n_terms, b)
-    out = [LayerPrecision(layer.name, type(layer).__name__, acc, acc, w, b, n_terms=n_terms)]
-    if b is not None and cfg.get("bias_quantizer") is None:
-        out[0].params["bias"] = b
-    act = cfg.get("activation")
-    if act in (None, "linear") or (isinstance(act, dict) and act.get("class_name") == "linear"):
-        # hls4ml keeps a `<name>_linear` layer after every Dense/Conv: it must not narrow the result
-        out.append(LayerPrecision(f"{layer.name}_linear", "Activation", acc))
+    notes = [note] if note else []
+    if src.bias is not None:
+        b, bias_note = weight_spec(src.bias_quantizer, src.bias, where + " bias")
+        if bias_note:
+            notes.append(bias_note.replace("weights", "bias"))
+    kernel = src.kernel
+    if cls.startswith("Depthwise"):
+        n_terms = int(np.prod(kernel.shape[:-2]))
+        kind = LayerKind.DEPTHWISE
     else:
-        if isinstance(act, str) and act == "relu":
-            out.append(LayerPrecision(f"{layer.name}_relu", "Activation", relu_spec(acc)))
-        else:
-            q = quantizer_object(act)
-            qname = getattr(q, "__name__", None) or type(q).__name__
-            out.append(LayerPrecision(f"{layer.name}_{qname}", "Activation", activation_spec(act, where)))
-    return out
+        n_terms = int(np.prod(kernel.shape[:-1]))
+        kind = LayerKind.DENSE if cls == "Dense" else LayerKind.CONV
+    acc = mac(in_spec, w, n_terms, b)
+    return LayerPrecision(layer.name, cls, acc, acc, w, b, n_terms=n_terms, kind=kind,
+                          product=product(in_spec, w), notes=notes)
 
 
-def _batchnorm(layer, in_spec: QuantSpec) -> LayerPrecision:
-    gamma, beta, mean, var = _bn_params(layer)
-    # hls4ml BatchNormalization: res = x*scale + bias (hls4ml model/layers.py BatchNormalization.initialize)
-    scale = gamma / np.sqrt(var + layer.epsilon)
-    bias = beta - mean * scale
-    s, b = spec_for_values(scale, PARAM_FRAC_BITS), spec_for_values(bias, PARAM_FRAC_BITS)
-    result = add(product(in_spec, s), b)
-    return LayerPrecision(layer.name, "BatchNormalization", result, params={"scale": s, "bias": b})
-
-
-def _bn_params(layer):
+def _bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
+    """scale and bias as hls4ml computes them (hls4ml model/layers.py BatchNormalization.initialize)."""
     cfg = layer.get_config()
     weights = iter(layer.get_weights())
     n = layer.get_weights()[-1].shape[0]
     gamma = next(weights) if cfg.get("scale", True) else np.ones(n, np.float32)
     beta = next(weights) if cfg.get("center", True) else np.zeros(n, np.float32)
-    return gamma, beta, next(weights), next(weights)
+    mean, var = next(weights), next(weights)
+    scale = gamma / np.sqrt(var + layer.epsilon)
+    return scale, beta - mean * scale
 
 
-def _avg_pool(layer, in_spec: QuantSpec) -> LayerPrecision:
-    size = int(np.prod(layer.pool_size))
-    shift = int(math.log2(size))
+def _batchnorm(layer, in_spec: QuantSpec) -> LayerPrecision:
+    scale, bias = _bn_scale_bias(layer)
+    s, b = spec_for_values(scale, PARAM_FRAC_BITS), spec_for_values(bias, PARAM_FRAC_BITS)
+    notes = ["float BatchNormalization: scale/bias held exactly; Keras computes it in float32"]
+    if not (np.array_equal(s.quantize(scale), scale.astype(np.float64))
+            and np.array_equal(b.quantize(bias), bias.astype(np.float64))):
+        raise CodesignError(f"layer '{layer.name}' (BatchNormalization): scale/bias need more than {PARAM_FRAC_BITS} "
+                            "fraction bits; allowed: BatchNormalization whose folded scale/bias fit that grid")
+    return LayerPrecision(layer.name, "BatchNormalization", add(product(in_spec, s), b), params={"scale": s, "bias": b},
+                          kind=LayerKind.BATCHNORM, notes=notes)
+
+
+def _pool(layer, in_spec: QuantSpec) -> LayerPrecision:
+    cls = type(layer).__name__
+    if "Max" in cls:
+        return LayerPrecision(layer.name, cls, in_spec, kind=LayerKind.MAX_POOL)
+    if cls.startswith("Global"):
+        size = int(np.prod(layer.input_shape[1:-1]))
+    else:
+        size = int(np.prod(layer.pool_size))
+        if layer.get_config().get("padding") == "same" and any(
+                d % s for d, s in zip(layer.input_shape[1:-1], layer.strides)):
+            raise CodesignError(f"layer '{layer.name}' ({cls}): padding='same' averages edge windows over fewer "
+                                "values; allowed: padding='valid' or sizes the stride divides")
+    shift = int(math.log2(size)) if size > 0 else 0
     if 2**shift != size:
-        raise CodesignError(f"layer '{layer.name}': AveragePooling pool size {layer.pool_size} is not a power of "
-                            "two, so its mean is not exact in fixed point; allowed: pool areas 2, 4, 8, 16, ...")
-    # hls4ml nnet_pooling*.h: sum in accum_t, then `/= N` still in accum_t -> needs both growths
+        raise CodesignError(f"layer '{layer.name}' ({cls}): averages {size} values, not a power of two, so its mean "
+                            "is not exact in fixed point; allowed: pool areas 2, 4, 8, 16, ...")
+    # hls4ml nnet_pooling.h avg(): sum in accum_t, then `/= N` still in accum_t -> needs both growths
     acc = accumulate(in_spec, size)
     acc = QuantSpec(acc.width + shift, acc.integer, acc.signed)
     mean = QuantSpec(in_spec.width + shift, in_spec.integer, in_spec.signed)
-    return LayerPrecision(layer.name, type(layer).__name__, mean, acc, n_terms=size)
+    return LayerPrecision(layer.name, cls, mean, acc, n_terms=size, kind=LayerKind.AVG_POOL)
 
 
 def softmax_precision(name: str) -> LayerPrecision:
     """Probabilities in [0, 1): all 18 bits fractional, so near-tied classes stay distinguishable."""
-    return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), approximate=True, source=name)
+    return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), approximate=True, source=name,
+                          kind=LayerKind.SOFTMAX)
 
 
 def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
     act = layer.get_config()["activation"]
     if act == "linear":
-        return LayerPrecision(layer.name, "Activation", in_spec)
+        return LayerPrecision(layer.name, "Activation", in_spec, kind=LayerKind.RESHAPE)
     if act == "relu":
-        return LayerPrecision(layer.name, "Activation", relu_spec(in_spec))
+        return LayerPrecision(layer.name, "Activation", relu_spec(in_spec), kind=LayerKind.RELU)
     if act == "softmax" and is_last:
         return softmax_precision(layer.name)
     raise CodesignError(f"layer '{layer.name}': activation {act!r} is not bit-exact in hls4ml; "
                         "allowed: linear, relu, a final softmax, or a QActivation")
 
 
-def derive_precisions(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None = None
-                      ) -> list[LayerPrecision]:
-    """Per-layer precisions, in hls4ml layer order, for a single-input chain model.
+def _merge(layer, specs: list[QuantSpec]) -> LayerPrecision:
+    cls = type(layer).__name__
+    if len(specs) != 2:
+        raise CodesignError(f"layer '{layer.name}' ({cls}): {len(specs)} inputs; allowed: 2 (hls4ml merges pairs)")
+    if cls == "Add":  # nnet_merge.h add(): res = data1 + data2, full precision, then cast
+        return LayerPrecision(layer.name, cls, add(*specs), kind=LayerKind.ADD)
+    return LayerPrecision(layer.name, cls, union(*specs), kind=LayerKind.CONCATENATE)
 
-    `overrides` forces a layer's result (and accumulator) type, e.g. to explore narrower designs.
+
+def _node(layer, specs: list[QuantSpec], lowered: Lowered, is_last: bool) -> LayerPrecision:
+    cls = type(layer).__name__
+    spec = specs[0]
+    if cls in MAC_LAYERS:
+        return _mac_node(layer, spec, lowered)
+    if cls == "QActivation":
+        return LayerPrecision(layer.name, cls, activation_spec(layer.get_config()["activation"], _where(layer)),
+                              kind=LayerKind.QUANTIZE)
+    if cls == "Activation":
+        return _activation(layer, spec, is_last)
+    if cls == "BatchNormalization":
+        return _batchnorm(layer, spec)
+    if cls in POOLING:
+        return _pool(layer, spec)
+    if cls in RESHAPING:
+        return LayerPrecision(layer.name, cls, spec, kind=LayerKind.RESHAPE)
+    if cls in ("Add", "Concatenate"):
+        return _merge(layer, specs)
+    raise CodesignError(f"layer '{layer.name}': unknown layer type {cls!r}")
+
+
+def _inbound_names(layer) -> list[str]:
+    inbound = layer._inbound_nodes[0].inbound_layers
+    return [lyr.name for lyr in (inbound if isinstance(inbound, (list, tuple)) else [inbound])]
+
+
+def derive(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None = None) -> TypedGraph:
+    """The typed graph of `model` (any supported (Q)Keras model) for inputs of type `input_spec`.
+
+    `overrides` forces a node's result (and accumulator) type, e.g. to explore narrower designs.
     """
     overrides = overrides or {}
-    layers = [lyr for lyr in model.layers]
-    out: list[LayerPrecision] = []
-    spec = input_spec
-    input_name = model.layers[0].name if type(model.layers[0]).__name__ == "InputLayer" else model.input_names[0]
-    out.append(LayerPrecision(input_name, "InputLayer", input_spec, source=input_name))
-    for i, layer in enumerate(layers):
-        cls = type(layer).__name__
-        if cls == "InputLayer":
-            continue
-        if len(getattr(layer, "_inbound_nodes", [])) > 1 or isinstance(layer.input, list):
-            raise CodesignError(f"layer '{layer.name}' ({cls}): only single-input chains are supported")
-        if cls in MAC_LAYERS:
-            new = _mac_layer(layer, spec)
-        elif cls == "QActivation":
-            new = [LayerPrecision(layer.name, cls, activation_spec(layer.get_config()["activation"],
-                                                                  f"layer '{layer.name}' (QActivation)"))]
-        elif cls == "Activation":
-            new = [_activation(layer, spec, i == len(layers) - 1)]
-        elif cls == "BatchNormalization":
-            new = [_batchnorm(layer, spec)]
-        elif cls in AVG_POOL:
-            new = [_avg_pool(layer, spec)]
-        elif cls in PASS_THROUGH:
-            new = [LayerPrecision(layer.name, cls, spec)]
-        else:
-            raise CodesignError(f"layer '{layer.name}': unknown layer type {cls!r}; supported: {', '.join(SUPPORTED)}")
-        for lp in new:
-            if lp.name in overrides:
-                lp.result = overrides[lp.name]
-                lp.accum = overrides[lp.name] if lp.accum is not None else None
-        new[-1].source = layer.name
-        out.extend(new)
-        spec = new[-1].result
-    return out
+    lowered = lower(model)
+    keras = lowered.model
+    in_name = keras.layers[0].name
+    nodes = [LayerPrecision(in_name, "InputLayer", input_spec, source=lowered.origin.get(in_name, in_name),
+                            kind=LayerKind.INPUT)]
+    types = {in_name: input_spec}
+    last = keras.layers[-1].name
+    for layer in keras.layers[1:]:
+        names = _inbound_names(layer)
+        node = _node(layer, [types[n] for n in names], lowered, layer.name == last)
+        node.inputs, node.input = names, types[names[0]]
+        node.source = lowered.origin.get(layer.name, layer.name)
+        if node.name in overrides:
+            node.result = overrides[node.name]
+            node.accum = overrides[node.name] if node.accum is not None else None
+        types[node.name] = node.result
+        nodes.append(node)
+    return TypedGraph(nodes, lowered, input_spec)
+
+
+def derive_precisions(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None = None
+                      ) -> list[LayerPrecision]:
+    """The nodes of `derive(...)`, in hls4ml layer order."""
+    return derive(model, input_spec, overrides).nodes
+

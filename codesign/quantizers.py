@@ -1,7 +1,7 @@
 """QKeras quantizer -> QuantSpec: the one place where QKeras sign/integer conventions live.
 
 Mapping verified against qkeras 0.9.0 `quantizers.py` (tf.round = round half to even = AP_RND_CONV,
-clip = AP_SAT) and hls4ml 1.3.0 `utils/config.py::_get_precision_from_quantizer`.
+clip = AP_SAT, symmetric clip = AP_SAT_SYM). Only `precision.py` calls these functions.
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ import numpy as np
 from .errors import CodesignError
 from .spec import QuantSpec, spec_for_values
 
-SUPPORTED_ACTIVATIONS = "quantized_relu, quantized_bits, quantized_tanh"
-SUPPORTED_WEIGHTS = "quantized_bits (alpha=1 or None), quantized_po2"
+SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer), quantized_bits(bits >= 2, alpha=1 or None), "
+                         "quantized_tanh(use_real_tanh=False)")
+# Weights are stored as the exact values their quantizer produces, so any quantizer whose values fit a
+# fixed-point type is exact: quantized_bits (any alpha whose scales are powers of two), quantized_po2,
+# binary, ternary, or no quantizer at all (float weights).
+WEIGHT_FRAC_BITS_MAX = 32
 
 
 def quantizer_object(config: Any):
@@ -24,56 +28,61 @@ def quantizer_object(config: Any):
     return config if hasattr(config, "__call__") and not isinstance(config, (str, dict)) else get_quantizer(config)
 
 
-def _name(q) -> str:
+def quantizer_name(q) -> str:
     return getattr(q, "__name__", None) or type(q).__name__
 
 
-def _check_alpha(q, where: str) -> None:
-    alpha = getattr(q, "alpha", None)
-    if alpha is None or (not isinstance(alpha, str) and float(np.max(alpha)) == 1.0 and np.size(alpha) == 1):
-        return
-    raise CodesignError(
-        f"{where}: quantized_bits with alpha={alpha!r} (a per-channel scale) is not supported; "
-        "allowed: alpha=1 or alpha=None"
-    )
-
-
-def bits_spec(q, activation: bool, where: str) -> QuantSpec:
-    """quantized_bits(bits, integer, symmetric, keep_negative): fixed<bits, integer+1> or ufixed<bits, integer>."""
-    _check_alpha(q, where)
-    bits, integer = int(q.bits), int(q.integer)
+def nominal_bits_spec(q) -> QuantSpec:
+    """quantized_bits(bits, integer, keep_negative): the grid fixed<bits, integer+1> / ufixed<bits, integer>."""
     signed = bool(q.keep_negative)
-    overflow = "SAT_SYM" if (signed and q.symmetric) else "SAT"
-    spec = QuantSpec(bits, integer + int(signed), signed)
-    return QuantSpec(spec.width, spec.integer, signed, "RND_CONV", overflow) if activation else spec
+    return QuantSpec(int(q.bits), int(q.integer) + int(signed), signed)
 
 
 def activation_spec(config: Any, where: str) -> QuantSpec:
-    """Result type of a QActivation (or a quantized activation inside QDense/QConv)."""
+    """Result type of a QActivation (or a quantized activation split off a QDense/QConv)."""
     q = quantizer_object(config)
-    name = _name(q)
+    name = quantizer_name(q)
     if name == "quantized_bits":
-        return bits_spec(q, True, where)
+        alpha = getattr(q, "alpha", None)
+        if isinstance(alpha, str) or (alpha is not None and float(np.max(alpha)) != 1.0):
+            raise CodesignError(f"{where}: activation quantized_bits(alpha={alpha!r}) scales at run time; "
+                                f"allowed activations: {SUPPORTED_ACTIVATIONS}")
+        if int(q.bits) - int(q.keep_negative) < 1:
+            raise CodesignError(f"{where}: activation quantized_bits({q.bits}) is a sign function, not a rounding "
+                                f"cast; allowed activations: {SUPPORTED_ACTIVATIONS}")
+        spec = nominal_bits_spec(q)
+        overflow = "SAT_SYM" if (spec.signed and q.symmetric) else "SAT"
+        return QuantSpec(spec.width, spec.integer, spec.signed, "RND_CONV", overflow)
     if name == "quantized_relu":
-        if q.negative_slope or q.use_sigmoid or q.relu_upper_bound is not None:
-            raise CodesignError(
-                f"{where}: quantized_relu with negative_slope/use_sigmoid/relu_upper_bound is not supported; "
-                "allowed: plain quantized_relu(bits, integer)"
-            )
+        if q.negative_slope or q.use_sigmoid or q.relu_upper_bound is not None or q.use_stochastic_rounding:
+            raise CodesignError(f"{where}: quantized_relu with negative_slope/use_sigmoid/relu_upper_bound/"
+                                f"stochastic rounding is not supported; allowed activations: {SUPPORTED_ACTIVATIONS}")
         return QuantSpec(int(q.bits), int(q.integer), False, "RND_CONV", "SAT")
     if name == "quantized_tanh":
         if q.use_real_tanh:
             raise CodesignError(f"{where}: quantized_tanh(use_real_tanh=True) uses a lookup table, not bit-exact; "
-                                "allowed: use_real_tanh=False (hard tanh)")
+                                f"allowed activations: {SUPPORTED_ACTIVATIONS}")
         return QuantSpec(int(q.bits), 1, True, "RND_CONV", "SAT_SYM" if q.symmetric else "SAT")
     raise CodesignError(f"{where}: unsupported activation quantizer {name!r}; allowed: {SUPPORTED_ACTIVATIONS}")
 
 
-def weight_spec(config: Any, values: np.ndarray, where: str) -> QuantSpec:
-    """Type that holds the quantized weights exactly (po2 weights: from their actual exponents)."""
-    q = quantizer_object(config)
-    if _name(q) == "quantized_bits":
-        return bits_spec(q, False, where)
-    if _name(q) == "quantized_po2":
-        return spec_for_values(np.asarray(q(values.astype(np.float32))))
-    raise CodesignError(f"{where}: unsupported weight quantizer {_name(q)!r}; allowed: {SUPPORTED_WEIGHTS}")
+def weight_spec(quantizer: Any, values: np.ndarray, where: str) -> tuple[QuantSpec, str | None]:
+    """Type holding the (already quantized) weight values exactly, and a note when it is not the nominal one.
+
+    quantized_bits keeps its nominal grid when that holds every value (the width the user chose);
+    otherwise (alpha scales, +1 of quantized_bits(1), po2 exponents, binary/ternary, float weights) the
+    narrowest type of the values themselves.
+    """
+    q = quantizer_object(quantizer) if quantizer is not None else None
+    if q is not None and quantizer_name(q) == "quantized_bits":
+        nominal = nominal_bits_spec(q)
+        if np.array_equal(nominal.quantize(values), np.asarray(values, np.float64)):
+            return nominal, None
+    spec = spec_for_values(values, max_width=WEIGHT_FRAC_BITS_MAX)
+    if not np.array_equal(spec.quantize(values), np.asarray(values, np.float64)):
+        kind = "float weights" if q is None else f"{quantizer_name(q)} weights"
+        raise CodesignError(f"{where}: {kind} need more than {WEIGHT_FRAC_BITS_MAX} fraction bits to be held "
+                            "exactly; allowed: quantized weights (quantized_bits, quantized_po2, binary, ternary) "
+                            "or float weights on a coarser grid")
+    note = "float weights: exact type chosen from the values" if q is None else None
+    return spec, note

@@ -12,8 +12,31 @@ from typing import Literal
 
 import numpy as np
 
-Rounding = Literal["TRN", "RND_CONV"]
-Overflow = Literal["WRAP", "SAT", "SAT_SYM"]
+Rounding = Literal["TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV"]
+Overflow = Literal["WRAP", "SAT", "SAT_ZERO", "SAT_SYM"]
+ROUNDINGS = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
+OVERFLOWS = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
+
+
+def _round(scaled: np.ndarray, mode: str) -> np.ndarray:
+    """ap_fixed quantization modes (Vitis HLS UG1399, 'Arbitrary Precision Fixed-Point Data Types')."""
+    half = np.floor(scaled + 0.5)
+    tie = (scaled - np.floor(scaled)) == 0.5
+    if mode == "TRN":
+        return np.floor(scaled)
+    if mode == "TRN_ZERO":
+        return np.trunc(scaled)
+    if mode == "RND":  # ties toward +inf
+        return half
+    if mode == "RND_ZERO":
+        return np.where(tie, np.trunc(scaled), half)
+    if mode == "RND_INF":  # ties away from zero
+        return np.where(tie, np.sign(scaled) * np.ceil(np.abs(scaled)), half)
+    if mode == "RND_MIN_INF":
+        return np.where(tie, np.floor(scaled), half)
+    if mode == "RND_CONV":  # ties to even
+        return np.rint(scaled)
+    raise ValueError(f"unknown rounding mode {mode!r}; allowed: {', '.join(ROUNDINGS)}")
 
 
 @dataclass(frozen=True)
@@ -61,11 +84,13 @@ class QuantSpec:
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """Cast float values to this type as ap_fixed would (RND_CONV = round half to even)."""
         scaled = np.asarray(x, dtype=np.float64) * 2.0**self.frac
-        q = np.rint(scaled) if self.rounding == "RND_CONV" else np.floor(scaled)
+        q = _round(scaled, self.rounding)
         lo, hi = self.min_value * 2.0**self.frac, self.max_value * 2.0**self.frac
         if self.overflow == "WRAP":
             span = 2.0**self.width
             q = np.mod(q - lo, span) + lo if self.signed else np.mod(q, span)
+        elif self.overflow == "SAT_ZERO":
+            q = np.where((q < lo) | (q > hi), 0.0, q)
         else:
             q = np.clip(q, lo, hi)
         return q / 2.0**self.frac
@@ -124,11 +149,21 @@ def spec_for_values(values: np.ndarray, max_width: int = 64) -> QuantSpec:
 
 
 def parse_hls(text: str) -> QuantSpec:
-    """Inverse of QuantSpec.to_hls: 'ufixed<6,0,RND_CONV,SAT>' -> QuantSpec(6, 0, False, ...)."""
+    """Inverse of QuantSpec.to_hls: 'ufixed<6,0,RND_CONV,SAT>' -> QuantSpec(6, 0, False, ...); also int<W>."""
     import re
 
-    m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*,\s*(\w+)\s*)?>\s*", text)
+    expected = "expected e.g. 'fixed<16,6>', 'ufixed<8,0,RND_CONV,SAT>' or 'int<8>'"
+    m = re.fullmatch(r"\s*(?:ap_)?(u?)int<\s*(\d+)\s*>\s*", text)
+    if m:
+        return QuantSpec(int(m.group(2)), int(m.group(2)), m.group(1) != "u")
+    m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*(?:,\s*(\w+)\s*"
+                     r"(?:,\s*\d+\s*)?)?)?>\s*", text)
     if not m:
-        raise ValueError(f"not a fixed-point type: {text!r}; expected e.g. 'fixed<16,6>' or 'ufixed<8,0,RND_CONV,SAT>'")
-    rounding, overflow = m.group(4) or "TRN", m.group(5) or "WRAP"
+        raise ValueError(f"not a fixed-point type: {text!r}; {expected}")
+    rounding = (m.group(4) or "TRN").removeprefix("AP_")
+    overflow = (m.group(5) or "WRAP").removeprefix("AP_")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"{text!r}: unknown rounding mode {rounding!r}; allowed: {', '.join(ROUNDINGS)}")
+    if overflow not in OVERFLOWS:
+        raise ValueError(f"{text!r}: unknown overflow mode {overflow!r}; allowed: {', '.join(OVERFLOWS)}")
     return QuantSpec(int(m.group(2)), int(m.group(3)), m.group(1) != "u", rounding, overflow)

@@ -13,7 +13,7 @@ from .csim import testbench_csim
 from .errors import CodesignError
 from .export import ExportOptions, compile_model, convert, quiet
 from .modelio import final_softmax, logits_model, rename_for_cpp
-from .precision import MAC_LAYERS, LayerPrecision, derive_precisions, softmax_precision
+from .precision import LayerKind, TypedGraph, derive
 from .spec import QuantSpec, spec_for_values
 
 FLOAT32_EXACT_BITS = 24  # float32 mantissa: wider accumulators make the Keras reference itself inexact
@@ -33,6 +33,7 @@ class ValidationResult:
     input_precision: str = ""
     renamed_layers: dict = field(default_factory=dict)
     softmax_argmax_agreement: float | None = None
+    inexact_reference_layers: list = field(default_factory=list)  # accumulators over float32's 24 bits
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
     csim_labels: np.ndarray | None = field(default=None, repr=False)  # argmax of the deliverable C model
@@ -49,20 +50,28 @@ class ValidationResult:
         return d
 
 
+def _widest_accumulator(model, spec: QuantSpec) -> int:
+    return max((n.accum.width for n in derive(model, spec).mac_nodes()), default=0)
+
+
 def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
     """Narrowest type holding the inputs exactly, else a 16-bit-or-less type covering their range.
 
-    The width is capped so that the first accumulator stays within float32's 24-bit mantissa:
-    beyond that the QKeras reference (float32) rounds, and exactness cannot be judged.
+    The width is capped so that every accumulator stays within float32's 24-bit mantissa where the
+    input width can achieve it: beyond that the QKeras reference (float32) rounds, and exactness
+    cannot be judged (`inexact_reference_layers` names the layers that stay wider).
     """
     exact = spec_for_values(x, max_width=INPUT_BITS_MAX)
-    probe = derive_precisions(model, exact)
-    first_mac = next((lp for lp in probe if lp.class_name in MAC_LAYERS), None)
-    growth = (first_mac.accum.width - exact.width) if first_mac else 0
-    cap = max(8, min(INPUT_BITS_MAX, FLOAT32_EXACT_BITS - growth))
-    if exact.width <= cap and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)):
+    if exact.width <= INPUT_BITS_MAX and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)) \
+            and _widest_accumulator(model, exact) <= FLOAT32_EXACT_BITS:
         return exact
-    return QuantSpec(cap, exact.integer, exact.signed, "RND_CONV", "SAT")
+    width = INPUT_BITS_MAX
+    while width > 8:
+        candidate = QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")
+        if _widest_accumulator(model, candidate) <= FLOAT32_EXACT_BITS:
+            break
+        width -= 1
+    return QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")
 
 
 def _fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,28 +82,34 @@ def _keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x.astype(np.float32), verbose=0, batch_size=1024), dtype=np.float64)
 
 
-def first_mismatch(core, precisions: list[LayerPrecision], opts: ExportOptions, x: np.ndarray) -> str | None:
-    """Trace every layer in hls4ml and Keras; name the first whose outputs differ."""
+def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str | None:
+    """Trace every node in hls4ml and in the lowered Keras model; name the first whose outputs differ.
+
+    Every node is compared (Dense outputs included); a node hls4ml did not trace is an error.
+    """
     import tensorflow as tf
 
-    named = [lp for lp in precisions if lp.source and lp.class_name != "InputLayer"]
-    probe = tf.keras.Model(core.inputs, [core.get_layer(lp.source).output for lp in named])
+    core = graph.keras_model
+    named = [n for n in graph.nodes if n.kind is not LayerKind.INPUT]
+    probe = tf.keras.Model(core.inputs, [core.get_layer(n.name).output for n in named])
     keras_outs = probe.predict(x.astype(np.float32), verbose=0, batch_size=1024)
     keras_outs = keras_outs if isinstance(keras_outs, list) else [keras_outs]
     with tempfile.TemporaryDirectory(prefix="codesign_trace_") as tmp:
-        hls_model = convert(core, precisions, opts, Path(tmp) / "prj", trace=True)
+        hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
             _, trace = hls_model.trace(np.ascontiguousarray(x))
-    for lp, ref in zip(named, keras_outs):
-        got = trace.get(lp.name)
-        if got is not None and not np.array_equal(np.asarray(got, np.float64).reshape(ref.shape), ref):
-            return lp.source
+    for node, ref in zip(named, keras_outs):
+        got = trace.get(node.name)
+        if got is None:
+            raise CodesignError(f"layer '{node.name}': hls4ml did not trace it; cannot tell whether it is exact")
+        if not np.array_equal(np.asarray(got, np.float64).reshape(ref.shape), np.asarray(ref, np.float64)):
+            return node.name
     return None
 
 
 def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name: str = "model",
            input_spec: QuantSpec | None = None, overrides: dict[str, QuantSpec] | None = None,
-           testbench: bool = True, progress=None) -> tuple[ValidationResult, list[LayerPrecision]]:
+           testbench: bool = True, progress=None) -> tuple[ValidationResult, list]:
     """Export `model` to `project_dir` and prove it bit-exact on inputs x (both C-sim ways)."""
     step = progress or (lambda msg: None)
     model, renamed = rename_for_cpp(model)
@@ -105,12 +120,12 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
     input_spec = input_spec or derive_input_spec(x, core)
     xq = np.ascontiguousarray(input_spec.quantize(x))
-    precisions = derive_precisions(core, input_spec, overrides)
+    graph = derive(core, input_spec, overrides)
     timings: dict[str, float] = {}
 
     step("export + g++ compile (hls4ml)")
     exact_dir = project_dir.with_name(project_dir.name + "_logits") if softmax else project_dir
-    hls_core = convert(core, precisions, opts, exact_dir)
+    hls_core = convert(graph, opts, exact_dir)
     timings["compile_s"] = round(compile_model(hls_core), 2)
     ref = _keras_outputs(core, xq)
     start = time.perf_counter()
@@ -129,24 +144,26 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     mismatch = None
     if exact_frac < 1.0 or (tb_frac is not None and tb_frac < 1.0):
         step("tracing layers to find the first mismatch")
-        mismatch = first_mismatch(core, precisions, opts, xq)
+        mismatch = first_mismatch(graph, opts, xq)
     result = ValidationResult(
         model=name, n_samples=len(x), bit_exact_fraction=exact_frac, testbench_bit_exact_fraction=tb_frac,
         argmax_agreement=float(np.mean(np.argmax(out.reshape(len(x), -1), 1) == np.argmax(ref.reshape(len(x), -1), 1))),
         max_abs_diff=float(np.max(np.abs(out - ref))) if out.size else 0.0,
         first_mismatch_layer=mismatch, outputs_compared="logits" if softmax else "outputs",
         input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings,
-        layers=[lp.to_json() for lp in precisions], csim_labels=np.argmax(out.reshape(len(x), -1), 1),
+        layers=[lp.to_json() for lp in graph.nodes], csim_labels=np.argmax(out.reshape(len(x), -1), 1),
     )
     if softmax:
         step("export + g++ compile with the final softmax")
-        soft = softmax_precision(model.layers[-1].name)
-        hls_full = convert(model, precisions + [soft], opts, project_dir)
+        full = derive(model, input_spec, overrides)
+        hls_full = convert(full, opts, project_dir)
         timings["compile_softmax_s"] = round(compile_model(hls_full), 2)
         with quiet():
             probs = np.asarray(hls_full.predict(xq), dtype=np.float64).reshape(len(x), -1)
         keras_probs = _keras_outputs(model, xq).reshape(len(x), -1)
         result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
         result.csim_labels = np.argmax(probs, 1)
-        result.layers.append(soft.to_json())
-    return result, precisions
+        result.layers.append(full.nodes[-1].to_json())
+    wide = [n.name for n in graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
+    result.inexact_reference_layers = wide
+    return result, graph.nodes

@@ -1,0 +1,195 @@
+"""QKeras model -> the plain Keras graph codesign hands to hls4ml, one layer per hls4ml layer.
+
+Weights become the exact values the QKeras quantizers produce (`quantizer(kernel)`, scales such as
+alpha='auto_po2' included) and the quantizers are dropped, so hls4ml uses the weight types written
+in the config (`precision.py` decides them) instead of its own quantizer-derived types. Fused
+activations are split into their own layers, so every tensor hls4ml computes is also a Keras
+tensor that the trace can compare. Separable convolutions become depthwise + pointwise.
+The lowered model computes the same float32 function as the original (checked by the tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import CodesignError
+
+# original class -> plain Keras class of the lowered layer
+MAC_CLASSES = {"QDense": "Dense", "Dense": "Dense", "QConv1D": "Conv1D", "Conv1D": "Conv1D",
+               "QConv2D": "Conv2D", "Conv2D": "Conv2D", "QDepthwiseConv2D": "DepthwiseConv2D",
+               "DepthwiseConv2D": "DepthwiseConv2D", "DepthwiseConv1D": "DepthwiseConv1D"}
+SEPARABLE = {"QSeparableConv1D": ("DepthwiseConv1D", "Conv1D"), "SeparableConv1D": ("DepthwiseConv1D", "Conv1D"),
+             "QSeparableConv2D": ("DepthwiseConv2D", "Conv2D"), "SeparableConv2D": ("DepthwiseConv2D", "Conv2D")}
+KEPT = {"QActivation", "Activation", "BatchNormalization", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+        "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D",
+        "UpSampling2D", "Add", "Concatenate"}
+DROPPED = {"Dropout"}  # identity at inference; hls4ml skips it too
+SUPPORTED = sorted(set(MAC_CLASSES) | set(SEPARABLE) | KEPT | DROPPED | {"InputLayer"})
+# keys of the base Keras layers' configs (QKeras adds quantizers, ranges, ...)
+_QKERAS_ONLY = ("kernel_quantizer", "bias_quantizer", "kernel_range", "bias_range", "depthwise_quantizer",
+                "pointwise_quantizer", "depthwise_range", "pointwise_range")
+
+
+@dataclass
+class WeightSource:
+    """Exact weight values of one lowered layer and the QKeras quantizers (None: float) they came from."""
+    kernel: np.ndarray
+    kernel_quantizer: Any
+    bias: np.ndarray | None = None
+    bias_quantizer: Any = None
+
+
+@dataclass
+class Lowered:
+    model: Any                                   # the plain Keras model hls4ml converts
+    weights: dict[str, WeightSource] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)  # lowered layer -> original layer name
+
+
+def _quantize(quantizer, values: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+
+    if quantizer is None:
+        return np.asarray(values, np.float32)
+    return np.asarray(quantizer(tf.constant(values, tf.float32)), np.float32)
+
+
+def _quantizer(layer, attr: str):
+    """The QKeras quantizer object a Q-layer applies to `attr` ('kernel', 'bias', 'depthwise', ...)."""
+    return getattr(layer, f"{attr}_quantizer_internal", None)
+
+
+def _base_config(layer) -> dict:
+    cfg = {k: v for k, v in layer.get_config().items() if k not in _QKERAS_ONLY}
+    cfg["activation"] = "linear"
+    for key in ("kernel_constraint", "bias_constraint", "kernel_regularizer", "bias_regularizer",
+                "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint", "pointwise_constraint",
+                "activity_regularizer", "kernel_initializer", "bias_initializer", "depthwise_initializer",
+                "pointwise_initializer"):
+        cfg.pop(key, None)
+    return cfg
+
+
+def _activation_layer(layer, name: str):
+    """The activation fused into a Dense/Conv layer as a layer of its own (None when linear)."""
+    import tensorflow as tf
+    from qkeras import QActivation
+
+    act = layer.get_config().get("activation")
+    if act in (None, "linear") or (isinstance(act, dict) and act.get("class_name") == "linear"):
+        return None
+    if isinstance(act, str) and act in ("relu", "softmax", "sigmoid", "tanh"):
+        return tf.keras.layers.Activation(act, name=f"{name}_{act}")
+    from .quantizers import quantizer_name, quantizer_object
+
+    return QActivation(act, name=f"{name}_{quantizer_name(quantizer_object(act))}")
+
+
+def _single_node_inputs(layer, tensors: dict) -> list:
+    nodes = layer._inbound_nodes  # Keras 2 functional graph
+    if len(nodes) != 1:
+        raise CodesignError(f"layer '{layer.name}' ({type(layer).__name__}): used {len(nodes)} times; "
+                            "allowed: each layer called once (no shared layers)")
+    inputs = nodes[0].input_tensors
+    inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    try:
+        return [tensors[t.ref()] for t in inputs]
+    except KeyError as exc:
+        raise CodesignError(f"layer '{layer.name}': input comes from outside the model graph") from exc
+
+
+def _mac(layer, x, plain: str, lowered: Lowered):
+    import tensorflow as tf
+
+    cls = type(layer).__name__
+    weights = layer.get_weights()
+    use_bias = layer.get_config().get("use_bias", True)
+    kernel_attr = "depthwise" if "Depthwise" in plain else "kernel"
+    kq = _quantizer(layer, kernel_attr)
+    bq = _quantizer(layer, "bias") if use_bias else None
+    cfg = _base_config(layer)
+    if cls.startswith("Q") and kq is None and layer.get_config().get(f"{kernel_attr}_quantizer") is not None:
+        raise CodesignError(f"layer '{layer.name}' ({cls}): its {kernel_attr} quantizer could not be built")
+    kernel = _quantize(kq, weights[0])
+    bias = _quantize(bq, weights[1]) if use_bias else None
+    new = getattr(tf.keras.layers, plain).from_config(cfg)
+    y = new(x)
+    new.set_weights([kernel, bias] if use_bias else [kernel])
+    lowered.weights[new.name] = WeightSource(kernel, kq, bias, bq)
+    lowered.origin[new.name] = layer.name
+    return y
+
+
+def _separable(layer, x, lowered: Lowered):
+    import tensorflow as tf
+
+    dw_cls, pw_cls = SEPARABLE[type(layer).__name__]
+    cfg = layer.get_config()
+    weights = layer.get_weights()
+    dq, pq = _quantizer(layer, "depthwise"), _quantizer(layer, "pointwise")
+    use_bias = cfg.get("use_bias", True)
+    bq = _quantizer(layer, "bias") if use_bias else None
+    dw = getattr(tf.keras.layers, dw_cls)(cfg["kernel_size"], strides=cfg["strides"], padding=cfg["padding"],
+                                          depth_multiplier=cfg.get("depth_multiplier", 1), use_bias=False,
+                                          dilation_rate=cfg.get("dilation_rate", 1), name=f"{layer.name}_dw")
+    pw = getattr(tf.keras.layers, pw_cls)(cfg["filters"], 1, use_bias=use_bias, name=layer.name)
+    y = pw(dw(x))
+    dk, pk = _quantize(dq, weights[0]), _quantize(pq, weights[1])
+    dw.set_weights([dk])
+    bias = _quantize(bq, weights[2]) if use_bias else None
+    pw.set_weights([pk, bias] if use_bias else [pk])
+    lowered.weights[dw.name] = WeightSource(dk, dq)
+    lowered.weights[pw.name] = WeightSource(pk, pq, bias, bq)
+    lowered.origin.update({dw.name: layer.name, pw.name: layer.name})
+    return y
+
+
+def lower(model) -> Lowered:
+    """The plain-Keras twin of `model` (see the module docstring); refuses what it cannot lower exactly."""
+    import tensorflow as tf
+
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise CodesignError(f"model '{model.name}': {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+                            "allowed: one input and one output")
+    inp = tf.keras.Input(model.inputs[0].shape[1:], name=_input_name(model))
+    tensors = {model.inputs[0].ref(): inp}
+    lowered = Lowered(model=None)
+    lowered.origin[inp.node.layer.name] = _input_name(model)
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls == "InputLayer":
+            continue
+        if cls not in SUPPORTED:
+            raise CodesignError(f"layer '{layer.name}': unknown layer type {cls!r}; supported: {', '.join(SUPPORTED)}")
+        xs = _single_node_inputs(layer, tensors)
+        x = xs if cls in ("Add", "Concatenate") else xs[0]
+        if cls in DROPPED:
+            y = x
+        elif cls in MAC_CLASSES:
+            y = _mac(layer, x, MAC_CLASSES[cls], lowered)
+        elif cls in SEPARABLE:
+            y = _separable(layer, x, lowered)
+        else:
+            new = type(layer).from_config(layer.get_config())
+            y = new(x)
+            if layer.get_weights():
+                new.set_weights(layer.get_weights())
+            lowered.origin[new.name] = layer.name
+        if cls in MAC_CLASSES or cls in SEPARABLE:
+            act = _activation_layer(layer, layer.name)
+            if act is not None:
+                y = act(y)
+                lowered.origin[act.name] = layer.name
+        out = layer.output
+        tensors[out.ref()] = y
+    lowered.model = tf.keras.Model(inp, tensors[model.outputs[0].ref()], name=model.name)
+    return lowered
+
+
+def _input_name(model) -> str:
+    first = model.layers[0]
+    return first.name if type(first).__name__ == "InputLayer" else model.input_names[0]
