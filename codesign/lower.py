@@ -86,7 +86,8 @@ def _activation_layer(layer, name: str):
         return tf.keras.layers.Activation(act, name=f"{name}_{act}")
     from .quantizers import quantizer_name, quantizer_object
 
-    return QActivation(act, name=f"{name}_{quantizer_name(quantizer_object(act))}")
+    q = quantizer_object(act)
+    return QActivation(str(q), name=f"{name}_{quantizer_name(q)}")  # str(q) parses back to the same quantizer
 
 
 def _single_node_inputs(layer, tensors: dict) -> list:

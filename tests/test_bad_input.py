@@ -107,14 +107,17 @@ def test_validate_unknown_model_format(tmp_path):
 
 def test_validate_unsupported_quantizer(tmp_path):
     import tensorflow as tf
-    from qkeras import QDense, quantized_bits
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     inp = tf.keras.Input((4,), name="x")
-    tf.keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha="auto"), name="d")(inp)).save(
+    h = QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha=1), name="d")(inp)
+    tf.keras.Model(inp, QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(h)).save(
         tmp_path / "m.h5")
     np.save(tmp_path / "x.npy", np.zeros((3, 4)))
     line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")]))
-    assert "quantized_bits with alpha='auto'" in line and "allowed: alpha=1 or alpha=None" in line
+    assert line.startswith("error: layer 'leaky' (QActivation): quantized_relu with negative_slope")
+    assert "allowed activations: quantized_relu(bits, integer)" in line
+    assert not (tmp_path / "m_hls").exists()
 
 
 def test_gpp_missing(monkeypatch, tmp_path):

@@ -75,4 +75,35 @@ def test_hls_string_round_trip(text):
 
 def test_parse_hls_rejects_other_types():
     with pytest.raises(ValueError, match="not a fixed-point type"):
-        parse_hls("int<8>")
+        parse_hls("float")
+    with pytest.raises(ValueError, match="unknown rounding mode 'RND_HALF'; allowed: TRN, TRN_ZERO, RND,"):
+        parse_hls("fixed<8,3,RND_HALF,SAT>")
+    with pytest.raises(ValueError, match="unknown overflow mode 'CLIP'"):
+        parse_hls("fixed<8,3,RND,CLIP>")
+
+
+def test_parse_hls_integers_and_ap_prefixes():
+    assert parse_hls("int<4>") == QuantSpec(4, 4, True)
+    assert parse_hls("ap_uint<3>") == QuantSpec(3, 3, False)
+    assert parse_hls("ap_fixed<8,3,AP_RND,AP_SAT>") == QuantSpec(8, 3, True, "RND", "SAT")
+
+
+@pytest.mark.parametrize("mode, expected", [
+    # values x 4 = [-1.5, -0.5, 0.5, 1.5, 0.75, -0.75]; UG1399 quantization modes
+    ("TRN", [-2, -1, 0, 1, 0, -1]),
+    ("TRN_ZERO", [-1, 0, 0, 1, 0, 0]),
+    ("RND", [-1, 0, 1, 2, 1, -1]),
+    ("RND_ZERO", [-1, 0, 0, 1, 1, -1]),
+    ("RND_INF", [-2, -1, 1, 2, 1, -1]),
+    ("RND_MIN_INF", [-2, -1, 0, 1, 1, -1]),
+    ("RND_CONV", [-2, 0, 0, 2, 1, -1]),
+])
+def test_every_rounding_mode(mode, expected):
+    q = QuantSpec(6, 4, True, mode, "SAT")  # lsb 1/4
+    x = np.array([-1.5, -0.5, 0.5, 1.5, 0.75, -0.75]) / 4
+    np.testing.assert_array_equal(q.quantize(x) * 4, expected)
+
+
+def test_sat_zero_sets_overflows_to_zero():
+    q = QuantSpec(4, 2, True, "TRN", "SAT_ZERO")  # [-2, 1.75]
+    np.testing.assert_array_equal(q.quantize(np.array([1.75, 2.0, -2.0, -2.25])), [1.75, 0.0, -2.0, 0.0])

@@ -1,0 +1,153 @@
+"""QKeras models of the kinds real projects and hls4ml's own test suite use (weights seeded, no training).
+
+Each builder returns a model whose weights exercise the case: saturating ranges, zero weights that
+po2 maps to 2^-k, kernels on unusual grids. `tests/test_coverage_slow.py` proves each one bit-exact.
+"""
+
+import numpy as np
+
+from .models import seeded
+
+
+def _dense(units, name, kq, bq=None, **kw):
+    from qkeras import QDense
+
+    return QDense(units, kernel_quantizer=kq, bias_quantizer=bq, name=name, **kw)
+
+
+def public_po2():
+    """The public po2 MLP of issue 9: relu(2) input, po2(4, max_value=1) kernels, 2-bit biases."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits, quantized_po2, quantized_relu
+
+    seeded(1)
+    inp = tf.keras.Input((16,), name="x")
+    h = QActivation(quantized_relu(2), name="in_relu")(inp)
+    h = _dense(32, "fc1", quantized_po2(4, max_value=1), quantized_bits(2, 0, alpha=1))(h)
+    h = QActivation(quantized_relu(3, 1), name="relu1")(h)
+    h = _dense(5, "fc2", quantized_bits(4, 0, alpha=1), quantized_bits(4, 0, alpha=1))(h)
+    return tf.keras.Model(inp, tf.keras.layers.Activation("softmax", name="softmax")(h))
+
+
+def odd_grids():
+    """keep_negative=False kernels, quantized_bits(1,0) (+-1), quantized_bits(4,4) (step 2) weights and activation."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits
+
+    seeded(2)
+    inp = tf.keras.Input((12,), name="x")
+    h = _dense(16, "unsigned", quantized_bits(3, 1, keep_negative=False, alpha=1), quantized_bits(6, 2, alpha=1))(inp)
+    h = QActivation(quantized_bits(6, 2, alpha=1), name="q1")(h)
+    h = _dense(16, "sign", quantized_bits(1, 0, alpha=1), quantized_bits(4, 4, alpha=1))(h)
+    h = QActivation(quantized_bits(4, 4, alpha=1), name="coarse")(h)
+    h = _dense(8, "wide", quantized_bits(4, 4, alpha=1), quantized_bits(8, 3, alpha=1, symmetric=True))(h)
+    h = QActivation(quantized_bits(5, 3, alpha=1, symmetric=True), name="sym")(h)
+    return tf.keras.Model(inp, h)
+
+
+def binary_ternary():
+    """Binary and ternary kernels, a BatchNormalization between Dense and activation, auto_po2 scales."""
+    import tensorflow as tf
+    from qkeras import QActivation, binary, quantized_bits, quantized_relu, ternary
+
+    seeded(3)
+    inp = tf.keras.Input((16,), name="x")
+    h = _dense(24, "bin", binary(alpha=1), quantized_bits(6, 2, alpha=1))(inp)
+    bn = tf.keras.layers.BatchNormalization(name="bn")
+    h = bn(h)
+    rng = np.random.default_rng(3)
+    # parameters on a power-of-two grid: hls4ml's float32 scale/bias then equal Keras's exactly
+    bn.set_weights([2.0 ** rng.integers(-2, 2, 24), np.round(rng.normal(0, 2, 24) * 4) / 4,
+                    np.round(rng.normal(0, 2, 24) * 4) / 4, 4.0 ** rng.integers(-1, 2, 24) - 1e-3])
+    h = QActivation(quantized_relu(4, 2), name="relu1")(h)
+    h = _dense(16, "ter", ternary(alpha=1, threshold=0.4), quantized_bits(6, 2, alpha=1))(h)
+    h = QActivation(quantized_bits(6, 3, alpha=1), name="q2")(h)
+    h = _dense(6, "apo2", quantized_bits(4, 0, alpha="auto_po2"), quantized_bits(8, 3, alpha=1))(h)
+    return tf.keras.Model(inp, h)
+
+
+def float_weights():
+    """A QDense with no kernel quantizer (weights on a 2^-5 grid) and a plain Dense with relu."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits, quantized_relu
+
+    seeded(4)
+    inp = tf.keras.Input((10,), name="x")
+    d1 = _dense(12, "float_q", None, quantized_bits(6, 2, alpha=1))
+    h = d1(inp)
+    d1.set_weights([np.round(d1.get_weights()[0] * 32) / 32, d1.get_weights()[1]])
+    h = QActivation(quantized_relu(5, 2), name="relu1")(h)
+    d2 = tf.keras.layers.Dense(4, activation="relu", name="plain")
+    h = d2(h)
+    rng = np.random.default_rng(4)
+    d2.set_weights([rng.integers(-8, 8, (12, 4)) / 8, rng.integers(-4, 4, 4) / 4])
+    return tf.keras.Model(inp, h)
+
+
+def depthwise_separable():
+    """QDepthwiseConv2D, QSeparableConv2D and a QConv2D with its quantized activation fused in."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDepthwiseConv2D, QSeparableConv2D, quantized_bits, quantized_relu
+
+    seeded(5)
+    q = quantized_bits(5, 0, alpha=1)
+    inp = tf.keras.Input((8, 8, 2), name="img")
+    h = QDepthwiseConv2D(3, depthwise_quantizer=q, bias_quantizer=quantized_bits(6, 2, alpha=1), name="dw")(inp)
+    h = QActivation(quantized_relu(5, 2), name="relu1")(h)
+    h = QSeparableConv2D(4, 3, depthwise_quantizer=q, pointwise_quantizer=quantized_bits(4, 0, alpha=1),
+                         bias_quantizer=quantized_bits(6, 2, alpha=1), name="sep")(h)
+    h = QActivation(quantized_relu(5, 2), name="relu2")(h)
+    h = QConv2D(3, 1, kernel_quantizer=q, bias_quantizer=q, activation=quantized_relu(4, 1), name="pw")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    return tf.keras.Model(inp, h)
+
+
+def resnet():
+    """A ResNet-8-like block (MLPerf Tiny): Add and Concatenate skips, global average pooling."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, quantized_bits, quantized_relu
+
+    seeded(6)
+    wq = dict(kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1))
+    inp = tf.keras.Input((8, 8, 3), name="img")
+    h = QConv2D(4, 3, padding="same", name="stem", **wq)(inp)
+    h = QActivation(quantized_relu(5, 2), name="relu0")(h)
+    r = QConv2D(4, 3, padding="same", name="c1", **wq)(h)
+    r = QActivation(quantized_relu(5, 2), name="relu1")(r)
+    r = QConv2D(4, 3, padding="same", name="c2", **wq)(r)
+    r = QActivation(quantized_bits(6, 2, alpha=1), name="q2")(r)
+    h = tf.keras.layers.Add(name="add")([h, r])
+    h = QActivation(quantized_relu(5, 2), name="relu2")(h)
+    s = QConv2D(2, 1, name="side", **wq)(h)
+    s = QActivation(quantized_relu(4, 1), name="relu3")(s)
+    h = tf.keras.layers.Concatenate(name="cat")([h, s])
+    h = tf.keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    h = _dense(5, "head", quantized_bits(5, 0, alpha=1), quantized_bits(6, 2, alpha=1))(h)
+    return tf.keras.Model(inp, h)
+
+
+def reshaping():
+    """ZeroPadding2D, UpSampling2D, AveragePooling2D, Reshape and Dropout around convolutions."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, quantized_bits, quantized_relu
+
+    seeded(7)
+    wq = dict(kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1))
+    inp = tf.keras.Input((4, 4, 2), name="img")
+    h = tf.keras.layers.ZeroPadding2D(1, name="pad")(inp)
+    h = QConv2D(3, 3, name="c1", **wq)(h)
+    h = QActivation(quantized_relu(5, 2), name="relu1")(h)
+    h = tf.keras.layers.UpSampling2D(2, name="up")(h)
+    h = tf.keras.layers.AveragePooling2D(2, name="avg")(h)
+    h = tf.keras.layers.Dropout(0.2, name="drop")(h)
+    h = tf.keras.layers.Reshape((16, 3), name="reshape")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = _dense(4, "head", quantized_bits(5, 0, alpha=1), quantized_bits(6, 2, alpha=1))(h)
+    return tf.keras.Model(inp, h)
+
+
+def inputs(shape, n=160, seed=0, signed=False):
+    """Typical inputs plus a block scaled 8x that drives every quantizer into saturation."""
+    rng = np.random.default_rng(seed)
+    typical = rng.uniform(-1 if signed else 0, 1, size=(n, *shape))
+    return np.concatenate([typical, 8 * typical[: n // 4]]).astype(np.float32)
