@@ -1,11 +1,13 @@
-"""Precision derivation from QKeras quantizers, against hand-computed types."""
+"""The typed graph: types derived from QKeras quantizers, against hand-computed types."""
 
+import numpy as np
 import pytest
 
 from codesign.errors import CodesignError
-from codesign.precision import derive_precisions
+from codesign.precision import LayerKind, derive, derive_precisions
 from codesign.spec import QuantSpec
 
+from . import zoo
 from .models import cnn, mlp
 
 
@@ -16,13 +18,22 @@ def by_name(precisions):
 def test_mlp_types_follow_quantizers_and_exact_accumulators():
     p = by_name(derive_precisions(mlp(), QuantSpec(8, 1, False)))
     # fc1: ufixed<8,1> x fixed<6,1> -> fixed<14,2>; 16 terms -> fixed<18,6>; bias fixed<8,3> + carry -> fixed<19,7>
-    assert p["fc1"] == {"name": "fc1", "class": "QDense", "result": "fixed<19,7>", "accum": "fixed<19,7>",
+    assert p["fc1"] == {"name": "fc1", "class": "Dense", "result": "fixed<19,7>", "accum": "fixed<19,7>",
                         "weight": "fixed<6,1>", "bias": "fixed<8,3>", "n_terms": 16}
-    assert p["fc1_linear"]["result"] == "fixed<19,7>"
+    assert "fc1_linear" not in p  # hls4ml eliminates it: same type as the Dense result
     assert p["act1"]["result"] == "ufixed<6,2,RND_CONV,SAT>"
     # out: ufixed<6,2> x fixed<6,1> -> fixed<12,3>; 24 terms -> fixed<17,8>; bias -> fixed<18,9>
     assert p["out"]["accum"] == "fixed<18,9>"
     assert p["softmax"]["class"] == "Softmax"
+
+
+def test_every_tensor_of_a_mac_node_is_typed():
+    graph = derive(mlp(), QuantSpec(8, 1, False))
+    fc1 = graph["fc1"]
+    assert fc1.kind is LayerKind.DENSE and fc1.inputs == ["x"]
+    assert fc1.input.to_hls() == "ufixed<8,1>" and fc1.product.to_hls() == "fixed<14,2>"
+    assert [n.kind for n in graph.nodes] == [LayerKind.INPUT, LayerKind.DENSE, LayerKind.QUANTIZE, LayerKind.DENSE,
+                                            LayerKind.SOFTMAX]
 
 
 def test_activation_quantizer_mapping():
@@ -32,17 +43,51 @@ def test_activation_quantizer_mapping():
         "fixed<6,2,RND_CONV,SAT>"
 
 
-def test_po2_weights_sized_from_their_exponents():
-    model = mlp(weight="po2")
-    import numpy as np
+def test_odd_quantized_bits_grids():
+    p = by_name(derive_precisions(zoo.odd_grids(), QuantSpec(8, 2)))
+    # keep_negative=False, 3 bits, integer 1: 0 .. 1.75 in steps of 0.25 -> ufixed<3,1> (hls4ml would say fixed<3,2>)
+    assert p["unsigned"]["weight"] == "ufixed<3,1>"
+    # quantized_bits(1,0) is a sign: values -1 and +1 need fixed<2,2>, not fixed<1,1> (+1 would wrap to -1)
+    assert p["sign"]["weight"] == "fixed<2,2>"
+    # quantized_bits(4,4): step 2^(4-3) = 2, range [-16, 14] -> fixed<4,5> (hls4ml would say int<4>)
+    assert p["coarse"]["result"] == "fixed<4,5,RND_CONV,SAT>"
+    assert p["sym"]["result"] == "fixed<5,4,RND_CONV,SAT_SYM>"
 
-    w = model.get_layer("fc1").kernel_quantizer_internal(model.get_layer("fc1").get_weights()[0]).numpy()
-    lp = by_name(derive_precisions(model, QuantSpec(8, 1, False)))["fc1"]
-    spec = lp["weight"]
-    assert spec.startswith("fixed<")
-    exps = np.log2(np.abs(w[w != 0]))
-    assert np.all(exps == np.round(exps))  # truly powers of two
-    assert int(spec[6:-1].split(",")[0]) - int(spec[6:-1].split(",")[1]) == -int(exps.min())
+
+def test_po2_weights_typed_from_their_values_zero_included():
+    graph = derive(zoo.public_po2(), QuantSpec(8, 2))
+    w = graph.lowered.weights["fc1"].kernel
+    # quantized_po2(4, max_value=1) maps 0 to +2^-8 and keeps |w| <= 1: fixed<10,2> holds -1 .. 2^-8 exactly
+    assert 2.0**-8 in w and np.abs(w).max() == 1.0
+    assert graph["fc1"].weight.to_hls() == "fixed<10,2>"
+    assert graph["fc1"].bias.to_hls() == "fixed<2,1>"
+
+
+def test_binary_ternary_and_auto_po2_kernels():
+    graph = derive(zoo.binary_ternary(), QuantSpec(8, 2))
+    assert graph["bin"].weight.to_hls() == "fixed<2,2>"  # -1, +1
+    assert set(np.unique(graph.lowered.weights["ter"].kernel)) <= {-1.0, 0.0, 1.0}
+    scales = np.asarray(graph.lowered.weights["apo2"].kernel_quantizer.scale).ravel()
+    assert len(set(scales)) > 1 and np.all(np.log2(scales) == np.round(np.log2(scales)))  # per-channel po2 scales
+    assert graph["apo2"].notes == []
+
+
+def test_float_weights_get_a_type_from_their_values_and_say_so():
+    p = by_name(derive_precisions(zoo.float_weights(), QuantSpec(8, 2)))
+    assert p["float_q"]["notes"] == ["float weights: exact type chosen from the values"]
+    assert p["float_q"]["weight"] == "fixed<6,1>"  # -0.5 .. 0.46875 on a 2^-5 grid
+    assert p["plain_relu"]["class"] == "Activation"
+
+
+def test_float_weights_too_fine_are_refused():
+    import tensorflow as tf
+
+    inp = tf.keras.Input((2,), name="x")
+    dense = tf.keras.layers.Dense(1, name="d")
+    model = tf.keras.Model(inp, dense(inp))
+    dense.set_weights([np.array([[1e-12], [0.5]], np.float32), np.zeros(1, np.float32)])
+    with pytest.raises(CodesignError, match=r"layer 'd' \(Dense\): float weights need more than 32 fraction bits"):
+        derive(model, QuantSpec(8, 1))
 
 
 def test_conv_and_pooling():
@@ -51,6 +96,25 @@ def test_conv_and_pooling():
     assert p["conv1"]["accum"] == "fixed<19,6>" and p["conv1"]["n_terms"] == 9
     # 2x2 average of ufixed<6,2>: sum needs +2 integer bits, the /4 two more fraction bits
     assert p["pool1"]["accum"] == "ufixed<10,4>" and p["pool1"]["result"] == "ufixed<8,2>"
+
+
+def test_skip_connections_add_and_concatenate():
+    graph = derive(zoo.resnet(), QuantSpec(8, 2))
+    add, cat = graph["add"], graph["cat"]
+    assert add.inputs == ["relu0", "q2"] and cat.inputs == ["relu2", "relu3"]
+    # ufixed<5,2> + fixed<6,3,...>: aligned on 3 fraction bits, 2 integer bits + sign, one carry -> fixed<7,4>
+    assert add.result.to_hls() == "fixed<7,4>"
+    # ufixed<5,2> and ufixed<4,1>: union ufixed<5,2>
+    assert cat.result.to_hls() == "ufixed<5,2>"
+    # global average of 64 values: 6 more fraction bits
+    assert graph["gap"].result.to_hls() == "ufixed<11,2>"
+
+
+def test_separable_conv_is_depthwise_then_pointwise():
+    graph = derive(zoo.depthwise_separable(), QuantSpec(8, 2))
+    assert graph["sep_dw"].kind is LayerKind.DEPTHWISE and graph["sep_dw"].n_terms == 9
+    assert graph["sep"].kind is LayerKind.CONV and graph["sep"].n_terms == 2 and graph["sep"].inputs == ["sep_dw"]
+    assert graph["pw_quantized_relu"].result.to_hls() == "ufixed<4,1,RND_CONV,SAT>"
 
 
 def test_batchnorm_parameters_held_exactly():
@@ -67,23 +131,23 @@ def test_unknown_layer_is_named():
         derive_precisions(model, QuantSpec(8, 1, False))
 
 
-def test_alpha_auto_rejected():
-    import tensorflow as tf
-    from qkeras import QDense, quantized_bits
-
-    inp = tf.keras.Input((4,), name="x")
-    model = tf.keras.Model(inp, QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha="auto"), name="d")(inp))
-    with pytest.raises(CodesignError, match=r"layer 'd' \(QDense\): quantized_bits with alpha='auto'.*allowed: alpha=1"):
-        derive_precisions(model, QuantSpec(8, 1, False))
-
-
-def test_float_dense_rejected():
+def test_recurrent_layer_refused():
     import tensorflow as tf
 
+    inp = tf.keras.Input((5, 3), name="x")
+    model = tf.keras.Model(inp, tf.keras.layers.SimpleRNN(2, name="rnn")(inp))
+    with pytest.raises(CodesignError, match=r"layer 'rnn': unknown layer type 'SimpleRNN'"):
+        derive(model, QuantSpec(8, 1))
+
+
+def test_sign_activation_refused():
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits
+
     inp = tf.keras.Input((4,), name="x")
-    model = tf.keras.Model(inp, tf.keras.layers.Dense(2, name="d")(inp))
-    with pytest.raises(CodesignError, match="unknown layer type 'Dense'"):
-        derive_precisions(model, QuantSpec(8, 1, False))
+    model = tf.keras.Model(inp, QActivation(quantized_bits(1, 0, alpha=1), name="sgn")(inp))
+    with pytest.raises(CodesignError, match=r"layer 'sgn' \(QActivation\): activation quantized_bits\(1\) is a sign"):
+        derive(model, QuantSpec(8, 1))
 
 
 def test_relu_drops_only_the_sign_bit():
@@ -91,3 +155,11 @@ def test_relu_drops_only_the_sign_bit():
 
     assert relu_spec(QuantSpec(18, 9)) == QuantSpec(17, 8, False)
     assert relu_spec(QuantSpec(6, 2, False)) == QuantSpec(6, 2, False)
+
+
+def test_lowered_model_computes_the_same_function():
+    for build in (zoo.public_po2, zoo.binary_ternary, zoo.depthwise_separable, zoo.resnet):
+        model = build()
+        x = zoo.inputs(model.input_shape[1:], n=40, signed=True)
+        lowered = derive(model, QuantSpec(16, 4)).keras_model
+        np.testing.assert_array_equal(lowered.predict(x, verbose=0), model.predict(x, verbose=0))
