@@ -28,4 +28,4 @@ def test_run_digits_design(tmp_path):
     # csim accuracy equals QAT accuracy up to softmax-table argmax flips
     assert abs(saved["accuracy"]["csim"] - saved["accuracy"]["qat"]) <= 1 - v["softmax_argmax_agreement"] + 1e-9
     assert (folder / "hls_project" / "firmware" / "myproject.cpp").is_file()
-    assert "| fc1 | QDense | fixed<8,1> |" in (folder / "report.md").read_text()
+    assert "| fc1 | Dense | fixed<8,1> |" in (folder / "report.md").read_text()

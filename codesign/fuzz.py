@@ -1,0 +1,174 @@
+"""Property-based fuzzing of `validate`: random small QKeras models over the quantizer and layer space.
+
+A draw is a plain dict (`ModelSpec`), printed as JSON when it fails: `build(spec)` rebuilds the exact
+model. Every draw must end bit-exact both ways or refused with one CodesignError line; anything
+else is `wrong`. Used by tests/test_fuzz_slow.py (fixed-seed slice) and benchmarks/fuzz_validate.py.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CodesignError
+
+OUTCOMES = ("exact", "refused", "wrong")
+
+
+def _st():
+    from hypothesis import strategies as st
+
+    return st
+
+
+def kernel_quantizers():
+    st = _st()
+    return st.one_of(
+        # (QKeras's string parser cannot read `=None`: a default is left out instead)
+        st.builds(lambda b, i, k, s, a: f"quantized_bits({b},{i},keep_negative={k},symmetric={s}{a})",
+                  st.integers(1, 16), st.integers(0, 4), st.booleans(), st.booleans(),
+                  st.sampled_from(["", ",alpha=1", ",alpha='auto_po2'"])),
+        st.builds(lambda b, m: f"quantized_po2({b}{m})", st.integers(2, 8), st.sampled_from(["", ",max_value=1",
+                                                                                            ",max_value=2"])),
+        st.just("binary(alpha=1)"),
+        st.builds(lambda t: f"ternary(alpha=1{t})", st.sampled_from(["", ",threshold=0.3", ",threshold=0.5"])),
+        st.just("float"),  # no quantizer: weights on a 2^-4 grid
+    )
+
+
+def activations():
+    st = _st()
+    return st.one_of(
+        st.builds(lambda b, i: f"quantized_relu({b},{i})", st.integers(1, 10), st.integers(0, 4)),
+        st.builds(lambda b, i, s: f"quantized_bits({b},{i},symmetric={s},alpha=1)", st.integers(1, 12),
+                  st.integers(0, 5), st.booleans()),
+        st.builds(lambda b, s: f"quantized_tanh({b},symmetric={s})", st.integers(2, 8), st.booleans()),
+        st.sampled_from(["relu", "linear", "quantized_sigmoid(4)", "quantized_relu(4,1,negative_slope=0.25)",
+                         "binary_tanh", "ternary"]),
+    )
+
+
+def model_specs():
+    """A hypothesis strategy of ModelSpec dicts."""
+    st = _st()
+
+    @st.composite
+    def draw_spec(draw):
+        conv = draw(st.booleans())
+        blocks = []
+        for _ in range(draw(st.integers(1, 3))):
+            kind = draw(st.sampled_from(["conv", "depthwise"] if conv else ["dense"]))
+            blocks.append({"kind": kind, "units": draw(st.integers(2, 6)), "kernel": draw(kernel_quantizers()),
+                           "bias": draw(st.builds(lambda b, i: f"quantized_bits({b},{i},alpha=1)", st.integers(2, 10),
+                                                  st.integers(0, 4))),
+                           "batchnorm": draw(st.booleans()), "activation": draw(activations())})
+        return {"input": [draw(st.sampled_from([4, 6])), draw(st.sampled_from([4, 6])), draw(st.integers(1, 3))]
+                if conv else [draw(st.integers(3, 10))],
+                "blocks": blocks, "input_scale": draw(st.sampled_from([1.0, 4.0, 16.0])),
+                "io_type": draw(st.sampled_from(["io_parallel", "io_stream"])) if conv else "io_parallel",
+                "strategy": draw(st.sampled_from(["Latency", "Resource"])), "seed": draw(st.integers(0, 2**16))}
+
+    return draw_spec()
+
+
+def _quantizer(text: str):
+    from qkeras.quantizers import get_quantizer
+
+    return None if text == "float" else get_quantizer(text)
+
+
+def build(spec: dict):
+    """The QKeras model a ModelSpec describes (weights from spec['seed'])."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
+
+    rng = np.random.default_rng(spec["seed"])
+    inp = tf.keras.Input(tuple(spec["input"]), name="x")
+    h = inp
+    for i, b in enumerate(spec["blocks"]):
+        kq, bq = _quantizer(b["kernel"]), _quantizer(b["bias"])
+        if b["kind"] == "dense":
+            layer = QDense(b["units"], kernel_quantizer=kq, bias_quantizer=bq, name=f"d{i}")
+        elif b["kind"] == "conv":
+            layer = QConv2D(b["units"], 3, padding="same", kernel_quantizer=kq, bias_quantizer=bq, name=f"c{i}")
+        else:
+            layer = QDepthwiseConv2D(3, padding="same", depthwise_quantizer=kq, bias_quantizer=bq, name=f"dw{i}")
+        h = layer(h)
+        weights = [rng.normal(0, 0.6, w.shape) for w in layer.get_weights()]
+        if b["kernel"] == "float":
+            weights[0] = np.round(weights[0] * 16) / 16
+        layer.set_weights(weights)
+        if b["batchnorm"]:
+            bn = tf.keras.layers.BatchNormalization(name=f"bn{i}")
+            h = bn(h)
+            n = h.shape[-1]  # parameters on power-of-two grids: hls4ml's float32 scale/bias equal Keras's
+            bn.set_weights([2.0 ** rng.integers(-2, 2, n), np.round(rng.normal(0, 1, n) * 4) / 4,
+                            np.round(rng.normal(0, 1, n) * 4) / 4, 4.0 ** rng.integers(-1, 2, n) - 1e-3])
+        act = b["activation"]
+        if act in ("relu", "linear"):
+            h = tf.keras.layers.Activation(act, name=f"a{i}")(h)
+        else:
+            h = QActivation(act, name=f"a{i}")(h)
+    if len(spec["input"]) == 3:
+        h = tf.keras.layers.Flatten(name="flat")(h)
+    return tf.keras.Model(inp, h)
+
+
+def inputs(spec: dict, n: int = 48) -> np.ndarray:
+    """Signed inputs, a quarter of them 8x larger: every quantizer sees saturation."""
+    rng = np.random.default_rng(spec["seed"] + 1)
+    x = rng.uniform(-1, 1, (n, *spec["input"])) * spec["input_scale"]
+    x[: n // 4] *= 8
+    return x.astype(np.float32)
+
+
+@dataclass
+class Outcome:
+    outcome: str          # exact | refused | wrong
+    detail: str           # the refusal line, or what went wrong
+    spec: dict
+
+    def kinds(self) -> list[str]:
+        """Quantizer kinds this draw used (for the report's per-kind table)."""
+        out = []
+        for b in self.spec["blocks"]:
+            for q in (b["kernel"], b["activation"]):
+                name = q.split("(")[0]
+                if name == "quantized_bits" and "alpha='auto_po2'" in q:
+                    name += "(auto_po2)"
+                out.append(name)
+        return out
+
+
+def run(spec: dict) -> Outcome:
+    """Validate one draw end to end (export, compile()+predict(), g++ test bench)."""
+    from .export import ExportOptions
+    from .validate import verify
+
+    try:
+        model = build(spec)
+    except Exception as exc:  # noqa: BLE001 - QKeras rejects some parameter mixes itself
+        return Outcome("refused", f"QKeras: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", spec)
+    opts = ExportOptions(io_type=spec["io_type"], strategy=spec["strategy"],
+                         reuse_factor=2 if spec["strategy"] == "Resource" else 1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="codesign_fuzz_") as tmp:
+            result, _ = verify(model, inputs(spec), opts, Path(tmp) / "prj", name="fuzz")
+    except CodesignError as exc:
+        line = str(exc)
+        return Outcome("refused" if "\n" not in line else "wrong", line, spec)
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug to report
+        return Outcome("wrong", f"{type(exc).__name__}: {exc}", spec)
+    if result.bit_exact_fraction == 1.0 and result.testbench_bit_exact_fraction == 1.0:
+        return Outcome("exact", "", spec)
+    return Outcome("wrong", f"bit_exact={result.bit_exact_fraction} testbench={result.testbench_bit_exact_fraction} "
+                            f"first_mismatch={result.first_mismatch_layer} "
+                            f"inexact_reference={result.inexact_reference_layers}", spec)
+
+
+def reproducer(outcome: Outcome) -> str:
+    return f"codesign.fuzz.run({json.dumps(outcome.spec)})  # {outcome.outcome}: {outcome.detail}"
