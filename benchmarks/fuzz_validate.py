@@ -47,7 +47,9 @@ def report(rows: list[dict], seconds: float, args) -> str:
     lines = [
         "# Fuzzing `codesign validate`", "",
         f"`.venv/bin/python benchmarks/fuzz_validate.py --draws {args.draws} --workers {args.workers} "
-        f"--seed {args.seed}`: {len(rows)} draws in {seconds / 60:.0f} min.", "",
+        f"--seed {args.seed}`: {len(rows)} draws in {seconds / 60:.0f} min"
+        f"{'' if len(rows) >= args.draws else ' (still running or stopped early: the counts are of the draws done)'}.",
+        "",
         "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
         " a drawn kernel quantizer and activation; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
         "of which a quarter are 8x larger than the rest (every quantizer saturates). `exact`: bit-exact both ways "
@@ -68,6 +70,12 @@ def report(rows: list[dict], seconds: float, args) -> str:
               "separable convolutions are covered by tests/test_coverage_slow.py, not drawn here), and exactness on "
               "inputs other than the drawn ones.", ""]
     return "\n".join(lines)
+
+
+def write_report(rows: list[dict], seconds: float, args) -> None:
+    tmp = args.out.with_suffix(".md.tmp")
+    tmp.write_text(report(rows, seconds, args))
+    tmp.rename(args.out)
 
 
 def main() -> None:
@@ -95,11 +103,11 @@ def main() -> None:
                 continue
             rows.append(item)
             progress.update(task, advance=1, description=f"fuzzing validate ({item['outcome']})")
+            if len(rows) % 10 == 0:  # a long sweep leaves a usable report at any time
+                write_report(rows, time.time() - start, args)
     for p in procs:
         p.join()
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text(report(rows, time.time() - start, args))
-    tmp.rename(args.out)
+    write_report(rows, time.time() - start, args)
     counts = collections.Counter(r["outcome"] for r in rows)
     print(f"{len(rows)} draws: {counts.get('exact', 0)} exact, {counts.get('refused', 0)} refused, "
           f"{counts.get('wrong', 0)} wrong -> {args.out}")

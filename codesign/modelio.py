@@ -92,8 +92,8 @@ def _renamed_node(key: str, mapping: dict[str, str]) -> str:
 
 
 def final_softmax(model) -> bool:
-    last = model.layers[-1]
-    return type(last).__name__ == "Activation" and last.get_config()["activation"] == "softmax"
+    """The model ends in a softmax: an Activation layer, or a (Q)Dense/Conv with activation='softmax'."""
+    return model.layers[-1].get_config().get("activation") == "softmax"
 
 
 def clone_layer(layer, x, **config_changes):
@@ -109,4 +109,7 @@ def logits_model(model):
     """The model without its final softmax (the part that must be bit-exact)."""
     import tensorflow as tf
 
-    return tf.keras.Model(model.inputs, model.layers[-2].output, name=f"{model.name}_logits")
+    last = model.layers[-1]
+    if type(last).__name__ == "Activation":
+        return tf.keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+    return tf.keras.Model(model.inputs, clone_layer(last, last.input, activation="linear"), name=f"{model.name}_logits")

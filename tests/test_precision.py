@@ -163,3 +163,20 @@ def test_lowered_model_computes_the_same_function():
         x = zoo.inputs(model.input_shape[1:], n=40, signed=True)
         lowered = derive(model, QuantSpec(16, 4)).keras_model
         np.testing.assert_array_equal(lowered.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_softmax_fused_into_the_last_dense_is_split_off():
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    from codesign.modelio import final_softmax, logits_model
+
+    inp = tf.keras.Input((6,), name="x")
+    model = tf.keras.Model(inp, QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), activation="softmax",
+                                       name="head")(inp))
+    assert final_softmax(model)
+    core = logits_model(model)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 6)).astype(np.float32)
+    np.testing.assert_allclose(tf.nn.softmax(core.predict(x, verbose=0)), model.predict(x, verbose=0), rtol=1e-6)
+    assert [n.kind for n in derive(model, QuantSpec(8, 1)).nodes][-2:] == [LayerKind.DENSE, LayerKind.SOFTMAX]
+    assert [n.kind for n in derive(core, QuantSpec(8, 1)).nodes][-1] is LayerKind.DENSE
