@@ -57,7 +57,7 @@ def report(rows: list[dict], seconds: float, args) -> str:
         "written; `wrong`: anything else.", "",
         "| outcome | draws |", "|---|---|",
         *[f"| {k} | {counts.get(k, 0)} |" for k in ("exact", "refused", "wrong")], "",
-        "## By quantizer kind (a draw counts once per kind it uses)", "",
+        "## By quantizer and layer kind (a draw counts once per kind it uses)", "",
         "| kind | exact | refused | wrong |", "|---|---|---|---|",
         *[f"| {k} | {c['exact']} | {c['refused']} | {c['wrong']} |" for k, c in sorted(by_kind.items())], "",
         "## Refusals", "", "| reason | draws |", "|---|---|",

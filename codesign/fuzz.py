@@ -136,11 +136,12 @@ class Outcome:
         """Quantizer kinds this draw used (for the report's per-kind table)."""
         out = []
         for b in self.spec["blocks"]:
-            for q in (b["kernel"], b["activation"]):
+            for role, q in (("kernel", b["kernel"]), ("activation", b["activation"])):
                 name = q.split("(")[0]
                 if name == "quantized_bits" and "alpha='auto_po2'" in q:
                     name += "(auto_po2)"
-                out.append(name)
+                out.append(f"{role} {name}")
+            out.append(f"layer {b['kind']}" + (" + batchnorm" if b["batchnorm"] else ""))
         return out
 
 
