@@ -47,8 +47,9 @@ def activations():
         st.builds(lambda b, i, s: f"quantized_bits({b},{i},symmetric={s},alpha=1)", st.integers(1, 12),
                   st.integers(0, 5), st.booleans()),
         st.builds(lambda b, s: f"quantized_tanh({b},symmetric={s})", st.integers(2, 8), st.booleans()),
-        st.sampled_from(["relu", "linear", "quantized_sigmoid(4)", "quantized_relu(4,1,negative_slope=0.25)",
-                         "binary_tanh", "ternary"]),
+        st.builds(lambda b: f"quantized_sigmoid({b})", st.integers(1, 8)),
+        st.sampled_from(["relu", "linear", "binary(alpha=1)", "quantized_sigmoid(4,symmetric=True)",
+                         "quantized_relu(4,1,negative_slope=0.25)", "binary_tanh", "ternary(alpha=1)"]),
     )
 
 

@@ -19,19 +19,17 @@ from .errors import CodesignError
 
 # original class -> plain Keras class of the lowered layer
 MAC_CLASSES = {"QDense": "Dense", "Dense": "Dense", "QConv1D": "Conv1D", "Conv1D": "Conv1D",
-               "QConv2D": "Conv2D", "Conv2D": "Conv2D", "QDepthwiseConv2D": "DepthwiseConv2D",
+               "QConv2D": "Conv2D", "Conv2D": "Conv2D", "QConv2DBatchnorm": "Conv2D", "QDepthwiseConv2D": "DepthwiseConv2D",
                "DepthwiseConv2D": "DepthwiseConv2D", "DepthwiseConv1D": "DepthwiseConv1D"}
 SEPARABLE = {"QSeparableConv1D": ("DepthwiseConv1D", "Conv1D"), "SeparableConv1D": ("DepthwiseConv1D", "Conv1D"),
              "QSeparableConv2D": ("DepthwiseConv2D", "Conv2D"), "SeparableConv2D": ("DepthwiseConv2D", "Conv2D")}
-KEPT = {"QActivation", "Activation", "BatchNormalization", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+KEPT = {"QActivation", "Activation", "BatchNormalization", "QBatchNormalization", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
         "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
         "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D",
         "UpSampling2D", "Add", "Concatenate"}
 DROPPED = {"Dropout"}  # identity at inference; hls4ml skips it too
 SUPPORTED = sorted(set(MAC_CLASSES) | set(SEPARABLE) | KEPT | DROPPED | {"InputLayer"})
-# keys of the base Keras layers' configs (QKeras adds quantizers, ranges, ...)
-_QKERAS_ONLY = ("kernel_quantizer", "bias_quantizer", "kernel_range", "bias_range", "depthwise_quantizer",
-                "pointwise_quantizer", "depthwise_range", "pointwise_range")
+
 
 
 @dataclass
@@ -63,15 +61,31 @@ def _quantizer(layer, attr: str):
     return getattr(layer, f"{attr}_quantizer_internal", None)
 
 
-def _base_config(layer) -> dict:
-    cfg = {k: v for k, v in layer.get_config().items() if k not in _QKERAS_ONLY}
-    cfg["activation"] = "linear"
-    for key in ("kernel_constraint", "bias_constraint", "kernel_regularizer", "bias_regularizer",
-                "depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint", "pointwise_constraint",
-                "activity_regularizer", "kernel_initializer", "bias_initializer", "depthwise_initializer",
-                "pointwise_initializer"):
-        cfg.pop(key, None)
+def _base_config(layer, plain: str) -> dict:
+    """The layer's config restricted to what the plain Keras class takes (no quantizers, no initializers)."""
+    import inspect
+
+    import tensorflow as tf
+
+    accepted = set(inspect.signature(getattr(tf.keras.layers, plain).__init__).parameters) | {"name", "dtype"}
+    cfg = {k: v for k, v in layer.get_config().items() if k in accepted and not k.endswith(
+        ("_quantizer", "_initializer", "_regularizer", "_constraint", "_range"))}
+    if "activation" in accepted:
+        cfg["activation"] = "linear"
     return cfg
+
+
+def _folded_batchnorm(layer) -> tuple[np.ndarray, np.ndarray]:
+    """QConv2DBatchnorm at inference (qkeras qconv2d_batchnorm.py call()): kernel*inv, inv*(bias-mean)+beta."""
+    import tensorflow as tf
+
+    bn = layer.batchnorm
+    inv = tf.math.rsqrt(bn.moving_variance + bn.epsilon)
+    if bn.gamma is not None:
+        inv *= bn.gamma
+    bias = layer.bias if layer.use_bias else 0
+    return (inv * layer.kernel).numpy(), (inv * (bias - bn.moving_mean) + (bn.beta if bn.beta is not None else 0)
+                                          ).numpy()
 
 
 def _activation_layer(layer, name: str):
@@ -86,8 +100,11 @@ def _activation_layer(layer, name: str):
         return tf.keras.layers.Activation(act, name=f"{name}_{act}")
     from .quantizers import quantizer_name, quantizer_object
 
+    from .quantizers import is_sign
+
     q = quantizer_object(act)
-    return QActivation(str(q), name=f"{name}_{quantizer_name(q)}")  # str(q) parses back to the same quantizer
+    text = "binary(alpha=1)" if is_sign(q) else str(q)  # str(q) parses back to the same quantizer
+    return QActivation(text, name=f"{name}_{quantizer_name(q)}")
 
 
 def _single_node_inputs(layer, tensors: dict) -> list:
@@ -109,10 +126,12 @@ def _mac(layer, x, plain: str, lowered: Lowered):
     cls = type(layer).__name__
     weights = layer.get_weights()
     use_bias = layer.get_config().get("use_bias", True)
+    if cls == "QConv2DBatchnorm":
+        weights, use_bias = list(_folded_batchnorm(layer)), True
     kernel_attr = "depthwise" if "Depthwise" in plain else "kernel"
     kq = _quantizer(layer, kernel_attr)
     bq = _quantizer(layer, "bias") if use_bias else None
-    cfg = _base_config(layer)
+    cfg = _base_config(layer, plain) | {"use_bias": use_bias}
     if cls.startswith("Q") and kq is None and layer.get_config().get(f"{kernel_attr}_quantizer") is not None:
         raise CodesignError(f"layer '{layer.name}' ({cls}): its {kernel_attr} quantizer could not be built")
     kernel = _quantize(kq, weights[0])
@@ -149,6 +168,36 @@ def _separable(layer, x, lowered: Lowered):
     return y
 
 
+def _qbatchnorm(layer, x):
+    """QBatchNormalization at inference (qkeras qnormalization.py call()): BatchNormalization of its
+    quantized gamma, beta, moving mean and moving variance."""
+    import tensorflow as tf
+
+    new = tf.keras.layers.BatchNormalization.from_config(_base_config(layer, "BatchNormalization"))
+    y = new(x)
+    params = []
+    for attr in ("gamma", "beta", "moving_mean", "moving_variance"):
+        value = getattr(layer, attr)
+        if value is None:
+            continue
+        qname = {"moving_mean": "mean", "moving_variance": "variance"}.get(attr, attr)
+        params.append(_quantize(getattr(layer, f"{qname}_quantizer_internal", None), value.numpy()))
+    new.set_weights(params)
+    return y
+
+
+def _sign_activation(layer):
+    """A QActivation that is a sign with 0 -> +1 (binary(alpha=1), quantized_bits(1)) as hls4ml's
+    binary_tanh (nnet_activation.h: data >= 0 ? 1 : -1), which hls4ml builds from `binary`."""
+    from qkeras import QActivation
+
+    from .quantizers import is_sign, quantizer_object
+
+    if type(layer).__name__ != "QActivation" or not is_sign(quantizer_object(layer.get_config()["activation"])):
+        return None
+    return QActivation("binary(alpha=1)", name=layer.name)
+
+
 def lower(model) -> Lowered:
     """The plain-Keras twin of `model` (see the module docstring); refuses what it cannot lower exactly."""
     import tensorflow as tf
@@ -174,8 +223,11 @@ def lower(model) -> Lowered:
             y = _mac(layer, x, MAC_CLASSES[cls], lowered)
         elif cls in SEPARABLE:
             y = _separable(layer, x, lowered)
+        elif cls == "QBatchNormalization":
+            y = _qbatchnorm(layer, x)
+            lowered.origin[layer.name] = layer.name
         else:
-            new = type(layer).from_config(layer.get_config())
+            new = _sign_activation(layer) or type(layer).from_config(layer.get_config())
             y = new(x)
             if layer.get_weights():
                 new.set_weights(layer.get_weights())

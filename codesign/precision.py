@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import CodesignError
 from .lower import Lowered, lower
-from .quantizers import activation_spec, weight_spec
+from .quantizers import activation_spec, is_sign, quantizer_object, weight_spec
 from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values, union
 
 # Float parameters (BatchNorm scale/bias computed by hls4ml in float32) are held up to this many
@@ -35,6 +35,7 @@ class LayerKind(str, Enum):
     DEPTHWISE = "depthwise"        # DepthwiseConv1D/2D
     QUANTIZE = "quantize"          # Activation linear/relu/hard_tanh with a rounding+saturating result type
     RELU = "relu"                  # Activation relu with an exact result (no quantizer)
+    SIGN = "sign"                  # Activation binary_tanh: x >= 0 ? 1 : -1
     BATCHNORM = "batchnorm"        # BatchNormalization: x*scale + bias
     MAX_POOL = "max_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Max)
     AVG_POOL = "avg_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Average)
@@ -228,8 +229,9 @@ def _node(layer, specs: list[QuantSpec], lowered: Lowered, is_last: bool) -> Lay
     if cls in MAC_LAYERS:
         return _mac_node(layer, spec, lowered)
     if cls == "QActivation":
-        return LayerPrecision(layer.name, cls, activation_spec(layer.get_config()["activation"], _where(layer)),
-                              kind=LayerKind.QUANTIZE)
+        q = quantizer_object(layer.get_config()["activation"])
+        return LayerPrecision(layer.name, cls, activation_spec(q, _where(layer)),
+                              kind=LayerKind.SIGN if is_sign(q) else LayerKind.QUANTIZE)
     if cls == "Activation":
         return _activation(layer, spec, is_last)
     if cls == "BatchNormalization":

@@ -13,8 +13,9 @@ import numpy as np
 from .errors import CodesignError
 from .spec import QuantSpec, spec_for_values
 
-SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer), quantized_bits(bits >= 2, alpha=1 or None), "
-                         "quantized_tanh(use_real_tanh=False)")
+SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer), quantized_bits(alpha=1 or None), binary(alpha=1 or None), "
+                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid(symmetric=False, "
+                         "use_real_sigmoid=False)")
 # Weights are stored as the exact values their quantizer produces, so any quantizer whose values fit a
 # fixed-point type is exact: quantized_bits (any alpha whose scales are powers of two), quantized_po2,
 # binary, ternary, or no quantizer at all (float weights).
@@ -38,18 +39,47 @@ def nominal_bits_spec(q) -> QuantSpec:
     return QuantSpec(int(q.bits), int(q.integer) + int(signed), signed)
 
 
+def _unit_alpha(q) -> bool:
+    alpha = getattr(q, "alpha", None)
+    return alpha is None or (not isinstance(alpha, str) and np.size(alpha) == 1 and float(np.max(alpha)) == 1.0)
+
+
+def is_sign(q) -> bool:
+    """QKeras quantizers that compute sign(x) with 0 -> +1 (qkeras quantizers.py: binary, quantized_bits(1))."""
+    name = quantizer_name(q)
+    if name == "binary":
+        return _unit_alpha(q) and not q.use_01 and not q.use_stochastic_rounding
+    return name == "quantized_bits" and int(q.bits) == 1 and bool(q.keep_negative) and _unit_alpha(q)
+
+
+SIGN_SPEC = QuantSpec(2, 2, True)  # -1 and +1
+
+
 def activation_spec(config: Any, where: str) -> QuantSpec:
     """Result type of a QActivation (or a quantized activation split off a QDense/QConv)."""
     q = quantizer_object(config)
     name = quantizer_name(q)
+    if is_sign(q):
+        return SIGN_SPEC
+    if name == "binary_tanh":
+        raise CodesignError(f"{where}: QKeras binary_tanh maps 0 to -1, hls4ml's binary_tanh maps it to +1; "
+                            f"allowed activations: {SUPPORTED_ACTIVATIONS} (binary(alpha=1) maps 0 to +1)")
+    if name in ("ternary", "ternary_tanh"):
+        raise CodesignError(f"{where}: ternary activation: hls4ml's ternary_tanh thresholds at > t where QKeras "
+                            f"uses >= t, and rescales by 0.5/t; allowed activations: {SUPPORTED_ACTIVATIONS}")
+    if name == "quantized_sigmoid":
+        if q.use_real_sigmoid or q.symmetric or q.use_stochastic_rounding:
+            raise CodesignError(f"{where}: quantized_sigmoid with use_real_sigmoid (a lookup table), symmetric or "
+                                f"stochastic rounding is not bit-exact; allowed activations: {SUPPORTED_ACTIVATIONS}")
+        # round(clip(x/2 + 1/2, 0, 1) * 2^bits) / 2^bits, clipped to 1 - 2^-bits: hls4ml hard_sigmoid + this cast
+        return QuantSpec(int(q.bits), 0, False, "RND_CONV", "SAT")
     if name == "quantized_bits":
-        alpha = getattr(q, "alpha", None)
-        if isinstance(alpha, str) or (alpha is not None and float(np.max(alpha)) != 1.0):
-            raise CodesignError(f"{where}: activation quantized_bits(alpha={alpha!r}) scales at run time; "
+        if not _unit_alpha(q):
+            raise CodesignError(f"{where}: activation quantized_bits(alpha={q.alpha!r}) scales at run time; "
                                 f"allowed activations: {SUPPORTED_ACTIVATIONS}")
         if int(q.bits) - int(q.keep_negative) < 1:
-            raise CodesignError(f"{where}: activation quantized_bits({q.bits}) is a sign function, not a rounding "
-                                f"cast; allowed activations: {SUPPORTED_ACTIVATIONS}")
+            raise CodesignError(f"{where}: activation quantized_bits({q.bits}, keep_negative=False) is a step to "
+                                f"0/1; allowed activations: {SUPPORTED_ACTIVATIONS}")
         spec = nominal_bits_spec(q)
         overflow = "SAT_SYM" if (spec.signed and q.symmetric) else "SAT"
         return QuantSpec(spec.width, spec.integer, spec.signed, "RND_CONV", overflow)

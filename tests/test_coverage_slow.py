@@ -25,6 +25,10 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("resnet", "io_stream", "Latency", 1),
     ("reshaping", "io_parallel", "Latency", 1),
     ("reshaping", "io_stream", "Resource", 2),
+    ("sign_sigmoid", "io_parallel", "Latency", 1),
+    ("sign_sigmoid", "io_stream", "Resource", 2),
+    ("folded_batchnorm", "io_parallel", "Latency", 1),
+    ("folded_batchnorm", "io_stream", "Latency", 1),
 ]
 
 
@@ -62,3 +66,22 @@ def test_resolved_type_mismatch_is_named(tmp_path):
     graph["fc1"].bias = derived_bias
     with pytest.raises(CodesignError, match=r"hls4ml layer 'relu1' \(Activation\) has no node in codesign's typed"):
         check_resolved_types(hls_model, [n for n in graph.nodes if n.name != "relu1"])
+
+
+def test_sign_of_exact_zero_is_plus_one():
+    """fc1's first six units see exactly 0 on the zero input rows: QKeras and hls4ml both give +1."""
+    import tensorflow as tf
+
+    model = zoo.sign_sigmoid()
+    x = zoo.inputs((10,), signed=True)[-4:]
+    pre = tf.keras.Model(model.inputs, model.get_layer("fc1").output).predict(x, verbose=0)
+    sign = tf.keras.Model(model.inputs, model.get_layer("sign1").output).predict(x, verbose=0)
+    assert np.all(pre[:, :6] == 0) and np.all(sign[:, :6] == 1)
+
+
+def test_folded_batchnorm_lowers_to_the_inference_function():
+    model = zoo.folded_batchnorm()
+    x = zoo.inputs((6, 6, 2), n=40, signed=True)
+    graph = derive(model, QuantSpec(12, 4))
+    np.testing.assert_array_equal(graph.keras_model.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert graph["convbn"].class_name == "Conv2D" and graph["qbn"].class_name == "BatchNormalization"

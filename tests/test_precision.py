@@ -140,14 +140,22 @@ def test_recurrent_layer_refused():
         derive(model, QuantSpec(8, 1))
 
 
-def test_sign_activation_refused():
+def test_sign_activations_are_binary_tanh_and_other_steps_refused():
     import tensorflow as tf
-    from qkeras import QActivation, quantized_bits
+    from qkeras import QActivation, binary, binary_tanh, quantized_bits, quantized_sigmoid, ternary
 
     inp = tf.keras.Input((4,), name="x")
-    model = tf.keras.Model(inp, QActivation(quantized_bits(1, 0, alpha=1), name="sgn")(inp))
-    with pytest.raises(CodesignError, match=r"layer 'sgn' \(QActivation\): activation quantized_bits\(1\) is a sign"):
-        derive(model, QuantSpec(8, 1))
+    h = QActivation(quantized_bits(1, 0, alpha=1), name="sgn")(inp)
+    h = QActivation(binary(alpha=1), name="bin")(h)
+    graph = derive(tf.keras.Model(inp, QActivation(quantized_sigmoid(3), name="sig")(h)), QuantSpec(8, 1))
+    assert [(n.kind, n.result.to_hls()) for n in graph.nodes[1:]] == [
+        (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.QUANTIZE, "ufixed<3,0,RND_CONV,SAT>")]
+    for act, message in [(binary_tanh, r"QKeras binary_tanh maps 0 to -1, hls4ml's binary_tanh maps it to \+1"),
+                         (ternary(alpha=1), r"ternary activation: hls4ml's ternary_tanh thresholds at > t"),
+                         (quantized_sigmoid(4, use_real_sigmoid=True), r"quantized_sigmoid with use_real_sigmoid")]:
+        model = tf.keras.Model(inp, QActivation(act, name="a")(inp))
+        with pytest.raises(CodesignError, match=r"layer 'a' \(QActivation\): " + message):
+            derive(model, QuantSpec(8, 1))
 
 
 def test_relu_drops_only_the_sign_bit():

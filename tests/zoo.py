@@ -66,7 +66,10 @@ def binary_ternary():
     h = QActivation(quantized_relu(4, 2), name="relu1")(h)
     h = _dense(16, "ter", ternary(alpha=1, threshold=0.4), quantized_bits(6, 2, alpha=1))(h)
     h = QActivation(quantized_bits(6, 3, alpha=1), name="q2")(h)
-    h = _dense(6, "apo2", quantized_bits(4, 0, alpha="auto_po2"), quantized_bits(8, 3, alpha=1))(h)
+    apo2 = _dense(6, "apo2", quantized_bits(4, 0, alpha="auto_po2"), quantized_bits(8, 3, alpha=1))
+    h = apo2(h)
+    columns = np.array([0.05, 0.2, 0.5, 1.0, 2.0, 4.0])  # per-channel ranges -> per-channel po2 scales
+    apo2.set_weights([rng.normal(0, 1, (16, 6)) * columns, rng.normal(0, 1, 6)])
     return tf.keras.Model(inp, h)
 
 
@@ -151,7 +154,46 @@ def reshaping():
 
 
 def inputs(shape, n=160, seed=0, signed=False):
-    """Typical inputs plus a block scaled 8x that drives every quantizer into saturation."""
+    """Typical inputs, a block scaled 8x that drives every quantizer into saturation, and 4 zero rows."""
     rng = np.random.default_rng(seed)
     typical = rng.uniform(-1 if signed else 0, 1, size=(n, *shape))
-    return np.concatenate([typical, 8 * typical[: n // 4]]).astype(np.float32)
+    return np.concatenate([typical, 8 * typical[: n // 4], np.zeros((4, *shape))]).astype(np.float32)
+
+
+def sign_sigmoid():
+    """Sign activations (quantized_bits(1), binary fused into a QDense) and a hard quantized_sigmoid."""
+    import tensorflow as tf
+    from qkeras import QActivation, binary, quantized_bits, quantized_sigmoid
+
+    seeded(8)
+    inp = tf.keras.Input((10,), name="x")
+    fc1 = _dense(12, "fc1", quantized_bits(4, 0, alpha=1), quantized_bits(4, 1, alpha=1))
+    h = fc1(inp)
+    rng = np.random.default_rng(8)
+    fc1.set_weights([rng.normal(0, 0.5, (10, 12)), np.r_[np.zeros(6), rng.normal(0, 1, 6)]])  # zero rows -> sign(0)
+    h = QActivation(quantized_bits(1, 0, alpha=1), name="sign1")(h)
+    h = _dense(8, "fc2", binary(alpha=1), quantized_bits(3, 2, alpha=1), activation=binary(alpha=1))(h)
+    h = _dense(6, "fc3", quantized_bits(4, 0, alpha=1), quantized_bits(4, 1, alpha=1))(h)
+    return tf.keras.Model(inp, QActivation(quantized_sigmoid(4), name="sig")(h))
+
+
+def folded_batchnorm():
+    """QConv2DBatchnorm (BatchNormalization folded into the quantized kernel) and QBatchNormalization."""
+    import tensorflow as tf
+    from qkeras import QActivation, QBatchNormalization, QConv2DBatchnorm, quantized_bits, quantized_relu
+
+    seeded(9)
+    inp = tf.keras.Input((6, 6, 2), name="img")
+    conv = QConv2DBatchnorm(4, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                            bias_quantizer=quantized_bits(8, 3, alpha=1), name="convbn")
+    h = conv(inp)
+    rng = np.random.default_rng(9)
+    bn = conv.batchnorm
+    bn.set_weights([rng.uniform(0.5, 2, 4), rng.normal(0, 0.5, 4), rng.normal(0, 0.5, 4), rng.uniform(0.3, 2, 4)])
+    h = QActivation(quantized_relu(5, 2), name="relu1")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = _dense(8, "fc", quantized_bits(5, 0, alpha=1), quantized_bits(6, 2, alpha=1))(h)
+    qbn = QBatchNormalization(name="qbn")  # QKeras defaults: po2 gamma/beta, po2 variance with even exponents
+    h = qbn(h)
+    qbn.set_weights([rng.uniform(0.5, 2, 8), rng.normal(0, 0.5, 8), rng.normal(0, 0.5, 8), rng.uniform(0.3, 2, 8)])
+    return tf.keras.Model(inp, QActivation(quantized_bits(6, 2, alpha=1), name="q")(h))
