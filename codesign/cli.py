@@ -66,6 +66,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
              weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
              io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream"),
+             strategy: str = typer.Option("Latency", help="Latency or Resource"),
+             reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml ReuseFactor"),
              part: str = typer.Option("xcvu13p-flga2577-2-e", help="FPGA part"),
              project: Optional[Path] = typer.Option(None, help="keep the HLS project here")) -> None:
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
@@ -77,7 +79,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     from .validate import verify
 
     try:
-        opts = export_options(Path("--options"), {"io_type": io_type, "part": part})
+        opts = export_options(Path("--options"), {"io_type": io_type, "part": part, "strategy": strategy,
+                                                  "reuse_factor": reuse_factor})
         x = _load_array(inputs, "inputs")
         keras_model = load_model(model, weights)
         with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
@@ -92,6 +95,12 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     print(json.dumps(payload, indent=2))
     if result.renamed_layers:
         console.print(f"renamed layers for C++: {result.renamed_layers}", highlight=False)
+    for layer in result.layers:
+        for note in layer.get("notes", []):
+            console.print(f"note: layer '{layer['name']}': {note}", highlight=False)
+    if result.inexact_reference_layers:
+        console.print(f"note: accumulators wider than float32's 24 bits in {result.inexact_reference_layers}: "
+                      "the QKeras reference itself rounds there", highlight=False)
     exact = payload["bit_exact_fraction"] == 1.0 and payload["testbench_bit_exact_fraction"] == 1.0
     raise typer.Exit(0 if exact else 1)
 

@@ -145,3 +145,10 @@ def test_cpp_colliding_names_renamed():
     assert mapping == {"in": "in_layer"}
     assert renamed.get_config()["input_layers"][0][0] == "in_layer"
     np.testing.assert_array_equal(renamed.predict(x, verbose=0), before)
+
+
+def test_validate_bad_strategy(tmp_path, jet_files):
+    np.save(tmp_path / "x.npy", np.zeros((2, 16)))
+    line = error_line(runner.invoke(app, ["validate", jet_files[0], "--weights", jet_files[1], "--inputs",
+                                          str(tmp_path / "x.npy"), "--strategy", "Fast"]))
+    assert "target.strategy" in line and "'Fast'; allowed: Latency, Resource" in line

@@ -77,3 +77,15 @@ def test_too_narrow_layer_is_found(tmp_path):
     assert result.bit_exact_fraction < 0.9 and result.testbench_bit_exact_fraction < 0.9
     assert result.first_mismatch_layer == "fc1"
     assert result.max_abs_diff > 0
+
+
+def test_validate_cli_float_weights_resource_says_how_it_typed_them(tmp_path):
+    from . import zoo
+
+    zoo.float_weights().save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", zoo.inputs((10,), signed=True))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                      "--strategy", "Resource", "--reuse-factor", "2"])
+    assert result.exit_code == 0, result.output
+    assert "note: layer 'float_q': float weights: exact type chosen from the values" in result.output
+    assert "note: layer 'plain': float weights: exact type chosen from the values" in result.output
