@@ -51,7 +51,8 @@ def report(rows: list[dict], seconds: float, args) -> str:
         f"{'' if len(rows) >= args.draws else ' (still running or stopped early: the counts are of the draws done)'}.",
         "",
         "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
-        " a drawn kernel quantizer and activation; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
+        " a drawn kernel quantizer and activation, for convolutions optional Add/Concatenate skips, max/average "
+        "pooling and a Flatten or GlobalAveragePooling head; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
         "of which a quarter are 8x larger than the rest (every quantizer saturates). `exact`: bit-exact both ways "
         "(hls4ml compile()+predict() and the g++ test bench); `refused`: one error line before anything is "
         "written; `wrong`: anything else.", "",
@@ -66,8 +67,9 @@ def report(rows: list[dict], seconds: float, args) -> str:
     ]
     wrong = [r for r in rows if r["outcome"] == "wrong"]
     lines += [f"- `codesign.fuzz.run({json.dumps(r['spec'])})`: {r['detail']}" for r in wrong] or ["none"]
-    lines += ["", "What this does not show: models outside the drawn space (recurrent layers, merges and "
-              "separable convolutions are covered by tests/test_coverage_slow.py, not drawn here), and exactness on "
+    lines += ["", "What this does not show: models outside the drawn space (separable convolutions, "
+              "QConv2DBatchnorm, QBatchNormalization, padding and upsampling are covered by "
+              "tests/test_coverage_slow.py, not drawn here; recurrent layers are refused), and exactness on "
               "inputs other than the drawn ones.", ""]
     return "\n".join(lines)
 

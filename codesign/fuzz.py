@@ -66,11 +66,14 @@ def model_specs():
             blocks.append({"kind": kind, "units": draw(st.integers(2, 6)), "kernel": draw(kernel_quantizers()),
                            "bias": draw(st.builds(lambda b, i: f"quantized_bits({b},{i},alpha=1)", st.integers(2, 10),
                                                   st.integers(0, 4))),
-                           "batchnorm": draw(st.booleans()), "activation": draw(activations())})
+                           "batchnorm": draw(st.booleans()), "activation": draw(activations()),
+                           "merge": draw(st.sampled_from(["none", "add", "concat"])) if conv else "none",
+                           "pool": draw(st.sampled_from(["none", "max", "avg"])) if conv else "none"})
         return {"input": [draw(st.sampled_from([4, 6])), draw(st.sampled_from([4, 6])), draw(st.integers(1, 3))]
                 if conv else [draw(st.integers(3, 10))],
                 "blocks": blocks, "input_scale": draw(st.sampled_from([1.0, 4.0, 16.0])),
                 "io_type": draw(st.sampled_from(["io_parallel", "io_stream"])) if conv else "io_parallel",
+                "head": draw(st.sampled_from(["flatten", "global_avg"])) if conv else "none",
                 "strategy": draw(st.sampled_from(["Latency", "Resource"])), "seed": draw(st.integers(0, 2**16))}
 
     return draw_spec()
@@ -91,6 +94,7 @@ def build(spec: dict):
     inp = tf.keras.Input(tuple(spec["input"]), name="x")
     h = inp
     for i, b in enumerate(spec["blocks"]):
+        block_in = h
         kq, bq = _quantizer(b["kernel"]), _quantizer(b["bias"])
         if b["kind"] == "dense":
             layer = QDense(b["units"], kernel_quantizer=kq, bias_quantizer=bq, name=f"d{i}")
@@ -114,7 +118,16 @@ def build(spec: dict):
             h = tf.keras.layers.Activation(act, name=f"a{i}")(h)
         else:
             h = QActivation(act, name=f"a{i}")(h)
-    if len(spec["input"]) == 3:
+        if b.get("merge") == "add" and block_in.shape[1:] == h.shape[1:]:
+            h = tf.keras.layers.Add(name=f"add{i}")([block_in, h])
+        elif b.get("merge") == "concat":
+            h = tf.keras.layers.Concatenate(name=f"cat{i}")([block_in, h])
+        if b.get("pool", "none") != "none" and h.shape[1] >= 4:
+            pool = tf.keras.layers.MaxPooling2D if b["pool"] == "max" else tf.keras.layers.AveragePooling2D
+            h = pool(2, name=f"pool{i}")(h)
+    if spec.get("head") == "global_avg":
+        h = tf.keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    elif len(spec["input"]) == 3:
         h = tf.keras.layers.Flatten(name="flat")(h)
     return tf.keras.Model(inp, h)
 
@@ -143,6 +156,9 @@ class Outcome:
                     name += "(auto_po2)"
                 out.append(f"{role} {name}")
             out.append(f"layer {b['kind']}" + (" + batchnorm" if b["batchnorm"] else ""))
+            out += [f"layer {b[k]}" for k in ("merge", "pool") if b.get(k, "none") != "none"]
+        if self.spec.get("head") == "global_avg":
+            out.append("layer global_avg")
         return out
 
 
