@@ -11,6 +11,7 @@ import argparse
 import collections
 import json
 import multiprocessing as mp
+import queue as queue_module
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def worker(seed: int, draws: int, queue) -> None:
+def worker(k: int, seed: int, draws: int, queue) -> None:
+    """Runs `draws` hypothesis draws; messages: {"k", "start": spec}, {"k", "row": {...}}, {"k", "done"}."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
 
@@ -29,11 +31,12 @@ def worker(seed: int, draws: int, queue) -> None:
     @settings(max_examples=draws, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(spec=fuzz.model_specs())
     def sweep(spec):
+        queue.put({"k": k, "start": spec})  # if the C model aborts the process, this draw is the culprit
         o = fuzz.run(spec)
-        queue.put({"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()})
+        queue.put({"k": k, "row": {"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()}})
 
     sweep()
-    queue.put(None)
+    queue.put({"k": k, "done": True})
 
 
 def report(rows: list[dict], seconds: float, args) -> str:
@@ -89,24 +92,39 @@ def main() -> None:
     args = ap.parse_args()
     from rich.progress import Progress
 
+    from codesign import fuzz
+
     queue = mp.get_context("spawn").Queue()
     per = -(-args.draws // args.workers)
-    procs = [mp.get_context("spawn").Process(target=worker, args=(args.seed + k, per, queue))
+    procs = [mp.get_context("spawn").Process(target=worker, args=(k, args.seed + k, per, queue))
              for k in range(args.workers)]
     for p in procs:
         p.start()
-    rows, done, start = [], 0, time.time()
+    rows, done, start, running = [], set(), time.time(), {}
     with Progress() as progress:
         task = progress.add_task("fuzzing validate", total=per * args.workers)
-        while done < len(procs):
-            item = queue.get()
-            if item is None:
-                done += 1
+        while len(done) < len(procs):
+            try:
+                msg = queue.get(timeout=30)
+            except queue_module.Empty:
+                for k, p in enumerate(procs):  # a worker killed by an abort in C++: its last draw is wrong
+                    if k not in done and p.exitcode not in (None, 0):
+                        done.add(k)
+                        spec = running.pop(k, None)
+                        if spec is not None:
+                            rows.append({"outcome": "wrong", "detail": f"the process died (exit {p.exitcode})",
+                                         "spec": spec, "kinds": fuzz.Outcome("wrong", "", spec).kinds()})
                 continue
-            rows.append(item)
-            progress.update(task, advance=1, description=f"fuzzing validate ({item['outcome']})")
-            if len(rows) % 10 == 0:  # a long sweep leaves a usable report at any time
-                write_report(rows, time.time() - start, args)
+            if "done" in msg:
+                done.add(msg["k"])
+            elif "start" in msg:
+                running[msg["k"]] = msg["start"]
+            else:
+                running.pop(msg["k"], None)
+                rows.append(msg["row"])
+                progress.update(task, advance=1, description=f"fuzzing validate ({msg['row']['outcome']})")
+                if len(rows) % 10 == 0:  # a long sweep leaves a usable report at any time
+                    write_report(rows, time.time() - start, args)
     for p in procs:
         p.join()
     write_report(rows, time.time() - start, args)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CodesignError
-from .precision import MAC_KINDS, LayerPrecision, TypedGraph
+from .precision import MAC_KINDS, LayerKind, LayerPrecision, TypedGraph
 from .spec import QuantSpec, parse_hls
 
 IO_TYPES = ("io_parallel", "io_stream")
@@ -27,6 +27,11 @@ class ExportOptions:
     backend: str = "Vitis"
 
 
+# hls4ml 1.3.0 nnet_sepconv2d.h / nnet_sepconv1d.h: io_parallel depthwise + Resource builds, then asserts at run time
+DEPTHWISE_LATENCY_NOTE = ("Latency strategy: hls4ml's io_parallel depthwise convolution has no Resource strategy "
+                          "(nnet_sepconv2d.h asserts)")
+
+
 def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: bool = False) -> dict:
     """hls4ml config at name granularity; every layer's types set explicitly (no fixed<16,6> default)."""
     layers = {}
@@ -35,6 +40,10 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
         if lp.class_name == "Softmax":  # hls4ml docs: rounding + saturating tables keep softmax accurate
             entry.update(Strategy="stable", TableSize=4096)
             entry["Precision"].update(exp_table="fixed<18,8,RND,SAT>", inv_table="fixed<18,8,RND,SAT>")
+        if lp.kind is LayerKind.DEPTHWISE and opts.strategy == "Resource" and opts.io_type == "io_parallel":
+            entry["Strategy"] = "Latency"
+            if DEPTHWISE_LATENCY_NOTE not in lp.notes:
+                lp.notes.append(DEPTHWISE_LATENCY_NOTE)
         layers[lp.name] = entry
         if lp.kind in MAC_KINDS:  # hls4ml's parser appends `<name>_linear`; same type -> it is eliminated
             layers[f"{lp.name}_linear"] = {"Precision": {"result": lp.result.to_hls()}, "Trace": False}

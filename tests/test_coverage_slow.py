@@ -20,6 +20,7 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("binary_ternary", "io_parallel", "Resource", 4),
     ("float_weights", "io_parallel", "Latency", 1),
     ("depthwise_separable", "io_parallel", "Latency", 1),
+    ("depthwise_separable", "io_parallel", "Resource", 2),
     ("depthwise_separable", "io_stream", "Latency", 1),
     ("resnet", "io_parallel", "Latency", 1),
     ("resnet", "io_stream", "Latency", 1),
@@ -41,6 +42,9 @@ def test_bit_exact(tmp_path, case, io_type, strategy, rf):
     assert (result.bit_exact_fraction, result.testbench_bit_exact_fraction) == (1.0, 1.0)
     assert result.max_abs_diff == 0.0 and result.first_mismatch_layer is None
     assert result.inexact_reference_layers == []
+    if case == "depthwise_separable" and strategy == "Resource" and io_type == "io_parallel":
+        notes = {layer["name"]: layer.get("notes", []) for layer in result.layers}
+        assert any(n.startswith("Latency strategy: hls4ml's io_parallel depthwise") for n in notes["dw"])
 
 
 def test_public_po2_saturates_and_hits_zero_weights():
