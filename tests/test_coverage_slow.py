@@ -26,6 +26,8 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("resnet", "io_stream", "Latency", 1),
     ("reshaping", "io_parallel", "Latency", 1),
     ("reshaping", "io_stream", "Resource", 2),
+    ("conv1d_separable", "io_parallel", "Latency", 1),
+    ("conv1d_separable", "io_stream", "Latency", 1),
     ("sign_sigmoid", "io_parallel", "Latency", 1),
     ("sign_sigmoid", "io_stream", "Resource", 2),
     ("folded_batchnorm", "io_parallel", "Latency", 1),

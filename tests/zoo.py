@@ -197,3 +197,23 @@ def folded_batchnorm():
     h = qbn(h)
     qbn.set_weights([rng.uniform(0.5, 2, 8), rng.normal(0, 0.5, 8), rng.normal(0, 0.5, 8), rng.uniform(0.3, 2, 8)])
     return tf.keras.Model(inp, QActivation(quantized_bits(6, 2, alpha=1), name="q")(h))
+
+
+def conv1d_separable():
+    """QConv1D, QSeparableConv1D, MaxPooling1D, UpSampling1D and GlobalAveragePooling1D (keyword-spotting style)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QSeparableConv1D, quantized_bits, quantized_relu
+
+    seeded(10)
+    q = quantized_bits(5, 0, alpha=1)
+    inp = tf.keras.Input((16, 3), name="seq")
+    h = QConv1D(4, 3, padding="same", kernel_quantizer=q, bias_quantizer=quantized_bits(6, 2, alpha=1),
+                name="c1")(inp)
+    h = QActivation(quantized_relu(5, 2), name="relu1")(h)
+    h = tf.keras.layers.MaxPooling1D(2, name="pool")(h)
+    h = QSeparableConv1D(4, 3, depthwise_quantizer=q, pointwise_quantizer=quantized_bits(4, 0, alpha=1),
+                         bias_quantizer=quantized_bits(6, 2, alpha=1), padding="same", name="sep")(h)
+    h = QActivation(quantized_relu(5, 2), name="relu2")(h)
+    h = tf.keras.layers.UpSampling1D(2, name="up")(h)
+    h = tf.keras.layers.GlobalAveragePooling1D(name="gap")(h)
+    return tf.keras.Model(inp, h)
