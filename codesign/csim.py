@@ -24,15 +24,41 @@ def write_tb_data(project: Path, inputs: np.ndarray, predictions: np.ndarray) ->
         (tb / name).write_text("\n".join(" ".join(repr(float(v)) for v in row) for row in rows) + "\n")
 
 
+# ap_fixed's operator<< goes through to_string(), which rounds to the stream precision and prints 0 for
+# types with more integer than total bits (e.g. ap_fixed<2,6>, a step of 16); to_double() is exact up to
+# 53 bits. Only the printing of the results changes; the firmware is untouched.
+EXACT_PRINT = """
+template <class T> void codesign_put(std::ostream &out, const T &v) {
+    if (T::width <= 53) out << v.to_double() << " "; else out << v << " ";
+}
+template <class res_T, size_t SIZE> void codesign_print(res_T result[SIZE], std::ostream &out) {
+    for (int i = 0; i < SIZE; i++) codesign_put(out, result[i]);
+    out << std::endl;
+}
+template <class res_T, size_t SIZE> void codesign_print(hls::stream<res_T> &result, std::ostream &out) {
+    for (int i = 0; i < SIZE / res_T::size; i++) {
+        res_T pack = result.read();
+        for (int j = 0; j < res_T::size; j++) codesign_put(out, pack[j]);
+    }
+    out << std::endl;
+}
+"""
+
+
 def patch_full_precision(project: Path) -> None:
-    """ap_fixed's operator<< rounds to the stream precision; print every digit instead."""
+    """Print every result exactly (see EXACT_PRINT) to the results log."""
+    import re
+
     tb = project / "myproject_test.cpp"
     src = tb.read_text()
-    if "fout.precision(" not in src:
-        if FOUT_LINE not in src:
-            raise CodesignError(f"{tb}: unexpected test bench layout (no '{FOUT_LINE}')")
-        src = src.replace(FOUT_LINE, FOUT_LINE + "\n    fout.precision(80);")
-        tb.write_text(src)
+    if "codesign_print" in src:
+        return
+    if FOUT_LINE not in src or "int main(" not in src:
+        raise CodesignError(f"{tb}: unexpected test bench layout (no '{FOUT_LINE}')")
+    src = src.replace(FOUT_LINE, FOUT_LINE + "\n    fout.precision(80);")
+    src = re.sub(r"nnet::print_result<([^>]+)>\((\w+), fout\)", r"codesign_print<\1>(\2, fout)", src)
+    src = src.replace("int main(", EXACT_PRINT + "\nint main(", 1)
+    tb.write_text(src)
 
 
 def build_testbench(project: Path) -> float:

@@ -52,6 +52,7 @@ def test_odd_quantized_bits_grids():
     # quantized_bits(4,4): step 2^(4-3) = 2, range [-16, 14] -> fixed<4,5> (hls4ml would say int<4>)
     assert p["coarse"]["result"] == "fixed<4,5,RND_CONV,SAT>"
     assert p["sym"]["result"] == "fixed<5,4,RND_CONV,SAT_SYM>"
+    assert p["step16"]["result"] == "fixed<2,6,RND_CONV,SAT>"
 
 
 def test_po2_weights_typed_from_their_values_zero_included():

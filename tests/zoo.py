@@ -46,7 +46,9 @@ def odd_grids():
     h = QActivation(quantized_bits(4, 4, alpha=1), name="coarse")(h)
     h = _dense(8, "wide", quantized_bits(4, 4, alpha=1), quantized_bits(8, 3, alpha=1, symmetric=True))(h)
     h = QActivation(quantized_bits(5, 3, alpha=1, symmetric=True), name="sym")(h)
-    return tf.keras.Model(inp, h)
+    h = _dense(4, "big", quantized_bits(4, 4, alpha=1), quantized_bits(4, 4, alpha=1))(h)
+    # 2 bits, integer 5: a step of 16 (fixed<2,6>, whose to_string() prints 0: the test bench prints to_double())
+    return tf.keras.Model(inp, QActivation(quantized_bits(2, 5, alpha=1), name="step16")(h))
 
 
 def binary_ternary():
