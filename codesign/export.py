@@ -99,6 +99,10 @@ def _hls_spec(precision) -> QuantSpec | str:
         return str(precision)
 
 
+def _text(spec: QuantSpec | str | None) -> str:
+    return spec.to_hls() if isinstance(spec, QuantSpec) else str(spec)
+
+
 def resolved_types(layer) -> dict[str, QuantSpec | str]:
     """The types hls4ml resolved for one layer (result, accumulator, weights, biases, BN scale/bias)."""
     out = {"result": _hls_spec(layer.get_output_variable().type.precision)}
@@ -125,16 +129,18 @@ def check_resolved_types(hls_model, nodes: list[LayerPrecision]) -> None:
             raise CodesignError(f"hls4ml layer '{layer.name}' ({layer.class_name}) has no node in codesign's typed "
                                 "graph; its types would be hls4ml's defaults")
         want = {"result": node.result, "accum": node.accum, "weight": node.weight, "bias": node.bias} | node.params
+        for key in got.keys() - {k for k, v in want.items() if v is not None}:
+            if node.kind is not LayerKind.INPUT and key in want:  # a type hls4ml uses that codesign did not decide
+                raise CodesignError(f"layer '{layer.name}': hls4ml uses the {key} type {_text(got[key])}, which "
+                                    "codesign's typed graph does not decide")
         for key, spec in want.items():
             if spec is None or node.class_name == "InputLayer" and key != "result":
                 continue
             have = got.get(key)
-            if have is None and key == "accum" and node.kind.value not in ("dense", "conv", "depthwise", "avg_pool"):
-                continue
             if have != spec and not (isinstance(have, QuantSpec) and have.exact() == spec.exact()
                                      and node.approximate):
                 raise CodesignError(f"layer '{layer.name}': hls4ml resolved its {key} type as "
-                                    f"{have.to_hls() if isinstance(have, QuantSpec) else have}, codesign derived "
+                                    f"{_text(have)}, codesign derived "
                                     f"{spec.to_hls()}; the export would not be what was proven")
 
 

@@ -27,6 +27,12 @@ from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values, uni
 PARAM_FRAC_BITS = 48
 
 
+ZERO_BIAS = QuantSpec(1, 1, False)
+# softmax (nnet_activation.h softmax_stable): sums of exp_table values in (0, 1] with 10 fraction bits;
+# 12 integer bits hold the sum of up to 2048 classes exactly
+SOFTMAX_ACCUM = QuantSpec(24, 12)
+
+
 class LayerKind(str, Enum):
     """What a node computes (hls4ml class in brackets)."""
     INPUT = "input"                # InputLayer
@@ -145,6 +151,8 @@ def _mac_node(layer, in_spec: QuantSpec, lowered: Lowered) -> LayerPrecision:
         n_terms = int(np.prod(kernel.shape[:-1]))
         kind = LayerKind.DENSE if cls == "Dense" else LayerKind.CONV
     acc = mac(in_spec, w, n_terms, b)
+    if b is None:  # hls4ml stores zeros for a layer without bias, in ufixed<1,1>
+        b = ZERO_BIAS
     return LayerPrecision(layer.name, cls, acc, acc, w, b, n_terms=n_terms, kind=kind,
                           product=product(in_spec, w), notes=notes)
 
@@ -175,8 +183,8 @@ def _batchnorm(layer, in_spec: QuantSpec) -> LayerPrecision:
 
 def _pool(layer, in_spec: QuantSpec) -> LayerPrecision:
     cls = type(layer).__name__
-    if "Max" in cls:
-        return LayerPrecision(layer.name, cls, in_spec, kind=LayerKind.MAX_POOL)
+    if "Max" in cls:  # nnet_pooling.h max() returns accum_t: it must hold the input type
+        return LayerPrecision(layer.name, cls, in_spec, in_spec, kind=LayerKind.MAX_POOL)
     if cls.startswith("Global"):
         size = int(np.prod(layer.input_shape[1:-1]))
     else:
@@ -198,8 +206,8 @@ def _pool(layer, in_spec: QuantSpec) -> LayerPrecision:
 
 def softmax_precision(name: str) -> LayerPrecision:
     """Probabilities in [0, 1): all 18 bits fractional, so near-tied classes stay distinguishable."""
-    return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), approximate=True, source=name,
-                          kind=LayerKind.SOFTMAX)
+    return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), SOFTMAX_ACCUM, approximate=True,
+                          source=name, kind=LayerKind.SOFTMAX)
 
 
 def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:

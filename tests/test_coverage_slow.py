@@ -70,6 +70,10 @@ def test_resolved_type_mismatch_is_named(tmp_path):
                                             r"derived fixed<8,3>"):
         check_resolved_types(hls_model, graph.nodes)
     graph["fc1"].bias = derived_bias
+    graph["softmax"].accum = None
+    with pytest.raises(CodesignError, match=r"layer 'softmax': hls4ml uses the accum type fixed<24,12>, which "
+                                            r"codesign's typed graph does not decide"):
+        check_resolved_types(hls_model, graph.nodes)
     with pytest.raises(CodesignError, match=r"hls4ml layer 'relu1' \(Activation\) has no node in codesign's typed"):
         check_resolved_types(hls_model, [n for n in graph.nodes if n.name != "relu1"])
 

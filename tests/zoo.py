@@ -211,8 +211,8 @@ def conv1d_separable():
     inp = tf.keras.Input((16, 3), name="seq")
     h = QConv1D(4, 3, padding="same", kernel_quantizer=q, bias_quantizer=quantized_bits(6, 2, alpha=1),
                 name="c1")(inp)
+    h = tf.keras.layers.MaxPooling1D(2, name="pool")(h)  # on the 13-fraction-bit accumulator: accum_t must hold it
     h = QActivation(quantized_relu(5, 2), name="relu1")(h)
-    h = tf.keras.layers.MaxPooling1D(2, name="pool")(h)
     h = QSeparableConv1D(4, 3, depthwise_quantizer=q, pointwise_quantizer=quantized_bits(4, 0, alpha=1),
                          bias_quantizer=quantized_bits(6, 2, alpha=1), padding="same", name="sep")(h)
     h = QActivation(quantized_relu(5, 2), name="relu2")(h)
