@@ -185,7 +185,8 @@ def run(spec: dict) -> Outcome:
         return Outcome("exact", "", spec)
     return Outcome("wrong", f"bit_exact={result.bit_exact_fraction} testbench={result.testbench_bit_exact_fraction} "
                             f"first_mismatch={result.first_mismatch_layer} "
-                            f"inexact_reference={result.inexact_reference_layers}", spec)
+                            f"inexact_reference={result.inexact_reference_layers} trace_error={result.trace_error}",
+                   spec)
 
 
 def reproducer(outcome: Outcome) -> str:

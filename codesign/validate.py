@@ -34,6 +34,7 @@ class ValidationResult:
     renamed_layers: dict = field(default_factory=dict)
     softmax_argmax_agreement: float | None = None
     inexact_reference_layers: list = field(default_factory=list)  # accumulators over float32's 24 bits
+    trace_error: str | None = None  # why the layer trace could not name the first mismatch
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
     csim_labels: np.ndarray | None = field(default=None, repr=False)  # argmax of the deliverable C model
@@ -98,7 +99,10 @@ def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str
         hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
             _, trace = hls_model.trace(np.ascontiguousarray(x))
+    present = {layer.name for layer in hls_model.get_layers()}
     for node, ref in zip(named, keras_outs):
+        if node.name not in present and node.kind is LayerKind.RESHAPE and node.result == node.input:
+            continue  # an identity hls4ml removed (linear activation): its output is its input's
         got = trace.get(node.name)
         if got is None:
             raise CodesignError(f"layer '{node.name}': hls4ml did not trace it; cannot tell whether it is exact")
@@ -141,16 +145,19 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         tb_frac = _fraction_equal(tb_out, ref.reshape(len(ref), -1))
 
     exact_frac = _fraction_equal(out, ref)
-    mismatch = None
+    mismatch, trace_error = None, None
     if exact_frac < 1.0 or (tb_frac is not None and tb_frac < 1.0):
         step("tracing layers to find the first mismatch")
-        mismatch = first_mismatch(graph, opts, xq)
+        try:
+            mismatch = first_mismatch(graph, opts, xq)
+        except CodesignError as exc:  # the outputs already differ: a failed trace must not turn that into exit 2
+            trace_error = str(exc)
     result = ValidationResult(
         model=name, n_samples=len(x), bit_exact_fraction=exact_frac, testbench_bit_exact_fraction=tb_frac,
         argmax_agreement=float(np.mean(np.argmax(out.reshape(len(x), -1), 1) == np.argmax(ref.reshape(len(x), -1), 1))),
         max_abs_diff=float(np.max(np.abs(out - ref))) if out.size else 0.0,
         first_mismatch_layer=mismatch, outputs_compared="logits" if softmax else "outputs",
-        input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings,
+        input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings, trace_error=trace_error,
         layers=[lp.to_json() for lp in graph.nodes], csim_labels=np.argmax(out.reshape(len(x), -1), 1),
     )
     if softmax:

@@ -89,3 +89,19 @@ def test_validate_cli_float_weights_resource_says_how_it_typed_them(tmp_path):
     assert result.exit_code == 0, result.output
     assert "note: layer 'float_q': float weights: exact type chosen from the values" in result.output
     assert "note: layer 'plain': float weights: exact type chosen from the values" in result.output
+
+
+def test_mismatch_after_an_eliminated_linear_activation_is_named(tmp_path):
+    """hls4ml removes an identity Activation('linear'); the trace skips it and names the wrong Dense."""
+    from codesign import fuzz
+
+    spec = {"input": [6], "seed": 5, "input_scale": 4.0, "io_type": "io_parallel", "strategy": "Latency",
+            "head": "none", "blocks": [
+                {"kind": "dense", "units": 4, "kernel": "quantized_bits(4,0,alpha=1)", "bias": "quantized_bits(5,1,alpha=1)",
+                 "batchnorm": False, "activation": "linear", "merge": "none", "pool": "none"},
+                {"kind": "dense", "units": 3, "kernel": "quantized_bits(4,0,alpha=1)", "bias": "quantized_bits(5,1,alpha=1)",
+                 "batchnorm": False, "activation": "quantized_relu(4,1)", "merge": "none", "pool": "none"}]}
+    result, _ = verify(fuzz.build(spec), fuzz.inputs(spec), ExportOptions(), tmp_path / "prj",
+                       overrides={"d1": QuantSpec(6, 2)}, testbench=False)
+    assert result.bit_exact_fraction < 1.0
+    assert (result.first_mismatch_layer, result.trace_error) == ("d1", None)
