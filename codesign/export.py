@@ -78,18 +78,15 @@ def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
         )
 
 
-def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False,
-            extra: list[LayerPrecision] = ()):
+def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False):
     """Convert the lowered model with every type of the typed graph; check hls4ml kept each one."""
-    nodes = list(graph.nodes) + list(extra)
-    hls_model = convert_config(graph.keras_model, hls_config(nodes, opts, trace), opts, out_dir)
-    check_resolved_types(hls_model, nodes)
+    hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
+    check_resolved_types(hls_model, graph.nodes)
     return hls_model
 
 
 # hls4ml layers that only move data (inserted for io_stream branches, padding, ...): result = input type
 HLS_PASS_THROUGH = ("Clone", "Repack", "ZeroPadding1D", "ZeroPadding2D", "Transpose", "Reshape")
-TENSORS = ("result", "accum", "weight", "bias")
 
 
 def _hls_spec(precision) -> QuantSpec | str:
@@ -128,13 +125,16 @@ def check_resolved_types(hls_model, nodes: list[LayerPrecision]) -> None:
                 continue
             raise CodesignError(f"hls4ml layer '{layer.name}' ({layer.class_name}) has no node in codesign's typed "
                                 "graph; its types would be hls4ml's defaults")
-        want = {"result": node.result, "accum": node.accum, "weight": node.weight, "bias": node.bias} | node.params
+        if node.kind is LayerKind.INPUT:
+            want = {"result": node.result}
+        else:
+            want = {"result": node.result, "accum": node.accum, "weight": node.weight, "bias": node.bias} | node.params
         for key in got.keys() - {k for k, v in want.items() if v is not None}:
-            if node.kind is not LayerKind.INPUT and key in want:  # a type hls4ml uses that codesign did not decide
+            if key in want:  # a type hls4ml uses that codesign did not decide
                 raise CodesignError(f"layer '{layer.name}': hls4ml uses the {key} type {_text(got[key])}, which "
                                     "codesign's typed graph does not decide")
         for key, spec in want.items():
-            if spec is None or node.class_name == "InputLayer" and key != "result":
+            if spec is None:
                 continue
             have = got.get(key)
             if have != spec and not (isinstance(have, QuantSpec) and have.exact() == spec.exact()

@@ -16,9 +16,6 @@ import numpy as np
 
 from .errors import CodesignError
 
-OUTCOMES = ("exact", "refused", "wrong")
-
-
 def _st():
     from hypothesis import strategies as st
 

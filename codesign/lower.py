@@ -19,17 +19,17 @@ from .errors import CodesignError
 
 # original class -> plain Keras class of the lowered layer
 MAC_CLASSES = {"QDense": "Dense", "Dense": "Dense", "QConv1D": "Conv1D", "Conv1D": "Conv1D",
-               "QConv2D": "Conv2D", "Conv2D": "Conv2D", "QConv2DBatchnorm": "Conv2D", "QDepthwiseConv2D": "DepthwiseConv2D",
-               "DepthwiseConv2D": "DepthwiseConv2D", "DepthwiseConv1D": "DepthwiseConv1D"}
+               "QConv2D": "Conv2D", "Conv2D": "Conv2D", "QConv2DBatchnorm": "Conv2D",
+               "QDepthwiseConv2D": "DepthwiseConv2D", "DepthwiseConv2D": "DepthwiseConv2D",
+               "DepthwiseConv1D": "DepthwiseConv1D"}
 SEPARABLE = {"QSeparableConv1D": ("DepthwiseConv1D", "Conv1D"), "SeparableConv1D": ("DepthwiseConv1D", "Conv1D"),
              "QSeparableConv2D": ("DepthwiseConv2D", "Conv2D"), "SeparableConv2D": ("DepthwiseConv2D", "Conv2D")}
-KEPT = {"QActivation", "Activation", "BatchNormalization", "QBatchNormalization", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-        "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+KEPT = {"QActivation", "Activation", "BatchNormalization", "QBatchNormalization", "MaxPooling1D", "MaxPooling2D",
+        "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
         "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D",
         "UpSampling2D", "Add", "Concatenate"}
 DROPPED = {"Dropout"}  # identity at inference; hls4ml skips it too
 SUPPORTED = sorted(set(MAC_CLASSES) | set(SEPARABLE) | KEPT | DROPPED | {"InputLayer"})
-
 
 
 @dataclass
@@ -91,7 +91,6 @@ def _folded_batchnorm(layer) -> tuple[np.ndarray, np.ndarray]:
 def _activation_layer(layer, name: str):
     """The activation fused into a Dense/Conv layer as a layer of its own (None when linear)."""
     import tensorflow as tf
-    from qkeras import QActivation
 
     act = layer.get_config().get("activation")
     if act in (None, "linear") or (isinstance(act, dict) and act.get("class_name") == "linear"):
@@ -100,11 +99,24 @@ def _activation_layer(layer, name: str):
         return tf.keras.layers.Activation(act, name=f"{name}_{act}")
     from .quantizers import quantizer_name, quantizer_object
 
-    from .quantizers import is_sign
+    return _qactivation(act, f"{name}_{quantizer_name(quantizer_object(act))}")
 
-    q = quantizer_object(act)
-    text = "binary(alpha=1)" if is_sign(q) else str(q)  # str(q) parses back to the same quantizer
-    return QActivation(text, name=f"{name}_{quantizer_name(q)}")
+
+def _qactivation(config, name: str):
+    """QActivation of a quantizer config. A sign with 0 -> +1 (binary(alpha=1), quantized_bits(1)) becomes
+    `binary`, which hls4ml builds as binary_tanh (nnet_activation.h: data >= 0 ? 1 : -1)."""
+    from qkeras import QActivation
+
+    from .quantizers import quantizer_object
+
+    # str(q) parses back to the same quantizer
+    return QActivation("binary(alpha=1)" if _is_sign(config) else str(quantizer_object(config)), name=name)
+
+
+def _is_sign(config) -> bool:
+    from .quantizers import is_sign, quantizer_object
+
+    return is_sign(quantizer_object(config))
 
 
 def _single_node_inputs(layer, tensors: dict) -> list:
@@ -186,18 +198,6 @@ def _qbatchnorm(layer, x):
     return y
 
 
-def _sign_activation(layer):
-    """A QActivation that is a sign with 0 -> +1 (binary(alpha=1), quantized_bits(1)) as hls4ml's
-    binary_tanh (nnet_activation.h: data >= 0 ? 1 : -1), which hls4ml builds from `binary`."""
-    from qkeras import QActivation
-
-    from .quantizers import is_sign, quantizer_object
-
-    if type(layer).__name__ != "QActivation" or not is_sign(quantizer_object(layer.get_config()["activation"])):
-        return None
-    return QActivation("binary(alpha=1)", name=layer.name)
-
-
 def lower(model) -> Lowered:
     """The plain-Keras twin of `model` (see the module docstring); refuses what it cannot lower exactly."""
     import tensorflow as tf
@@ -227,7 +227,9 @@ def lower(model) -> Lowered:
             y = _qbatchnorm(layer, x)
             lowered.origin[layer.name] = layer.name
         else:
-            new = _sign_activation(layer) or type(layer).from_config(layer.get_config())
+            act = layer.get_config().get("activation")
+            new = (_qactivation(act, layer.name) if cls == "QActivation" and _is_sign(act)
+                   else type(layer).from_config(layer.get_config()))
             y = new(x)
             if layer.get_weights():
                 new.set_weights(layer.get_weights())

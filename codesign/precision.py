@@ -87,11 +87,7 @@ class LayerPrecision:
         return out
 
     def to_json(self) -> dict:
-        d = {"name": self.name, "class": self.class_name, "result": self.result.to_hls()}
-        for key in ("accum", "weight", "bias"):
-            if getattr(self, key) is not None:
-                d[key] = getattr(self, key).to_hls()
-        d.update({k: v.to_hls() for k, v in self.params.items()})
+        d = {"name": self.name, "class": self.class_name} | self.hls_precision()
         if self.n_terms:
             d["n_terms"] = self.n_terms
         if self.notes:
@@ -259,12 +255,13 @@ def _inbound_names(layer) -> list[str]:
 
 
 def derive(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None = None) -> TypedGraph:
-    """The typed graph of `model` (any supported (Q)Keras model) for inputs of type `input_spec`.
+    """The typed graph of `model` (any supported (Q)Keras model, or one `lower()` already made) for inputs
+    of type `input_spec`.
 
     `overrides` forces a node's result (and accumulator) type, e.g. to explore narrower designs.
     """
     overrides = overrides or {}
-    lowered = lower(model)
+    lowered = model if isinstance(model, Lowered) else lower(model)
     keras = lowered.model
     in_name = keras.layers[0].name
     nodes = [LayerPrecision(in_name, "InputLayer", input_spec, source=lowered.origin.get(in_name, in_name),

@@ -13,6 +13,7 @@ from .csim import testbench_csim
 from .errors import CodesignError
 from .export import ExportOptions, compile_model, convert, quiet
 from .modelio import final_softmax, logits_model, rename_for_cpp
+from .lower import Lowered, lower
 from .precision import LayerKind, TypedGraph, derive
 from .spec import QuantSpec, spec_for_values
 
@@ -62,6 +63,7 @@ def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
     input width can achieve it: beyond that the QKeras reference (float32) rounds, and exactness
     cannot be judged (`inexact_reference_layers` names the layers that stay wider).
     """
+    model = model if isinstance(model, Lowered) else lower(model)  # lowered once for every width tried
     exact = spec_for_values(x, max_width=INPUT_BITS_MAX)
     if exact.width <= INPUT_BITS_MAX and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)) \
             and _widest_accumulator(model, exact) <= FLOAT32_EXACT_BITS:
@@ -122,9 +124,10 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     x = np.asarray(x, dtype=np.float64)
     if x.shape[1:] != tuple(core.input_shape[1:]):
         raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
-    input_spec = input_spec or derive_input_spec(x, core)
+    lowered = lower(core)
+    input_spec = input_spec or derive_input_spec(x, lowered)
     xq = np.ascontiguousarray(input_spec.quantize(x))
-    graph = derive(core, input_spec, overrides)
+    graph = derive(lowered, input_spec, overrides)
     timings: dict[str, float] = {}
 
     step("export + g++ compile (hls4ml)")
