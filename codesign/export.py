@@ -67,6 +67,33 @@ def quiet():
         yield sink
 
 
+# hls4ml passes that would override decided types: BatchNormalization + binary/ternary activation fused into
+# BatchNormalizationQuantizedTanh, whose thresholds are floored onto the input grid (bn_quant.py set_thresholds:
+# x >= floor(t) differs from QKeras's BN(x) >= 0 between grid points) and whose 0/1 output re-types the next
+# Dense. hls4ml's `SkipOptimizers` config is ignored by its flows (graph.py: "effectively broken").
+TYPE_OVERRIDING_PASSES = ("merge_batch_norm_quantized_tanh", "quantize_dense_output")
+
+
+@contextlib.contextmanager
+def without_type_overriding_passes(backend: str):
+    from hls4ml.model.optimizer import get_optimizer
+
+    patched = []
+    for name in TYPE_OVERRIDING_PASSES:
+        for prefix in dict.fromkeys((backend.lower(), "vivado")):
+            try:
+                opt = get_optimizer(f"{prefix}:{name}")
+            except Exception:  # noqa: BLE001 - a backend without this pass
+                continue
+            patched.append(opt)
+            opt.match = lambda node: False
+    try:
+        yield
+    finally:
+        for opt in patched:
+            opt.__dict__.pop("match", None)  # back to the class's method
+
+
 def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
     """hls4ml conversion with a given hls4ml config; returns the ModelGraph (not yet compiled)."""
     import hls4ml
@@ -80,7 +107,8 @@ def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
 
 def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False):
     """Convert the lowered model with every type of the typed graph; check hls4ml kept each one."""
-    hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
+    with without_type_overriding_passes(opts.backend):
+        hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
     check_resolved_types(hls_model, graph.nodes)
     return hls_model
 

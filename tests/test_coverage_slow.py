@@ -18,6 +18,7 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("public_po2", "io_parallel", "Resource", 2),
     ("odd_grids", "io_parallel", "Latency", 1),
     ("binary_ternary", "io_parallel", "Resource", 4),
+    ("binary_ternary", "io_parallel", "Latency", 1),
     ("float_weights", "io_parallel", "Latency", 1),
     ("depthwise_separable", "io_parallel", "Latency", 1),
     ("depthwise_separable", "io_parallel", "Resource", 2),

@@ -52,7 +52,7 @@ def odd_grids():
 
 
 def binary_ternary():
-    """Binary and ternary kernels, a BatchNormalization between Dense and activation, auto_po2 scales."""
+    """Binary and ternary kernels, BatchNormalization between Dense and activation (relu, then sign), auto_po2."""
     import tensorflow as tf
     from qkeras import QActivation, binary, quantized_bits, quantized_relu, ternary
 
@@ -67,7 +67,11 @@ def binary_ternary():
                     np.round(rng.normal(0, 2, 24) * 4) / 4, 4.0 ** rng.integers(-1, 2, 24) - 1e-3])
     h = QActivation(quantized_relu(4, 2), name="relu1")(h)
     h = _dense(16, "ter", ternary(alpha=1, threshold=0.4), quantized_bits(6, 2, alpha=1))(h)
-    h = QActivation(quantized_bits(6, 3, alpha=1), name="q2")(h)
+    bn2 = tf.keras.layers.BatchNormalization(name="bn2")  # then a sign: hls4ml would fuse it (bn_quant.py)
+    h = bn2(h)
+    bn2.set_weights([2.0 ** rng.integers(-2, 2, 16) * rng.choice([-1, 1], 16), np.round(rng.normal(0, 1, 16) * 4) / 4,
+                     np.round(rng.normal(0, 1, 16) * 4) / 4, 4.0 ** rng.integers(-1, 2, 16) - 1e-3])
+    h = QActivation(binary(alpha=1), name="sign2")(h)
     apo2 = _dense(6, "apo2", quantized_bits(4, 0, alpha="auto_po2"), quantized_bits(8, 3, alpha=1))
     h = apo2(h)
     columns = np.array([0.05, 0.2, 0.5, 1.0, 2.0, 4.0])  # per-channel ranges -> per-channel po2 scales
