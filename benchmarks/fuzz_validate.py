@@ -1,8 +1,11 @@
 """Fuzz sweep of `codesign validate`: random QKeras models -> reports/fuzz.md (exact / refused / wrong).
 
     .venv/bin/python benchmarks/fuzz_validate.py --draws 2000 --workers 2
+    .venv/bin/python benchmarks/fuzz_validate.py --draws 500 --seed 21 --resume   # adds to the previous rows
 
-Each worker runs hypothesis with its own seed; every `wrong` draw is written with its reproducer.
+Each worker runs hypothesis with its own seed; every `wrong` draw is written with its reproducer. Every draw is
+appended to reports/fuzz_rows.jsonl (with the seed and git commit), so a sweep can be continued with a new seed
+(`--resume`) and the report counts all rows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import collections
 import json
 import multiprocessing as mp
 import queue as queue_module
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +44,7 @@ def worker(k: int, seed: int, draws: int, queue) -> None:
 
 
 def report(rows: list[dict], seconds: float, args) -> str:
+    sweeps = collections.Counter((r.get("seed"), r.get("commit")) for r in rows)
     counts = collections.Counter(r["outcome"] for r in rows)
     by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for r in rows:
@@ -50,9 +55,10 @@ def report(rows: list[dict], seconds: float, args) -> str:
     lines = [
         "# Fuzzing `codesign validate`", "",
         f"`.venv/bin/python benchmarks/fuzz_validate.py --draws {args.draws} --workers {args.workers} "
-        f"--seed {args.seed}`: {len(rows)} draws in {seconds / 60:.0f} min"
-        f"{'' if len(rows) >= args.draws else ' (still running or stopped early: the counts are of the draws done)'}.",
-        "",
+        f"--seed {args.seed}{' --resume' if args.resume else ''}`: {len(rows)} draws, the last run took "
+        f"{seconds / 60:.0f} min{'' if len(rows) >= args.total else ' (still running or stopped early: the counts are of the draws done)'}.",
+        "", "Rows (reports/fuzz_rows.jsonl) by worker seed and commit: "
+        + ", ".join(f"seed {sd} at {c}: {n}" for (sd, c), n in sorted(sweeps.items(), key=str)) + ".", "",
         "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
         " a drawn kernel quantizer and activation, for convolutions optional Add/Concatenate skips, max/average "
         "pooling and a Flatten or GlobalAveragePooling head; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
@@ -89,7 +95,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "fuzz.md")
+    ap.add_argument("--rows", type=Path, default=ROOT / "reports" / "fuzz_rows.jsonl")
+    ap.add_argument("--resume", action="store_true", help="add to the rows already in --rows (use a new --seed)")
     args = ap.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    previous = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()] \
+        if args.resume and args.rows.exists() else []
+    if not args.resume:
+        args.rows.write_text("")
+    args.total = len(previous) + args.draws
     from rich.progress import Progress
 
     from codesign import fuzz
@@ -100,9 +115,17 @@ def main() -> None:
              for k in range(args.workers)]
     for p in procs:
         p.start()
-    rows, done, start, running = [], set(), time.time(), {}
+    rows, done, start, running = list(previous), set(), time.time(), {}
+
+    def add(row: dict, k: int) -> None:
+        row.update(seed=args.seed + k, commit=commit)
+        rows.append(row)
+        with args.rows.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
     with Progress() as progress:
-        task = progress.add_task("fuzzing validate", total=per * args.workers)
+        task = progress.add_task("fuzzing validate", total=len(previous) + per * args.workers,
+                                 completed=len(previous))
         while len(done) < len(procs):
             try:
                 msg = queue.get(timeout=30)
@@ -112,8 +135,8 @@ def main() -> None:
                         done.add(k)
                         spec = running.pop(k, None)
                         if spec is not None:
-                            rows.append({"outcome": "wrong", "detail": f"the process died (exit {p.exitcode})",
-                                         "spec": spec, "kinds": fuzz.Outcome("wrong", "", spec).kinds()})
+                            add({"outcome": "wrong", "detail": f"the process died (exit {p.exitcode})",
+                                 "spec": spec, "kinds": fuzz.Outcome("wrong", "", spec).kinds()}, k)
                 continue
             if "done" in msg:
                 done.add(msg["k"])
@@ -121,7 +144,7 @@ def main() -> None:
                 running[msg["k"]] = msg["start"]
             else:
                 running.pop(msg["k"], None)
-                rows.append(msg["row"])
+                add(msg["row"], msg["k"])
                 progress.update(task, advance=1, description=f"fuzzing validate ({msg['row']['outcome']})")
                 if len(rows) % 10 == 0:  # a long sweep leaves a usable report at any time
                     write_report(rows, time.time() - start, args)
