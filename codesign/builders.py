@@ -6,7 +6,8 @@ from .design import Design, LayerQuant
 from .errors import CodesignError
 
 
-def _quantizers(q: LayerQuant):
+def layer_quantizers(q: LayerQuant):
+    """(kernel, bias, activation) QKeras quantizers of one design layer."""
     from qkeras import quantized_bits, quantized_po2, quantized_relu
 
     weight = (quantized_po2(q.weight_bits) if q.weight_quantizer == "po2"
@@ -27,7 +28,7 @@ class _Layers:
 
         if not self.quantized:
             return tf.keras.layers.Dense(units, name=name)
-        w, b, _ = _quantizers(self.design.quant_for(name))
+        w, b, _ = layer_quantizers(self.design.quant_for(name))
         return QDense(units, kernel_quantizer=w, bias_quantizer=b, name=name)
 
     def conv(self, name: str, filters: int, kernel: int):
@@ -36,7 +37,7 @@ class _Layers:
 
         if not self.quantized:
             return tf.keras.layers.Conv2D(filters, kernel, name=name)
-        w, b, _ = _quantizers(self.design.quant_for(name))
+        w, b, _ = layer_quantizers(self.design.quant_for(name))
         return QConv2D(filters, kernel, kernel_quantizer=w, bias_quantizer=b, name=name)
 
     def relu(self, name: str, producer: str):
@@ -45,7 +46,7 @@ class _Layers:
 
         if not self.quantized:
             return tf.keras.layers.Activation("relu", name=name)
-        return QActivation(_quantizers(self.design.quant_for(producer))[2], name=name)
+        return QActivation(layer_quantizers(self.design.quant_for(producer))[2], name=name)
 
 
 def _int_list(design: Design, key: str, default: list[int]) -> list[int]:

@@ -15,7 +15,7 @@ from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
 from .hw_graph import graph_layers
-from .precision import derive
+from .precision import MAC_KINDS, TypedGraph, derive
 from .spec import QuantSpec
 
 CONFIG_KEYS = ("Model", "LayerName", "LayerType")
@@ -96,3 +96,26 @@ def estimate_model(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_
                    coefficients: Path | None = None) -> tuple[Estimate, list[str]]:
     model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients)
     return model.estimate(), model.notes
+
+
+def graph_assignment(cost_model: CostModel, graph: TypedGraph, reuse_factor: int | None = None,
+                     strategy: str | None = None) -> dict[str, dict]:
+    """Cost-model knobs of every layer of `graph` (a variant of the model the cost model was parsed from):
+    widths and weight values straight from the typed graph, the precision authority."""
+    out = {}
+    for layer in cost_model.layers:
+        if layer.kind == "free" or layer.name not in graph:  # hls4ml-inserted layers keep their parse
+            continue
+        node = graph[layer.name]
+        change = {"res_bits": node.result.width}
+        if node.input is not None:
+            change["in_bits"] = node.input.width
+        if node.kind in MAC_KINDS:
+            change |= {"w_bits": node.weight.width, "w_integer": node.weight.integer, "acc_bits": node.accum.width,
+                       "weight_values": graph.lowered.weights[node.name].kernel}
+            if reuse_factor is not None:
+                change["rf"] = int(reuse_factor)
+            if strategy is not None:
+                change["strategy"] = str(strategy).lower()
+        out[layer.name] = change
+    return out

@@ -48,7 +48,7 @@ class Lowered:
     origin: dict[str, str] = field(default_factory=dict)  # lowered layer -> original layer name
 
 
-def _quantize(quantizer, values: np.ndarray) -> np.ndarray:
+def quantized_values(quantizer, values: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     if quantizer is None:
@@ -146,8 +146,8 @@ def _mac(layer, x, plain: str, lowered: Lowered):
     cfg = _base_config(layer, plain) | {"use_bias": use_bias}
     if cls.startswith("Q") and kq is None and layer.get_config().get(f"{kernel_attr}_quantizer") is not None:
         raise CodesignError(f"layer '{layer.name}' ({cls}): its {kernel_attr} quantizer could not be built")
-    kernel = _quantize(kq, weights[0])
-    bias = _quantize(bq, weights[1]) if use_bias else None
+    kernel = quantized_values(kq, weights[0])
+    bias = quantized_values(bq, weights[1]) if use_bias else None
     new = getattr(tf.keras.layers, plain).from_config(cfg)
     y = new(x)
     new.set_weights([kernel, bias] if use_bias else [kernel])
@@ -170,9 +170,9 @@ def _separable(layer, x, lowered: Lowered):
                                           dilation_rate=cfg.get("dilation_rate", 1), name=f"{layer.name}_dw")
     pw = getattr(tf.keras.layers, pw_cls)(cfg["filters"], 1, use_bias=use_bias, name=layer.name)
     y = pw(dw(x))
-    dk, pk = _quantize(dq, weights[0]), _quantize(pq, weights[1])
+    dk, pk = quantized_values(dq, weights[0]), quantized_values(pq, weights[1])
     dw.set_weights([dk])
-    bias = _quantize(bq, weights[2]) if use_bias else None
+    bias = quantized_values(bq, weights[2]) if use_bias else None
     pw.set_weights([pk, bias] if use_bias else [pk])
     lowered.weights[dw.name] = WeightSource(dk, dq)
     lowered.weights[pw.name] = WeightSource(pk, pq, bias, bq)
@@ -193,7 +193,7 @@ def _qbatchnorm(layer, x):
         if value is None:
             continue
         qname = {"moving_mean": "mean", "moving_variance": "variance"}.get(attr, attr)
-        params.append(_quantize(getattr(layer, f"{qname}_quantizer_internal", None), value.numpy()))
+        params.append(quantized_values(getattr(layer, f"{qname}_quantizer_internal", None), value.numpy()))
     new.set_weights(params)
     return y
 

@@ -109,6 +109,9 @@ class TypedGraph:
     def __iter__(self):
         return iter(self.nodes)
 
+    def __contains__(self, name: str) -> bool:
+        return any(node.name == name for node in self.nodes)
+
     def __getitem__(self, name: str) -> LayerPrecision:
         for node in self.nodes:
             if node.name == name:

@@ -9,7 +9,7 @@ from .layers import MAC_KINDS, LayerIR, weight_stats
 from .parts import Part
 from .reuse import closest_reuse_factor
 
-KNOBS = ("w_bits", "in_bits", "acc_bits", "res_bits", "rf", "strategy", "weight_values")
+KNOBS = ("w_bits", "w_integer", "in_bits", "acc_bits", "res_bits", "rf", "strategy", "weight_values")
 
 
 class CostModel:
@@ -55,8 +55,9 @@ class CostModel:
                 raise KeyError(f"layer {layer.name}: unknown knob(s) {sorted(bad)}; allowed: {', '.join(KNOBS)}")
             if prev_res is not None and "in_bits" not in change and layer.kind != "free":
                 change["in_bits"] = prev_res
+            w_integer = change.pop("w_integer", layer.extra.get("w_integer", 1))
             if "weight_values" in change:  # the candidate's own (e.g. fine-tuned) quantized weights
-                frac = int(change.get("w_bits", layer.w_bits)) - int(layer.extra.get("w_integer", 1))
+                frac = int(change.get("w_bits", layer.w_bits)) - int(w_integer)
                 change["weights"] = weight_stats(change.pop("weight_values"), frac)
             elif layer.kind in MAC_KINDS and "w_bits" in change and change["w_bits"] != layer.w_bits:
                 change["weights"] = self._stats_for(layer, int(change["w_bits"]))

@@ -119,10 +119,13 @@ def test_planned_strategies_run(searched):
         assert summary["bit_exact_fraction"] == 1.0
 
 
-def test_candidate_widths_match_the_export(searched):
-    """The search-time width mapping equals what derive_precisions gives the variant model."""
-    from codesign.precision import derive_precisions
-    from codesign.search.candidate import cost_assignment
+def test_candidate_graph_equals_the_built_variant(searched):
+    """A candidate's typed graph (base weights re-quantized, no model built) equals the graph of the QKeras
+    model the trial trains, and the cost model is charged exactly those widths and weights."""
+    import numpy as np
+
+    from codesign.precision import derive
+    from codesign.search.candidate import candidate_graph, cost_assignment
     from codesign.search.context import prepare
     from codesign.search.evaluate import variant_model
 
@@ -130,9 +133,14 @@ def test_candidate_widths_match_the_export(searched):
     ctx = prepare(DESIGN, out, {}, train_base=False, log=lambda m: None)
     params = {"fc1.w": 2, "fc1.a": 3, "logits.w": 4}
     _, model = variant_model(ctx, params)
-    precs = {p.name: p for p in derive_precisions(model, ctx.split.input_spec)}
-    widths = cost_assignment(ctx.cost_model, params, ctx.design)
+    built = derive(model, ctx.split.input_spec)
+    fast = candidate_graph(ctx, params)
+    assert [n.hls_precision() for n in fast] == [n.hls_precision() for n in built]
+    assert fast["fc1_relu"].result.width == 3
+    assert fast["fc1"].weight.width == 2 and fast["logits"].weight.width == 4
     for name in ("fc1", "logits"):
-        assert widths[name]["acc_bits"] == precs[name].accum.width
-        assert widths[name]["w_bits"] == precs[name].weight.width
-    assert widths["fc1_relu"]["res_bits"] == precs["fc1_relu"].result.width == 3
+        np.testing.assert_array_equal(fast.lowered.weights[name].kernel, built.lowered.weights[name].kernel)
+    widths = cost_assignment(ctx, params)
+    assert widths["fc1"]["acc_bits"] == built["fc1"].accum.width
+    assert widths["fc1_relu"]["res_bits"] == 3
+    assert widths["logits"]["in_bits"] == built["logits"].input.width

@@ -1,15 +1,18 @@
-"""A candidate (optuna params) -> the design variant it describes, and -> its cost-model assignment."""
+"""A candidate (optuna params) -> the design variant it describes, its typed graph, and its cost."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from hw_models.cost import Estimate
-from hw_models.costmodel import CostModel
-from hw_models.layers import MAC_KINDS
 
+from ..builders import layer_quantizers
 from ..design import Design
-from ..spec import QuantSpec, mac
+from ..estimate import graph_assignment
+from ..lower import WeightSource, quantized_values
+from ..precision import TypedGraph, derive
+from ..quantizers import activation_spec
+from .context import Context
 
 
 def design_variant(design: Design, params: dict) -> Design:
@@ -25,55 +28,25 @@ def design_variant(design: Design, params: dict) -> Design:
     return dataclasses.replace(design, layer_quant=layer_quant, export=export)
 
 
-def _exact_accumulator(variant: Design, name: str, in_spec: QuantSpec | None, n_terms: int) -> QuantSpec | None:
-    """The accumulator our export gives a quantized_bits layer (codesign/spec.py mac), or None if unknown."""
-    q = variant.quant_for(name)
-    if in_spec is None or q.weight_quantizer != "bits":
-        return None
-    return mac(in_spec, QuantSpec(q.weight_bits, q.weight_integer + 1), n_terms,
-               QuantSpec(q.bias_bits, q.bias_integer + 1))
+def candidate_graph(ctx: Context, params: dict, kernels: dict | None = None) -> TypedGraph:
+    """The typed graph of the candidate's QKeras model without building it: the base model's float weights
+    under the variant's quantizers (or `kernels`, already quantized, e.g. after fine-tuning)."""
+    variant = design_variant(ctx.design, params)
+    weights, overrides = dict(ctx.lowered.weights), {}
+    for name in ctx.space.layers:
+        kq, bq, aq = layer_quantizers(variant.quant_for(name))
+        kernel, bias = ctx.base_model.get_layer(name).get_weights()[:2]
+        kernel = kernels[name] if kernels and name in kernels else quantized_values(kq, kernel)
+        weights[name] = WeightSource(kernel, kq, quantized_values(bq, bias), bq)
+        if name in ctx.space.activation_layers:
+            overrides[f"{name}_relu"] = activation_spec(aq, f"layer '{name}_relu'")
+    return derive(dataclasses.replace(ctx.lowered, weights=weights), ctx.split.input_spec, overrides)
 
 
-def cost_assignment(model: CostModel, params: dict, design: Design | None = None) -> dict[str, dict]:
-    """Widths of every layer under the candidate. With the design, accumulators follow our exact precision
-    rules (codesign/spec.py); otherwise they grow or shrink with the weight and input widths."""
-    out, cur = {}, None
-    spec = getattr(model, "input_spec", None) if design is not None else None
-    variant = design_variant(design, params) if design is not None else None
-    rf = params.get("reuse_factor")
-    strategy = params.get("strategy")
-    for layer in model.layers:
-        if layer.kind == "free":
-            continue
-        inb = layer.in_bits if cur is None else cur
-        change = {"in_bits": inb}
-        if layer.kind in MAC_KINDS:
-            w = int(params.get(f"{layer.name}.w", layer.w_bits))
-            exact = _exact_accumulator(variant, layer.name, spec, layer.n_terms) if variant else None
-            acc = exact.width if exact else layer.acc_bits + (w - layer.w_bits) + (inb - layer.in_bits)
-            spec = exact
-            change |= {"w_bits": w, "acc_bits": acc, "res_bits": acc}
-            if rf is not None:
-                change["rf"] = int(rf)
-            if strategy is not None:
-                change["strategy"] = str(strategy).lower()
-            cur = acc
-        elif layer.kind == "relu" and layer.name.endswith("_relu"):
-            cur = int(params.get(f"{layer.name[:-5]}.a", layer.res_bits))
-            change["res_bits"] = cur
-            if variant is not None:
-                q = variant.quant_for(layer.name[:-5])
-                spec = QuantSpec(q.activation_bits, q.activation_integer, False, "RND_CONV", "SAT")
-        elif layer.kind == "max_pool":
-            change["res_bits"] = cur = inb
-        elif layer.kind == "avg_pool":
-            change["res_bits"] = cur = layer.res_bits + (inb - layer.in_bits)
-            spec = None
-        else:
-            cur, spec = layer.res_bits, None
-        out[layer.name] = change
-    return out
+def cost_assignment(ctx: Context, params: dict, kernels: dict | None = None) -> dict[str, dict]:
+    return graph_assignment(ctx.cost_model, candidate_graph(ctx, params, kernels), params.get("reuse_factor"),
+                            params.get("strategy"))
 
 
-def candidate_cost(model: CostModel, params: dict, design: Design | None = None) -> Estimate:
-    return model.estimate(cost_assignment(model, params, design))
+def candidate_cost(ctx: Context, params: dict, kernels: dict | None = None) -> Estimate:
+    return ctx.cost_model.estimate(cost_assignment(ctx, params, kernels))

@@ -14,6 +14,7 @@ from hw_models.costmodel import CostModel
 from ..data import Split, load_split
 from ..design import Design, load_design
 from ..errors import CodesignError
+from ..lower import Lowered, lower
 from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
 
 BASE_MODEL = "base_qat.h5"
@@ -32,6 +33,7 @@ class Context:
     base_model: object
     cost_model: CostModel
     folder: Path
+    lowered: Lowered       # the base model lowered once; candidates re-quantize its weights (candidate.py)
 
 
 def searched_layers(model) -> tuple[list[str], list[str]]:
@@ -85,4 +87,4 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     cost = cost_model_for(base, design.export, split.input_spec)
     cost.input_spec = split.input_spec
     (folder / "space.json").write_text(json.dumps({k: list(v) for k, v in space.params().items()}, indent=1))
-    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder)
+    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder, lower(base))

@@ -19,7 +19,7 @@ from .strategies import greedy_path, ilp_plans, pick_feasible
 
 
 def check_feasible(ctx: Context) -> None:
-    small = candidate_cost(ctx.cost_model, ctx.space.bottom(), ctx.design).total
+    small = candidate_cost(ctx, ctx.space.bottom()).total
     over = ctx.budget.violations(small)
     if over:
         need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items())
@@ -46,7 +46,7 @@ def plan(ctx: Context, study, sens: dict, log=print) -> None:
     if ctx.settings.strategy not in ("greedy", "ilp") or "planned" in study.user_attrs:
         return
     table = S.additive_table(sens["measured"])
-    cost = lambda p: candidate_cost(ctx.cost_model, p, ctx.design).total  # noqa: E731
+    cost = lambda p: candidate_cost(ctx, p).total  # noqa: E731
     n = ctx.settings.trials
     if ctx.settings.strategy == "greedy":
         plans = pick_feasible(greedy_path(ctx.space, table, cost), ctx.budget, cost, n)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import CodesignError
-from .candidate import candidate_cost, cost_assignment
+from .candidate import candidate_cost
 from .context import Context
 from .evaluate import evaluate
 from .strategies import lut_equivalent, sampler
@@ -83,10 +83,7 @@ def waiting(study) -> int:
 
 def trained_cost(ctx: Context, params: dict, kernels: dict) -> dict:
     """The candidate's cost with its fine-tuned weights (zero / power-of-two counts change in training)."""
-    assignment = cost_assignment(ctx.cost_model, params, ctx.design)
-    for name, values in kernels.items():
-        assignment.setdefault(name, {})["weight_values"] = values
-    return ctx.cost_model.estimate(assignment).total
+    return candidate_cost(ctx, params, kernels).total
 
 
 def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
@@ -106,7 +103,7 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             break
         trial = study.ask(dists)
         params = trial.params
-        est = candidate_cost(ctx.cost_model, params, ctx.design)
+        est = candidate_cost(ctx, params)
         total = est.total
         trial.set_user_attr("params_json", json.dumps(params, sort_keys=True))
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
