@@ -46,7 +46,7 @@ def main() -> None:
     for name in DESIGNS:
         design = load_design(root / f"{name}.yaml")
         start = time.perf_counter()
-        split, float_model, qat, acc, _ = train_design(design)
+        split, float_model, qat, acc, _, _ = train_design(design)
         calib = split.x_train[:CALIB]
         rows = {}
         for bits in BITS:

@@ -64,7 +64,7 @@ def cost_of(model, design, spec) -> dict:
 def uniform(design, split, bits: int) -> dict:
     q = dataclasses.replace(design.default_quant, weight_bits=bits, activation_bits=bits)
     variant = dataclasses.replace(design, default_quant=q, layer_quant={})
-    _, _, model, _, _ = train_design(variant, split=split)
+    _, _, model, _, _, _ = train_design(variant, split=split)
     return {"model": model, "design": variant, "label": f"{bits}-bit"}
 
 
@@ -255,7 +255,7 @@ def run_design(name: str, trials: int, betas: list[float]) -> tuple[dict, dict]:
     entries = [uniform(design, split, b) for b in (8, 6, 4)]
     score("uniform QKeras 8/6/4", entries, time.perf_counter() - t, lambda e: cost_of(e["model"], e["design"], spec))
     t = time.perf_counter()
-    _, float_model, _, _, _ = train_design(design, split=split)
+    _, float_model, _, _, _, _ = train_design(design, split=split)
     aq = autoqkeras(design, split, x_val, y_val, float_model, trials, finetune)
     score("AutoQKeras (goal bits)", aq, time.perf_counter() - t, lambda e: cost_of(e["model"], design, spec))
     t = time.perf_counter()

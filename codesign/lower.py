@@ -119,7 +119,7 @@ def _is_sign(config) -> bool:
     return is_sign(quantizer_object(config))
 
 
-def _single_node_inputs(layer, tensors: dict) -> list:
+def inbound_tensors(layer, tensors: dict) -> list:
     nodes = layer._inbound_nodes  # Keras 2 functional graph
     if len(nodes) != 1:
         raise CodesignError(f"layer '{layer.name}' ({type(layer).__name__}): used {len(nodes)} times; "
@@ -215,7 +215,7 @@ def lower(model) -> Lowered:
             continue
         if cls not in SUPPORTED:
             raise CodesignError(f"layer '{layer.name}': unknown layer type {cls!r}; supported: {', '.join(SUPPORTED)}")
-        xs = _single_node_inputs(layer, tensors)
+        xs = inbound_tensors(layer, tensors)
         x = xs if cls in ("Add", "Concatenate") else xs[0]
         if cls in DROPPED:
             y = x

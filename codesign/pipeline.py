@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -10,33 +11,80 @@ import numpy as np
 
 from .atomic import atomic_dir
 from .builders import build_model
-from .data import load_split
+from .data import Split, load_npz, load_split
 from .design import Design, load_design
+from .errors import CodesignError
+from .modelio import load_model
+from .quantize import quantize
 from .report import write_report
+from .spec import parse_hls
 from .train import accuracy, fit, seed_everything, transfer_weights
-from .validate import verify
+from .validate import derive_input_spec, verify
+
+
+def design_split(design: Design) -> Split:
+    """The design's data: a built-in set (inputs on their grid) or the user's .npz (grid set by `qkeras_model`
+    unless data.input_type names it)."""
+    if design.data_file is None:
+        return load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
+    split = load_npz(design.data_file)
+    if design.input_type:
+        split.quantize_inputs(parse_hls(design.input_type))
+    return split
+
+
+def _check_fits(design: Design, model, split: Split) -> None:
+    want, got = tuple(model.input_shape[1:]), tuple(split.x_train.shape[1:])
+    if want != got:
+        raise CodesignError(f"{design.model_file}: the model takes inputs of shape {want}; {design.data_file} "
+                            f"x_train has {got}")
+    n_out = int(model.output_shape[-1])
+    if len(model.output_shape) != 2 or n_out < split.n_classes:
+        raise CodesignError(f"{design.model_file}: the model outputs {tuple(model.output_shape[1:])}; "
+                            f"{design.data_file} has {split.n_classes} classes (labels 0..{split.n_classes - 1})")
+
+
+def float_model(design: Design, split: Split):
+    """The float model: the builder's (untrained), or the user's model file (trained, or QKeras)."""
+    if design.model_file is None:
+        return build_model(design, split.x_train.shape[1:], split.n_classes, quantized=False)
+    model = load_model(design.model_file, design.model_weights)
+    _check_fits(design, model, split)
+    return model
+
+
+def qkeras_model(design: Design, float_net, split: Split):
+    """(QKeras twin with the float weights, the design with every layer's bits resolved). A user model's
+    quantization also fixes the input grid when the design does not (derived like `validate`)."""
+    if design.model_file is None:
+        qat = build_model(design, split.x_train.shape[1:], split.n_classes, quantized=True)
+        transfer_weights(float_net, qat)
+        return qat, design
+    quantized = quantize(float_net, design.default_quant, design.layer_quant, x=split.x_train)
+    if split.input_spec is None:
+        split.quantize_inputs(derive_input_spec(split.x_train, quantized.model))
+    return quantized.model, dataclasses.replace(design, layer_quant={**design.layer_quant, **quantized.layer_quant})
 
 
 def train_design(design: Design, progress=None, epochs: int | None = None, split=None):
-    """Returns (split, float_model, qat_model, accuracies, seconds); trains on `split` when given."""
+    """Returns (split, float_model, qat_model, accuracies, seconds, resolved design); trains on `split` when given.
+    Builder designs train the float model, then QAT; a user's model is taken as trained: QAT only."""
     seed_everything(design.training.seed)
-    if split is None:
-        split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
-    shape = split.x_train.shape[1:]
+    split = split if split is not None else design_split(design)
     start = time.perf_counter()
-    float_model = fit(build_model(design, shape, split.n_classes, quantized=False), split, design.training,
-                      "float baseline", progress, epochs)
-    qat = build_model(design, shape, split.n_classes, quantized=True)
-    transfer_weights(float_model, qat)
+    net = float_model(design, split)
+    if design.model_file is None:
+        net = fit(net, split, design.training, "float baseline", progress, epochs)
+    qat, design = qkeras_model(design, net, split)
     qat = fit(qat, split, design.training, "QAT (QKeras)", progress, epochs)
-    acc = {"float": accuracy(float_model, split.x_test, split.y_test), "qat": accuracy(qat, split.x_test, split.y_test)}
-    return split, float_model, qat, acc, time.perf_counter() - start
+    acc = {"float": accuracy(net, split.x_test, split.y_test), "qat": accuracy(qat, split.x_test, split.y_test)}
+    return split, net, qat, acc, time.perf_counter() - start, design
 
 
 def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int | None = None, progress=None,
                log=print) -> dict:
     design = load_design(path)
-    split, _, qat, acc, train_s = train_design(design, progress, epochs)
+    split, _, qat, acc, train_s, design = train_design(design, progress, epochs)
     log(f"accuracy: float {acc['float']:.4f}, QAT {acc['qat']:.4f}")
     final = Path(out_root) / design.name
     with atomic_dir(final) as tmp:

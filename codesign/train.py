@@ -40,8 +40,10 @@ def fit(model, split: Split, training: Training, label: str, progress=None, epoc
     import tensorflow as tf
 
     epochs = training.epochs if epochs is None else epochs
-    model.compile(tf.keras.optimizers.Adam(training.learning_rate),
-                  tf.keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    from .modelio import final_softmax
+
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=not final_softmax(model))
+    model.compile(tf.keras.optimizers.Adam(training.learning_rate), loss, metrics=["accuracy"])
     model.fit(split.x_train, split.y_train, epochs=epochs, batch_size=training.batch_size, verbose=0,
               shuffle=True, callbacks=[_EpochBar(label, epochs, progress)])
     return model

@@ -121,7 +121,7 @@ def learn(design: Design, opts: LearnOptions, out_root: Path, progress=None, log
     from ..validate import verify
 
     start = time.perf_counter()
-    split, float_model, _, acc, _ = train_design(design, progress)
+    split, float_model, _, acc, _, _ = train_design(design, progress)
     model, pairs = build(design, float_model, split.input_spec.width, split.x_train[:512])
     coef = Coefficients.load()
     beta = tf.Variable(0.0 if opts.schedule == "linear" else opts.beta, trainable=False)

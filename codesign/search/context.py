@@ -11,7 +11,7 @@ import numpy as np
 from hw_models import Part, load_part
 from hw_models.costmodel import CostModel
 
-from ..data import Split, load_split
+from ..data import Split
 from ..design import Design, load_design
 from ..errors import CodesignError
 from ..lower import Lowered, lower
@@ -34,6 +34,7 @@ class Context:
     cost_model: CostModel
     folder: Path
     lowered: Lowered       # the base model lowered once; candidates re-quantize its weights (candidate.py)
+    float_model: object    # the architecture candidates are quantized from (pipeline.qkeras_model)
 
 
 def searched_layers(model) -> tuple[list[str], list[str]]:
@@ -44,9 +45,14 @@ def searched_layers(model) -> tuple[list[str], list[str]]:
 
 
 def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
+    """(fine-tuning split, x_val, y_val): the user's validation arrays, else 20% of train held out (stratified)."""
     from sklearn.model_selection import train_test_split
 
-    split = load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
+    from ..pipeline import design_split
+
+    split = design_split(design)
+    if split.x_val is not None:
+        return split, split.x_val, split.y_val
     xtr, xval, ytr, yval = train_test_split(split.x_train, split.y_train, test_size=0.2,
                                             random_state=design.training.seed, stratify=split.y_train)
     fine = Split(xtr, ytr, split.x_test, split.y_test, split.input_spec, split.n_classes)
@@ -56,7 +62,7 @@ def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
 def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, train_base: bool, log=print,
             progress=None) -> Context:
     from ..modelio import load_model
-    from ..pipeline import train_design
+    from ..pipeline import float_model, qkeras_model, train_design
 
     design = load_design(design_path)
     settings = search_settings(design.path, design.extra.get("search") or {}, overrides)
@@ -67,18 +73,22 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     folder.mkdir(parents=True, exist_ok=True)
     split, x_val, y_val = _splits(design)
     base_file = folder / BASE_MODEL
+    net = float_model(design, split)
     if base_file.is_file():
         log(f"- base model: {base_file}")
         base = load_model(base_file)
+        if design.model_file is not None:  # the resolved bits and input grid, as when it was trained
+            _, design = qkeras_model(design, net, split)
     elif not train_base:
         raise CodesignError(f"{base_file}: no trained base model; start the study with `codesign search` first")
     else:
         log("- training the base model (float baseline, then QAT)")
-        _, _, base, acc, secs = train_design(design, progress, split=split)  # validation split held out
+        _, _, base, acc, secs, design = train_design(design, progress, split=split)  # validation split held out
         log(f"  base QAT accuracy {acc['qat']:.4f} on the test split ({secs:.0f} s)")
         tmp = base_file.with_suffix(".tmp.h5")
         base.save(tmp)
         tmp.replace(base_file)
+    x_val = split.input_spec.quantize(x_val).astype(np.float32)  # the grid the FPGA receives (idempotent)
     macs, acts = searched_layers(base)
     space = build_space(settings, design.path, macs, acts)
     from ..estimate import cost_model_for
@@ -87,4 +97,4 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     cost = cost_model_for(base, design.export, split.input_spec)
     cost.input_spec = split.input_spec
     (folder / "space.json").write_text(json.dumps({k: list(v) for k, v in space.params().items()}, indent=1))
-    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder, lower(base))
+    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder, lower(base), net)

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..builders import build_model
+from ..pipeline import qkeras_model
 from ..train import fit, seed_everything, transfer_weights
 from .candidate import design_variant
 from .context import Context
 
 
 def variant_model(ctx: Context, params: dict):
+    """The candidate's QKeras model, with the base model's weights."""
     variant = design_variant(ctx.design, params)
-    model = build_model(variant, ctx.split.x_train.shape[1:], ctx.split.n_classes, quantized=True)
+    model, _ = qkeras_model(variant, ctx.float_model, ctx.split)
     transfer_weights(ctx.base_model, model)
     return variant, model
 
 
 def val_metrics(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) on a labelled split."""
+    from ..modelio import final_softmax
+
     p = model.predict(x, verbose=0, batch_size=1024)
+    if not final_softmax(model):  # logits
+        p = np.exp(p - p.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
     acc = float(np.mean(np.argmax(p, axis=1) == y))
     loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
     return acc, loss

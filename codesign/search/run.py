@@ -12,7 +12,7 @@ from ..atomic import atomic_dir, atomic_write_text
 from ..errors import CodesignError
 from . import results as R
 from . import sensitivity as S
-from .candidate import candidate_cost, design_variant
+from .candidate import candidate_cost
 from .context import Context, prepare
 from .runner import completed, open_study, recover_interrupted, work
 from .strategies import greedy_path, ilp_plans, pick_feasible
@@ -78,11 +78,10 @@ def trial_model(ctx: Context, row: dict):
     """The fine-tuned model of a trial, rebuilt from its saved weights."""
     import tensorflow as tf
 
-    from ..builders import build_model
+    from .evaluate import variant_model
 
-    variant = design_variant(ctx.design, json.loads(row["params"]))
     tf.keras.backend.clear_session()
-    model = build_model(variant, ctx.split.x_train.shape[1:], ctx.split.n_classes, quantized=True)
+    variant, model = variant_model(ctx, json.loads(row["params"]))
     model.load_weights(str(ctx.folder / "trials" / f"trial_{row['number']}.weights.h5"))
     return variant, model
 
