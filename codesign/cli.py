@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,20 @@ def _fail(msg: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def command(*args, **kwargs):
+    """`app.command()` with the CLI's one error path: bad input (CodesignError, an unknown part) is one
+    line on stderr and exit 2, never a traceback."""
+    def register(fn):
+        @functools.wraps(fn)
+        def checked(*a, **k):
+            try:
+                return fn(*a, **k)
+            except (CodesignError, UnknownPartError) as exc:
+                _fail(str(exc))
+        return app.command(*args, **kwargs)(checked)
+    return register
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -39,18 +54,15 @@ def _progress():
                     console=console, transient=False)
 
 
-@app.command()
+@command()
 def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digits_mlp.yaml"),
         out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/"),
         epochs: Optional[int] = typer.Option(None, help="override the design's training epochs")) -> None:
     """Train float + QAT, export through hls4ml, C-simulate two ways, prove bit-exact, write the report."""
     from .pipeline import run_design
 
-    try:
-        with _progress() as progress:
-            results = run_design(design, out, epochs, progress, log=lambda m: console.print(m, highlight=False))
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    with _progress() as progress:
+        results = run_design(design, out, epochs, progress, log=lambda m: console.print(m, highlight=False))
     v = results["validation"]
     print(json.dumps({"design": results["design"], "accuracy": results["accuracy"],
                       "bit_exact_fraction": v["bit_exact_fraction"],
@@ -60,7 +72,7 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or architecture .json"),
              inputs: Path = typer.Option(..., "--inputs", help="test inputs, .npy"),
              weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
@@ -78,17 +90,14 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     from .modelio import load_model
     from .validate import verify
 
-    try:
-        opts = export_options(Path("--options"), {"io_type": io_type, "part": part, "strategy": strategy,
-                                                  "reuse_factor": reuse_factor})
-        x = _load_array(inputs, "inputs")
-        keras_model = load_model(model, weights)
-        with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
-            where = project or Path(tmp) / "hls_project"
-            result, _ = verify(keras_model, x, opts, where, name=model.stem,
-                               progress=lambda m: console.print(f"- {m}", highlight=False))
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    opts = export_options(Path("--options"), {"io_type": io_type, "part": part, "strategy": strategy,
+                                              "reuse_factor": reuse_factor})
+    x = _load_array(inputs, "inputs")
+    keras_model = load_model(model, weights)
+    with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
+        where = project or Path(tmp) / "hls_project"
+        result, _ = verify(keras_model, x, opts, where, name=model.stem,
+                           progress=lambda m: console.print(f"- {m}", highlight=False))
     payload = result.public()
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
@@ -133,7 +142,7 @@ def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log)
     return load_model(model, weights), spec, None
 
 
-@app.command()
+@command()
 def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, architecture .json, or a design .yaml"),
              weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
              hls_config: Optional[Path] = typer.Option(None, help="hls4ml-style config YAML (Model/LayerName)"),
@@ -153,15 +162,12 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     from .estimate import estimate_model
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
-    try:
-        keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log)
-        given = {k: v for k, v in {"part": part, "io_type": io_type, "strategy": strategy, "reuse_factor": reuse,
-                                   "clock_ns": clock}.items() if v is not None}
-        base = asdict(design_opts) if design_opts else {}
-        opts = export_options(Path("--options"), {**base, **given})
-        result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients)
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log)
+    given = {k: v for k, v in {"part": part, "io_type": io_type, "strategy": strategy, "reuse_factor": reuse,
+                               "clock_ns": clock}.items() if v is not None}
+    base = asdict(design_opts) if design_opts else {}
+    opts = export_options(Path("--options"), {**base, **given})
+    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients)
     for note in notes:
         log(f"[yellow]note:[/yellow] {note}")
     payload = result.as_json()
@@ -179,7 +185,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     Console(width=max(Console().width, 110)).print(table)
 
 
-@app.command()
+@command()
 def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl files and/or hls4ml project "
                                                            "folders with reports + hls4ml_config.yml"),
               out: Path = typer.Option(Path("cost_coefficients.json"), help="where to write the refitted coefficients"),
@@ -192,12 +198,9 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
     from .atomic import atomic_write_text
     from .calibrate import calibrate as run_calibration
 
-    try:
-        current = Coefficients.load(coefficients or DEFAULT_COEFFICIENTS) \
-            if (coefficients or DEFAULT_COEFFICIENTS).is_file() else Coefficients()
-        result = run_calibration(reports, current, folds)
-    except CodesignError as exc:
-        _fail(str(exc))
+    current = Coefficients.load(coefficients or DEFAULT_COEFFICIENTS) \
+        if (coefficients or DEFAULT_COEFFICIENTS).is_file() else Coefficients()
+    result = run_calibration(reports, current, folds)
     atomic_write_text(out, result["coefficients"].to_json() + "\n")
     table = Table("resource", "n", "before: median / p90 APE %", "after (in-sample)", "after (grouped k-fold)",
                   title=f"cost model error on {result['records']} record(s)")
@@ -217,7 +220,7 @@ def _search_overrides(strategy, trials, budget, finetune_epochs=None) -> dict:
     return {"strategy": strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs}
 
 
-@app.command()
+@command()
 def search(design: Path = typer.Argument(..., help="design file with an optional search: section"),
            budget: Optional[str] = typer.Option(None, help="e.g. lut=0.3,dsp=0.1,bram=0.5,latency=50 "
                                                           "(fractions <= 1 of the part, counts > 1, latency in "
@@ -234,12 +237,9 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
 
     if workers < 1:
         _fail("--workers: must be >= 1")
-    try:
-        with _progress() as progress:
-            summary = run_search(design, out, _search_overrides(strategy, trials, budget, finetune_epochs), storage,
-                                 workers, progress, log=lambda m: console.print(m, highlight=False))
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    with _progress() as progress:
+        summary = run_search(design, out, _search_overrides(strategy, trials, budget, finetune_epochs), storage,
+                             workers, progress, log=lambda m: console.print(m, highlight=False))
     best = summary["best"]
     print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],
@@ -252,7 +252,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def worker(design: Path = typer.Argument(..., help="the design file the study was started with"),
            storage: Optional[str] = typer.Option(None, help="optuna storage URL of the study"),
            strategy: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
@@ -264,11 +264,8 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
 
     from .search.run import run_worker
 
-    try:
-        n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget),
-                       log=lambda m: console.print(m, highlight=False))
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget),
+                   log=lambda m: console.print(m, highlight=False))
     console.print(f"worker {os.getpid()}: evaluated {n} trial(s)", highlight=False)
 
 
@@ -286,7 +283,7 @@ def _load_array(path: Path, what: str):
     return x
 
 
-@app.command()
+@command()
 def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, or .json with --weights)"),
         calib: Path = typer.Option(..., "--calib", help="calibration inputs, .npy"),
         weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
@@ -306,12 +303,9 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
     from .ptq.quantize import PTQOptions
     from .ptq.quantize import ptq as run_ptq
 
-    try:
-        x = _load_array(calib, "calibration").astype("float32")
-        opts = PTQOptions(bits, activation_bits or bits, bias_bits, method, bias_correction, cle, absorb_bias)
-        qmodel, _, report = run_ptq(load_model(model, weights), x, opts)
-    except CodesignError as exc:
-        _fail(str(exc))
+    x = _load_array(calib, "calibration").astype("float32")
+    opts = PTQOptions(bits, activation_bits or bits, bias_bits, method, bias_correction, cle, absorb_bias)
+    qmodel, _, report = run_ptq(load_model(model, weights), x, opts)
     tmp = out.with_name(out.stem + ".tmp" + out.suffix)
     qmodel.save(tmp)
     tmp.replace(out)
@@ -321,7 +315,7 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
     print(json.dumps(report, indent=2))
 
 
-@app.command()
+@command()
 def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .json with --weights) or a design "
                                                    ".yaml that `codesign run` has reported"),
             data: Optional[Path] = typer.Option(None, "--data", help="inputs, .npy (default for a design: its "
@@ -337,34 +331,31 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
     from .modelio import load_model
     from .validate import derive_input_spec
 
-    try:
-        report_dir = None
-        if model.suffix in (".yaml", ".yml"):
-            from .design import load_design
+    report_dir = None
+    if model.suffix in (".yaml", ".yml"):
+        from .design import load_design
 
-            design = load_design(model)
-            report_dir = Path("reports") / design.name
-            model, data = report_dir / "model_qat.h5", data or report_dir / "test_inputs.npy"
-            if not model.is_file():
-                raise CodesignError(f"{model}: not found; run `codesign run {design.path}` first")
-            io_type = design.export.io_type
-        if data is None:
-            raise CodesignError("--data: required for a model file")
-        x = _load_array(data, "data")
-        opts = export_options(Path("--options"), {"io_type": io_type})
-        qmodel = load_model(model, weights)
-        spec = derive_input_spec(x, qmodel)
-        x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
-        folder = out or (report_dir / "analysis" if report_dir else Path("reports") / "analysis" / model.stem)
-        result = run_analysis(qmodel, x, folder, opts, spec)
-        if report_dir is not None:
-            link_into_design_report(report_dir / "report.md", result)
-    except CodesignError as exc:
-        _fail(str(exc))
+        design = load_design(model)
+        report_dir = Path("reports") / design.name
+        model, data = report_dir / "model_qat.h5", data or report_dir / "test_inputs.npy"
+        if not model.is_file():
+            raise CodesignError(f"{model}: not found; run `codesign run {design.path}` first")
+        io_type = design.export.io_type
+    if data is None:
+        raise CodesignError("--data: required for a model file")
+    x = _load_array(data, "data")
+    opts = export_options(Path("--options"), {"io_type": io_type})
+    qmodel = load_model(model, weights)
+    spec = derive_input_spec(x, qmodel)
+    x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
+    folder = out or (report_dir / "analysis" if report_dir else Path("reports") / "analysis" / model.stem)
+    result = run_analysis(qmodel, x, folder, opts, spec)
+    if report_dir is not None:
+        link_into_design_report(report_dir / "report.md", result)
     print(json.dumps(result, indent=2, default=float))
 
 
-@app.command()
+@command()
 def learn(design: Path = typer.Argument(..., help="an mlp design file"),
           beta: float = typer.Option(2e-6, help="weight of the LUT surrogate at the end of the schedule"),
           schedule: str = typer.Option("linear", help="linear (0 -> beta) or constant"),
@@ -378,20 +369,17 @@ def learn(design: Path = typer.Argument(..., help="an mlp design file"),
 
     if schedule not in ("linear", "constant"):
         _fail(f"--schedule: {schedule!r}; allowed: linear, constant")
-    try:
-        with _progress() as progress:
-            result = run_learn(load_design(design), LearnOptions(beta=beta, schedule=schedule, epochs=epochs,
-                                                                  blend=blend), out, progress,
-                               log=lambda m: console.print(m, highlight=False))
-    except (CodesignError, UnknownPartError) as exc:
-        _fail(str(exc))
+    with _progress() as progress:
+        result = run_learn(load_design(design), LearnOptions(beta=beta, schedule=schedule, epochs=epochs,
+                                                              blend=blend), out, progress,
+                           log=lambda m: console.print(m, highlight=False))
     print(json.dumps({k: result[k] for k in ("layers", "accuracy", "estimate", "lut_equivalent")}, indent=2,
                      default=float))
     if result["validation"]["bit_exact_fraction"] < 1.0:
         raise typer.Exit(1)
 
 
-@app.command()
+@command()
 def parts() -> None:
     """List the FPGA parts the cost models know."""
     table = Table("part", "family", "LUT", "FF", "DSP", "DSP type", "BRAM_18K", "URAM")

@@ -1,0 +1,233 @@
+"""The Python API (`import codesign`): quantize, export, validate, estimate, search. The CLI calls the same
+functions underneath (pipeline, validate, estimate, search.run); results are dataclasses with `to_json()`.
+
+    import codesign
+    q = codesign.quantize("model.h5", bits=6, x=x_train)          # float Keras -> QKeras (BN folded)
+    result = codesign.validate(q.model, x_test)                     # bit-exact vs hls4ml C simulation
+    study = codesign.search("model.h5", "data.npz", budget="lut=0.05", trials=20, out="out")
+    study.best, study.front, study.project                          # best point, Pareto front, HLS project
+
+Errors in what the caller passed raise `CodesignError` with one line naming the argument or file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .design import LayerQuant
+from .errors import CodesignError
+from .export import ExportOptions
+from .quantize import Quantized
+from .spec import QuantSpec, parse_hls
+from .validate import ValidationResult
+
+Target = ExportOptions  # part, clock_ns, io_type, strategy, reuse_factor, backend
+
+
+def _model(model):
+    """A Keras model object, or one loaded from a path (.h5, .keras)."""
+    if isinstance(model, (str, Path)):
+        from .modelio import load_model
+
+        return load_model(model)
+    if not hasattr(model, "layers"):
+        raise CodesignError(f"model: expected a Keras model or a path to one, got {type(model).__name__}")
+    return model
+
+
+def _target(target) -> ExportOptions:
+    if target is None:
+        return ExportOptions()
+    if isinstance(target, ExportOptions):
+        return target
+    if isinstance(target, dict):
+        from .design import export_options
+
+        return export_options(Path("target"), target)
+    raise CodesignError(f"target: expected codesign.Target or a dict, got {type(target).__name__}")
+
+
+def _input_spec(model, x, input_type) -> QuantSpec:
+    from .validate import derive_input_spec
+
+    if input_type is not None:
+        try:
+            return parse_hls(input_type) if isinstance(input_type, str) else input_type
+        except ValueError as exc:
+            raise CodesignError(f"input_type: {exc}") from None
+    if x is None:
+        raise CodesignError("give x (inputs, to derive the input type) or input_type (e.g. 'ufixed<8,0>')")
+    return derive_input_spec(np.asarray(x), model)
+
+
+def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, activation_bits: int | None = None,
+             bias_bits: int | None = None, layers: dict[str, dict] | None = None) -> Quantized:
+    """QKeras twin of a float Keras model: every Dense/Conv `bits` wide (or weight_/activation_/bias_bits),
+    integer bits from the weights and, given `x`, the activations; `layers` overrides per layer name,
+    e.g. {"fc1": {"weight_bits": 8}}. A QKeras model comes back unchanged."""
+    from .quantize import quantize as quantize_model
+
+    default = LayerQuant(weight_bits=weight_bits or bits, weight_integer=None, bias_bits=bias_bits or max(bits, 8),
+                         bias_integer=None, activation_bits=activation_bits or bits, activation_integer=None)
+    per_layer = {}
+    for name, values in (layers or {}).items():
+        try:
+            per_layer[name] = dataclasses.replace(default, **values)
+        except TypeError as exc:
+            raise CodesignError(f"layers['{name}']: {exc}; allowed keys: "
+                                f"{', '.join(f.name for f in dataclasses.fields(LayerQuant))}") from None
+    return quantize_model(_model(model), default, per_layer, None if x is None else np.asarray(x, np.float32))
+
+
+@dataclass
+class HLSProject:
+    """An exported hls4ml project: its folder, the typed graph it was built from, and the hls4ml model."""
+    path: Path
+    target: ExportOptions
+    input_type: str
+    layers: list[dict]
+    hls_model: object = field(repr=False, default=None)
+    model: object = field(repr=False, default=None)  # the QKeras model it was exported from
+
+    def compile(self) -> None:
+        from .export import compile_model
+
+        compile_model(self.hls_model)
+
+    def predict(self, x) -> np.ndarray:
+        """The bit-accurate C model on x (cast to the input type first, as the FPGA receives it)."""
+        x = parse_hls(self.input_type).quantize(np.asarray(x, np.float64))
+        return np.asarray(self.hls_model.predict(np.ascontiguousarray(x)))
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "target": dataclasses.asdict(self.target), "input_type": self.input_type,
+                "layers": self.layers}
+
+
+def export(model, out_dir, target=None, *, x=None, input_type=None) -> HLSProject:
+    """hls4ml project of a QKeras model with every type decided by codesign (`precision.py`)."""
+    from .export import convert
+    from .precision import derive
+
+    model, opts = _model(model), _target(target)
+    spec = _input_spec(model, x, input_type)
+    graph = derive(model, spec)
+    hls = convert(graph, opts, Path(out_dir))
+    hls.write()
+    return HLSProject(Path(out_dir), opts, spec.to_hls(), [n.to_json() for n in graph.nodes], hls, model)
+
+
+def validate(model, x, target=None, *, project_dir=None, input_type=None) -> ValidationResult:
+    """Prove a QKeras model bit-exact on inputs x: hls4ml compile()+predict() and the g++ test bench."""
+    from .validate import verify
+
+    model, opts = _model(model), _target(target)
+    spec = _input_spec(model, x, input_type) if input_type is not None else None
+    with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
+        where = Path(project_dir) if project_dir else Path(tmp) / "hls_project"
+        result, _ = verify(model, np.asarray(x), opts, where, name=getattr(model, "name", "model"), input_spec=spec)
+    return result
+
+
+@dataclass
+class Estimate:
+    """Cost-model estimate of one design (FPGA resources, latency, II) per layer and in total."""
+    part: str
+    total: dict
+    utilization: dict
+    layers: list[dict]
+    notes: list[str]
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def estimate(model, target=None, *, x=None, input_type=None) -> Estimate:
+    """Resources and latency of a QKeras model (or an HLSProject) as codesign would export it."""
+    from .estimate import estimate_model
+
+    if isinstance(model, HLSProject):
+        target, input_type, model = target or model.target, input_type or model.input_type, model.model
+    model, opts = _model(model), _target(target)
+    est, notes = estimate_model(model, opts, _input_spec(model, x, input_type))
+    return Estimate(est.part, est.total, est.utilization, est.layers, notes)
+
+
+@dataclass
+class Study:
+    """A finished search: the Pareto front (accuracy vs LUT-equivalent), the best point within budget and its
+    bit-exact HLS project."""
+    folder: Path
+    best: dict
+    front: list[dict]
+    summary: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def project(self) -> Path:
+        return self.folder / "best" / "hls_project"
+
+    @property
+    def report(self) -> Path:
+        return self.folder / "search.md"
+
+    def to_json(self) -> dict:
+        return {"folder": str(self.folder), "best": self.best, "front": self.front}
+
+
+def _data_file(data, folder: Path) -> Path:
+    """An .npz path as is; arrays (a dict, or the tuple x_train, y_train, x_test, y_test) saved to one."""
+    if isinstance(data, (str, Path)):
+        if not Path(data).is_file():
+            raise CodesignError(f"{data}: data file not found")
+        return Path(data).resolve()
+    if isinstance(data, (tuple, list)) and len(data) == 4:
+        data = dict(zip(("x_train", "y_train", "x_test", "y_test"), data))
+    if not isinstance(data, dict):
+        raise CodesignError("data: expected an .npz path, a dict of arrays, or (x_train, y_train, x_test, y_test)")
+    path = folder / "data.npz"
+    np.savez(path, **{k: np.asarray(v) for k, v in data.items()})
+    return path
+
+
+def search(model, data, target=None, *, budget: str = "lut=0.05", strategy: str = "nsga2", trials: int = 20,
+           finetune_epochs: int = 2, qat_epochs: int = 3, bits: int = 6, space: dict | None = None,
+           out="codesign_out", name: str | None = None, progress: bool = True, log=print) -> Study:
+    """Hardware-aware mixed-precision search of a user model on user data (classification).
+
+    `model`: a float Keras or QKeras model (object or .h5/.keras path); `data`: .npz path or arrays.
+    Writes OUT/<name>/search/ (trials, Pareto CSV/PNG, search.md, best/hls_project) and returns the Study.
+    """
+    from .search.run import run_search
+
+    keras = _model(model)
+    name = name or keras.name
+    inputs = Path(out) / name / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    model_file = inputs / "model.h5"
+    keras.save(model_file)
+    opts = _target(target)
+    design = {
+        "name": name, "data": {"file": str(_data_file(data, inputs))}, "model": {"file": str(model_file.resolve())},
+        "quantization": {"default": {"weight_bits": bits, "bias_bits": max(bits, 8), "activation_bits": bits}},
+        "target": dataclasses.asdict(opts) | {"backend": opts.backend},
+        "training": {"epochs": qat_epochs, "batch_size": 64, "learning_rate": 0.001, "seed": 0},
+        "search": {"strategy": strategy, "trials": trials, "finetune_epochs": finetune_epochs, "budget": budget,
+                   **({"space": space} if space else {})},
+    }
+    design_file = inputs / "design.yaml"
+    design_file.write_text(json.dumps(design, indent=1))  # JSON is YAML
+    if progress:
+        from rich.progress import Progress
+
+        with Progress() as bar:
+            summary = run_search(design_file, Path(out), {}, None, 1, bar, log)
+    else:
+        summary = run_search(design_file, Path(out), {}, None, 1, None, log)
+    folder = Path(out) / name / "search"
+    return Study(folder, summary["best"], summary["pareto_lut_equivalent"], summary)

@@ -1,0 +1,21 @@
+"""Step 2, from Python: search the user's model.h5 on data.npz (made by train_float.py) through the API.
+
+    .venv/bin/python examples/keras_user_model/search_api.py [--dir DIR] [--trials 6]
+"""
+import argparse
+from pathlib import Path
+
+import codesign
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--dir", type=Path, default=Path(__file__).parent)  # where model.h5 and data.npz are
+ap.add_argument("--trials", type=int, default=6)
+args = ap.parse_args()
+
+study = codesign.search(args.dir / "model.h5", args.dir / "data.npz", codesign.Target(io_type="io_stream"),
+                        budget="lut=0.05", trials=args.trials, finetune_epochs=1, bits=6, out=args.dir / "out")
+best = study.best
+print(f"best {best['params']}: test accuracy (C simulation) {best['test_accuracy_csim']:.4f}, "
+      f"bit-exact {best['validation']['bit_exact_fraction']}, LUT-eq {best['estimate_lut_equivalent']:,.0f}")
+print("Pareto front (val accuracy, LUT-eq):", [(p["val_accuracy"], p["lut_equivalent"]) for p in study.front])
+print(f"HLS project: {study.project}\nreport: {study.report}")

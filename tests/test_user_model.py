@@ -1,0 +1,155 @@
+"""Bring your own model and data: float Keras -> QKeras (codesign.quantize), .npz data, design-file checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import codesign
+from codesign.errors import CodesignError
+
+
+def float_cnn(seed: int = 0):
+    """Conv -> BN -> ReLU, a Conv with fused relu, Add, a standalone relu, Dropout, softmax Dense."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    rng = np.random.default_rng(seed)
+    inp = tf.keras.Input((6, 6, 1), name="img")
+    h = layers.Conv2D(3, 3, padding="same", use_bias=False, name="c1")(inp)
+    h = layers.BatchNormalization(name="bn1")(h)
+    h = layers.ReLU(name="r1")(h)
+    r = layers.Conv2D(3, 3, padding="same", activation="relu", name="c2")(h)
+    h = layers.Add(name="add")([h, r])
+    h = layers.Activation("relu", name="r2")(h)
+    h = layers.Flatten(name="flat")(h)
+    h = layers.Dropout(0.5, name="drop")(h)
+    model = tf.keras.Model(inp, layers.Dense(4, activation="softmax", name="out")(h))
+    for layer in model.layers:  # weights from numpy: TF initializers depend on the process's op count
+        if layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32) for w in layer.get_weights()])
+    model.get_layer("c1").set_weights([np.full((3, 3, 1, 3), 0.1, np.float32) * np.array([1, -2, 3], np.float32)])
+    model.get_layer("bn1").set_weights([np.array([1.0, 0.5, 2.0]), np.array([0.1, -0.2, 0.3]),
+                                        np.array([0.0, 0.1, -0.1]), np.array([1.0, 4.0, 0.25])])
+    return model
+
+
+def test_quantize_folds_batchnorm_names_relus_and_picks_integer_bits():
+    model = float_cnn()
+    x = np.random.default_rng(1).uniform(0, 1, (64, 6, 6, 1)).astype(np.float32)
+    q = codesign.quantize(model, bits=8, x=x)
+    assert [(lyr.name, type(lyr).__name__) for lyr in q.model.layers] == [
+        ("img", "InputLayer"), ("c1", "QConv2D"), ("c1_relu", "QActivation"), ("c2", "QConv2D"),
+        ("c2_relu", "QActivation"), ("add", "Add"), ("r2", "QActivation"), ("flat", "Flatten"), ("out", "QDense"),
+        ("out_softmax", "Activation")]
+    assert q.folded == {"bn1": "c1"}
+    # folded c1 kernel: 0.1 * [1, -2, 3] * gamma / sqrt(var + 1e-3) = [0.1, -0.05, 1.2]: |w| <= 1.2 -> 1 integer bit
+    assert q.layer_quant["c1"].weight_integer == 1
+    folded = q.model.get_layer("c1").get_weights()[0][0, 0, 0]
+    np.testing.assert_allclose(folded, [0.1 / np.sqrt(1.001), -0.1 / np.sqrt(4.001), 0.6 / np.sqrt(0.251)], rtol=1e-6)
+    # 8 bits everywhere: the QKeras twin computes nearly the float function
+    pq, pf = q.model.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert np.abs(pq - pf).max() < 0.05 and np.mean(pq.argmax(1) == pf.argmax(1)) >= 0.95
+
+
+def test_quantize_activation_integer_bits_follow_the_data():
+    model = float_cnn()
+    x = np.random.default_rng(1).uniform(0, 1, (64, 6, 6, 1)).astype(np.float32)
+    small, large = codesign.quantize(model, bits=8, x=x), codesign.quantize(model, bits=8, x=x * 4)
+    assert small.layer_quant["c1"].activation_integer == 4  # 99.99th percentile of c1's relu in [8, 16)
+    assert large.layer_quant["c1"].activation_integer == 6  # 4x the inputs: c1 is linear up to its small bias
+    assert codesign.quantize(model, bits=8).layer_quant["c1"].activation_integer == 2  # no data: QKeras's default
+
+
+def test_quantize_refuses_what_is_not_exact():
+    import tensorflow as tf
+
+    inp = tf.keras.Input((4,))
+    tanh = tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="tanh", name="d")(inp))
+    with pytest.raises(CodesignError, match=r"^layer 'd' \(Dense\): activation 'tanh'; allowed: relu, linear"):
+        codesign.quantize(tanh)
+    leaky = tf.keras.Model(inp, tf.keras.layers.LeakyReLU(name="lk")(inp))
+    with pytest.raises(CodesignError, match=r"^layer 'lk': LeakyReLU cannot be quantized; allowed: "):
+        codesign.quantize(leaky)
+    with pytest.raises(CodesignError, match=r"layers\['d'\]: .*unexpected keyword argument 'weight_bit'"):
+        codesign.quantize(tanh, layers={"d": {"weight_bit": 3}})
+
+
+def _design(tmp_path: Path, data: dict | None, model_file: str = "model.h5", extra: str = "") -> Path:
+    import tensorflow as tf
+
+    if data is not None:
+        np.savez(tmp_path / "data.npz", **data)
+    inp = tf.keras.Input((5,))
+    tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax")(inp)).save(tmp_path / "model.h5")
+    path = tmp_path / "d.yaml"
+    path.write_text(f"name: user\ndata: {{file: data.npz}}\nmodel: {{file: {model_file}}}\n"
+                    f"target: {{part: xcvu13p-flga2577-2-e}}\n{extra}")
+    return path
+
+
+def _arrays(n_features: int = 5, classes: int = 3) -> dict:
+    rng = np.random.default_rng(0)
+    return {"x_train": rng.normal(size=(30, n_features)), "y_train": rng.integers(0, classes, 30),
+            "x_test": rng.normal(size=(10, n_features)), "y_test": rng.integers(0, classes, 10)}
+
+
+def test_user_design_bad_files_name_file_and_array(tmp_path):
+    from codesign.design import load_design
+    from codesign.pipeline import design_split, float_model
+
+    with pytest.raises(CodesignError, match=r"d.yaml: model.file: .*nothere.h5: file not found"):
+        load_design(_design(tmp_path, _arrays(), model_file="nothere.h5"))
+    arrays = _arrays()
+    del arrays["y_test"]
+    design = load_design(_design(tmp_path, arrays))
+    with pytest.raises(CodesignError, match=r"data.npz: missing array\(s\) \['y_test'\]; expected x_train, y_train, "
+                                            r"x_test, y_test"):
+        design_split(design)
+    design = load_design(_design(tmp_path, _arrays(n_features=7)))
+    with pytest.raises(CodesignError, match=r"model.h5: the model takes inputs of shape \(5,\); .*data.npz x_train "
+                                            r"has \(7,\)"):
+        float_model(design, design_split(design))
+    design = load_design(_design(tmp_path, _arrays(classes=5)))
+    with pytest.raises(CodesignError, match=r"model.h5: the model outputs \(3,\); .*data.npz has 5 classes"):
+        float_model(design, design_split(design))
+    bad = _arrays()
+    bad["y_train"] = bad["y_train"] - 1
+    with pytest.raises(CodesignError, match=r"data.npz: y_train: class labels must be integers >= 0"):
+        design_split(load_design(_design(tmp_path, bad)))
+
+
+def test_user_design_cli_exits_2_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from codesign.cli import app
+
+    arrays = _arrays()
+    del arrays["x_train"]
+    design = _design(tmp_path, arrays)
+    res = CliRunner().invoke(app, ["run", str(design), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "missing array(s) ['x_train']" in res.output
+    assert not (tmp_path / "out" / "user").exists()
+
+
+def test_one_hot_labels_and_auto_integer_bits_in_design(tmp_path):
+    from codesign.design import load_design
+    from codesign.pipeline import design_split
+
+    arrays = _arrays()
+    arrays["y_train"] = np.eye(3)[arrays["y_train"]]
+    design = load_design(_design(tmp_path, arrays, extra="quantization: {default: {weight_bits: 5}}\n"))
+    split = design_split(design)
+    np.testing.assert_array_equal(split.y_train, _arrays()["y_train"])
+    assert design.default_quant.weight_bits == 5 and design.default_quant.weight_integer is None
+
+
+def test_api_names_survive_importing_their_modules():
+    import importlib
+
+    for name in codesign.API_FUNCTIONS:
+        importlib.import_module(f"codesign.{name}")
+        assert callable(getattr(codesign, name)) and getattr(codesign, name).__module__ == "codesign.api", name

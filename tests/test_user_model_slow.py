@@ -1,0 +1,88 @@
+"""A user's float Keras model (.h5) and data (.npz), end to end: the design file and the Python API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import codesign
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def user_files(tmp_path_factory):
+    """A float MLP with BatchNormalization trained on scikit-learn's digits, saved as a user would."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    folder = tmp_path_factory.mktemp("user")
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((64,), name="pixels")
+    h = tf.keras.layers.Dense(24, name="fc1")(inp)
+    h = tf.keras.layers.BatchNormalization(name="bn1")(h)
+    h = tf.keras.layers.Activation("relu", name="act1")(h)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(10, activation="softmax", name="out")(h), name="user_mlp")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=15, batch_size=32, verbose=0)
+    model.save(folder / "model.h5")
+    np.savez(folder / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    (folder / "design.yaml").write_text(
+        "name: user_mlp\ndata: {file: data.npz}\nmodel: {file: model.h5}\n"
+        "quantization: {default: {weight_bits: 6, bias_bits: 8, activation_bits: 6}}\n"
+        "target: {part: xcvu13p-flga2577-2-e, io_type: io_parallel, strategy: Latency, reuse_factor: 1}\n"
+        "training: {epochs: 3, batch_size: 32, learning_rate: 0.001, seed: 0}\n")
+    return folder, model, (x_train, y_train, x_test, y_test)
+
+
+def test_run_a_user_design(user_files, tmp_path):
+    from typer.testing import CliRunner
+
+    from codesign.cli import app
+
+    folder, _, _ = user_files
+    res = CliRunner().invoke(app, ["run", str(folder / "design.yaml"), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    results = json.loads((tmp_path / "user_mlp" / "results.json").read_text())
+    assert results["validation"]["bit_exact_fraction"] == 1.0
+    assert results["validation"]["testbench_bit_exact_fraction"] == 1.0
+    assert results["accuracy"]["float"] > 0.9 and results["accuracy"]["qat"] > 0.9
+    # BN folded into fc1; act1 became fc1's quantized relu; the digits' k/16 grid is the input type
+    names = [layer["name"] for layer in results["validation"]["layers"]]
+    assert names == ["pixels", "fc1", "fc1_relu", "out", "out_softmax"]
+    assert results["validation"]["input_precision"] == "ufixed<5,1>"
+
+
+def test_api_quantize_validate_export_estimate(user_files, tmp_path):
+    _, model, (x_train, _, x_test, _) = user_files
+    q = codesign.quantize(model, bits=6, x=x_train)
+    assert q.folded == {"bn1": "fc1"}
+    result = codesign.validate(q.model, x_test[:100])
+    assert result.bit_exact_fraction == 1.0 and result.testbench_bit_exact_fraction == 1.0
+    project = codesign.export(q.model, tmp_path / "prj", codesign.Target(io_type="io_stream"), x=x_train)
+    assert (tmp_path / "prj" / "firmware" / "myproject.cpp").is_file()
+    assert project.input_type == "ufixed<5,1>"
+    project.compile()
+    probs = project.predict(x_test[:50])
+    assert probs.shape == (50, 10)
+    assert np.mean(probs.argmax(1) == q.model.predict(x_test[:50], verbose=0).argmax(1)) >= 0.95
+    from_project, from_model = codesign.estimate(project), codesign.estimate(q.model, project.target, x=x_train)
+    assert from_project.total == from_model.total and from_project.total["lut"] > 0
+    json.dumps(project.to_json()), json.dumps(from_project.to_json())
+
+
+def test_api_search_on_arrays(user_files, tmp_path):
+    _, model, arrays = user_files
+    study = codesign.search(model, arrays, budget="lut=0.05", trials=2, finetune_epochs=1, qat_epochs=1,
+                            out=tmp_path, progress=False, log=lambda m: None)
+    assert study.best["validation"]["bit_exact_fraction"] == 1.0
+    assert study.best["within_budget"] and study.front
+    assert (study.project / "firmware" / "myproject.cpp").is_file() and study.report.is_file()
+    assert json.loads(json.dumps(study.to_json()))["best"]["trial"] == study.best["trial"]
