@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .html import write_html
+
 COLUMNS = ("name", "class", "weight", "bias", "accum", "result", "n_terms")
 
 
@@ -83,3 +85,4 @@ def write_report(folder: Path, results: dict) -> None:
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (folder / "report.md").write_text(render_markdown(results))
     plot_bit_widths(results["validation"]["layers"], folder / "bit_widths.png")
+    write_html(folder / "report.md", f"codesign: {results['design']}")

@@ -58,6 +58,47 @@ def test_run_a_user_design(user_files, tmp_path):
     names = [layer["name"] for layer in results["validation"]["layers"]]
     assert names == ["pixels", "fc1", "fc1_relu", "out", "out_softmax"]
     assert results["validation"]["input_precision"] == "ufixed<5,1>"
+    tables, images = parse_html(tmp_path / "user_mlp" / "report.html")
+    metrics = dict(row for row in tables[0] if len(row) == 2)
+    assert metrics["bit-exact fraction, myproject_test.cpp with g++"] == "1.0000"
+    assert [row[0] for row in tables[1][1:]] == names  # the per-layer precision table
+    assert len(images) == 1 and images[0][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def parse_html(path: Path) -> tuple[list[list[list[str]]], list[bytes]]:
+    """(tables as rows of cell texts, inlined PNG images) of a report.html."""
+    import base64
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.images, self.cell = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.tables[-1].append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+            elif tag == "img":
+                src = dict(attrs)["src"]
+                assert src.startswith("data:image/png;base64,"), src[:40]
+                self.images.append(base64.b64decode(src.split(",", 1)[1]))
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.tables[-1][-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Parser()
+    parser.feed(path.read_text())
+    return parser.tables, parser.images
 
 
 def test_api_quantize_validate_export_estimate(user_files, tmp_path):
@@ -85,4 +126,6 @@ def test_api_search_on_arrays(user_files, tmp_path):
     assert study.best["validation"]["bit_exact_fraction"] == 1.0
     assert study.best["within_budget"] and study.front
     assert (study.project / "firmware" / "myproject.cpp").is_file() and study.report.is_file()
+    tables, images = parse_html(study.report.with_suffix(".html"))
+    assert len(images) == 1 and tables[0][0][:3] == ["trial", "accuracy", "LUT-eq"]
     assert json.loads(json.dumps(study.to_json()))["best"]["trial"] == study.best["trial"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..atomic import atomic_write_text
+from ..html import write_html
 from .context import Context
 
 
@@ -41,3 +42,4 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
     lines += ["", "Files: `trials.csv` (every trial), `pareto_lut_equivalent.csv`, `pareto_latency.csv`, "
                   "`sensitivity.csv`, `study.db` (optuna storage), `best/` (HLS project, model, results.json)."]
     atomic_write_text(ctx.folder / "search.md", "\n".join(lines) + "\n")
+    write_html(ctx.folder / "search.md", f"codesign search: {s['design']}")
