@@ -37,9 +37,10 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
     layers = {}
     for lp in precisions:
         entry = {"Precision": lp.hls_precision(), "Trace": trace}
-        if lp.class_name == "Softmax":  # hls4ml docs: rounding + saturating tables keep softmax accurate
+        if lp.class_name == "Softmax":  # table types: precision.SOFTMAX_TABLES
             entry.update(Strategy="stable", TableSize=4096)
-            entry["Precision"].update(exp_table="fixed<18,8,RND,SAT>", inv_table="fixed<18,8,RND,SAT>")
+            # hls4ml takes inp_norm_t as a layer attribute, not from Precision (model/layers.py: keys ending _t)
+            entry["inp_norm_t"] = entry["Precision"].pop("inp_norm")
         if lp.kind is LayerKind.DEPTHWISE and opts.strategy == "Resource" and opts.io_type == "io_parallel":
             entry["Strategy"] = "Latency"
             if DEPTHWISE_LATENCY_NOTE not in lp.notes:
@@ -128,6 +129,9 @@ def _text(spec: QuantSpec | str | None) -> str:
     return spec.to_hls() if isinstance(spec, QuantSpec) else str(spec)
 
 
+TABLE_TYPES = ("inp_norm", "exp_table", "inv_table")  # softmax (precision.SOFTMAX_TABLES)
+
+
 def resolved_types(layer) -> dict[str, QuantSpec | str]:
     """The types hls4ml resolved for one layer (result, accumulator, weights, biases, BN scale/bias)."""
     out = {"result": _hls_spec(layer.get_output_variable().type.precision)}
@@ -137,6 +141,10 @@ def resolved_types(layer) -> dict[str, QuantSpec | str]:
     for key, var in layer.weights.items():
         if key in ("weight", "bias", "scale"):
             out[key] = _hls_spec(var.type.precision)
+    for key in TABLE_TYPES:
+        table = layer.get_attr(f"{key}_t")
+        if table is not None:
+            out[key] = _hls_spec(table.precision)
     return out
 
 

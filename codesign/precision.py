@@ -31,6 +31,12 @@ ZERO_BIAS = QuantSpec(1, 1, False)
 # softmax (nnet_activation.h softmax_stable): sums of exp_table values in (0, 1] with 10 fraction bits;
 # 12 integer bits hold the sum of up to 2048 classes exactly
 SOFTMAX_ACCUM = QuantSpec(24, 12)
+# softmax_stable looks exp(x - x_max) up by the top log2(table size) bits of inp_norm_t. hls4ml's default
+# inp_norm_t is the input type unsigned: for wide logits (e.g. 14 integer bits) a 4096 table then steps by
+# 2 in x - x_max and near-tied classes get equal probabilities. exp(-8) is below the table's 2^-10, so
+# [0, 8) saturating, 16 bits (steps of 1/512); exp and 1/x tables as hls4ml's docs advise (RND, SAT).
+SOFTMAX_TABLES = {"inp_norm": QuantSpec(16, 3, False, "RND", "SAT"), "exp_table": QuantSpec(18, 8, True, "RND", "SAT"),
+                  "inv_table": QuantSpec(18, 8, True, "RND", "SAT")}
 
 
 class LayerKind(str, Enum):
@@ -204,9 +210,10 @@ def _pool(layer, in_spec: QuantSpec) -> LayerPrecision:
 
 
 def softmax_precision(name: str) -> LayerPrecision:
-    """Probabilities in [0, 1): all 18 bits fractional, so near-tied classes stay distinguishable."""
+    """Probabilities in [0, 1): all 18 bits fractional, so near-tied classes stay distinguishable.
+    Tables: SOFTMAX_TABLES (hls4ml's stable softmax, nnet_activation.h)."""
     return LayerPrecision(name, "Softmax", QuantSpec(18, 0, False, "RND_CONV", "SAT"), SOFTMAX_ACCUM, approximate=True,
-                          source=name, kind=LayerKind.SOFTMAX)
+                          source=name, kind=LayerKind.SOFTMAX, params=dict(SOFTMAX_TABLES))
 
 
 def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:

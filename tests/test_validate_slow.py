@@ -105,3 +105,23 @@ def test_mismatch_after_an_eliminated_linear_activation_is_named(tmp_path):
                        overrides={"d1": QuantSpec(6, 2)}, testbench=False)
     assert result.bit_exact_fraction < 1.0
     assert (result.first_mismatch_layer, result.trace_error) == ("d1", None)
+
+
+def test_softmax_of_wide_logits_keeps_the_argmax(tmp_path):
+    """Logits with many integer bits: hls4ml's default inp_norm_t (the logits type, unsigned) steps the exp
+    table by 2 and near-tied classes get equal probabilities; codesign's inp_norm_t steps by 1/512."""
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    rng = np.random.default_rng(5)
+    inp = tf.keras.Input((16,), name="x")
+    dense = QDense(10, kernel_quantizer=quantized_bits(8, 4, alpha=1), bias_quantizer=quantized_bits(8, 4, alpha=1),
+                   name="wide")
+    model = tf.keras.Model(inp, tf.keras.layers.Activation("softmax", name="probs")(dense(inp)))
+    dense.set_weights([rng.normal(0, 4, (16, 10)), rng.normal(0, 4, 10)])
+    x = np.round(rng.uniform(0, 4, (300, 16)) * 4) / 4
+    result, _ = verify(model, x, ExportOptions(), tmp_path / "prj", name="wide")
+    assert result.bit_exact_fraction == 1.0
+    assert result.softmax_argmax_agreement == 1.0
+    assert "typedef ap_ufixed<16,3,AP_RND,AP_SAT,0> probs_inp_norm_t;" in \
+        (tmp_path / "prj" / "firmware" / "defines.h").read_text()

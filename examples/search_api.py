@@ -1,6 +1,6 @@
-"""Step 2, from Python: search the user's model.h5 on data.npz (made by train_float.py) through the API.
+"""Step 2, from Python: search a user's model.h5 on data.npz (made by make_user_model.py) through the API.
 
-    .venv/bin/python examples/keras_user_model/search_api.py [--dir DIR] [--trials 6]
+    .venv/bin/python examples/search_api.py examples/keras_user_model [--trials 6]
 """
 import argparse
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import codesign
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--dir", type=Path, default=Path(__file__).parent)  # where model.h5 and data.npz are
+ap.add_argument("dir", type=Path)  # where model.h5 and data.npz are
 ap.add_argument("--trials", type=int, default=6)
 args = ap.parse_args()
 
