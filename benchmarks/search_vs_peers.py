@@ -184,7 +184,7 @@ def codesign_search(design_path: Path, trials: int, out: Path, design, split) ->
     rows = [r for r in csv.DictReader((ctx.folder / "trials.csv").open()) if r["state"] == "COMPLETE"]
     models = []
     for r in rows:
-        r = dict(r, number=int(r["number"]), val_accuracy=float(r["val_accuracy"]))
+        r = dict(r, number=int(r["number"]), val_score=float(r["val_score"]))
         variant, model = trial_model(ctx, r)
         models.append({"model": model, "design": variant, "label": f"trial {r['number']}"})
     return models, wall

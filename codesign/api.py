@@ -186,19 +186,23 @@ def _data_file(data, folder: Path) -> Path:
         if not Path(data).is_file():
             raise CodesignError(f"{data}: data file not found")
         return Path(data).resolve()
-    if isinstance(data, (tuple, list)) and len(data) == 4:
-        data = dict(zip(("x_train", "y_train", "x_test", "y_test"), data))
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4):  # (x_train, x_test) for an autoencoder
+        keys = ("x_train", "y_train", "x_test", "y_test") if len(data) == 4 else ("x_train", "x_test")
+        data = dict(zip(keys, data))
     if not isinstance(data, dict):
-        raise CodesignError("data: expected an .npz path, a dict of arrays, or (x_train, y_train, x_test, y_test)")
+        raise CodesignError("data: expected an .npz path, a dict of arrays, (x_train, y_train, x_test, y_test) "
+                            "or (x_train, x_test)")
     path = folder / "data.npz"
     np.savez(path, **{k: np.asarray(v) for k, v in data.items()})
     return path
 
 
-def search(model, data, target=None, *, budget: str = "lut=0.05", strategy: str = "nsga2", trials: int = 20,
+def search(model, data, target=None, *, task: str = "classification", budget: str = "lut=0.05",
+           strategy: str = "nsga2", trials: int = 20,
            finetune_epochs: int = 2, qat_epochs: int = 3, bits: int = 6, space: dict | None = None,
            out="codesign_out", name: str | None = None, progress: bool = True, log=print) -> Study:
-    """Hardware-aware mixed-precision search of a user model on user data (classification).
+    """Hardware-aware mixed-precision search of a user model on user data; `task`: classification (accuracy),
+    regression (MSE) or autoencoder (reconstruction MSE; data without y, or y marking anomalies with 1).
 
     `model`: a float Keras or QKeras model (object or .h5/.keras path); `data`: .npz path or arrays.
     Writes OUT/<name>/search/ (trials, Pareto CSV/PNG, search.md, best/hls_project) and returns the Study.
@@ -213,7 +217,7 @@ def search(model, data, target=None, *, budget: str = "lut=0.05", strategy: str 
     keras.save(model_file)
     opts = _target(target)
     design = {
-        "name": name, "data": {"file": str(_data_file(data, inputs))}, "model": {"file": str(model_file.resolve())},
+        "name": name, "task": task, "data": {"file": str(_data_file(data, inputs))}, "model": {"file": str(model_file.resolve())},
         "quantization": {"default": {"weight_bits": bits, "bias_bits": max(bits, 8), "activation_bits": bits}},
         "target": dataclasses.asdict(opts) | {"backend": opts.backend},
         "training": {"epochs": qat_epochs, "batch_size": 64, "learning_rate": 0.001, "seed": 0},

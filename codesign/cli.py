@@ -64,7 +64,10 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
     with _progress() as progress:
         results = run_design(design, out, epochs, progress, log=lambda m: console.print(m, highlight=False))
     v = results["validation"]
-    print(json.dumps({"design": results["design"], "accuracy": results["accuracy"],
+    from .report import METRIC_LABELS
+
+    metrics = {k: results[k] for k in METRIC_LABELS if k in results}
+    print(json.dumps({"design": results["design"], **metrics,
                       "bit_exact_fraction": v["bit_exact_fraction"],
                       "testbench_bit_exact_fraction": v["testbench_bit_exact_fraction"],
                       "softmax_argmax_agreement": v["softmax_argmax_agreement"]}, indent=2))
@@ -243,7 +246,8 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
     best = summary["best"]
     print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],
-                      "best_val_accuracy": best["val_accuracy"], "best_test_accuracy_csim": best["test_accuracy_csim"],
+                      f"best_val_{summary['metric']}": best[f"val_{summary['metric']}"],
+                      f"best_test_{summary['metric']}_csim": best[f"test_{summary['metric']}_csim"],
                       "bit_exact_fraction": best["validation"]["bit_exact_fraction"],
                       "testbench_bit_exact_fraction": best["validation"]["testbench_bit_exact_fraction"],
                       "estimate": best["estimate_exported_graph"], "within_budget": best["within_budget"],

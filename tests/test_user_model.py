@@ -105,8 +105,8 @@ def test_user_design_bad_files_name_file_and_array(tmp_path):
     arrays = _arrays()
     del arrays["y_test"]
     design = load_design(_design(tmp_path, arrays))
-    with pytest.raises(CodesignError, match=r"data.npz: missing array\(s\) \['y_test'\]; expected x_train, y_train, "
-                                            r"x_test, y_test"):
+    with pytest.raises(CodesignError, match=r"data.npz: missing array\(s\) \['y_test'\]; a classification task needs "
+                                            r"x_train, y_train, x_test, y_test"):
         design_split(design)
     design = load_design(_design(tmp_path, _arrays(n_features=7)))
     with pytest.raises(CodesignError, match=r"model.h5: the model takes inputs of shape \(5,\); .*data.npz x_train "
@@ -153,3 +153,53 @@ def test_api_names_survive_importing_their_modules():
     for name in codesign.API_FUNCTIONS:
         importlib.import_module(f"codesign.{name}")
         assert callable(getattr(codesign, name)) and getattr(codesign, name).__module__ == "codesign.api", name
+
+
+def _autoencoder_design(tmp_path: Path, arrays: dict, task: str = "autoencoder", out_units: int = 5) -> Path:
+    import tensorflow as tf
+
+    np.savez(tmp_path / "data.npz", **arrays)
+    inp = tf.keras.Input((5,))
+    h = tf.keras.layers.Dense(2, activation="relu")(inp)
+    tf.keras.Model(inp, tf.keras.layers.Dense(out_units)(h)).save(tmp_path / "model.h5")
+    path = tmp_path / "d.yaml"
+    path.write_text(f"name: ae\ntask: {task}\ndata: {{file: data.npz}}\nmodel: {{file: model.h5}}\n"
+                    "target: {part: xcvu13p-flga2577-2-e}\n")
+    return path
+
+
+def test_regression_and_autoencoder_data(tmp_path):
+    from codesign.design import load_design
+    from codesign.pipeline import design_split, float_model
+
+    rng = np.random.default_rng(0)
+    x_train, x_test = rng.normal(size=(20, 5)), rng.normal(size=(8, 5))
+    design = load_design(_autoencoder_design(tmp_path, {"x_train": x_train, "x_test": x_test}))
+    split = design_split(design)  # no labels at all: fine for an autoencoder
+    assert split.y_train is None and float_model(design, split).output_shape == (None, 5)
+    bad = {"x_train": x_train, "x_test": x_test, "y_test": np.arange(8)}
+    with pytest.raises(CodesignError, match=r"data.npz: y_test: shape \(8,\); an autoencoder's labels are optional, "
+                                            r"\(8,\) with 1 marking an anomaly"):
+        design_split(load_design(_autoencoder_design(tmp_path, bad)))
+    design = load_design(_autoencoder_design(tmp_path, {"x_train": x_train, "x_test": x_test}, out_units=4))
+    with pytest.raises(CodesignError, match=r"model.h5: the model outputs \(4,\); an autoencoder task trains it on "
+                                            r".*data.npz x_train, of shape \(5,\)"):
+        float_model(design, design_split(design))
+    targets = {"x_train": x_train, "y_train": rng.normal(size=(20, 3)), "x_test": x_test, "y_test": rng.normal(size=(8, 3))}
+    design = load_design(_autoencoder_design(tmp_path, targets, task="regression", out_units=2))
+    with pytest.raises(CodesignError, match=r"the model outputs \(2,\); a regression task trains it on .*y_train, "
+                                            r"of shape \(3,\)"):
+        float_model(design, design_split(design))
+    with pytest.raises(CodesignError, match=r"d.yaml: task: 'ranking'; allowed: classification, regression, autoencoder"):
+        load_design(_autoencoder_design(tmp_path, targets, task="ranking"))
+
+
+def test_task_metrics():
+    from codesign.tasks import Task
+
+    x = np.zeros((4, 2))
+    out = np.array([[0, 0], [1, 1], [0, 2], [3, 0]], float)  # per-sample MSE 0, 1, 2, 4.5
+    ae = Task("autoencoder").metrics(out, x, np.array([0, 0, 1, 1]))
+    assert ae == {"mse": 1.875, "roc_auc": 1.0}
+    assert Task("autoencoder").score(ae) == -1.875 and Task("autoencoder").shown(-1.875) == 1.875
+    assert Task().metrics(np.array([[0.1, 0.9], [0.8, 0.2]]), x[:2], np.array([1, 1])) == {"accuracy": 0.5}

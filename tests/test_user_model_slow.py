@@ -129,3 +129,29 @@ def test_api_search_on_arrays(user_files, tmp_path):
     tables, images = parse_html(study.report.with_suffix(".html"))
     assert len(images) == 1 and tables[0][0][:3] == ["trial", "accuracy", "LUT-eq"]
     assert json.loads(json.dumps(study.to_json()))["best"]["trial"] == study.best["trial"]
+
+
+def test_run_an_autoencoder_design(tmp_path):
+    """The anomaly-detection example's path: a float Dense autoencoder, reconstruction MSE, ROC AUC."""
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from codesign.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "examples" / "make_user_model.py"), "autoencoder", "--out",
+                    str(tmp_path), "--epochs", "3"], check=True, capture_output=True)
+    design = (root / "examples" / "autoencoder_user_model" / "design.yaml").read_text()
+    (tmp_path / "design.yaml").write_text(design.replace("epochs: 5", "epochs: 2"))
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "design.yaml"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    results = json.loads((tmp_path / "out" / "user_autoencoder" / "results.json").read_text())
+    assert results["task"] == "autoencoder" and "accuracy" not in results
+    assert results["validation"]["bit_exact_fraction"] == 1.0
+    # bit-exact outputs: the C simulation's metrics are the QKeras model's
+    assert results["mse"]["csim"] == results["mse"]["qat"] and results["roc_auc"]["csim"] == results["roc_auc"]["qat"]
+    assert results["roc_auc"]["csim"] > 0.8  # the 7s, never seen in training, reconstruct worse
+    tables, _ = parse_html(tmp_path / "out" / "user_autoencoder" / "report.html")
+    assert any(row[0] == "ROC AUC (anomaly score: MSE), C simulation (hls4ml)" for row in tables[0])

@@ -53,8 +53,13 @@ def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
     split = design_split(design)
     if split.x_val is not None:
         return split, split.x_val, split.y_val
-    xtr, xval, ytr, yval = train_test_split(split.x_train, split.y_train, test_size=0.2,
-                                            random_state=design.training.seed, stratify=split.y_train)
+    if split.y_train is None:  # an autoencoder without labels
+        xtr, xval = train_test_split(split.x_train, test_size=0.2, random_state=design.training.seed)
+        ytr = yval = None
+    else:
+        stratify = split.y_train if design.task.name == "classification" else None
+        xtr, xval, ytr, yval = train_test_split(split.x_train, split.y_train, test_size=0.2,
+                                                random_state=design.training.seed, stratify=stratify)
     fine = Split(xtr, ytr, split.x_test, split.y_test, split.input_spec, split.n_classes)
     return fine, xval, yval
 
@@ -84,7 +89,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     else:
         log("- training the base model (float baseline, then QAT)")
         _, _, base, acc, secs, design = train_design(design, progress, split=split)  # validation split held out
-        log(f"  base QAT accuracy {acc['qat']:.4f} on the test split ({secs:.0f} s)")
+        log(f"  base QAT {design.task.metric} {acc['qat']:.4g} on the test split ({secs:.0f} s)")
         tmp = base_file.with_suffix(".tmp.h5")
         base.save(tmp)
         tmp.replace(base_file)

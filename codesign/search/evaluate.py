@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..pipeline import qkeras_model
+from ..tasks import Task
 from ..train import fit, seed_everything, transfer_weights
 from .candidate import design_variant
 from .context import Context
@@ -18,11 +19,15 @@ def variant_model(ctx: Context, params: dict):
     return variant, model
 
 
-def val_metrics(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) on a labelled split."""
+def val_metrics(model, x: np.ndarray, y: np.ndarray | None, task: Task) -> tuple[float, float]:
+    """(score the search maximizes, loss) on the validation split: accuracy and mean cross-entropy, or
+    minus the MSE and the MSE (codesign/tasks.py)."""
     from ..modelio import final_softmax
 
     p = model.predict(x, verbose=0, batch_size=1024)
+    if task.name != "classification":
+        mse = task.metrics(p, x, y)["mse"]
+        return -mse, mse
     if not final_softmax(model):  # logits
         p = np.exp(p - p.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
@@ -38,10 +43,10 @@ def evaluate(ctx: Context, params: dict, seed: int, weights_path=None) -> dict:
     tf.keras.backend.clear_session()
     variant, model = variant_model(ctx, params)
     if ctx.settings.finetune_epochs:
-        fit(model, ctx.split, variant.training, "fine-tune", None, ctx.settings.finetune_epochs)
-    acc, loss = val_metrics(model, ctx.x_val, ctx.y_val)
+        fit(model, ctx.split, variant.training, "fine-tune", None, ctx.settings.finetune_epochs, ctx.design.task)
+    score, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
     if weights_path is not None:
         model.save_weights(str(weights_path))
     kernels = {name: np.asarray(model.get_layer(name).kernel_quantizer_internal(model.get_layer(name).kernel))
                for name in ctx.space.layers}
-    return {"val_accuracy": acc, "val_loss": loss, "kernels": kernels}
+    return {"val_score": score, "val_loss": loss, "kernels": kernels}

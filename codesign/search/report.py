@@ -10,6 +10,8 @@ from .context import Context
 def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
     b = s["best"]
     v = b["validation"]
+    task = ctx.design.task
+    metric = task.metric
     lines = [f"# Search: {s['design']} ({s['strategy']})", "",
              f"Part {ctx.part.part}, clock {ctx.design.export.clock_ns} ns, {ctx.design.export.io_type}. "
              f"Budget: {ctx.budget.describe()}. {s['trials_completed']} trials completed, "
@@ -17,25 +19,25 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
              f"{s['workers']} worker(s); wall time {s['wall_seconds']:.0f} s.", "",
              "## Best point within budget (exported, C-simulated)", "",
              f"- candidate: `{b['params']}`",
-             f"- validation accuracy {b['val_accuracy']:.4f}; test accuracy of the C simulation "
-             f"{b['test_accuracy_csim']:.4f}",
+             f"- validation {metric} {b['val_' + metric]:.4g}; test {metric} of the C simulation "
+             f"{b['test_' + metric + '_csim']:.4g}",
              f"- bit-exact fraction {v['bit_exact_fraction']}, test bench {v['testbench_bit_exact_fraction']}",
              "- estimate on the exported graph: " + ", ".join(f"{k} {x:,.0f}" for k, x in
                                                             b["estimate_exported_graph"].items()) +
              f"; LUT-equivalent {b['estimate_lut_equivalent']:,.0f}; within budget: {b['within_budget']}", "",
-             "## Pareto front (validation accuracy vs LUT + 55 DSP)", "",
-             "| trial | accuracy | LUT-eq | LUT | DSP | latency | params |", "|---|---|---|---|---|---|---|"]
+             f"## Pareto front (validation {metric} vs LUT + 55 DSP)", "",
+             f"| trial | {metric} | LUT-eq | LUT | DSP | latency | params |", "|---|---|---|---|---|---|---|"]
     for r in s["pareto_lut_equivalent"]:
-        lines.append(f"| {r['number']} | {r['val_accuracy']:.4f} | {float(r['lut_equivalent']):,.0f} | "
+        lines.append(f"| {r['number']} | {task.shown(r['val_score']):.4g} | {float(r['lut_equivalent']):,.0f} | "
                      f"{float(r['lut']):,.0f} | {float(r['dsp']):,.0f} | {float(r['latency_cycles']):,.0f} | "
                      f"`{r['params']}` |")
     lines += ["", "![Pareto fronts](pareto.png)", "", "## Sensitivity", "",
               "Measured: validation loss increase when only that knob is lowered (the rest at the widest choice, "
               "no fine-tuning). Hessian: Hutchinson trace of the loss w.r.t. the layer's kernel and HAWQ-v2 "
               "Omega = Tr(H)/n x ||Q(W) - W||^2.", "",
-              "| param | bits | delta loss | delta accuracy |", "|---|---|---|---|"]
+              f"| param | bits | delta loss | delta {metric} |", "|---|---|---|---|"]
     for r in sens["measured"]:
-        lines.append(f"| {r['param']} | {r['bits']} | {r['delta_loss']:.4f} | {r['delta_accuracy']:.4f} |")
+        lines.append(f"| {r['param']} | {r['bits']} | {r['delta_loss']:.4f} | {r['delta_score']:.4f} |")
     lines += ["", "| layer | weight bits | Hessian trace | Omega |", "|---|---|---|---|"]
     for r in sens["hessian"]:
         lines.append(f"| {r['layer']} | {r['bits']} | {r['trace']:.4g} | {r['omega']:.3g} |")

@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from ..tasks import Task
+
 RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
 
 
@@ -15,7 +17,7 @@ def trial_rows(study) -> list[dict]:
         est = t.user_attrs.get("estimate", {})
         rows.append({
             "number": t.number, "state": t.state.name, "params": t.user_attrs.get("params_json", json.dumps(t.params)),
-            "val_accuracy": t.values[0] if t.values else "", "lut_equivalent": t.user_attrs.get("lut_equivalent", ""),
+            "val_score": t.values[0] if t.values else "", "lut_equivalent": t.user_attrs.get("lut_equivalent", ""),
             **{k: est.get(k, "") for k in RESOURCE_COLUMNS},
             "within_budget": t.user_attrs.get("within_budget", ""),
             "rejected_by_cost_model": json.dumps(t.user_attrs["rejected"]) if "rejected" in t.user_attrs else "",
@@ -36,17 +38,18 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def pareto(rows: list[dict], cost_key: str) -> list[dict]:
-    """Non-dominated completed trials: higher accuracy and lower cost."""
-    pts = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: (float(r[cost_key]), -r["val_accuracy"]))
-    front, best_acc = [], -1.0
+    """Non-dominated completed trials: higher score (accuracy, or minus the MSE) and lower cost."""
+    pts = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: (float(r[cost_key]), -r["val_score"]))
+    front, best = [], -float("inf")
     for r in pts:
-        if r["val_accuracy"] > best_acc:
+        if r["val_score"] > best:
             front.append(r)
-            best_acc = r["val_accuracy"]
+            best = r["val_score"]
     return front
 
 
-def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, float], path: Path, title: str) -> None:
+def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, float], path: Path, title: str,
+         task: Task = Task()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,15 +60,15 @@ def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, floa
     for ax, (key, label, limit_key) in zip(axes, (("lut_equivalent", "LUT + 55 x DSP (estimate)", "lut"),
                                                   ("latency_cycles", "latency, cycles (estimate)",
                                                    "latency_cycles"))):
-        ax.scatter([float(r[key]) for r in done], [r["val_accuracy"] for r in done], s=14, alpha=0.5,
+        ax.scatter([float(r[key]) for r in done], [task.shown(r["val_score"]) for r in done], s=14, alpha=0.5,
                    label="trials")
         f = fronts[key]
-        ax.step([float(r[key]) for r in f], [r["val_accuracy"] for r in f], where="post", color="C3",
+        ax.step([float(r[key]) for r in f], [task.shown(r["val_score"]) for r in f], where="post", color="C3",
                 label="Pareto front")
         if limit_key and limit_key in limits:
             ax.axvline(limits[limit_key], color="k", ls="--", lw=0.8, label="budget")
         ax.set_xlabel(label)
-        ax.set_ylabel("validation accuracy")
+        ax.set_ylabel(f"validation {task.metric}")
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

@@ -92,7 +92,7 @@ def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):
     from ..estimate import cost_model_for
 
     done = sorted((r for r in rows if r["state"] == "COMPLETE" and r["within_budget"] is not False),
-                  key=lambda r: (-round(r["val_accuracy"], 6), float(r["lut_equivalent"])))
+                  key=lambda r: (-round(r["val_score"], 6), float(r["lut_equivalent"])))
     for row in done[:tries]:
         variant, model = trial_model(ctx, row)
         exact = cost_model_for(model, variant.export, ctx.split.input_spec).estimate()
@@ -111,8 +111,11 @@ def export_best(ctx: Context, chosen, log=print) -> dict:
     with atomic_dir(ctx.folder / "best") as tmp:
         result, _ = verify(model, ctx.split.x_test, variant.export, tmp / "hls_project", name=f"{ctx.design.name}_best",
                            input_spec=ctx.split.input_spec, progress=lambda m: log(f"  {m}"))
-        out = {"trial": row["number"], "params": params, "val_accuracy": row["val_accuracy"],
-               "test_accuracy_csim": float((result.csim_labels == ctx.split.y_test).mean()),
+        task = ctx.design.task
+        test = task.metrics(result.csim_outputs, ctx.split.x_test, ctx.split.y_test)
+        out = {"trial": row["number"], "params": params, "val_score": row["val_score"],
+               f"val_{task.metric}": task.shown(row["val_score"]), f"test_{task.metric}_csim": test[task.metric],
+               "test_metrics_csim": test,
                "validation": result.to_json(), "estimate_exported_graph": exact.total,
                "estimate_lut_equivalent": exact.lut_equivalent,
                "within_budget": not ctx.budget.violations(exact.total)}
@@ -143,15 +146,17 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     R.write_csv(ctx.folder / "pareto_lut_equivalent.csv", fronts["lut_equivalent"])
     R.write_csv(ctx.folder / "pareto_latency.csv", fronts["latency_cycles"])
     R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
-           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials")
+           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials", ctx.design.task)
     chosen = choose_best(ctx, rows, log)
     if chosen is None:
         raise CodesignError("no completed trial fits the budget on its exported graph; widen the budget or the "
                             "search space, or run more trials")
-    log(f"- best trial {chosen[0]['number']}: val accuracy {chosen[0]['val_accuracy']:.4f}, "
+    log(f"- best trial {chosen[0]['number']}: validation {ctx.design.task.metric} "
+        f"{ctx.design.task.shown(chosen[0]['val_score']):.4g}, "
         f"LUT-eq {chosen[3].lut_equivalent:,.0f}; exporting")
     best = export_best(ctx, chosen, log)
-    summary = {"design": ctx.design.name, "strategy": ctx.settings.strategy, "budget": ctx.budget.limits(),
+    summary = {"design": ctx.design.name, "task": ctx.design.task.name, "metric": ctx.design.task.metric,
+               "strategy": ctx.settings.strategy, "budget": ctx.budget.limits(),
                "trials_completed": completed(study), "trials_total": len(rows), "evaluated_by_this_process": here,
                "workers": workers, "retried_after_interrupt": retried, "sensitivity_seconds": sens["seconds"],
                "best": best, "pareto_lut_equivalent": fronts["lut_equivalent"],

@@ -13,7 +13,7 @@ from .context import Context
 from .evaluate import evaluate
 from .strategies import lut_equivalent, sampler
 
-DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation accuracy, LUT + 55 DSP, latency cycles
+DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation score (tasks.py), LUT + 55 DSP, latency cycles
 MAX_REJECTS = 50  # consecutive budget rejections before a sampling worker gives up
 
 
@@ -125,9 +125,10 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("within_budget", not ctx.budget.violations(total))
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("val_loss", metrics["val_loss"])
-        study.tell(trial, [metrics["val_accuracy"], lut_equivalent(total), total["latency_cycles"]])
+        study.tell(trial, [metrics["val_score"], lut_equivalent(total), total["latency_cycles"]])
         done_here += 1
         if progress:
             progress.update(task, completed=completed(study),
-                            description=f"trials ({ctx.settings.strategy}) acc={metrics['val_accuracy']:.3f}")
+                            description=f"trials ({ctx.settings.strategy}) {ctx.design.task.metric}="
+                                        f"{ctx.design.task.shown(metrics['val_score']):.3g}")
     return done_here

@@ -14,7 +14,8 @@ def measured(ctx: Context, progress=None) -> list[dict]:
     import tensorflow as tf
 
     top = ctx.space.top()
-    ref_acc, ref_loss = val_metrics(variant_model(ctx, top)[1], ctx.x_val, ctx.y_val)
+    task_kind = ctx.design.task
+    ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], ctx.x_val, ctx.y_val, task_kind)
     rows = []
     keys = [(k, v) for k, v in ctx.space.params().items() if k.endswith((".w", ".a"))]
     task = progress.add_task("sensitivity (measured)", total=sum(len(v) for _, v in keys)) if progress else None
@@ -22,11 +23,11 @@ def measured(ctx: Context, progress=None) -> list[dict]:
         for bits in choices:
             params = dict(top, **{key: bits})
             tf.keras.backend.clear_session()
-            acc, loss = (ref_acc, ref_loss) if bits == top[key] else val_metrics(variant_model(ctx, params)[1],
-                                                                                  ctx.x_val, ctx.y_val)
+            score, loss = (ref_score, ref_loss) if bits == top[key] else val_metrics(
+                variant_model(ctx, params)[1], ctx.x_val, ctx.y_val, task_kind)
             rows.append({"layer": key.rsplit(".", 1)[0], "knob": "weights" if key.endswith(".w") else "activations",
-                         "param": key, "bits": int(bits), "val_loss": loss, "val_accuracy": acc,
-                         "delta_loss": max(0.0, loss - ref_loss), "delta_accuracy": ref_acc - acc})
+                         "param": key, "bits": int(bits), "val_loss": loss, "val_score": score,
+                         "delta_loss": max(0.0, loss - ref_loss), "delta_score": ref_score - score})
             if progress:
                 progress.advance(task)
     return rows
@@ -39,9 +40,13 @@ def hutchinson_traces(ctx: Context, probes: int = 16, batch: int = 256, seed: in
 
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(ctx.split.x_train), size=min(batch, len(ctx.split.x_train)), replace=False)
-    x = tf.constant(ctx.split.x_train[idx])
-    y = tf.constant(ctx.split.y_train[idx])
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy()
+    from ..modelio import final_softmax
+
+    task = ctx.design.task
+    x = ctx.split.x_train[idx]
+    y = tf.constant(task.targets(x, None if ctx.split.y_train is None else ctx.split.y_train[idx]))
+    x = tf.constant(x)
+    loss_fn = task.loss(logits=not final_softmax(ctx.base_model))
     out = {}
     for name in ctx.space.layers:
         kernel = ctx.base_model.get_layer(name).kernel
@@ -61,14 +66,17 @@ def hutchinson_traces(ctx: Context, probes: int = 16, batch: int = 256, seed: in
 
 def hawq_omega(ctx: Context, traces: dict[str, float]) -> list[dict]:
     """HAWQ-v2 sensitivity Omega_l(b) = Tr(H_l)/n_l * ||Q_b(W_l) - W_l||^2 for each weight-bit choice."""
+    import dataclasses
+
+    from ..builders import layer_quantizers
+    from ..lower import quantized_values
+
     rows = []
     for name in ctx.space.layers:
         w = ctx.base_model.get_layer(name).get_weights()[0]
-        integer = ctx.design.quant_for(name).weight_integer
         for bits in ctx.space.weight_bits:
-            frac = bits - 1 - integer
-            lim = 2.0 ** integer
-            q = np.clip(np.round(w * 2.0 ** frac) / 2.0 ** frac, -lim, lim - 2.0 ** -frac)
+            kq = layer_quantizers(dataclasses.replace(ctx.design.quant_for(name), weight_bits=int(bits)))[0]
+            q = quantized_values(kq, w)  # what QKeras computes at this width
             rows.append({"layer": name, "bits": int(bits), "trace": traces[name],
                          "omega": traces[name] / w.size * float(np.sum((q - w) ** 2))})
     return rows
