@@ -169,6 +169,18 @@ class Study:
     summary: dict = field(repr=False, default_factory=dict)
 
     @property
+    def metric(self) -> str:
+        """accuracy, or mse (regression, autoencoder)."""
+        return self.summary.get("metric", "accuracy")
+
+    def front_points(self) -> list[tuple[float, float]]:
+        """(validation metric, LUT-equivalent) of each Pareto point, cheapest first."""
+        from .tasks import Task
+
+        task = Task(self.summary.get("task", "classification"))
+        return [(task.shown(float(r["val_score"])), float(r["lut_equivalent"])) for r in self.front]
+
+    @property
     def project(self) -> Path:
         return self.folder / "best" / "hls_project"
 

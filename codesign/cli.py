@@ -117,7 +117,10 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     raise typer.Exit(0 if exact else 1)
 
 
-def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log):
+REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
+
+
+def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log, reports: Path = Path("reports")):
     """(keras model, input spec, design export options or None) for a model file or a design file."""
     from .modelio import load_model
     from .spec import parse_hls
@@ -129,7 +132,7 @@ def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log)
         design = load_design(model)
         split = design_split(design)
         keras_model, _ = qkeras_model(design, float_model(design, split), split)  # also fixes the input grid
-        trained = Path("reports") / design.name / "model_qat.h5"
+        trained = reports / design.name / "model_qat.h5"
         if trained.is_file():
             log(f"- weights: {trained}")
             keras_model = load_model(trained)
@@ -156,7 +159,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              clock: Optional[float] = typer.Option(None, help="clock period in ns"),
              input_type: str = typer.Option("fixed<16,6>", help="input precision (model files only)"),
              coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
-             json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here")) -> None:
+             json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
+             reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer (HLS C-synthesis level) without Vivado."""
     from dataclasses import asdict
 
@@ -165,7 +169,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     from .estimate import estimate_model
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
-    keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log)
+    keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log, reports)
     given = {k: v for k, v in {"part": part, "io_type": io_type, "strategy": strategy, "reuse_factor": reuse,
                                "clock_ns": clock}.items() if v is not None}
     base = asdict(design_opts) if design_opts else {}
@@ -327,7 +331,8 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
             weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
             out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>, or "
                                                           "reports/<design>/analysis)"),
-            io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream")) -> None:
+            io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream"),
+            reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
     """Per-layer quantization error (float vs QKeras vs C-sim), histograms, sensitivity ranking."""
     from .analyze import analyze as run_analysis
     from .analyze import link_into_design_report
@@ -340,7 +345,7 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
         from .design import load_design
 
         design = load_design(model)
-        report_dir = Path("reports") / design.name
+        report_dir = reports / design.name
         model, data = report_dir / "model_qat.h5", data or report_dir / "test_inputs.npy"
         if not model.is_file():
             raise CodesignError(f"{model}: not found; run `codesign run {design.path}` first")
@@ -352,7 +357,7 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
     qmodel = load_model(model, weights)
     spec = derive_input_spec(x, qmodel)
     x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
-    folder = out or (report_dir / "analysis" if report_dir else Path("reports") / "analysis" / model.stem)
+    folder = out or (report_dir / "analysis" if report_dir else reports / "analysis" / model.stem)
     result = run_analysis(qmodel, x, folder, opts, spec)
     if report_dir is not None:
         link_into_design_report(report_dir / "report.md", result)

@@ -1,6 +1,7 @@
 """Step 2, from Python: search a user's model.h5 on data.npz (made by make_user_model.py) through the API.
 
     .venv/bin/python examples/search_api.py examples/keras_user_model [--trials 6]
+    .venv/bin/python examples/search_api.py examples/autoencoder_user_model --task autoencoder
 """
 import argparse
 from pathlib import Path
@@ -9,13 +10,15 @@ import codesign
 
 ap = argparse.ArgumentParser()
 ap.add_argument("dir", type=Path)  # where model.h5 and data.npz are
+ap.add_argument("--task", default="classification", choices=["classification", "regression", "autoencoder"])
 ap.add_argument("--trials", type=int, default=6)
 args = ap.parse_args()
 
-study = codesign.search(args.dir / "model.h5", args.dir / "data.npz", codesign.Target(io_type="io_stream"),
-                        budget="lut=0.05", trials=args.trials, finetune_epochs=1, bits=6, out=args.dir / "out")
+study = codesign.search(args.dir / "model.h5", args.dir / "data.npz", codesign.Target(io_type="io_parallel"),
+                        task=args.task, budget="lut=0.05", trials=args.trials, finetune_epochs=1, bits=6,
+                        out=args.dir / "out_api")
 best = study.best
-print(f"best {best['params']}: test accuracy (C simulation) {best['test_accuracy_csim']:.4f}, "
+print(f"best {best['params']}: test {best['test_metrics_csim']} (C simulation), "
       f"bit-exact {best['validation']['bit_exact_fraction']}, LUT-eq {best['estimate_lut_equivalent']:,.0f}")
-print("Pareto front (val accuracy, LUT-eq):", [(p["val_accuracy"], p["lut_equivalent"]) for p in study.front])
-print(f"HLS project: {study.project}\nreport: {study.report}")
+print(f"Pareto front (validation {study.metric}, LUT-eq):", study.front_points())
+print(f"HLS project: {study.project}\nreport: {study.report.with_suffix('.html')}")
