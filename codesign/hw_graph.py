@@ -10,12 +10,15 @@ from hw_models.layers import LayerIR, weight_stats
 
 from .errors import CodesignError
 
-FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout")
+# wiring (io_parallel) or a stream copy (io_stream): not charged yet (the per-template estimators of the
+# cost-model issue add FIFOs); Concatenate only places its inputs side by side (nnet_merge.h concatenate*)
+FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "ZeroPadding1D", "ZeroPadding2D",
+        "Concatenate", "Clone", "Repack")
 RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu")
 TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 SUPPORTED = ("Dense, Conv1D, Conv2D, DepthwiseConv1D/2D, PointwiseConv1D/2D, BatchNormalization, Activation "
              "(relu, linear, sigmoid, tanh, elu, ...), Softmax, Max/AveragePooling1D/2D, GlobalPooling, "
-             "Flatten/Reshape")
+             "Add, Concatenate, ZeroPadding, Flatten/Reshape")
 
 
 def _bits(prec) -> tuple[int, int, bool]:
@@ -94,6 +97,8 @@ def layer_ir(layer, io_type: str) -> LayerIR:
     if cls == "FixedPointQuantizer":  # HGQ proxy cast: wiring when truncating/wrapping, else a saturation
         prec = str(layer.get_output_variable().type.precision)
         return LayerIR(kind="free", **common) if "TRN" in prec and "WRAP" in prec else LayerIR(kind="relu", **base)
+    if cls == "Merge":  # nnet_merge.h add(): one adder of the result width per element, like relu's per-element cost
+        return LayerIR(kind="relu", **base)
     if cls == "BatchNormalization" or cls == "ApplyAlpha":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits,

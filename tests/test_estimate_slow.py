@@ -92,6 +92,24 @@ def test_unsupported_layer_is_named(tmp_path):
         cost_model_for(model, ExportOptions(), QuantSpec(16, 6), hls_config=cfg)
 
 
+def test_skip_connections_are_estimated_in_both_io_types():
+    """Add costs an adder per element; Concatenate, io_stream's ZeroPadding and Clone are wiring or copies."""
+    from codesign.estimate import estimate_model
+    from codesign.export import ExportOptions
+    from codesign.spec import QuantSpec
+
+    from . import zoo
+
+    model = zoo.resnet()
+    for io_type in ("io_parallel", "io_stream"):
+        est, _ = estimate_model(model, ExportOptions(io_type=io_type), QuantSpec(8, 2))
+        rows = {row["name"]: row for row in est.layers}
+        assert rows["add"]["class"] == "Merge" and rows["add"]["lut"] > 0
+        assert rows["cat"]["lut"] == 0 and est.total["lut"] > rows["add"]["lut"]
+        if io_type == "io_stream":
+            assert any(row["class"] == "ZeroPadding2D" for row in est.layers)
+
+
 def test_calibrate_cli_refits_and_reports(tmp_path):
     out = tmp_path / "coef.json"
     res = runner.invoke(app, ["calibrate", str(DATA / "corpus_subset.jsonl"), "--out", str(out), "--folds", "3"])
