@@ -162,7 +162,7 @@ def _mac_node(layer, in_spec: QuantSpec, lowered: Lowered) -> LayerPrecision:
                           product=product(in_spec, w), notes=notes)
 
 
-def _bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
+def bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
     """scale and bias as hls4ml computes them (hls4ml model/layers.py BatchNormalization.initialize)."""
     cfg = layer.get_config()
     weights = iter(layer.get_weights())
@@ -175,7 +175,7 @@ def _bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _batchnorm(layer, in_spec: QuantSpec) -> LayerPrecision:
-    scale, bias = _bn_scale_bias(layer)
+    scale, bias = bn_scale_bias(layer)
     s, b = spec_for_values(scale, PARAM_FRAC_BITS), spec_for_values(bias, PARAM_FRAC_BITS)
     notes = ["float BatchNormalization: scale/bias held exactly; Keras computes it in float32"]
     if not (np.array_equal(s.quantize(scale), scale.astype(np.float64))

@@ -26,6 +26,7 @@ import numpy as np
 from .design import LayerQuant
 from .errors import CodesignError
 from .lower import inbound_tensors
+from .precision import bn_scale_bias
 
 QUANTIZED_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
 COPIED = {"Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -79,18 +80,12 @@ def _is_relu(layer) -> bool:
 
 def _fold(kernel: np.ndarray, bias: np.ndarray, bn, depthwise: bool) -> tuple[np.ndarray, np.ndarray]:
     """Fold an inference BatchNormalization into the preceding layer's kernel and bias."""
-    cfg = bn.get_config()
-    weights = iter(bn.get_weights())
-    n = bn.get_weights()[-1].shape[0]
-    gamma = next(weights) if cfg.get("scale", True) else np.ones(n, np.float32)
-    beta = next(weights) if cfg.get("center", True) else np.zeros(n, np.float32)
-    mean, var = next(weights), next(weights)
-    s = gamma / np.sqrt(var + bn.epsilon)
+    s, shift = bn_scale_bias(bn)  # BN(x) = s * x + shift
     if depthwise:  # kernel (kh, kw, C, M): output channel c*M + m
         k = kernel * s.reshape(kernel.shape[-2], kernel.shape[-1])
     else:
         k = kernel * s
-    return k.astype(np.float32), ((bias - mean) * s + beta).astype(np.float32)
+    return k.astype(np.float32), (bias * s + shift).astype(np.float32)
 
 
 class _Planner:
