@@ -82,15 +82,37 @@ def _anomaly_labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def load_npz(path: Path, task: Task = Task()) -> Split:
-    """A user's data set: x_train, y_train, x_test, y_test (x_val, y_val optional). y: class labels or one-hot
-    (classification), targets (regression), or absent / 0-1 anomaly labels (autoencoder)."""
+ARRAYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+
+
+def _read(path: Path, what: str) -> dict:
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: np.asarray(f[k]) for k in f.files}
+            return {k: np.asarray(f[k]) for k in f.files} if what == ".npz" else {"": np.asarray(f)}
     except Exception as exc:  # noqa: BLE001 - numpy raises several types for a bad file
-        raise CodesignError(f"{path}: cannot read the .npz ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+        raise CodesignError(f"{path}: cannot read the {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})"
                             ) from None
+
+
+def load_npz(path: Path, task: Task = Task()) -> Split:
+    """A user's data set in one .npz: see `user_split`."""
+    return user_split(_read(path, ".npz"), path, task)
+
+
+def load_npy_files(paths: dict[str, Path], task: Task = Task()) -> Split:
+    """A user's data set as one .npy file per array ({"x_train": path, ...}): see `user_split`."""
+    arrays = {}
+    for name, path in paths.items():
+        try:
+            arrays[name] = np.load(path, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise CodesignError(f"{path}: cannot read {name} as a .npy array ({type(exc).__name__})") from None
+    return user_split(arrays, Path(paths.get("x_train", next(iter(paths.values())))).parent, task)
+
+
+def user_split(arrays: dict[str, np.ndarray], path: Path, task: Task) -> Split:
+    """x_train, y_train, x_test, y_test (x_val, y_val optional). y: class labels or one-hot (classification),
+    targets (regression), or absent / 0-1 anomaly labels (autoencoder). Errors name `path` and the array."""
     required = ("x_train", "x_test") if task.name == "autoencoder" else ("x_train", "y_train", "x_test", "y_test")
     missing = [k for k in required if k not in arrays]
     if missing:

@@ -12,6 +12,7 @@ from hw_models import UnknownPartError, load_part
 
 from .errors import CodesignError
 from .export import IO_TYPES, STRATEGIES, ExportOptions
+from .data import ARRAYS
 from .tasks import TASKS, Task
 
 BUILDERS = ("mlp", "cnn")
@@ -60,8 +61,14 @@ class Design:
     model_file: Path | None = None    # a float Keras or QKeras model (.h5, .keras, or .json + model_weights)
     model_weights: Path | None = None
     data_file: Path | None = None     # .npz with x_train, y_train, x_test, y_test (x_val, y_val optional)
+    data_arrays: dict[str, Path] | None = None  # or one .npy per array
     input_type: str | None = None     # e.g. "ufixed<8,0>"; derived from the data when None
     task: Task = Task()               # classification | regression | autoencoder (codesign/tasks.py)
+
+    @property
+    def data_source(self) -> Path | None:
+        """The user's data file (the .npz, or the x_train .npy) for messages."""
+        return self.data_file or (self.data_arrays or {}).get("x_train")
 
     def quant_for(self, layer: str) -> LayerQuant:
         return self.layer_quant.get(layer, self.default_quant)
@@ -126,6 +133,18 @@ def _files(path: Path, data: dict, model: dict) -> dict:
         out[key] = file
     if out["data_file"] is not None and out["data_file"].suffix != ".npz":
         _fail(path, "data.file", f"{out['data_file']}: allowed: an .npz with x_train, y_train, x_test, y_test")
+    arrays = {}
+    for name in ARRAYS:  # or one .npy per array
+        value = data.get(name)
+        if value is None:
+            continue
+        file = Path(str(value)) if Path(str(value)).is_absolute() else path.parent / str(value)
+        if file.suffix != ".npy" or not file.is_file():
+            _fail(path, f"data.{name}", f"{file}: allowed: an existing .npy file")
+        arrays[name] = file
+    if arrays and out["data_file"] is not None:
+        _fail(path, "data", "give data.file (.npz) or .npy files per array (data.x_train, ...), not both")
+    out["data_arrays"] = arrays or None
     if out["model_weights"] is not None and out["model_file"] is None:
         _fail(path, "model.weights", "needs model.file (an architecture .json)")
     return out
@@ -160,13 +179,14 @@ def load_design(path: str | Path) -> Design:
         raise CodesignError(f"{path}: top level must be a mapping with keys name, data, model, quantization, target")
     data, model = _section(path, raw, "data"), _section(path, raw, "model")
     files = _files(path, data, model)
-    if files["data_file"] is None and data.get("name") not in DATASETS:
+    user_data = files["data_file"] is not None or files["data_arrays"] is not None
+    if not user_data and data.get("name") not in DATASETS:
         _fail(path, "data.name", f"{data.get('name')!r}; allowed: {', '.join(DATASETS)}, or data.file: DATA.npz")
     if files["model_file"] is None and model.get("builder") not in BUILDERS:
         _fail(path, "model.builder", f"{model.get('builder')!r}; allowed: {', '.join(BUILDERS)}, "
                                      "or model.file: MODEL.h5")
-    if files["model_file"] is not None and files["data_file"] is None:
-        _fail(path, "data", "a model file needs its data: data.file: DATA.npz")
+    if files["model_file"] is not None and not user_data:
+        _fail(path, "data", "a model file needs its data: data.file: DATA.npz (or data.x_train: X.npy, ...)")
     quant = _section(path, raw, "quantization", required=False)
     # a user model's integer bits follow its weights and activations unless given
     base = LayerQuant(**{k: None for k in AUTO_FIELDS}) if files["model_file"] else None
@@ -195,7 +215,7 @@ def load_design(path: str | Path) -> Design:
         except ValueError as exc:
             _fail(path, "data.input_type", str(exc))
     return Design(
-        name=str(raw.get("name") or path.stem), path=path, dataset="file" if files["data_file"] else data["name"],
+        name=str(raw.get("name") or path.stem), path=path, dataset="file" if user_data else data["name"],
         builder=None if files["model_file"] else model["builder"],
         model={k: v for k, v in model.items() if k not in ("builder", "file", "weights")},
         default_quant=default, layer_quant=layers, input_type=input_type, task=Task(task), **files,

@@ -11,7 +11,7 @@ import numpy as np
 
 from .atomic import atomic_dir
 from .builders import build_model
-from .data import Split, load_npz, load_split
+from .data import Split, load_npy_files, load_npz, load_split
 from .design import Design, load_design
 from .errors import CodesignError
 from .modelio import load_model
@@ -26,9 +26,12 @@ from .validate import derive_input_spec, verify
 def design_split(design: Design) -> Split:
     """The design's data: a built-in set (inputs on their grid) or the user's .npz (grid set by `qkeras_model`
     unless data.input_type names it)."""
-    if design.data_file is None:
+    if design.data_file is not None:
+        split = load_npz(design.data_file, design.task)
+    elif design.data_arrays is not None:
+        split = load_npy_files(design.data_arrays, design.task)
+    else:
         return load_split(design.dataset, design.builder == "cnn", design.test_fraction, design.training.seed)
-    split = load_npz(design.data_file, design.task)
     if design.input_type:
         split.quantize_inputs(parse_hls(design.input_type))
     return split
@@ -37,12 +40,12 @@ def design_split(design: Design) -> Split:
 def _check_fits(design: Design, model, split: Split) -> None:
     want, got = tuple(model.input_shape[1:]), tuple(split.x_train.shape[1:])
     if want != got:
-        raise CodesignError(f"{design.model_file}: the model takes inputs of shape {want}; {design.data_file} "
+        raise CodesignError(f"{design.model_file}: the model takes inputs of shape {want}; {design.data_source} "
                             f"x_train has {got}")
     out = tuple(model.output_shape[1:])
     if design.task.name == "classification":
         if len(out) != 1 or out[0] < split.n_classes:
-            raise CodesignError(f"{design.model_file}: the model outputs {out}; {design.data_file} has "
+            raise CodesignError(f"{design.model_file}: the model outputs {out}; {design.data_source} has "
                                 f"{split.n_classes} classes (labels 0..{split.n_classes - 1})")
         return
     array = "x_train" if design.task.name == "autoencoder" else "y_train"
@@ -50,7 +53,7 @@ def _check_fits(design: Design, model, split: Split) -> None:
     if out != expected:
         article = "an" if design.task.name[0] in "aeiou" else "a"
         raise CodesignError(f"{design.model_file}: the model outputs {out}; {article} {design.task.name} task trains it "
-                            f"on {design.data_file} {array}, of shape {expected}")
+                            f"on {design.data_source} {array}, of shape {expected}")
 
 
 def float_model(design: Design, split: Split):

@@ -203,3 +203,24 @@ def test_task_metrics():
     assert ae == {"mse": 1.875, "roc_auc": 1.0}
     assert Task("autoencoder").score(ae) == -1.875 and Task("autoencoder").shown(-1.875) == 1.875
     assert Task().metrics(np.array([[0.1, 0.9], [0.8, 0.2]]), x[:2], np.array([1, 1])) == {"accuracy": 0.5}
+
+
+def test_data_as_npy_files(tmp_path):
+    from codesign.design import load_design
+    from codesign.pipeline import design_split, float_model
+
+    arrays = _arrays()
+    _design(tmp_path, None)
+    for name, a in arrays.items():
+        np.save(tmp_path / f"{name}.npy", a)
+    path = tmp_path / "npy.yaml"
+    path.write_text("name: user\ndata: {x_train: x_train.npy, y_train: y_train.npy, x_test: x_test.npy, "
+                    "y_test: y_test.npy}\nmodel: {file: model.h5}\ntarget: {part: xcvu13p-flga2577-2-e}\n")
+    design = load_design(path)
+    split = design_split(design)
+    np.testing.assert_array_equal(split.y_test, arrays["y_test"])
+    assert split.n_classes == 3 and float_model(design, split).output_shape == (None, 3)
+    path.write_text("name: user\ndata: {x_train: x_train.csv}\nmodel: {file: model.h5}\n"
+                    "target: {part: xcvu13p-flga2577-2-e}\n")
+    with pytest.raises(CodesignError, match=r"npy.yaml: data.x_train: .*x_train.csv: allowed: an existing .npy file"):
+        load_design(path)

@@ -131,6 +131,32 @@ def test_api_search_on_arrays(user_files, tmp_path):
     assert json.loads(json.dumps(study.to_json()))["best"]["trial"] == study.best["trial"]
 
 
+@pytest.mark.parametrize("arch, folder, name", [("cnn", "keras_user_model", "user_cnn"),
+                                                ("resnet", "resnet_user_model", "user_resnet")])
+def test_run_the_classifier_examples(tmp_path, arch, folder, name):
+    """examples/make_user_model.py + the example's design file, as the README runs them (fewer epochs)."""
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from codesign.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "examples" / "make_user_model.py"), arch, "--out", str(tmp_path),
+                    "--epochs", "2"], check=True, capture_output=True)
+    design = (root / "examples" / folder / "design.yaml").read_text()
+    (tmp_path / "design.yaml").write_text(design.replace("epochs: 3 ", "epochs: 1 "))
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "design.yaml"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    results = json.loads((tmp_path / "out" / name / "results.json").read_text())
+    v = results["validation"]
+    assert v["bit_exact_fraction"] == 1.0 and v["testbench_bit_exact_fraction"] == 1.0
+    assert v["softmax_argmax_agreement"] >= 0.99 and results["accuracy"]["csim"] > 0.85
+    kinds = {layer["class"] for layer in v["layers"]}
+    assert "Conv2D" in kinds and (arch != "resnet" or "Add" in kinds)
+
+
 def test_run_an_autoencoder_design(tmp_path):
     """The anomaly-detection example's path: a float Dense autoencoder, reconstruction MSE, ROC AUC."""
     import subprocess
