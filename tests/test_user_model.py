@@ -224,3 +224,16 @@ def test_data_as_npy_files(tmp_path):
                     "target: {part: xcvu13p-flga2577-2-e}\n")
     with pytest.raises(CodesignError, match=r"npy.yaml: data.x_train: .*x_train.csv: allowed: an existing .npy file"):
         load_design(path)
+
+
+def test_search_of_a_qkeras_model_asks_for_the_float_one(tmp_path):
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    from codesign.search.context import prepare
+
+    path = _design(tmp_path, _arrays())
+    inp = tf.keras.Input((5,))
+    tf.keras.Model(inp, QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1))(inp)).save(tmp_path / "model.h5")
+    with pytest.raises(CodesignError, match=r"model.h5: a QKeras model; `codesign search` chooses every layer's bits"):
+        prepare(path, tmp_path / "out", {}, train_base=True, log=lambda m: None)

@@ -68,6 +68,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
             progress=None) -> Context:
     from ..modelio import load_model
     from ..pipeline import float_model, qkeras_model, train_design
+    from ..quantize import is_qkeras
 
     design = load_design(design_path)
     settings = search_settings(design.path, design.extra.get("search") or {}, overrides)
@@ -79,6 +80,10 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     split, x_val, y_val = _splits(design)
     base_file = folder / BASE_MODEL
     net = float_model(design, split)
+    if design.model_file is not None and is_qkeras(net):
+        raise CodesignError(f"{design.model_file}: a QKeras model; `codesign search` chooses every layer's bits "
+                            "itself and needs the float Keras model (`codesign run` fine-tunes and exports a QKeras "
+                            "model as it is)")
     if base_file.is_file():
         log(f"- base model: {base_file}")
         base = load_model(base_file)
