@@ -13,8 +13,8 @@ def test_run_digits_design(tmp_path):
     results = run_design("designs/digits_mlp.yaml", tmp_path, epochs=3, log=lambda m: None)
     folder = tmp_path / "digits_mlp"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "bit_widths.png", "hls_project", "hls_project_logits", "model_qat.h5", "report.md", "results.json",
-        "test_inputs.npy"]
+        "bit_widths.png", "hls_project", "hls_project_logits", "model_qat.h5", "report.html", "report.md",
+        "results.json", "test_inputs.npy"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
     saved = json.loads((folder / "results.json").read_text())
     assert saved == json.loads(json.dumps(results))
