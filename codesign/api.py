@@ -229,7 +229,8 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
     keras.save(model_file)
     opts = _target(target)
     design = {
-        "name": name, "task": task, "data": {"file": str(_data_file(data, inputs))}, "model": {"file": str(model_file.resolve())},
+        "name": name, "task": task, "data": {"file": str(_data_file(data, inputs))},
+        "model": {"file": str(model_file.resolve())},
         "quantization": {"default": {"weight_bits": bits, "bias_bits": max(bits, 8), "activation_bits": bits}},
         "target": dataclasses.asdict(opts) | {"backend": opts.backend},
         "training": {"epochs": qat_epochs, "batch_size": 64, "learning_rate": 0.001, "seed": 0},

@@ -52,8 +52,8 @@ def _check_fits(design: Design, model, split: Split) -> None:
     expected = tuple(design.task.targets(split.x_train, split.y_train).shape[1:])
     if out != expected:
         article = "an" if design.task.name[0] in "aeiou" else "a"
-        raise CodesignError(f"{design.model_file}: the model outputs {out}; {article} {design.task.name} task trains it "
-                            f"on {design.data_source} {array}, of shape {expected}")
+        raise CodesignError(f"{design.model_file}: the model outputs {out}; {article} {design.task.name} task "
+                            f"trains it on {design.data_source} {array}, of shape {expected}")
 
 
 def float_model(design: Design, split: Split):

@@ -30,7 +30,8 @@ def metric_rows(results: dict) -> list[str]:
     for key, label in METRIC_LABELS.items():
         if key in results:
             m = results[key]
-            rows += [f"| {label}, float baseline | {_fmt(m['float'])} |", f"| {label}, QAT (QKeras) | {_fmt(m['qat'])} |",
+            rows += [f"| {label}, float baseline | {_fmt(m['float'])} |",
+                     f"| {label}, QAT (QKeras) | {_fmt(m['qat'])} |",
                      f"| {label}, C simulation (hls4ml{', with softmax' if key == 'accuracy' else ''}) | "
                      f"{_fmt(m['csim'])} |"]
     return rows
