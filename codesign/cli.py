@@ -47,6 +47,11 @@ def command(*args, **kwargs):
     return register
 
 
+def _proven(validation: dict) -> bool:
+    """Exit 0 only when both C simulations (compile()+predict() and the g++ test bench) are bit-exact."""
+    return validation["bit_exact_fraction"] == 1.0 and validation.get("testbench_bit_exact_fraction") == 1.0
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -71,7 +76,7 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
                       "bit_exact_fraction": v["bit_exact_fraction"],
                       "testbench_bit_exact_fraction": v["testbench_bit_exact_fraction"],
                       "softmax_argmax_agreement": v["softmax_argmax_agreement"]}, indent=2))
-    if v["bit_exact_fraction"] < 1.0 or (v["testbench_bit_exact_fraction"] or 0) < 1.0:
+    if not _proven(v):
         raise typer.Exit(1)
 
 
@@ -113,8 +118,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     if result.inexact_reference_layers:
         console.print(f"note: accumulators wider than float32's 24 bits in {result.inexact_reference_layers}: "
                       "the QKeras reference itself rounds there", highlight=False)
-    exact = payload["bit_exact_fraction"] == 1.0 and payload["testbench_bit_exact_fraction"] == 1.0
-    raise typer.Exit(0 if exact else 1)
+    raise typer.Exit(0 if _proven(payload) else 1)
 
 
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
@@ -256,7 +260,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
                       "testbench_bit_exact_fraction": best["validation"]["testbench_bit_exact_fraction"],
                       "estimate": best["estimate_exported_graph"], "within_budget": best["within_budget"],
                       "wall_seconds": summary["wall_seconds"]}, indent=2))
-    if best["validation"]["bit_exact_fraction"] < 1.0:
+    if not _proven(best["validation"]):
         raise typer.Exit(1)
 
 
@@ -384,7 +388,7 @@ def learn(design: Path = typer.Argument(..., help="an mlp design file"),
                            log=lambda m: console.print(m, highlight=False))
     print(json.dumps({k: result[k] for k in ("layers", "accuracy", "estimate", "lut_equivalent")}, indent=2,
                      default=float))
-    if result["validation"]["bit_exact_fraction"] < 1.0:
+    if not _proven(result["validation"]):
         raise typer.Exit(1)
 
 

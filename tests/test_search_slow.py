@@ -104,7 +104,8 @@ def test_infeasible_budget_names_the_minimum(searched):
     res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--budget", "lut=10"])
     assert res.exit_code == 2
     line = " ".join(res.output.split())
-    assert "infeasible budget: even the narrowest candidate (weights 2 bits, activations 3 bits) needs lut" in line
+    assert "infeasible budget: even the narrowest candidates (weights 2 bits, activations 3 bits, every reuse " \
+           "factor and strategy) need at least lut" in line
     assert "(budget 10)" in line
 
 

@@ -81,3 +81,24 @@ def test_pareto_front_and_lut_equivalent():
     rows[4]["val_score"] = 0.5
     assert [r["number"] for r in pareto(rows, "lut_equivalent")] == [4, 0, 1, 3]
     assert lut_equivalent({"lut": 1000, "dsp": 2}) == 1110
+
+
+def test_feasibility_tries_every_reuse_factor(monkeypatch):
+    """A DSP budget only a larger reuse factor meets is feasible; limits no single candidate meets together are
+    not, and the message says so."""
+    from types import SimpleNamespace
+
+    from codesign.search import run
+
+    def cost(ctx, params):  # a stand-in cost model: DSPs shared over the reuse factor, latency grows with it
+        rf = params["reuse_factor"]
+        return SimpleNamespace(total={"lut": 10.0, "ff": 0.0, "dsp": 100.0 / rf, "bram_18k": 0.0,
+                                      "latency_cycles": float(rf), "ii": float(rf)})
+
+    monkeypatch.setattr(run, "candidate_cost", cost)
+    space = SearchSpace(layers=("fc1",), weight_bits=(2, 4), activation_bits=(3,), reuse_factors=(1, 2, 4))
+    run.check_feasible(SimpleNamespace(space=space, budget=parse_budget("dsp=30", PART, 5.0, "b")))
+    with pytest.raises(CodesignError, match="need at least no single candidate meets every limit at once"):
+        run.check_feasible(SimpleNamespace(space=space, budget=parse_budget("dsp=30,latency=2", PART, 5.0, "b")))
+    with pytest.raises(CodesignError, match=r"every reuse factor and strategy\) need at least dsp 25 \(budget 20\)"):
+        run.check_feasible(SimpleNamespace(space=space, budget=parse_budget("dsp=20", PART, 5.0, "b")))

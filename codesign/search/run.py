@@ -19,12 +19,25 @@ from .strategies import greedy_path, ilp_plans, pick_feasible
 
 
 def check_feasible(ctx: Context) -> None:
-    small = candidate_cost(ctx, ctx.space.bottom()).total
-    over = ctx.budget.violations(small)
-    if over:
-        need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items())
-        raise CodesignError(f"infeasible budget: even the narrowest candidate (weights {min(ctx.space.weight_bits)} "
-                            f"bits, activations {min(ctx.space.activation_bits)} bits) needs {need}")
+    """Some candidate at the narrowest bits must fit: every reuse factor and strategy is tried (a larger reuse
+    factor meets a DSP budget a smaller one cannot; a smaller one meets a latency budget)."""
+    import itertools
+
+    bottom = ctx.space.bottom()
+    axes = {k: v for k, v in ctx.space.params().items() if k in ("reuse_factor", "strategy")}
+    totals = []
+    for combo in itertools.product(*axes.values()):
+        total = candidate_cost(ctx, bottom | dict(zip(axes, combo))).total
+        if not ctx.budget.violations(total):
+            return
+        totals.append(total)
+    least = {k: min(t[k] for t in totals) for k in totals[0]}
+    over = ctx.budget.violations(least)
+    need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items()) or \
+        "no single candidate meets every limit at once"
+    raise CodesignError(f"infeasible budget: even the narrowest candidates (weights {min(ctx.space.weight_bits)} "
+                        f"bits, activations {min(ctx.space.activation_bits)} bits, every reuse factor and strategy) "
+                        f"need at least {need}")
 
 
 def sensitivity(ctx: Context, progress=None, log=print) -> dict:
