@@ -145,3 +145,19 @@ def test_candidate_graph_equals_the_built_variant(searched):
     assert widths["fc1"]["acc_bits"] == built["fc1"].accum.width
     assert widths["fc1_relu"]["res_bits"] == 3
     assert widths["logits"]["in_bits"] == built["logits"].input.width
+
+
+def test_edited_design_is_not_served_from_the_cache(searched, tmp_path):
+    """The base model is cached under a hash of what it was trained from: a changed training section is refused
+    (nothing reused silently); a changed search section reuses it."""
+    from codesign.search.context import prepare
+
+    out, _ = searched
+    edited = tmp_path / "search_tiny.yaml"
+    edited.write_text(DESIGN.read_text().replace("epochs: 6", "epochs: 5"))
+    res = runner.invoke(app, ["search", str(edited), "--out", str(out)])
+    assert res.exit_code == 2
+    assert f"{out / 'search_tiny' / 'search'}: made from another version of {edited}" in " ".join(res.output.split())
+    edited.write_text(DESIGN.read_text().replace("trials: 3", "trials: 5"))
+    ctx = prepare(edited, out, {}, train_base=False, log=lambda m: None)
+    assert ctx.settings.trials == 5

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from hw_models import Part, load_part
 from hw_models.costmodel import CostModel
 
 from ..data import Split
 from ..design import Design, load_design
+from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from ..lower import Lowered, lower
 from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
 
 BASE_MODEL = "base_qat.h5"
+BASE_KEY = "base_qat.key"  # hash of what the base model was trained from (design_key)
+BASE_SECTIONS = ("task", "data", "model", "quantization", "training")
+
+
+def _digest(*chunks: bytes) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(len(chunk).to_bytes(8, "little") + chunk)
+    return h.hexdigest()[:16]
+
+
+def design_key(design: Design, sections: tuple[str, ...] = BASE_SECTIONS) -> str:
+    """Hash of the design sections (and the user's model and data files) a cached result depends on."""
+    raw = yaml.safe_load(design.path.read_text()) or {}
+    files = [design.model_file, design.model_weights, design.data_file, *(design.data_arrays or {}).values()]
+    return _digest(json.dumps({k: raw.get(k) for k in sections}, sort_keys=True, default=str).encode(),
+                   *(Path(f).read_bytes() for f in files if f is not None))
 
 
 @dataclass
@@ -79,6 +99,11 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     folder.mkdir(parents=True, exist_ok=True)
     split, x_val, y_val = _splits(design)
     base_file = folder / BASE_MODEL
+    key = design_key(design)
+    if base_file.is_file() and (folder / BASE_KEY).is_file() and (folder / BASE_KEY).read_text().strip() != key:
+        raise CodesignError(f"{folder}: made from another version of {design.path} (its task, data, model, "
+                            "quantization or training changed, or the model/data files); remove that folder or "
+                            "choose another --out")
     net = float_model(design, split)
     if design.model_file is not None and is_qkeras(net):
         raise CodesignError(f"{design.model_file}: a QKeras model; `codesign search` chooses every layer's bits "
@@ -98,6 +123,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
         tmp = base_file.with_suffix(".tmp.h5")
         base.save(tmp)
         tmp.replace(base_file)
+        atomic_write_text(folder / BASE_KEY, key + "\n")
     x_val = split.input_spec.quantize(x_val).astype(np.float32)  # the grid the FPGA receives (idempotent)
     macs, acts = searched_layers(base)
     space = build_space(settings, design.path, macs, acts)

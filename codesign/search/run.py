@@ -13,7 +13,7 @@ from ..errors import CodesignError
 from . import results as R
 from . import sensitivity as S
 from .candidate import candidate_cost
-from .context import Context, prepare
+from .context import BASE_SECTIONS, Context, design_key, prepare
 from .runner import completed, open_study, recover_interrupted, work
 from .strategies import greedy_path, ilp_plans, pick_feasible
 
@@ -42,12 +42,17 @@ def check_feasible(ctx: Context) -> None:
 
 def sensitivity(ctx: Context, progress=None, log=print) -> dict:
     path = ctx.folder / "sensitivity.json"
+    key = design_key(ctx.design, BASE_SECTIONS + ("search",))  # the space and base model it was measured on
     if path.is_file():
-        return json.loads(path.read_text())
+        cached = json.loads(path.read_text())
+        if cached.get("key") == key:
+            return cached
+        log("- sensitivity: the design changed since it was measured; measuring again")
     start = time.perf_counter()
     rows = S.measured(ctx, progress)
     traces = S.hutchinson_traces(ctx)
-    data = {"measured": rows, "hessian": S.hawq_omega(ctx, traces), "seconds": round(time.perf_counter() - start, 1)}
+    data = {"measured": rows, "hessian": S.hawq_omega(ctx, traces), "seconds": round(time.perf_counter() - start, 1),
+            "key": key}
     atomic_write_text(path, json.dumps(data, indent=1))
     R.write_csv(ctx.folder / "sensitivity.csv", rows)
     log(f"- sensitivity: {len(rows)} measured points, Hessian traces {', '.join(f'{k} {v:.3g}' for k, v in traces.items())}")
