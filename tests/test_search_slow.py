@@ -73,9 +73,17 @@ def test_two_workers_share_one_study(searched):
     assert pids == {p.pid for p in procs}                        # both workers took trials
 
 
-def test_killed_worker_resumes_without_losing_a_trial(searched):
+def test_killed_worker_resumes_without_losing_a_trial(searched, monkeypatch):
+    """Heartbeats: a live worker's running trial is left alone by a search started beside it; once the worker
+    is killed (SIGKILL) and its heartbeat is older than the grace period, the trial is retried, none lost."""
     from optuna.trial import TrialState
 
+    from codesign.search import runner as R
+
+    monkeypatch.setenv("CODESIGN_HEARTBEAT_S", "1")  # the worker process
+    monkeypatch.setenv("CODESIGN_GRACE_S", "4")
+    monkeypatch.setattr(R, "HEARTBEAT_S", 1)  # this process
+    monkeypatch.setattr(R, "GRACE_S", 4)
     out, _ = searched
     before = len(study(out).get_trials(states=(TrialState.COMPLETE,)))
     proc = worker(out, before + 6)
@@ -83,20 +91,38 @@ def test_killed_worker_resumes_without_losing_a_trial(searched):
     victim = None
     while time.time() < deadline and victim is None:
         time.sleep(0.2)
-        s = study(out)
-        if len(s.get_trials(states=(TrialState.COMPLETE,))) > before:
-            running = s.get_trials(states=(TrialState.RUNNING,))
-            victim = running[0].number if running else None
+        running = study(out).get_trials(states=(TrialState.RUNNING,))
+        if not running or len(study(out).get_trials(states=(TrialState.COMPLETE,))) == before:
+            continue
+        time.sleep(0.3)  # its heartbeat thread has started
+        os.kill(proc.pid, signal.SIGSTOP)  # frozen mid-trial, heartbeat still fresh
+        if study(out).trials[running[0].number].state == TrialState.RUNNING:
+            victim = running[0].number
+        else:
+            os.kill(proc.pid, signal.SIGCONT)
     assert victim is not None, "worker never had a trial running"
+    shared = optuna_study_with_heartbeats(out)
+    assert R.recover_interrupted(shared) == 0  # a search started beside a live worker leaves its trial alone
+    assert shared.trials[victim].state == TrialState.RUNNING
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    time.sleep(5)  # past the grace period
     res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--trials", str(before + 6)])
     assert res.exit_code == 0, res.output
     assert "resumed: 1 interrupted trial(s) enqueued again" in res.output
     trials = study(out).get_trials()
     retry = [t for t in trials if t.user_attrs.get("retry_of") == victim]
-    assert retry and retry[0].state == TrialState.COMPLETE
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert trials[victim].state == TrialState.FAIL
     assert len([t for t in trials if t.state == TrialState.COMPLETE]) == before + 6
+
+
+def optuna_study_with_heartbeats(out: Path):
+    import optuna
+
+    from codesign.search.runner import storage_for
+
+    return optuna.load_study(study_name="search_tiny-random", storage=storage_for(None, out / "search_tiny" / "search"))
 
 
 def test_infeasible_budget_names_the_minimum(searched):

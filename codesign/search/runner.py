@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import CodesignError
@@ -15,6 +16,15 @@ from .strategies import lut_equivalent, sampler
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation score (tasks.py), LUT + 55 DSP, latency cycles
 MAX_REJECTS = 50  # consecutive budget rejections before a sampling worker gives up
+# A running trial records a heartbeat every HEARTBEAT_S; one silent for GRACE_S belongs to a dead worker and
+# is retried (optuna RDBStorage heartbeats). Live workers' trials on a shared database are left alone.
+HEARTBEAT_S = int(os.environ.get("CODESIGN_HEARTBEAT_S", "10"))
+GRACE_S = int(os.environ.get("CODESIGN_GRACE_S", "60"))
+
+
+def retry_stale(study, trial) -> None:
+    """Heartbeat-stale trial (its worker died): run its candidate again, marked as a retry."""
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 def storage_for(url: str | None, folder: Path):
@@ -27,9 +37,13 @@ def storage_for(url: str | None, folder: Path):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+    heartbeat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S,
+                 "heartbeat_stale_trial_callback": retry_stale}
     if url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
-    return optuna.storages.RDBStorage(url)
+        heartbeat["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: "experimental" since optuna 2.9
+        return optuna.storages.RDBStorage(url, **heartbeat)
 
 
 def study_name(ctx: Context) -> str:
@@ -53,13 +67,23 @@ def open_study(ctx: Context, storage_url: str | None, create: bool):
 
 
 def recover_interrupted(study) -> int:
-    """Trials left RUNNING by a killed process are failed and their params enqueued again: none is lost."""
+    """Trials of dead workers are failed and their candidates enqueued again (none lost); returns how many.
+    Database storages: only trials whose heartbeat stopped (other machines' running trials stay). A journal
+    file has no heartbeats: every RUNNING trial is taken as interrupted (one machine only)."""
+    import optuna
+    from optuna.storages._heartbeat import is_heartbeat_enabled
     from optuna.trial import TrialState
 
+    before = waiting(study)
+    if is_heartbeat_enabled(study._storage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fail_stale_trials is marked experimental
+            optuna.storages.fail_stale_trials(study)
+        return waiting(study) - before
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        retry_stale(study, t)
     return len(stale)
 
 
@@ -89,6 +113,7 @@ def trained_cost(ctx: Context, params: dict, kernels: dict) -> dict:
 def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     """Ask, reject by the cost model or fine-tune and score, tell; until the study holds n_trials
     completed trials (planned strategies: until their plan is used up). Returns trials evaluated here."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
     from optuna.trial import TrialState
 
     dists = distributions(ctx)
@@ -101,7 +126,10 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     while completed(study) < n_trials and rejects < MAX_REJECTS:
         if planned and waiting(study) == 0:
             break
-        trial = study.ask(dists)
+        recover_interrupted(study)  # a worker elsewhere may have died since
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # optuna warns that heartbeats are meant for Study.optimize
+            trial = study.ask(dists)
         params = trial.params
         est = candidate_cost(ctx, params)
         total = est.total
@@ -117,8 +145,9 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             continue
         rejects = 0
         start = time.perf_counter()
-        metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
-                           weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+        with get_heartbeat_thread(trial._trial_id, study._storage):  # as Study.optimize does (_optimize.py)
+            metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
+                               weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
         total = trained_cost(ctx, params, metrics["kernels"])
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
