@@ -102,3 +102,11 @@ def test_feasibility_tries_every_reuse_factor(monkeypatch):
         run.check_feasible(SimpleNamespace(space=space, budget=parse_budget("dsp=30,latency=2", PART, 5.0, "b")))
     with pytest.raises(CodesignError, match=r"every reuse factor and strategy\) need at least dsp 25 \(budget 20\)"):
         run.check_feasible(SimpleNamespace(space=space, budget=parse_budget("dsp=20", PART, 5.0, "b")))
+
+
+def test_unreachable_storage_is_one_line(tmp_path):
+    from codesign.search.runner import storage_for
+
+    with pytest.raises(CodesignError, match=r"^--storage postgresql://nobody@127\.0\.0\.1:1/none: cannot open the "
+                                            r"study storage \(.*\)$"):
+        storage_for("postgresql://nobody@127.0.0.1:1/none", tmp_path)

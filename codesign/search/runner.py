@@ -42,8 +42,16 @@ def storage_for(url: str | None, folder: Path):
     if url.startswith("sqlite"):
         heartbeat["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: "experimental" since optuna 2.9
-        return optuna.storages.RDBStorage(url, **heartbeat)
+        # heartbeat arguments are flagged "experimental" (since optuna 2.9)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return optuna.storages.RDBStorage(url, **heartbeat)
+        except ImportError:
+            raise CodesignError(f"--storage {url}: no database driver for it; for PostgreSQL: "
+                                "pip install 'codesign[postgres]' (psycopg)") from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or server
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CodesignError(f"--storage {url}: cannot open the study storage ({first})") from None
 
 
 def study_name(ctx: Context) -> str:
