@@ -54,9 +54,12 @@ def report(rows: list[dict], seconds: float, args) -> str:
                                    else r["detail"][:90] for r in rows if r["outcome"] == "refused")
     lines = [
         "# Fuzzing `codesign validate`", "",
-        f"`.venv/bin/python benchmarks/fuzz_validate.py --draws {args.draws} --workers {args.workers} "
-        f"--seed {args.seed}{' --resume' if args.resume else ''}`: {len(rows)} draws, the last run took "
-        f"{seconds / 60:.0f} min{'' if len(rows) >= args.total else ' (still running or stopped early: the counts are of the draws done)'}.",
+        (f"{len(rows)} draws; this report was rewritten from the rows (`--report-only`) after the runs below "
+         "were stopped." if args.report_only else
+         f"`.venv/bin/python benchmarks/fuzz_validate.py --draws {args.draws} --workers {args.workers} "
+         f"--seed {args.seed}{' --resume' if args.resume else ''}`: {len(rows)} draws, the last run took "
+         f"{seconds / 60:.0f} min"
+         f"{'' if len(rows) >= args.total else ' (running or stopped early: the counts are of the draws done)'}."),
         "", "Rows (reports/fuzz_rows.jsonl) by worker seed and commit: "
         + ", ".join(f"seed {sd} at {c}: {n}" for (sd, c), n in sorted(sweeps.items(), key=str)) + ".", "",
         "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
@@ -97,7 +100,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "fuzz.md")
     ap.add_argument("--rows", type=Path, default=ROOT / "reports" / "fuzz_rows.jsonl")
     ap.add_argument("--resume", action="store_true", help="add to the rows already in --rows (use a new --seed)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite --out from the rows in --rows, run nothing")
     args = ap.parse_args()
+    if args.report_only:
+        rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
+        write_report(rows, 0.0, args)
+        print(f"{len(rows)} draws -> {args.out}")
+        return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
     previous = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()] \
