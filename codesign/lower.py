@@ -132,10 +132,20 @@ def inbound_tensors(layer, tensors: dict) -> list:
         raise CodesignError(f"layer '{layer.name}': input comes from outside the model graph") from exc
 
 
+def _check_depth_multiplier(layer) -> None:
+    """hls4ml's depthwise convolutions assert n_filt == n_chan at run time (nnet_sepconv2d_latency.h,
+    nnet_sepconv1d_latency.h): the C model would abort."""
+    multiplier = layer.get_config().get("depth_multiplier", 1)
+    if multiplier != 1:
+        raise CodesignError(f"layer '{layer.name}' ({type(layer).__name__}): depth_multiplier {multiplier}; "
+                            "allowed: 1 (hls4ml's depthwise convolution supports no other)")
+
+
 def _mac(layer, x, plain: str, lowered: Lowered):
     import tensorflow as tf
 
     cls = type(layer).__name__
+    _check_depth_multiplier(layer)
     weights = layer.get_weights()
     use_bias = layer.get_config().get("use_bias", True)
     if cls == "QConv2DBatchnorm":
@@ -159,6 +169,7 @@ def _mac(layer, x, plain: str, lowered: Lowered):
 def _separable(layer, x, lowered: Lowered):
     import tensorflow as tf
 
+    _check_depth_multiplier(layer)
     dw_cls, pw_cls = SEPARABLE[type(layer).__name__]
     cfg = layer.get_config()
     weights = layer.get_weights()

@@ -152,3 +152,18 @@ def test_validate_bad_strategy(tmp_path, jet_files):
     line = error_line(runner.invoke(app, ["validate", jet_files[0], "--weights", jet_files[1], "--inputs",
                                           str(tmp_path / "x.npy"), "--strategy", "Fast"]))
     assert "target.strategy" in line and "'Fast'; allowed: Latency, Resource" in line
+
+
+def test_depth_multiplier_is_refused_before_hls4ml_aborts(tmp_path):
+    """hls4ml's depthwise C++ asserts depth_multiplier == 1: the C model would kill the process."""
+    import tensorflow as tf
+    from qkeras import QDepthwiseConv2D, quantized_bits
+
+    inp = tf.keras.Input((6, 6, 2), name="img")
+    out = QDepthwiseConv2D(3, depth_multiplier=2, depthwise_quantizer=quantized_bits(4, 0, alpha=1), name="dw")(inp)
+    tf.keras.Model(inp, tf.keras.layers.Flatten(name="f")(out)).save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", np.zeros((3, 6, 6, 2)))
+    res = runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")])
+    assert res.exit_code == 2
+    assert error_line(res) == ("error: layer 'dw' (QDepthwiseConv2D): depth_multiplier 2; allowed: 1 (hls4ml's "
+                               "depthwise convolution supports no other)")
