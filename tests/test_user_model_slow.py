@@ -181,3 +181,32 @@ def test_run_an_autoencoder_design(tmp_path):
     assert results["roc_auc"]["csim"] > 0.8  # the 7s, never seen in training, reconstruct worse
     tables, _ = parse_html(tmp_path / "out" / "user_autoencoder" / "report.html")
     assert any(row[0] == "ROC AUC (anomaly score: MSE), C simulation (hls4ml)" for row in tables[0])
+
+
+def test_quantize_depthwise_and_conv1d_then_validate():
+    """DepthwiseConv2D + BN (folded per channel), Conv1D, GlobalAveragePooling1D: quantized, then bit-exact."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((8, 8, 2), name="img")
+    h = layers.DepthwiseConv2D(3, use_bias=False, name="dw")(inp)
+    h = layers.BatchNormalization(name="bn")(h)
+    h = layers.ReLU(name="r")(h)
+    h = layers.Reshape((36, 2), name="rs")(h)
+    h = layers.Conv1D(3, 5, activation="relu", name="c1d")(h)  # 32 positions: a power-of-two mean
+    model = tf.keras.Model(inp, layers.Dense(2, name="o")(layers.GlobalAveragePooling1D(name="gap")(h)))
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    model.get_layer("bn").set_weights([rng.uniform(.5, 2, 2), rng.normal(0, .2, 2), rng.normal(0, .2, 2),
+                                       rng.uniform(.5, 2, 2)])
+    x = np.round(rng.uniform(0, 1, (64, 8, 8, 2)) * 16) / 16
+    q = codesign.quantize(model, bits=6, x=x)
+    assert q.folded == {"bn": "dw"}
+    assert [type(lyr).__name__ for lyr in q.model.layers][1:6] == ["QDepthwiseConv2D", "QActivation", "Reshape",
+                                                                   "QConv1D", "QActivation"]
+    assert np.abs(q.model.predict(x, verbose=0) - model.predict(x, verbose=0)).max() < 0.05
+    result = codesign.validate(q.model, x[:32])
+    assert result.inexact_reference_layers == []  # 6 bits: every accumulator within float32's 24 bits
+    assert result.bit_exact_fraction == 1.0 and result.testbench_bit_exact_fraction == 1.0

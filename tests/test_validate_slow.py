@@ -107,6 +107,31 @@ def test_mismatch_after_an_eliminated_linear_activation_is_named(tmp_path):
     assert (result.first_mismatch_layer, result.trace_error) == ("d1", None)
 
 
+def test_mismatch_after_an_in_place_reshape_is_named(tmp_path):
+    """hls4ml does not trace a Reshape it does in place (io_parallel); the trace passes it and names the wrong
+    Conv1D after it."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QDense, quantized_bits, quantized_relu
+
+    rng = np.random.default_rng(2)
+    inp = tf.keras.Input((12,), name="x")
+    h = QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
+               name="d")(inp)
+    h = QActivation(quantized_relu(4, 1), name="r")(h)
+    h = tf.keras.layers.Reshape((4, 2), name="rs")(h)
+    h = QConv1D(2, 2, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
+                name="c")(h)
+    model = tf.keras.Model(inp, tf.keras.layers.Flatten(name="f")(h))
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    x = np.round(rng.uniform(-2, 2, (40, 12)) * 4) / 4
+    result, _ = verify(model, x, ExportOptions(), tmp_path / "prj", overrides={"c": QuantSpec(4, 1)},
+                       testbench=False)
+    assert result.bit_exact_fraction < 1.0
+    assert (result.first_mismatch_layer, result.trace_error) == ("c", None)
+
+
 def test_softmax_of_wide_logits_keeps_the_argmax(tmp_path):
     """Logits with many integer bits: hls4ml's default inp_norm_t (the logits type, unsigned) steps the exp
     table by 2 and near-tied classes get equal probabilities; codesign's inp_norm_t steps by 1/512."""
