@@ -26,6 +26,7 @@ import numpy as np
 from .design import LayerQuant
 from .errors import CodesignError
 from .lower import inbound_tensors
+from .modelio import clone_layer
 from .precision import bn_scale_bias
 
 QUANTIZED_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
@@ -96,6 +97,7 @@ class _Planner:
         self.fold_into: dict[str, object] = {}   # mac name -> BN layer folded into it
         self.folded_bn: set[str] = set()
         self.relu_of: dict[str, str] = {}        # relu layer name -> mac name
+        self.relu_after: dict[str, str] = {}     # mac name -> its relu layer
         for layer in model.layers:
             cls = type(layer).__name__
             if cls not in QUANTIZED_CLASS:
@@ -110,6 +112,7 @@ class _Planner:
                 nxt = _consumers(tail)
                 if len(nxt) == 1 and _is_relu(nxt[0]):
                     self.relu_of[nxt[0].name] = layer.name
+                    self.relu_after[layer.name] = nxt[0].name
 
 
 def _check_supported(model) -> None:
@@ -186,7 +189,6 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
     inp = tf.keras.Input(model.inputs[0].shape[1:], name=model.layers[0].name)
     tensors = {model.inputs[0].ref(): inp}
     out = Quantized(None)
-    resolved_acts: dict[str, LayerQuant] = {}
     for layer in model.layers:
         cls = type(layer).__name__
         if cls == "InputLayer":
@@ -208,7 +210,7 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
                 kernel, bias = _fold(kernel, bias, plan.fold_into[layer.name], depthwise)
                 out.folded[plan.fold_into[layer.name].name] = layer.name
             relu = _act_name(cfg) == "relu"
-            act_src = layer.name if relu else next((r for r, m in plan.relu_of.items() if m == layer.name), None)
+            act_src = layer.name if relu else plan.relu_after.get(layer.name)
             q = resolve(quant_of(layer.name), kernel, bias, ranges.get(act_src) if act_src else None)
             out.layer_quant[layer.name] = q
             kq, bq, aq = layer_quantizers(q)
@@ -229,14 +231,10 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
             else:
                 q = resolve(quant_of(layer.name), act_max=ranges.get(layer.name))
                 name = layer.name
-                resolved_acts[name] = q
+                out.layer_quant[name] = q
             y = QActivation(layer_quantizers(q)[2], name=name)(x_in)
         else:
-            new = type(layer).from_config(layer.get_config())
-            y = new(x_in)
-            if layer.get_weights():
-                new.set_weights(layer.get_weights())
+            y = clone_layer(layer, x_in)
         tensors[layer.output.ref()] = y
-    out.layer_quant.update(resolved_acts)
     out.model = tf.keras.Model(inp, tensors[model.outputs[0].ref()], name=f"{model.name}_qkeras")
     return out
