@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import asdict
 import json
 import logging
 import os
@@ -124,32 +125,44 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
 
 
+def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path = Path("reports")):
+    """(keras model, design or None, the design's split or None) for a model file or a design file.
+
+    For a design, the weights are those `codesign run` trained (reports/<design>/model_qat.h5) when they exist.
+    """
+    from .modelio import load_model
+
+    if model.suffix not in (".yaml", ".yml"):
+        return load_model(model, weights), None, None
+    from .design import load_design
+    from .pipeline import design_split, float_model, qkeras_model
+
+    design = load_design(model)
+    split = design_split(design)
+    keras_model, _ = qkeras_model(design, float_model(design, split), split)  # also fixes the input grid
+    trained = reports / design.name / "model_qat.h5"
+    if trained.is_file():
+        log(f"- weights: {trained}")
+        keras_model = load_model(trained)
+    elif design.model_file is not None:
+        log(f"- weights: {design.model_file}, quantized, not fine-tuned (`codesign run {model}` fine-tunes)")
+    else:
+        log(f"- weights: untrained (no {trained}; run `codesign run {model}` for the trained weights)")
+    return keras_model, design, split
+
+
 def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log, reports: Path = Path("reports")):
     """(keras model, input spec, design export options or None) for a model file or a design file."""
-    from .modelio import load_model
     from .spec import parse_hls
 
-    if model.suffix in (".yaml", ".yml"):
-        from .design import load_design
-        from .pipeline import design_split, float_model, qkeras_model
-
-        design = load_design(model)
-        split = design_split(design)
-        keras_model, _ = qkeras_model(design, float_model(design, split), split)  # also fixes the input grid
-        trained = reports / design.name / "model_qat.h5"
-        if trained.is_file():
-            log(f"- weights: {trained}")
-            keras_model = load_model(trained)
-        elif design.model_file is not None:
-            log(f"- weights: {design.model_file}, quantized, not fine-tuned (`codesign run {model}` fine-tunes)")
-        else:
-            log(f"- weights: untrained (no {trained}; run `codesign run {model}` for the trained weights)")
+    keras_model, design, split = _model_and_design(model, weights, log, reports)
+    if design is not None:
         return keras_model, split.input_spec, design.export
     try:
         spec = parse_hls(input_type)
     except ValueError as exc:
         raise CodesignError(f"--input-type: {exc}") from None
-    return load_model(model, weights), spec, None
+    return keras_model, spec, None
 
 
 @command()
@@ -166,7 +179,6 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
              reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer (HLS C-synthesis level) without Vivado."""
-    from dataclasses import asdict
 
     from .atomic import atomic_write_text
     from .design import export_options
@@ -390,6 +402,66 @@ def learn(design: Path = typer.Argument(..., help="an mlp design file"),
                      default=float))
     if not _proven(result["validation"]):
         raise typer.Exit(1)
+
+
+@command()
+def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architecture .json, or a design .yaml"),
+          inputs: Optional[Path] = typer.Option(None, "--inputs", help="inputs, .npy (default for a design: its "
+                                                "test inputs)"),
+          weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
+          part: Optional[str] = typer.Option(None, help="FPGA part (default: the design's, else xcvu13p-flga2577-2-e)"),
+          pipeline: float = typer.Option(0, help="0: combinational; N > 0: a register stage every N adder delays"),
+          n_samples: int = typer.Option(1000, "--n-samples", help="simulate at most this many inputs"),
+          json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
+          out: Optional[Path] = typer.Option(None, "--out", help="RTL project folder (default reports/<name>/rtl)"),
+          reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
+    """RTL of the network (da4ml), Yosys synthesis and Verilator simulation against QKeras.
+    Exit 0 bit-exact, 1 not, 2 bad input or missing tools."""
+    from .atomic import atomic_write_text
+    from .estimate import estimate_model
+    from .rtl.synth import synth as synthesize
+
+    log = lambda m: console.print(m, highlight=False)  # noqa: E731
+    if n_samples < 1:
+        raise CodesignError(f"--n-samples {n_samples}: allowed: 1 or more")
+    keras_model, design, split = _model_and_design(model, weights, log, reports)
+    if inputs is not None:
+        x, spec = _load_array(inputs, "inputs"), None
+    elif split is not None:
+        x, spec = split.x_test, split.input_spec
+    else:
+        raise CodesignError(f"{model}: --inputs is required for a model file (a design file brings its own data)")
+    part = part or (design.export.part if design else "xcvu13p-flga2577-2-e")
+    name = design.name if design else model.stem
+    rtl_dir = out or reports / name / "rtl"
+    result = synthesize(keras_model, x[:n_samples], rtl_dir, name=name, part=part, pipeline=pipeline,
+                        input_spec=spec, progress=lambda m: log(f"- {m}"))
+    payload = result.public()
+    atomic_write_text(rtl_dir / "synth.json", json.dumps(result.to_json(), indent=2) + "\n")
+    if json_out:
+        atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
+    print(json.dumps(payload, indent=2))
+    from .design import export_options
+    from .spec import parse_hls
+
+    base = asdict(design.export) if design else {}
+    opts = export_options(Path("--options"), base | {"part": part})
+    estimate, _ = estimate_model(keras_model, opts, parse_hls(result.input_precision), None, None)
+    total = estimate.as_json()["total"]
+    table = Table("measure", "LUT", "FF", "CARRY", "DSP", "latency (cycles)", title=f"{name} on {part}")
+    table.add_row(f"Yosys synth_xilinx -family {result.family} (da4ml RTL)", f"{result.lut:,}", f"{result.ff:,}",
+                  f"{result.carry:,}", f"{result.dsp:,}", f"{result.latency_cycles}")
+    table.add_row("da4ml's own estimate of that RTL", f"{result.da4ml_lut_estimate:,.0f}", "", "", "", "")
+    table.add_row(f"codesign estimate (hls4ml {opts.strategy}, {opts.io_type}, RF {opts.reuse_factor})",
+                  f"{total['lut']:,.0f}", f"{total['ff']:,.0f}", "", f"{total['dsp']:,.0f}",
+                  f"{total['latency_cycles']:,.0f}")
+    table.caption = (f"RTL vs QKeras ({result.outputs_compared}): {result.rtl_bit_exact_fraction:.4f} bit-exact on "
+                     f"{result.n_samples} samples; RTL in {rtl_dir}")
+    Console(width=max(Console().width, 110), stderr=True).print(table)
+    if result.inexact_reference_layers:
+        log(f"note: accumulators wider than float32's 24 bits in {result.inexact_reference_layers}: "
+            "the QKeras reference itself rounds there")
+    raise typer.Exit(0 if result.rtl_bit_exact_fraction == 1.0 else 1)
 
 
 @command()

@@ -10,6 +10,10 @@ import yaml
 
 PARTS_DIR = Path(__file__).parent / "parts"
 DSP_PORTS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18), "DSP58": (27, 24)}  # UG479, UG579, AM004
+# Yosys `synth_xilinx -family` of each device family (yosys techlibs/xilinx: xc7 = 7 series with
+# CARRY4 and LUT6, xcu = UltraScale, xcup = UltraScale+ with CARRY8)
+YOSYS_FAMILY = {"zynq": "xc7", "artix7": "xc7", "kintex7": "xc7", "virtex7": "xc7", "kintexu": "xcu",
+                "virtexu": "xcu", "virtexuplus": "xcup", "kintexuplus": "xcup", "zynquplus": "xcup"}
 
 
 class UnknownPartError(ValueError):
@@ -26,6 +30,10 @@ class Part:
     dsp_type: str
     bram_18k: int
     uram: int
+
+    @property
+    def yosys_family(self) -> str:
+        return YOSYS_FAMILY[self.family]
 
     @property
     def dsp_ports(self) -> tuple[int, int]:

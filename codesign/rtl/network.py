@@ -1,0 +1,204 @@
+"""Typed graph -> da4ml combinational logic that computes what the QKeras model computes, bit for bit.
+
+Every node is built from its types in `precision.py` (the one authority): inputs cast to the input
+type, multiply-accumulates summed exactly by da4ml's constant-matrix-vector solver (the typed graph
+sizes accumulators so nothing is lost), results cast with the node's rounding and overflow modes
+(`cast`), the rest as hls4ml's templates compute it (nnet_activation.h, nnet_pooling.h, nnet_merge.h).
+A final softmax is not built: it is a lookup-table approximation in hls4ml too, and its argmax is the
+argmax of the logits this network outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CodesignError
+from ..precision import LayerKind, LayerPrecision, TypedGraph
+from ..quantizers import quantizer_name, quantizer_object
+from ..spec import QuantSpec, mac
+
+SUPPORTED_KINDS = ", ".join(k.value for k in LayerKind if k is not LayerKind.SOFTMAX)
+
+
+def _kif(spec: QuantSpec) -> tuple[int, int, int]:
+    """da4ml's (keep_negative, integer bits without the sign, fraction bits)."""
+    return int(spec.signed), spec.integer - int(spec.signed), spec.frac
+
+
+def _round_half_even(v, f: int):
+    """v moved onto the 2^-f grid so that truncation there rounds half to even (ap_fixed AP_RND_CONV).
+
+    With d = v - floor(v) in units of 2^-f on v's own grid u: floor(v + 1/2 - u + u*lsb) rounds up iff
+    d >= 1/2 when the kept LSB is 1 and iff d > 1/2 when it is 0 (ties go to the even neighbour).
+    """
+    step = float(v.step)
+    if step >= 2.0 ** -f:
+        return v
+    lsb = v.quantize(0, 1 - f, f)  # the bit of weight 2^-f: 0 or 2^-f
+    return v + (2.0 ** (-f - 1) - step) + lsb * (step * 2.0 ** f)
+
+
+def cast(arr, spec: QuantSpec, where: str):
+    """Cast every element of a da4ml array to `spec` as ap_fixed does (rounding first, then overflow)."""
+    from da4ml.trace import FixedVariableArray
+
+    if spec.rounding not in ("TRN", "RND", "RND_CONV") or spec.overflow not in ("WRAP", "SAT", "SAT_SYM"):
+        raise CodesignError(f"{where}: type {spec.to_hls()}: RTL is built for rounding TRN/RND/RND_CONV and "
+                            "overflow WRAP/SAT/SAT_SYM")
+    k, i, f = _kif(spec)
+    flat = np.empty(arr.size, dtype=object)
+    for n, v in enumerate(arr._vars.ravel()):
+        rounding = spec.rounding
+        if rounding == "RND_CONV":
+            v, rounding = _round_half_even(v, f), "TRN"
+        flat[n] = v.quantize(k, i, f, spec.overflow, rounding)
+    return FixedVariableArray(flat.reshape(arr.shape), arr.solver_options)
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> np.ndarray:
+    """Sliding windows of an (H[, W], C) object array: (out positions..., *kernel, C), zero padded as Keras."""
+    spatial = x.shape[:-1]
+    if padding == "same":
+        pads = []
+        for size, k, s in zip(spatial, kernel, strides):
+            out = -(-size // s)
+            total = max((out - 1) * s + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        x = np.pad(x, pads + [(0, 0)], constant_values=0.0)
+    elif padding != "valid":
+        raise CodesignError(f"padding {padding!r}; allowed: valid, same")
+    view = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=tuple(range(len(kernel))))
+    view = view[tuple(slice(None, None, s) for s in strides)]
+    # sliding_window_view puts the window axes last: (..., C, *kernel) -> (..., *kernel, C)
+    return np.moveaxis(view, len(kernel), -1)
+
+
+def _to_array(values: np.ndarray, like):
+    from da4ml.trace import FixedVariableArray
+
+    return FixedVariableArray(values, like.solver_options)
+
+
+def _mac(node: LayerPrecision, x, layer, graph: TypedGraph):
+    src = graph.lowered.weights[node.name]
+    exact = mac(node.input, node.weight, node.n_terms, None if src.bias is None else node.bias)
+    if node.accum.frac < exact.frac:
+        raise CodesignError(f"layer '{node.name}': accumulator {node.accum.to_hls()} truncates each product; "
+                            "RTL is built for exact accumulators (the typed graph's own)")
+    kernel = np.asarray(src.kernel, np.float64)
+    bias = np.zeros(kernel.shape[-1]) if src.bias is None else np.asarray(src.bias, np.float64)
+    cfg = layer.get_config()
+    if node.kind is LayerKind.DENSE:
+        y = x @ kernel
+    else:
+        if tuple(np.atleast_1d(cfg.get("dilation_rate", 1))) not in ((1,), (1, 1)):
+            raise CodesignError(f"layer '{node.name}': dilation_rate {cfg['dilation_rate']}; allowed: 1")
+        kernel_size = tuple(kernel.shape[:-2])
+        win = _windows(x._vars, kernel_size, tuple(cfg["strides"]), cfg["padding"])
+        positions = win.shape[:len(kernel_size)]
+        if node.kind is LayerKind.DEPTHWISE:  # one kernel per channel: y[p, c] = sum_k w[k, c] * x[p, k, c]
+            w = kernel.reshape(-1, kernel.shape[-2])
+            cols = win.reshape(*positions, -1, w.shape[-1])
+            out = np.empty(positions + (w.shape[-1],), dtype=object)
+            for c in range(w.shape[-1]):
+                out[..., c] = (_to_array(cols[..., c], x) @ w[:, c])._vars
+            y = _to_array(out, x)
+        else:
+            y = _to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
+    return cast(y + bias, node.result, f"layer '{node.name}'")
+
+
+def _activation(node: LayerPrecision, x, layer):
+    where = f"layer '{node.name}'"
+    if node.kind is LayerKind.SIGN:  # nnet_activation.h binary_tanh: x >= 0 ? 1 : -1
+        flat = [v.msb_mux(-1.0, 1.0) for v in x._vars.ravel()]
+        return _to_array(np.array(flat, dtype=object).reshape(x.shape), x)
+    if node.kind is LayerKind.RELU:
+        return x.relu()
+    if node.class_name == "QActivation" and quantizer_name(quantizer_object(layer.get_config()["activation"])) \
+            == "quantized_sigmoid":  # hls4ml hard_sigmoid: clip(x/2 + 1/2, 0, 1); the cast saturates
+        x = x * 0.5 + 0.5
+    return cast(x, node.result, where)
+
+
+def _pool(node: LayerPrecision, x, layer):
+    cfg = layer.get_config()
+    ndim = x.ndim - 1
+    if node.class_name.startswith("Global"):
+        win = x._vars.reshape(1, -1, x.shape[-1])
+        positions: tuple[int, ...] = ()
+    else:
+        size = tuple(np.atleast_1d(cfg["pool_size"])) * (ndim if np.size(cfg["pool_size"]) == 1 else 1)
+        strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
+        if cfg.get("padding", "valid") != "valid":
+            raise CodesignError(f"layer '{node.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
+        win = _windows(x._vars, size, strides, "valid")
+        positions = win.shape[:ndim]
+        win = win.reshape(*positions, -1, x.shape[-1])
+    out = np.empty(win.shape[:-2] + win.shape[-1:], dtype=object)
+    for idx in np.ndindex(out.shape):
+        column = win[idx[:-1] + (slice(None), idx[-1])]
+        acc = column[0]
+        for v in column[1:]:
+            acc = acc.max_of(v) if node.kind is LayerKind.MAX_POOL else acc + v
+        out[idx] = acc if node.kind is LayerKind.MAX_POOL else acc * (1.0 / len(column))
+    if not positions:
+        out = out.reshape(x.shape[-1])
+    return cast(_to_array(out, x), node.result, f"layer '{node.name}'")
+
+
+def _reshape(node: LayerPrecision, x, layer):
+    cfg = layer.get_config()
+    target = tuple(layer.output_shape[1:])
+    if node.class_name.startswith("ZeroPadding"):
+        pad = np.atleast_1d(cfg["padding"])
+        pads = [tuple(np.atleast_1d(p)) * (2 if np.size(p) == 1 else 1) for p in
+                (pad if pad.ndim > 1 or len(target) == 3 else [pad])]
+        return _to_array(np.pad(x._vars, [tuple(p) for p in pads] + [(0, 0)], constant_values=0.0), x)
+    if node.class_name.startswith("UpSampling"):
+        values = x._vars
+        for axis, factor in enumerate(np.atleast_1d(cfg["size"])):
+            values = np.repeat(values, int(factor), axis=axis)
+        return _to_array(values, x)
+    return _to_array(x._vars.reshape(target), x)
+
+
+def build(graph: TypedGraph, until: str | None = None):
+    """(inputs, outputs) da4ml arrays of the graph up to node `until` (default: the last non-softmax node)."""
+    from da4ml.trace import FixedVariableArrayInput
+
+    keras = graph.keras_model
+    nodes = [n for n in graph.nodes if n.kind is not LayerKind.SOFTMAX]
+    until = until or nodes[-1].name
+    first = nodes[0]
+    inp = FixedVariableArrayInput(tuple(keras.input_shape[1:]))
+    values = {first.name: cast(inp, graph.input_spec.exact(), f"input '{first.name}'")}
+    for node in nodes[1:]:
+        layer = keras.get_layer(node.name)
+        x = values[node.inputs[0]]
+        where = f"layer '{node.name}' ({node.class_name})"
+        if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
+            y = _mac(node, x, layer, graph)
+        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN):
+            y = _activation(node, x, layer)
+        elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
+            from ..precision import bn_scale_bias
+
+            scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
+            y = cast(x * scale + bias, node.result, where)
+        elif node.kind in (LayerKind.MAX_POOL, LayerKind.AVG_POOL):
+            y = _pool(node, x, layer)
+        elif node.kind is LayerKind.RESHAPE:
+            y = x if node.class_name == "Activation" else _reshape(node, x, layer)
+        elif node.kind is LayerKind.ADD:
+            y = cast(x + values[node.inputs[1]], node.result, where)
+        elif node.kind is LayerKind.CONCATENATE:
+            axis = layer.get_config().get("axis", -1)
+            axis = axis - 1 if axis > 0 else axis  # Keras counts the batch axis
+            y = _to_array(np.concatenate([x._vars, values[node.inputs[1]]._vars], axis=axis), x)
+        else:
+            raise CodesignError(f"{where}: not expressible in RTL here; supported kinds: {SUPPORTED_KINDS}")
+        values[node.name] = y
+        if node.name == until:
+            return inp, y
+    raise CodesignError(f"layer '{until}' is not in the model")

@@ -1,0 +1,72 @@
+"""Yosys `synth_xilinx` of a da4ml RTL project: LUT, FF, CARRY and DSP counts of the mapped netlist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CodesignError
+from .tools import require
+
+# da4ml's static modules; only those the design instantiates are read (lookup_table.v carries a
+# $readmemh of a placeholder file that breaks Yosys when read unused)
+STATIC_MODULES = ("shift_adder", "negative", "mux", "multiplier", "lookup_table")
+
+
+@dataclass
+class YosysResult:
+    lut: int      # LUT1..LUT6 plus INV (Vivado maps an inverter to a LUT1)
+    ff: int       # FDRE/FDSE/FDCE/FDPE
+    carry: int    # CARRY4 (7 series) / CARRY8 (UltraScale+)
+    dsp: int      # DSP48E1/DSP48E2
+    muxf: int     # MUXF7/MUXF8 (LUT combiners, not LUTs)
+    seconds: float
+    cells: dict
+
+
+def sources(src: Path, top: str) -> list[Path]:
+    """The design's Verilog files (top, its pipeline stages) and the static modules they use."""
+    design = sorted(p for p in src.glob(f"{top}*.v") if not p.stem.endswith("_wrapper"))
+    text = "\n".join(p.read_text() for p in design)
+    used = [src / "static" / f"{m}.v" for m in STATIC_MODULES if re.search(rf"\b{m}\s*#\s*\(", text)]
+    return used + design
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts of the last `stat` section of a Yosys log."""
+    section = text.rsplit("Number of cells:", 1)
+    if len(section) != 2:
+        raise CodesignError("Yosys printed no cell statistics")
+    cells = {}
+    for line in section[1].splitlines()[1:]:
+        m = re.fullmatch(r"\s+(\$?\w+)\s+(\d+)\s*", line)
+        if not m:
+            break
+        cells[m.group(1)] = int(m.group(2))
+    return cells
+
+
+def synthesize(src: Path, top: str, family: str, log: Path, timeout_s: float | None = None) -> YosysResult:
+    """`synth_xilinx -flatten -family <family>` of `top` in `src`; the full log goes to `log`."""
+    yosys = require("yosys")
+    files = " ".join(str(p) for p in sources(src, top))
+    script = f"read_verilog {files}\nsynth_xilinx -flatten -family {family} -top {top}\nstat\n"
+    start = time.perf_counter()
+    try:
+        run = subprocess.run([yosys, "-p", script.replace("\n", "; ")], capture_output=True, text=True,
+                             timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise CodesignError(f"yosys did not finish {top} in {timeout_s:.0f} s") from None
+    seconds = time.perf_counter() - start
+    log.write_text(run.stdout + run.stderr)
+    if run.returncode != 0:
+        tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise CodesignError(f"yosys failed on {top} (log: {log}): {tail[0]}")
+    cells = parse_stat(run.stdout)
+    count = lambda *names: sum(v for k, v in cells.items() if k.startswith(names))  # noqa: E731
+    return YosysResult(lut=count("LUT", "INV"), ff=count("FDRE", "FDSE", "FDCE", "FDPE"),
+                       carry=count("CARRY"), dsp=count("DSP48"), muxf=count("MUXF"), seconds=round(seconds, 1),
+                       cells=cells)
