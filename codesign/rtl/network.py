@@ -108,11 +108,25 @@ def _mac(node: LayerPrecision, x, layer, graph: TypedGraph):
     return cast(y + bias, node.result, f"layer '{node.name}'")
 
 
+def _sign(v):
+    """x >= 0 ? 1 : -1. da4ml's msb_mux tests the top bit of the signal as stored: the sign only when the
+    value can be negative and positive (an all-positive range is stored unsigned). A negated signal is
+    kept as (u, factor < 0), where msb(-u) is taken as NOT msb(u), wrong at 0: there x >= 0 is
+    u <= 0, i.e. msb(u - lsb)."""
+    from da4ml.trace import FixedVariable
+
+    if v.low >= 0 or v.high < 0:
+        return FixedVariable.from_const(1.0 if v.low >= 0 else -1.0, hwconf=v.hwconf, _factor=1)
+    if v._factor < 0:
+        u = -v
+        return (u - float(u.step)).msb_mux(1.0, -1.0)
+    return v.msb_mux(-1.0, 1.0)
+
+
 def _activation(node: LayerPrecision, x, layer):
     where = f"layer '{node.name}'"
     if node.kind is LayerKind.SIGN:  # nnet_activation.h binary_tanh: x >= 0 ? 1 : -1
-        flat = [v.msb_mux(-1.0, 1.0) for v in x._vars.ravel()]
-        return _to_array(np.array(flat, dtype=object).reshape(x.shape), x)
+        return _to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.RELU:
         return x.relu()
     if node.class_name == "QActivation" and quantizer_name(quantizer_object(layer.get_config()["activation"])) \

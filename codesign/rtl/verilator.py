@@ -9,6 +9,7 @@ ctypes calls the binder's `inference(int32 *in, int32 *out, n, threads)`.
 from __future__ import annotations
 
 import ctypes
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -21,12 +22,24 @@ from .tools import require, verilator_include
 INT32_BITS = 32  # the binder passes every input and output as one int32
 
 
+# lint pragmas of newer verilators that 5.006 (Debian 12) rejects as errors; they are comments to synthesis
+UNKNOWN_LINT = re.compile(r"^.*verilator lint_(?:off|on) WIDTHTRUNC.*\n", re.MULTILINE)
+
+
 def _run(cmd: list[str], cwd: Path, what: str, log: Path) -> None:
     run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     with log.open("a") as fh:
         fh.write(f"$ {' '.join(cmd)}\n{run.stdout}{run.stderr}\n")
     if run.returncode != 0:
-        raise CodesignError(f"{what} failed (log: {log})")
+        errors = [line for line in (run.stderr + run.stdout).splitlines() if "rror" in line] or ["no message"]
+        raise CodesignError(f"{what} failed: {errors[0].strip()}")
+
+
+def strip_unknown_lint(src: Path) -> None:
+    for path in src.rglob("*.v"):
+        text = path.read_text()
+        if UNKNOWN_LINT.search(text):
+            path.write_text(UNKNOWN_LINT.sub("", text))
 
 
 def build(rtl: Path, top: str, jobs: int = 2) -> tuple[Path, float]:
@@ -37,6 +50,7 @@ def build(rtl: Path, top: str, jobs: int = 2) -> tuple[Path, float]:
     wrapper = f"{top}_wrapper"
     log = sim / "verilator.log"
     log.write_text("")
+    strip_unknown_lint(rtl / "src")
     start = time.perf_counter()
     _run([verilator, "--cc", "-j", str(jobs), "--build", f"../src/{wrapper}.v", "--prefix", f"V{wrapper}",
           "-CFLAGS", "-fPIC -O1", "-I../src", "-I../src/static", "-Wno-fatal", "-Wno-lint", "-Wno-style"],

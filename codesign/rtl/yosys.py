@@ -63,8 +63,8 @@ def synthesize(src: Path, top: str, family: str, log: Path, timeout_s: float | N
     seconds = time.perf_counter() - start
     log.write_text(run.stdout + run.stderr)
     if run.returncode != 0:
-        tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise CodesignError(f"yosys failed on {top} (log: {log}): {tail[0]}")
+        errors = [line for line in (run.stderr + run.stdout).splitlines() if "ERROR" in line] or ["no message"]
+        raise CodesignError(f"yosys failed on {top}: {errors[0].strip()}")
     cells = parse_stat(run.stdout)
     count = lambda *names: sum(v for k, v in cells.items() if k.startswith(names))  # noqa: E731
     return YosysResult(lut=count("LUT", "INV"), ff=count("FDRE", "FDSE", "FDCE", "FDPE"),
