@@ -1,0 +1,129 @@
+"""codesign synth parts that need no Yosys/Verilator: RND_CONV in RTL, the typed graph as da4ml logic, Yosys logs."""
+
+import numpy as np
+import pytest
+
+from codesign.spec import QuantSpec
+
+da4ml = pytest.importorskip("da4ml")
+
+YOSYS_STAT = """
+7. Printing statistics.
+
+=== net ===
+
+   Number of wires:               5642
+   Number of cells:               9601
+     CARRY4                       1733
+     FDRE                          120
+     IBUF                          208
+     INV                           718
+     LUT2                         4681
+     LUT3                          844
+     LUT6                          606
+     MUXF7                          47
+     OBUF                           72
+
+"""
+
+
+def _evaluate(spec_in: QuantSpec, spec_out: QuantSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Every value of spec_in cast to spec_out by the RTL cast (da4ml's own evaluation of the logic)."""
+    from da4ml.trace import FixedVariableArrayInput, comb_trace
+
+    from codesign.rtl.network import cast
+
+    values = np.arange(-2 ** (spec_in.width - 1), 2 ** (spec_in.width - 1)) * spec_in.lsb
+    inp = FixedVariableArrayInput((1,))
+    out = cast(cast(inp, spec_in, "input"), spec_out, "test")
+    logic = comb_trace(inp, out)
+    return values, np.array([logic([v])[0] for v in values], dtype=np.float64)
+
+
+@pytest.mark.parametrize("bits, integer, symmetric", [(6, 2, False), (4, 0, False), (5, 1, True), (3, 2, False)])
+def test_rtl_cast_rounds_and_saturates_as_qkeras_quantized_bits(bits, integer, symmetric):
+    """Ties to even (tf.round), clipping (symmetric too): judged by QKeras itself, on every 10-bit input."""
+    import tensorflow as tf
+    from qkeras import quantized_bits
+
+    from codesign.quantizers import activation_spec
+
+    q = quantized_bits(bits, integer, alpha=1, symmetric=symmetric)
+    values, got = _evaluate(QuantSpec(10, 4), activation_spec(q, "test"))
+    want = np.asarray(q(tf.constant(values, tf.float32)), np.float64)
+    assert np.array_equal(got, want)
+
+
+def test_rtl_cast_of_quantized_relu_matches_qkeras():
+    import tensorflow as tf
+    from qkeras import quantized_relu
+
+    from codesign.quantizers import activation_spec
+
+    q = quantized_relu(4, 1)
+    values, got = _evaluate(QuantSpec(9, 3), activation_spec(q, "test"))
+    assert np.array_equal(got, np.asarray(q(tf.constant(values, tf.float32)), np.float64))
+    assert got.min() == 0.0 and got.max() == 2 - 2 ** -3
+
+
+def test_rnd_conv_ties_go_to_even():
+    values, got = _evaluate(QuantSpec(6, 4), QuantSpec(4, 4, True, "RND_CONV", "WRAP"))
+    ties = {-2.5: -2.0, -1.5: -2.0, -0.5: 0.0, 0.5: 0.0, 1.5: 2.0, 2.5: 2.0, 3.5: 4.0}
+    assert {v: got[list(values).index(v)] for v in ties} == ties
+
+
+def test_unsupported_rounding_is_refused_in_one_line():
+    from da4ml.trace import FixedVariableArrayInput
+
+    from codesign.errors import CodesignError
+    from codesign.rtl.network import cast
+
+    with pytest.raises(CodesignError, match=r"^layer 'x': type fixed<4,2,RND_ZERO,SAT>: RTL is built for rounding"):
+        cast(FixedVariableArrayInput((2,)), QuantSpec(4, 2, True, "RND_ZERO", "SAT"), "layer 'x'")
+
+
+def test_yosys_statistics_are_read_from_the_log():
+    from codesign.rtl.yosys import parse_stat
+
+    cells = parse_stat(YOSYS_STAT)
+    assert cells["CARRY4"] == 1733 and cells["LUT2"] == 4681 and cells["OBUF"] == 72 and len(cells) == 9
+
+
+def test_yosys_family_of_each_part():
+    from hw_models import load_part
+
+    assert load_part("xc7z020-clg400-1").yosys_family == "xc7"
+    assert load_part("xcku115-flvb2104-2-i").yosys_family == "xcu"
+    assert load_part("xcvu13p-flga2577-2-e").yosys_family == "xcup"
+    assert load_part("xczu9eg-ffvb1156-2-e").yosys_family == "xcup"
+
+
+ZOO = ["public_po2", "odd_grids", "binary_ternary", "float_weights", "depthwise_separable", "reshaping",
+       "sign_sigmoid", "folded_batchnorm", "conv1d_separable"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ZOO)
+def test_zoo_logic_equals_qkeras(case):
+    """The da4ml logic of every zoo model computes the QKeras logits exactly (da4ml's C++ evaluation;
+    the Verilator simulation of the RTL is proven in test_synth_slow.py)."""
+    from da4ml.trace import comb_trace
+
+    from codesign.lower import lower
+    from codesign.modelio import final_softmax, logits_model
+    from codesign.precision import derive
+    from codesign.rtl.network import build
+    from codesign.validate import derive_input_spec
+
+    from . import zoo
+
+    model = getattr(zoo, case)()
+    core = logits_model(model) if final_softmax(model) else model
+    x = zoo.inputs(model.input_shape[1:], signed=True)
+    lowered = lower(core)
+    spec = derive_input_spec(x, lowered)
+    xq = spec.quantize(x)
+    logic = comb_trace(*build(derive(lowered, spec)))
+    want = np.asarray(core.predict(xq.astype(np.float32), verbose=0), np.float64).reshape(len(x), -1)
+    got = np.asarray(logic.predict(xq.reshape(len(x), -1)), np.float64).reshape(want.shape)
+    assert np.array_equal(got, want)
