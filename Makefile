@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@$(PY) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: codesign needs Python 3.11 (python3.11 on PATH)" >&2; exit 2; }
+	scripts/system_packages.sh
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[test]"

@@ -412,6 +412,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
           part: Optional[str] = typer.Option(None, help="FPGA part (default: the design's, else xcvu13p-flga2577-2-e)"),
           pipeline: float = typer.Option(0, help="0: combinational; N > 0: a register stage every N adder delays"),
           n_samples: int = typer.Option(1000, "--n-samples", help="simulate at most this many inputs"),
+          max_lut: float = typer.Option(150_000, "--max-lut", help="refuse RTL larger than this (da4ml's estimate)"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
           out: Optional[Path] = typer.Option(None, "--out", help="RTL project folder (default reports/<name>/rtl)"),
           reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
@@ -435,7 +436,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     name = design.name if design else model.stem
     rtl_dir = out or reports / name / "rtl"
     result = synthesize(keras_model, x[:n_samples], rtl_dir, name=name, part=part, pipeline=pipeline,
-                        input_spec=spec, progress=lambda m: log(f"- {m}"))
+                        input_spec=spec, progress=lambda m: log(f"- {m}"), max_lut=max_lut)
     payload = result.public()
     atomic_write_text(rtl_dir / "synth.json", json.dumps(result.to_json(), indent=2) + "\n")
     if json_out:

@@ -11,7 +11,7 @@ import yaml
 from hw_models import UnknownPartError, load_part
 
 from .errors import CodesignError
-from .export import IO_TYPES, STRATEGIES, ExportOptions
+from .export import DA, IO_TYPES, STRATEGIES, ExportOptions
 from .data import ARRAYS
 from .tasks import TASKS, Task
 
@@ -162,6 +162,8 @@ def export_options(path: Path, target: dict) -> ExportOptions:
         _fail(path, "target.strategy", f"{opts.strategy!r}; allowed: {', '.join(STRATEGIES)}")
     if opts.reuse_factor < 1 or opts.clock_ns <= 0:
         _fail(path, "target", "reuse_factor must be >= 1 and clock_ns > 0")
+    if opts.strategy == DA and opts.reuse_factor != 1:
+        _fail(path, "target.reuse_factor", f"{opts.reuse_factor} with strategy {DA}; allowed: 1 (hls4ml 1.3.0)")
     return opts
 
 

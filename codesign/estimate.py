@@ -41,13 +41,21 @@ def load_hls_config(path: Path, opts: ExportOptions) -> dict:
     return {**cfg, "Model": model}
 
 
+def kernels_of(graph: TypedGraph) -> dict:
+    """name -> (kernel, bias, weight type) of every MAC node: what a distributed_arithmetic estimate solves."""
+    return {n.name: (graph.lowered.weights[n.name].kernel, graph.lowered.weights[n.name].bias, n.weight)
+            for n in graph.mac_nodes()}
+
+
 def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None, out_dir: Path):
-    """The ModelGraph hls4ml resolves (optimizers applied): the types and reuse factors export would use."""
+    """(the ModelGraph hls4ml resolves, optimizers applied: the types and reuse factors export would use;
+    the kernels of the typed graph, or {} for a user's hls config)."""
     if hls_config is None:
-        return convert(derive(keras_model, input_spec), opts, out_dir)
+        typed = derive(keras_model, input_spec)
+        return convert(typed, opts, out_dir), kernels_of(typed)
     cfg = load_hls_config(hls_config, opts)
     try:
-        return convert_config(keras_model, cfg, opts, out_dir)
+        return convert_config(keras_model, cfg, opts, out_dir), {}
     except Exception as exc:  # noqa: BLE001 - hls4ml raises bare exceptions for config errors
         raise CodesignError(f"{hls_config}: hls4ml rejected the config: {str(exc).splitlines()[0]}") from None
 
@@ -86,8 +94,8 @@ def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_
     part = load_part(opts.part)
     coefs = Coefficients.load(coefficients) if coefficients else None
     with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
-        graph = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
-        model = CostModel(graph_layers(graph), part, opts.clock_ns, coefs)
+        graph, kernels = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
+        model = CostModel(graph_layers(graph, kernels), part, opts.clock_ns, coefs)
         model.notes = reuse_notes(graph, requested_reuse(graph, opts, hls_config))
     return model
 
@@ -109,10 +117,11 @@ def graph_assignment(cost_model: CostModel, graph: TypedGraph, reuse_factor: int
         node = graph[layer.name]
         change = {"res_bits": node.result.width}
         if node.input is not None:
-            change["in_bits"] = node.input.width
+            change |= {"in_bits": node.input.width, "in_integer": node.input.integer, "in_signed": node.input.signed}
         if node.kind in MAC_KINDS:
+            src = graph.lowered.weights[node.name]
             change |= {"w_bits": node.weight.width, "w_integer": node.weight.integer, "acc_bits": node.accum.width,
-                       "weight_values": graph.lowered.weights[node.name].kernel}
+                       "weight_values": src.kernel, "bias_values": src.bias}
             if reuse_factor is not None:
                 change["rf"] = int(reuse_factor)
             if strategy is not None:

@@ -14,7 +14,8 @@ from .precision import MAC_KINDS, LayerKind, LayerPrecision, TypedGraph
 from .spec import QuantSpec, parse_hls
 
 IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource")
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+DA = "distributed_arithmetic"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,31 @@ class ExportOptions:
 # hls4ml 1.3.0 nnet_sepconv2d.h / nnet_sepconv1d.h: io_parallel depthwise + Resource builds, then asserts at run time
 DEPTHWISE_LATENCY_NOTE = ("Latency strategy: hls4ml's io_parallel depthwise convolution has no Resource strategy "
                           "(nnet_sepconv2d.h asserts)")
+# hls4ml 1.3.0 backends/vivado/passes/distributed_arithmetic.py: Dense and Conv1D/2D only, ReuseFactor 1; set per
+# layer (on the model it raises on the input layer). Weights become constants of da4ml's adder graph.
+DA_LAYERS = ("Dense", "Conv1D", "Conv2D")
+DA_LATENCY_NOTE = "Latency strategy: hls4ml's distributed arithmetic covers Dense and Conv1D/2D only"
+
+
+def layer_strategy(lp: LayerPrecision, opts: ExportOptions) -> str | None:
+    """The hls4ml Strategy of one MAC layer where it differs from the model's (None: the model's)."""
+    if lp.kind is LayerKind.DEPTHWISE and opts.strategy == "Resource" and opts.io_type == "io_parallel":
+        note = DEPTHWISE_LATENCY_NOTE
+    elif opts.strategy == DA and lp.kind in MAC_KINDS:
+        if lp.class_name in DA_LAYERS:
+            return DA
+        note = DA_LATENCY_NOTE
+    else:
+        return None
+    if note not in lp.notes:
+        lp.notes.append(note)
+    return "Latency"
+
+
+def check_strategy(opts: ExportOptions) -> None:
+    if opts.strategy == DA and (opts.reuse_factor != 1 or opts.backend != "Vitis"):
+        raise CodesignError(f"strategy {DA}: needs ReuseFactor 1 and the Vitis backend (hls4ml 1.3.0), got "
+                            f"ReuseFactor {opts.reuse_factor}, backend {opts.backend}")
 
 
 def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: bool = False) -> dict:
@@ -41,15 +67,15 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
             entry.update(Strategy="stable", TableSize=4096)
             # hls4ml takes inp_norm_t as a layer attribute, not from Precision (model/layers.py: keys ending _t)
             entry["inp_norm_t"] = entry["Precision"].pop("inp_norm")
-        if lp.kind is LayerKind.DEPTHWISE and opts.strategy == "Resource" and opts.io_type == "io_parallel":
-            entry["Strategy"] = "Latency"
-            if DEPTHWISE_LATENCY_NOTE not in lp.notes:
-                lp.notes.append(DEPTHWISE_LATENCY_NOTE)
+        strategy = layer_strategy(lp, opts) if lp.kind in MAC_KINDS else None
+        if strategy is not None:
+            entry["Strategy"] = strategy
         layers[lp.name] = entry
         if lp.kind in MAC_KINDS:  # hls4ml's parser appends `<name>_linear`; same type -> it is eliminated
             layers[f"{lp.name}_linear"] = {"Precision": {"result": lp.result.to_hls()}, "Trace": False}
     return {
-        "Model": {"Precision": "fixed<16,6>", "ReuseFactor": opts.reuse_factor, "Strategy": opts.strategy,
+        "Model": {"Precision": "fixed<16,6>", "ReuseFactor": opts.reuse_factor,
+                  "Strategy": "Latency" if opts.strategy == DA else opts.strategy,
                   "BramFactor": 1_000_000_000, "TraceOutput": trace},
         "LayerName": layers,
     }
@@ -108,6 +134,7 @@ def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
 
 def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False):
     """Convert the lowered model with every type of the typed graph; check hls4ml kept each one."""
+    check_strategy(opts)
     with without_type_overriding_passes(opts.backend):
         hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
     check_resolved_types(hls_model, graph.nodes)
@@ -165,6 +192,8 @@ def check_resolved_types(hls_model, nodes: list[LayerPrecision]) -> None:
             want = {"result": node.result}
         else:
             want = {"result": node.result, "accum": node.accum, "weight": node.weight, "bias": node.bias} | node.params
+        if layer.get_attr("strategy") == DA:  # weights are constants of da4ml's exact adder graph, cast to result
+            want = {"result": node.result}
         for key in got.keys() - {k for k, v in want.items() if v is not None}:
             if key in want:  # a type hls4ml uses that codesign did not decide
                 raise CodesignError(f"layer '{layer.name}': hls4ml uses the {key} type {_text(got[key])}, which "

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.layers import LayerIR, weight_stats
+from hw_models.layers import STRATEGIES, LayerIR, weight_stats
 
 from .errors import CodesignError
 
@@ -31,26 +31,39 @@ def _type_of(layer, attr: str):
     return t.precision if t is not None else None
 
 
+def _strategy(layer) -> str:
+    name = str(layer.get_attr("strategy", "latency")).lower()
+    return name if name in STRATEGIES else "resource" if name.startswith("resource") else "latency"
+
+
 def _common(layer, io_type: str) -> dict:
     inp = layer.get_input_variable()
+    width, integer, signed = _bits(inp.type.precision) if inp is not None else (16, 6, True)
     return dict(name=layer.name, class_name=layer.class_name, io_type=io_type,
-                rf=int(layer.get_attr("reuse_factor", 1) or 1),
-                strategy="resource" if str(layer.get_attr("strategy", "latency")).lower().startswith("resource")
-                else "latency",
-                in_bits=_bits(inp.type.precision)[0] if inp is not None else 16)
+                rf=int(layer.get_attr("reuse_factor", 1) or 1), strategy=_strategy(layer),
+                in_bits=width, in_integer=integer, in_signed=signed)
 
 
-def _weights(layer):
+def _weights(layer, kernels: dict):
+    """(values, width, fraction bits, binary, bias). hls4ml's distributed_arithmetic pass deletes a layer's
+    weights (they became adder-graph constants): those come from `kernels` (name -> (kernel, bias, QuantSpec))."""
+    if "weight" not in layer.weights:
+        if layer.name not in kernels:
+            raise CodesignError(f"cannot estimate layer {layer.name!r}: hls4ml kept no weights for it "
+                                "(distributed_arithmetic) and none were given")
+        kernel, bias, spec = kernels[layer.name]
+        return np.asarray(kernel, np.float64), spec.width, spec.frac, False, bias
     w = layer.weights["weight"]
     width, integer, _ = _bits(w.type.precision)
     binary = type(w.type.precision).__name__.startswith("Xnor")
-    return np.asarray(w.data, dtype=np.float64), width, width - integer, binary
+    bias = layer.weights["bias"].data if "bias" in layer.weights else None
+    return np.asarray(w.data, dtype=np.float64), width, width - integer, binary, bias
 
 
-def _mac(layer, io_type: str) -> LayerIR:
+def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
     cls = layer.class_name
     a = layer.get_attr
-    data, w_bits, frac, binary = _weights(layer)
+    data, w_bits, frac, binary, bias = _weights(layer, kernels)
     if cls == "Dense":
         n_in, n_out, n_pos, steps, kind, kr, row = a("n_in"), a("n_out"), 1, 1, "dense", 1, 0
         in_elems = n_in
@@ -73,7 +86,7 @@ def _mac(layer, io_type: str) -> LayerIR:
     return LayerIR(kind=kind, n_out=int(n_out), n_terms=int(n_in), n_pos=int(n_pos), n_in_elems=int(in_elems),
                    w_bits=w_bits, acc_bits=_bits(acc)[0] if acc is not None else res_bits, res_bits=res_bits,
                    weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=line_buffers,
-                   extra={"weights": data, "w_integer": w_bits - frac}, **common)
+                   extra={"weights": data, "w_integer": w_bits - frac, "bias": bias}, **common)
 
 
 def _shape(layer) -> tuple[int, int]:
@@ -81,14 +94,14 @@ def _shape(layer) -> tuple[int, int]:
     return shape[-1], math.prod(shape[:-1])
 
 
-def layer_ir(layer, io_type: str) -> LayerIR:
+def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     cls = layer.class_name
     common = _common(layer, io_type)
     if cls in FREE:
         return LayerIR(kind="free", **common)
     if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "PointwiseConv1D",
                "PointwiseConv2D"):
-        return _mac(layer, io_type)
+        return _mac(layer, io_type, kernels or {})
     chans, pos = _shape(layer)
     res_bits = _bits(layer.get_output_variable().type.precision)[0]
     steps = pos if io_type == "io_stream" else 1
@@ -129,6 +142,7 @@ def layer_ir(layer, io_type: str) -> LayerIR:
                         f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")
 
 
-def graph_layers(hls_model) -> list[LayerIR]:
+def graph_layers(hls_model, kernels: dict | None = None) -> list[LayerIR]:
+    """kernels: name -> (kernel, bias, weight QuantSpec) for layers whose weights hls4ml dropped (DA)."""
     io_type = hls_model.config.get_config_value("IOType")
-    return [layer_ir(layer, io_type) for layer in hls_model.get_layers()]
+    return [layer_ir(layer, io_type, kernels) for layer in hls_model.get_layers()]

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .layers import MAC_KINDS, LayerIR, ceil_div, unknown_weight_stats
+from .layers import DA, MAC_KINDS, LayerIR, ceil_div, unknown_weight_stats
 from .parts import Part
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
@@ -178,7 +178,31 @@ def linear(coefs: dict[str, float], feats: dict[str, float]) -> float:
     return sum(coefs.get(k, 0.0) * v for k, v in feats.items())
 
 
+# a carry-chain adder level of da4ml's delay model, in ns (UltraScale+ CARRY8: ~1 ns for 16 bits; an
+# assumption, not fitted: no timing reports of DA designs here)
+DA_NS_PER_ADDER_LEVEL = 1.0
+
+
+def estimate_da_layer(layer: LayerIR, clock_ns: float) -> dict[str, float]:
+    """hls4ml's distributed_arithmetic template: the da4ml adder graph of the kernel, no DSP, no BRAM; a conv
+    in io_parallel has one graph per output position (da.py). Registers HLS adds are not estimated."""
+    from .da import estimate as da_estimate
+
+    kernel = layer.extra.get("weights")
+    if kernel is None:
+        raise ValueError(f"layer {layer.name}: distributed_arithmetic needs the kernel values")
+    signed = int(layer.in_signed)
+    integer = layer.in_integer if layer.in_integer is not None else layer.in_bits // 2
+    instances = layer.n_pos if layer.io_type == "io_parallel" else 1
+    est = da_estimate(kernel, signed, integer - signed, layer.in_bits - integer, layer.extra.get("bias"), instances)
+    return {"lut": est.lut, "ff": 0.0, "dsp": 0.0, "bram_18k": 0.0,
+            "latency_cycles": float(math.ceil(est.adder_depth * DA_NS_PER_ADDER_LEVEL / clock_ns)),
+            "ii": float(layer.n_steps)}
+
+
 def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float) -> dict[str, float]:
+    if layer.kind in MAC_KINDS and layer.strategy == DA:
+        return estimate_da_layer(layer, clock_ns)
     feats = features(layer, c, clock_ns)
     if layer.kind == "free":
         return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}

@@ -9,7 +9,8 @@ from .layers import MAC_KINDS, LayerIR, weight_stats
 from .parts import Part
 from .reuse import closest_reuse_factor
 
-KNOBS = ("w_bits", "w_integer", "in_bits", "acc_bits", "res_bits", "rf", "strategy", "weight_values")
+KNOBS = ("w_bits", "w_integer", "in_bits", "in_integer", "in_signed", "acc_bits", "res_bits", "rf", "strategy",
+         "weight_values", "bias_values")
 
 
 class CostModel:
@@ -30,16 +31,17 @@ class CostModel:
         return [layer.name for layer in self.layers]
 
     def _stats_for(self, layer: LayerIR, w_bits: int):
+        """(weight statistics, re-quantized values or None) of the layer's weights at w_bits."""
         key = (layer.name, w_bits)
         if key not in self._stats:
             data = layer.extra.get("weights")
             if data is None:
-                self._stats[key] = layer.weights
+                self._stats[key] = layer.weights, None
             else:  # re-quantize with the layer's integer bits kept (QKeras quantized_bits rounds to nearest)
                 frac = w_bits - int(layer.extra.get("w_integer", 1))
                 lim = 2.0 ** (w_bits - 1 - frac)
                 q = np.clip(np.round(np.asarray(data) * 2.0 ** frac) / 2.0 ** frac, -lim, lim - 2.0 ** -frac)
-                self._stats[key] = weight_stats(q, frac)
+                self._stats[key] = weight_stats(q, frac), q
         return self._stats[key]
 
     def resolve(self, assignment: dict[str, dict] | None = None) -> list[LayerIR]:
@@ -56,11 +58,19 @@ class CostModel:
             if prev_res is not None and "in_bits" not in change and layer.kind != "free":
                 change["in_bits"] = prev_res
             w_integer = change.pop("w_integer", layer.extra.get("w_integer", 1))
+            extra = {}
             if "weight_values" in change:  # the candidate's own (e.g. fine-tuned) quantized weights
                 frac = int(change.get("w_bits", layer.w_bits)) - int(w_integer)
-                change["weights"] = weight_stats(change.pop("weight_values"), frac)
+                extra["weights"] = np.asarray(change.pop("weight_values"), np.float64)
+                change["weights"] = weight_stats(extra["weights"], frac)
             elif layer.kind in MAC_KINDS and "w_bits" in change and change["w_bits"] != layer.w_bits:
-                change["weights"] = self._stats_for(layer, int(change["w_bits"]))
+                change["weights"], values = self._stats_for(layer, int(change["w_bits"]))
+                if values is not None:
+                    extra["weights"] = values
+            if "bias_values" in change:
+                extra["bias"] = change.pop("bias_values")
+            if extra:  # the distributed-arithmetic estimate solves the actual kernel (da.py)
+                change["extra"] = {**layer.extra, **extra, "w_integer": w_integer}
             if layer.kind in MAC_KINDS and change.get("strategy", layer.strategy) == "resource" and "rf" in change:
                 change["rf"] = closest_reuse_factor(layer.n_terms, layer.n_out, int(change["rf"]))
             new = layer.with_(**change) if change else layer

@@ -9,7 +9,8 @@ import numpy as np
 
 MAC_KINDS = ("dense", "conv", "depthwise")
 KINDS = MAC_KINDS + ("bn", "relu", "linear", "table", "softmax", "max_pool", "avg_pool", "free")
-STRATEGIES = ("latency", "resource")
+STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+DA = "distributed_arithmetic"
 IO_TYPES = ("io_parallel", "io_stream")
 
 
@@ -40,6 +41,8 @@ class LayerIR:
     n_pos: int = 1          # output positions computed one after the other (conv pixels)
     n_in_elems: int = 0     # input elements of the layer (stream length x channels)
     in_bits: int = 16
+    in_integer: int | None = None  # input integer bits incl. sign (None: unknown, half the width)
+    in_signed: bool = True
     w_bits: int = 0
     acc_bits: int = 0
     res_bits: int = 16

@@ -28,6 +28,9 @@ from .network import build
 from .tools import require, require_da4ml
 
 FLOAT32_EXACT_BITS = 24
+# Yosys 0.23 synth_xilinx took 76 s for a 35k-LUT MLP here; a fully parallel CNN of 691k LUTs (mnist_cnn)
+# still ran after 40 min at 14.5 GB. Above this, synthesis is refused unless asked for.
+MAX_LUT_DEFAULT = 150_000
 PUBLIC_KEYS = ("model", "part", "family", "lut", "ff", "carry", "dsp", "latency_cycles", "yosys_seconds", "rtl_dir",
                "top", "n_samples", "rtl_bit_exact_fraction")
 
@@ -71,7 +74,8 @@ def top_name(name: str) -> str:
 
 
 def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = "xcvu13p-flga2577-2-e",
-          pipeline: float = 0, input_spec: QuantSpec | None = None, progress=None) -> SynthResult:
+          pipeline: float = 0, input_spec: QuantSpec | None = None, progress=None,
+          max_lut: float = MAX_LUT_DEFAULT) -> SynthResult:
     """Build, synthesize and simulate `model` on inputs x; the RTL project goes to `rtl_dir`.
 
     pipeline: 0 builds combinational logic; N > 0 registers the logic every N units of da4ml's delay
@@ -105,6 +109,10 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     comb = comb_trace(inp, out)
     timings["trace_s"] = round(time.perf_counter() - start, 2)
     verilator.check_io_widths(comb)
+    if comb.cost > max_lut:
+        raise CodesignError(f"{name}: its fully parallel RTL needs about {comb.cost:,.0f} LUTs (da4ml's estimate), "
+                            f"above --max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a "
+                            "smaller design or raise --max-lut")
     top = top_name(name)
     ref = np.asarray(core.predict(xq.astype(np.float32), verbose=0, batch_size=1024), np.float64).reshape(len(x), -1)
     with atomic_dir(rtl_dir) as tmp:

@@ -20,12 +20,11 @@ def require(tool: str) -> str:
     return path
 
 
-def require_da4ml():
-    try:
-        import da4ml  # noqa: F401
-    except ImportError:
-        raise CodesignError("da4ml is not installed: `pip install 'da4ml>=0.5.2,<0.6'` "
-                            "(`make setup` installs it)") from None
+def require_da4ml() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("da4ml") is None:
+        raise CodesignError("da4ml is not installed: `pip install 'da4ml>=0.5.2,<0.6'` (`make setup` installs it)")
 
 
 @lru_cache(maxsize=None)

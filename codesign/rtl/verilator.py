@@ -19,6 +19,9 @@ import numpy as np
 from ..errors import CodesignError
 from .tools import require, verilator_include
 
+# g++ -O0 on Verilator's generated C++: the digits MLP's model builds in 19 s instead of ~4 min at
+# Verilator's default -Os, and still simulates 1,000 samples in milliseconds
+NO_OPT = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 INT32_BITS = 32  # the binder passes every input and output as one int32
 
 
@@ -53,10 +56,10 @@ def build(rtl: Path, top: str, jobs: int = 2) -> tuple[Path, float]:
     strip_unknown_lint(rtl / "src")
     start = time.perf_counter()
     _run([verilator, "--cc", "-j", str(jobs), "--build", f"../src/{wrapper}.v", "--prefix", f"V{wrapper}",
-          "-CFLAGS", "-fPIC -O1", "-I../src", "-I../src/static", "-Wno-fatal", "-Wno-lint", "-Wno-style"],
+          "-CFLAGS", "-fPIC -O0", "-MAKEFLAGS", NO_OPT, "-I../src", "-I../src/static", "-Wno-fatal", "-Wno-lint", "-Wno-style"],
          sim, "verilator", log)
     lib = sim / f"lib{wrapper}.so"
-    _run(["g++", "-std=c++17", "-fPIC", "-O1", "-shared", "-pthread", "-Iobj_dir", f"-I{include}",
+    _run(["g++", "-std=c++17", "-fPIC", "-O0", "-shared", "-pthread", "-Iobj_dir", f"-I{include}",
           f"-I{include}/vltstd", "-o", lib.name, f"{wrapper}_binder.cc", f"obj_dir/V{wrapper}__ALL.a",
           str(include / "verilated.cpp"), str(include / "verilated_threads.cpp")], sim, "g++ (Verilator binder)", log)
     return lib, time.perf_counter() - start

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hw_models import Part
 
 from ..errors import CodesignError
+from ..export import DA, STRATEGIES
 
 STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
@@ -142,7 +143,8 @@ def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layer
         kw["reuse_factors"] = _int_tuple(sp["reuse_factors"], f"{where}.reuse_factors", 1, 4096)
     if "strategies" in sp:
         st = sp["strategies"]
-        if not (isinstance(st, list) and st and all(v in ("Latency", "Resource") for v in st)):
-            raise CodesignError(f"{where}.strategies: {st!r}; allowed: a list of Latency, Resource")
+        if not (isinstance(st, list) and st and all(v in STRATEGIES for v in st)):
+            raise CodesignError(f"{where}.strategies: {st!r}; allowed: a list of {', '.join(STRATEGIES)} "
+                                f"({DA} always at ReuseFactor 1)")
         kw["strategies"] = tuple(st)
     return SearchSpace(layers=tuple(mac_layers), activation_layers=tuple(act_layers), **kw)
