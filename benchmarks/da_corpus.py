@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -70,15 +71,18 @@ def generate(n: int, seed: int, family: str) -> None:
 
     rng = np.random.default_rng(seed)
     CORPUS.parent.mkdir(parents=True, exist_ok=True)
-    with Progress() as progress, CORPUS.open("a") as out:
+    with Progress() as progress:
         task = progress.add_task(f"Yosys on generated DA kernels (seed {seed})", total=n)
         for index in range(n):
             layer = draw_layer(rng)
             row = {"seed": seed, "index": index} | {k: v for k, v in layer.items() if k != "kernel"}
             row |= measure(layer, family)
             row["kernel"] = layer["kernel"]
-            out.write(json.dumps(row) + "\n")
-            out.flush()
+            fd = os.open(CORPUS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:  # one write per record: generators with other seeds may append at the same time
+                os.write(fd, (json.dumps(row) + "\n").encode())
+            finally:
+                os.close(fd)
             progress.advance(task)
 
 
@@ -90,7 +94,7 @@ def _fit(cost: np.ndarray, lut: np.ndarray) -> tuple[float, float]:
 
 
 def fit(k: int = 5) -> None:
-    rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    rows = list({(r["seed"], r["index"]): r for r in map(json.loads, filter(str.strip, CORPUS.read_text().splitlines()))}.values())
     cost = np.array([r["da4ml_cost"] for r in rows])
     lut = np.array([r["yosys_lut"] for r in rows], dtype=float)
     groups = np.array([SHAPES.index((r["n_in"], r["n_out"])) for r in rows])

@@ -254,6 +254,8 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
            storage: Optional[str] = typer.Option(None, help="optuna storage URL (default: SQLite file in the "
                                                            "report folder; journal:PATH for a journal file)"),
            workers: int = typer.Option(1, help="local worker processes (this one included)"),
+           judge: str = typer.Option("estimate", help="estimate | yosys: re-measure the Pareto front by "
+                                                      "synthesis (da4ml RTL, Yosys) and plot both fronts"),
            out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/search/")) -> None:
     """Hardware-aware per-layer mixed-precision search; exports the best point within budget, bit-exact."""
     from .search.run import run_search
@@ -262,7 +264,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
         _fail("--workers: must be >= 1")
     with _progress() as progress:
         summary = run_search(design, out, _search_overrides(strategy, trials, budget, finetune_epochs), storage,
-                             workers, progress, log=lambda m: console.print(m, highlight=False))
+                             workers, progress, log=lambda m: console.print(m, highlight=False), judge=judge)
     best = summary["best"]
     print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],

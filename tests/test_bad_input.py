@@ -38,9 +38,11 @@ def error_line(result) -> str:
         ({"builder: mlp": "builder: transformer"}, "model.builder: 'transformer'; allowed: mlp, cnn"),
         ({"name: digits ": "name: cifar "}, "data.name: 'cifar'; allowed: digits, mnist"),
         ({"epochs: 40": "epochs: forty"}, "training.epochs: must be int, got 'forty'"),
+        ({"strategy: Latency ": "strategy: distributed_arithmetic ", "reuse_factor: 1": "reuse_factor: 2"},
+         "target.reuse_factor: 2 with strategy distributed_arithmetic; allowed: 1 (hls4ml 1.3.0)"),
         ({"fc1: {weight_bits: 8}": "fc1: {weight_bitz: 8}"}, "quantization.layers.fc1: unknown field(s) ['weight_bitz']"),
         ({"fc1: {weight_bits: 8}": "fc1: {weight_bits: 99}"}, "quantization.layers.fc1.weight_bits: 99 out of range"),
-        ({"strategy: Latency": "strategy: Fast"}, "target.strategy: 'Fast'; allowed: Latency, Resource"),
+        ({"strategy: Latency": "strategy: Fast"}, "target.strategy: 'Fast'; allowed: Latency, Resource, distributed_arithmetic"),
     ],
 )
 def test_design_field_errors(tmp_path, replace, message):

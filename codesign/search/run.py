@@ -14,6 +14,7 @@ from . import results as R
 from . import sensitivity as S
 from .candidate import candidate_cost
 from .context import BASE_SECTIONS, Context, design_key, prepare
+from .judge import JUDGES, judge_front, write_summary
 from .runner import completed, open_study, recover_interrupted, work
 from .strategies import greedy_path, ilp_plans, pick_feasible
 
@@ -143,8 +144,14 @@ def export_best(ctx: Context, chosen, log=print) -> dict:
 
 
 def run_search(design: Path, out_root: Path, overrides: dict, storage: str | None, workers: int,
-               progress=None, log=print) -> dict:
+               progress=None, log=print, judge: str = "estimate") -> dict:
     start = time.perf_counter()
+    if judge not in JUDGES:
+        raise CodesignError(f"--judge {judge!r}; allowed: {', '.join(JUDGES)}")
+    if judge == "yosys":  # before hours of training, not after
+        from ..rtl.tools import require, require_da4ml
+
+        require_da4ml(), require("yosys"), require("verilator")
     ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
     check_feasible(ctx)
     study = open_study(ctx, storage, create=True)
@@ -179,6 +186,9 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
                "workers": workers, "retried_after_interrupt": retried, "sensitivity_seconds": sens["seconds"],
                "best": best, "pareto_lut_equivalent": fronts["lut_equivalent"],
                "wall_seconds": round(time.perf_counter() - start, 1)}
+    if judge == "yosys":
+        judged = judge_front(ctx, fronts["lut_equivalent"], log)
+        summary["judge_yosys"] = write_summary(ctx, judged)
     atomic_write_text(ctx.folder / "search.json", json.dumps(summary, indent=2, default=float))
     from .report import write_search_report
 
