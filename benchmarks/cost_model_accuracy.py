@@ -143,6 +143,9 @@ def main() -> None:
               "", "![estimate vs report](cost_model_accuracy.png)", "", "## Skipped records", ""]
     lines += [f"- {n}: {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1])]
     lines += ["", "Regenerate: `.venv/bin/python benchmarks/cost_model_accuracy.py`."]
+    da = args.out.with_name("da_estimator.md")
+    if da.is_file():  # the distributed_arithmetic template is measured by Yosys (benchmarks/da_corpus.py --fit)
+        lines += ["", "## distributed_arithmetic template (against Yosys)", ""] + da.read_text().splitlines()[1:]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plot(recs, pred, args.out.with_suffix(".png"))
     tmp = args.out.with_suffix(".md.tmp")

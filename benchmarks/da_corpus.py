@@ -30,6 +30,7 @@ from hw_models.da import COEFFICIENTS, DATA, solve  # noqa: E402
 
 CORPUS = DATA / "da_yosys.jsonl"
 REPORT = ROOT / "reports" / "da_estimator.md"
+DA_SECTION = "## distributed_arithmetic template (against Yosys)"
 SHAPES = [(8, 4), (16, 8), (16, 16), (32, 8), (32, 16), (64, 10), (16, 32), (64, 32)]
 
 
@@ -103,13 +104,18 @@ def fit(k: int = 5) -> None:
         test = (groups % k) == fold
         scale, offset = _fit(cost[~test], lut[~test])
         pred[test] = scale * cost[test] + offset
-    ratio = lut / pred
     ape = np.abs(pred - lut) / lut * 100
     raw_ape = np.abs(cost - lut) / lut * 100
-    scale, offset = _fit(cost, lut)
+    # the model used: the fitted line, or da4ml's cost as it is, whichever has the lower mean
+    # out-of-fold error (two candidates chosen on the same folds: the choice itself is barely optimistic)
+    fitted = float(np.mean(ape)) < float(np.mean(raw_ape))
+    scale, offset = _fit(cost, lut) if fitted else (1.0, 0.0)
+    ratio = lut / (pred if fitted else cost)
+    chosen = ape if fitted else raw_ape
     coeffs = {"scale": scale, "offset": offset, "ratio_p10": float(np.percentile(ratio, 10)),
               "ratio_p90": float(np.percentile(ratio, 90)), "n_records": len(rows),
-              "cv_median_ape": float(np.median(ape)), "cv_p90_ape": float(np.percentile(ape, 90)),
+              "cv_median_ape": float(np.median(chosen)), "cv_p90_ape": float(np.percentile(chosen, 90)),
+              "model": "fitted line" if fitted else "da4ml cost unscaled",
               "source": "benchmarks/da_corpus.py --fit on data/da_yosys.jsonl (Yosys 0.23 synth_xilinx)"}
     COEFFICIENTS.write_text(json.dumps(coeffs, indent=2) + "\n")
     lines = ["# Distributed-arithmetic estimator vs Yosys", "",
@@ -122,13 +128,23 @@ def fit(k: int = 5) -> None:
              "| estimate | median APE (LUT) | p90 APE | Yosys/estimate p10 - p90 |", "|---|---|---|---|",
              f"| da4ml's own cost, unscaled | {np.median(raw_ape):.1f}% | {np.percentile(raw_ape, 90):.1f}% | "
              f"{np.percentile(lut / cost, 10):.2f} - {np.percentile(lut / cost, 90):.2f} |",
-             f"| fitted: {scale:.3f} x cost {offset:+.1f} | {np.median(ape):.1f}% | {np.percentile(ape, 90):.1f}% | "
-             f"{coeffs['ratio_p10']:.2f} - {coeffs['ratio_p90']:.2f} |", "",
+             f"| fitted line (cross-validated) | {np.median(ape):.1f}% | {np.percentile(ape, 90):.1f}% | "
+             f"{np.percentile(lut / pred, 10):.2f} - {np.percentile(lut / pred, 90):.2f} |", "",
+             f"Used by `hw_models/da.py`: **{coeffs['model']}** (lower mean out-of-fold error), LUT = "
+             f"{scale:.3f} x cost {offset:+.1f}; its interval is the p10-p90 of the out-of-fold Yosys/estimate "
+             f"ratio ({coeffs['ratio_p10']:.2f} - {coeffs['ratio_p90']:.2f}).", "",
+             "Whole networks (`codesign synth`, da4ml's cost of the full RTL vs Yosys): test MLP 16-24-5 "
+             "8,014 vs 7,688 (+4.2%); trained digits MLP 64-32-32-10 35,255 vs 33,916 (+3.9%); shared jet tagger "
+             "16-64-32-32-5 32,454 vs 30,445 (+6.6%).", "",
              f"Yosys LUT per record: {lut.min():.0f} to {lut.max():.0f}; Yosys time "
              f"{sum(r['yosys_seconds'] for r in rows):.0f} s in all.", "",
              "What this does not show: Vivado's mapping (Yosys packs LUTs differently; no post-route numbers "
              "here), HLS's own pipelining registers, and kernels larger than 64x32."]
     REPORT.write_text("\n".join(lines) + "\n")
+    accuracy = REPORT.with_name("cost_model_accuracy.md")  # the same section there (cost_model_accuracy.py adds it)
+    if accuracy.is_file():
+        head = accuracy.read_text().split(DA_SECTION)[0].rstrip("\n")
+        accuracy.write_text("\n".join([head, "", DA_SECTION] + lines[1:]) + "\n")
     print("\n".join(lines))
 
 
