@@ -273,7 +273,9 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
                       "bit_exact_fraction": best["validation"]["bit_exact_fraction"],
                       "testbench_bit_exact_fraction": best["validation"]["testbench_bit_exact_fraction"],
                       "estimate": best["estimate_exported_graph"], "within_budget": best["within_budget"],
-                      "wall_seconds": summary["wall_seconds"]}, indent=2))
+                      "wall_seconds": summary["wall_seconds"]}
+                     | ({"judge_spearman": summary["judge_yosys"]["spearman_estimate_vs_yosys"]}
+                        if "judge_yosys" in summary else {}), indent=2))
     if not _proven(best["validation"]):
         raise typer.Exit(1)
 

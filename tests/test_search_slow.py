@@ -187,3 +187,24 @@ def test_edited_design_is_not_served_from_the_cache(searched, tmp_path):
     edited.write_text(DESIGN.read_text().replace("trials: 3", "trials: 5"))
     ctx = prepare(edited, out, {}, train_base=False, log=lambda m: None)
     assert ctx.settings.trials == 5
+
+
+@pytest.mark.skipif(not __import__("shutil").which("yosys"), reason="yosys/verilator not installed")
+def test_da_strategy_searched_and_front_judged_by_yosys(tmp_path):
+    """`strategies: [Latency, distributed_arithmetic]` in the space; `--judge yosys` re-measures the front."""
+    text = DESIGN.read_text().replace("name: search_tiny", "name: search_da").replace(
+        "space: {weight_bits: [2, 4, 6], activation_bits: [3, 6]}",
+        "space: {weight_bits: [2, 4, 6], activation_bits: [3, 6], strategies: [Latency, distributed_arithmetic]}")
+    design = tmp_path / "search_da.yaml"
+    design.write_text(text)
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--judge", "yosys"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output[res.output.index("{"):])
+    assert summary["best_params"]["strategy"] in ("Latency", "distributed_arithmetic")
+    folder = tmp_path / "search_da" / "search"
+    judged = json.loads((folder / "judge_yosys.json").read_text())
+    front = (folder / "pareto_lut_equivalent.csv").read_text().splitlines()[1:]
+    assert len(judged["points"]) == len(front) >= 1
+    assert all(p["rtl_bit_exact_fraction"] == 1.0 and p["yosys_lut"] > 0 for p in judged["points"])
+    assert (folder / "pareto_yosys.png").stat().st_size > 10_000
+    assert summary["judge_spearman"] == judged["spearman_estimate_vs_yosys"]
