@@ -95,7 +95,8 @@ def _fit(cost: np.ndarray, lut: np.ndarray) -> tuple[float, float]:
 
 
 def fit(k: int = 5) -> None:
-    rows = list({(r["seed"], r["index"]): r for r in map(json.loads, filter(str.strip, CORPUS.read_text().splitlines()))}.values())
+    raw = filter(str.strip, CORPUS.read_text().splitlines())
+    rows = list({(r["seed"], r["index"]): r for r in map(json.loads, raw)}.values())  # a restarted seed: once
     cost = np.array([r["da4ml_cost"] for r in rows])
     lut = np.array([r["yosys_lut"] for r in rows], dtype=float)
     groups = np.array([SHAPES.index((r["n_in"], r["n_out"])) for r in rows])

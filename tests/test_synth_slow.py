@@ -67,8 +67,9 @@ def test_missing_tools_exit_2_with_the_install_line(tmp_path):
     run = subprocess.run(CLI + ["synth", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"), "--out",
                                 str(tmp_path / "rtl")], capture_output=True, text=True, env=env)
     assert run.returncode == 2
-    assert run.stderr.strip().splitlines()[-1].endswith(
-        "not found on PATH: install them with `apt-get install -y yosys verilator` (Debian/Ubuntu; `make setup` does it)")
+    assert run.stderr.strip().splitlines()[-1].endswith("not found on PATH: install them with "
+                                                        "`apt-get install -y yosys verilator` "
+                                                        "(Debian/Ubuntu; `make setup` does it)")
     assert not (tmp_path / "rtl").exists()
 
 

@@ -137,6 +137,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         dsp=mapped.dsp, latency_cycles=latency, yosys_seconds=mapped.seconds, rtl_dir=str(rtl_dir), top=top,
         n_samples=len(x), rtl_bit_exact_fraction=float(np.mean(got == ref)),
         outputs_compared="logits" if softmax else "outputs", input_precision=input_spec.to_hls(),
-        da4ml_lut_estimate=round(float(comb.cost), 1), max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
+        da4ml_lut_estimate=round(float(comb.cost), 1),
+        max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))), inexact_reference_layers=wide,
         timings_s=timings, cells=mapped.cells)

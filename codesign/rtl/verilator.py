@@ -56,7 +56,8 @@ def build(rtl: Path, top: str, jobs: int = 2) -> tuple[Path, float]:
     strip_unknown_lint(rtl / "src")
     start = time.perf_counter()
     _run([verilator, "--cc", "-j", str(jobs), "--build", f"../src/{wrapper}.v", "--prefix", f"V{wrapper}",
-          "-CFLAGS", "-fPIC -O0", "-MAKEFLAGS", NO_OPT, "-I../src", "-I../src/static", "-Wno-fatal", "-Wno-lint", "-Wno-style"],
+          "-CFLAGS", "-fPIC -O0", "-MAKEFLAGS", NO_OPT, "-I../src", "-I../src/static", "-Wno-fatal", "-Wno-lint",
+          "-Wno-style"],
          sim, "verilator", log)
     lib = sim / f"lib{wrapper}.so"
     _run(["g++", "-std=c++17", "-fPIC", "-O0", "-shared", "-pthread", "-Iobj_dir", f"-I{include}",
