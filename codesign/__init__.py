@@ -1,19 +1,19 @@
 """codesign: hardware-aware quantization for hls4ml FPGA inference, proven bit-exact by C simulation.
 
-The Python API (see codesign/api.py and the README): quantize, export, validate, estimate, search.
+The Python API (see codesign/api.py and the README): quantize, export, validate, estimate, search, synth.
 """
 
 import sys
 import types
 
-from .api import Estimate, HLSProject, Study, Target, estimate, export, quantize, search, validate
+from .api import Estimate, HLSProject, Study, Target, estimate, export, quantize, search, synth, validate
 from .errors import CodesignError
 from .spec import QuantSpec
 
 __all__ = ["CodesignError", "Estimate", "HLSProject", "QuantSpec", "Study", "Target", "estimate", "export",
-           "quantize", "search", "validate"]
+           "quantize", "search", "synth", "validate"]
 __version__ = "0.1.0"
-API_FUNCTIONS = ("estimate", "export", "quantize", "search", "validate")
+API_FUNCTIONS = ("estimate", "export", "quantize", "search", "synth", "validate")
 
 
 class _Package(types.ModuleType):

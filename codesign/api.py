@@ -1,4 +1,4 @@
-"""The Python API (`import codesign`): quantize, export, validate, estimate, search. The CLI calls the same
+"""The Python API (`import codesign`): quantize, export, validate, estimate, search, synth. The CLI calls the same
 functions underneath (pipeline, validate, estimate, search.run); results are dataclasses with `to_json()`.
 
     import codesign
@@ -6,6 +6,7 @@ functions underneath (pipeline, validate, estimate, search.run); results are dat
     result = codesign.validate(q.model, x_test)                     # bit-exact vs hls4ml C simulation
     study = codesign.search("model.h5", "data.npz", budget="lut=0.05", trials=20, out="out")
     study.best, study.front, study.project                          # best point, Pareto front, HLS project
+    codesign.synth(q.model, x_test, "rtl").lut                      # Yosys LUTs of the RTL, proven vs QKeras
 
 Errors in what the caller passed raise `CodesignError` with one line naming the argument or file.
 """
@@ -133,6 +134,19 @@ def validate(model, x, target=None, *, project_dir=None, input_type=None) -> Val
         where = Path(project_dir) if project_dir else Path(tmp) / "hls_project"
         result, _ = verify(model, np.asarray(x), opts, where, name=getattr(model, "name", "model"), input_spec=spec)
     return result
+
+
+def synth(model, x, out_dir, *, part: str = "xcvu13p-flga2577-2-e", pipeline: float = 0, input_type=None,
+          max_lut: float = 150_000):
+    """RTL of a QKeras model (da4ml), Yosys synthesis and Verilator simulation compared with QKeras on inputs x.
+    Returns a SynthResult (lut, ff, carry, dsp, latency_cycles, rtl_bit_exact_fraction, ...; `public()` is the
+    `codesign synth --json` shape). Needs Debian's yosys and verilator."""
+    from .rtl.synth import synth as run_synth
+
+    model = _model(model)
+    spec = _input_spec(model, x, input_type) if input_type is not None else None
+    return run_synth(model, np.asarray(x), Path(out_dir), name=getattr(model, "name", "model"), part=part,
+                     pipeline=pipeline, input_spec=spec, max_lut=max_lut)
 
 
 @dataclass

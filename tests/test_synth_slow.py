@@ -83,3 +83,12 @@ def test_bad_input_exit_2(tmp_path):
                                 str(tmp_path / "rtl")], capture_output=True, text=True)
     assert run.returncode == 2 and "inputs have shape (7,), the model expects (16,)" in run.stderr
     assert not (tmp_path / "rtl").exists()
+
+
+def test_python_api_synth(tmp_path):
+    import codesign
+
+    result = codesign.synth(models.mlp(act="bits"), models.inputs((16,), n=40), tmp_path / "rtl",
+                            part="xc7z020-clg400-1")
+    assert result.rtl_bit_exact_fraction == 1.0 and result.family == "xc7" and result.lut > 1000
+    assert set(result.public()) == set(KEYS) and (tmp_path / "rtl" / "src").is_dir()
