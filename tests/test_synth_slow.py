@@ -92,3 +92,16 @@ def test_python_api_synth(tmp_path):
                             part="xc7z020-clg400-1")
     assert result.rtl_bit_exact_fraction == 1.0 and result.family == "xc7" and result.lut > 1000
     assert set(result.public()) == set(KEYS) and (tmp_path / "rtl" / "src").is_dir()
+
+
+def test_shared_jet_tagger_rtl_is_bit_exact(tmp_path, jet_files):
+    """The third-party QKeras jet tagger (16-64-32-32-5): RTL equal to QKeras on 300 standardized inputs."""
+    arch, weights = jet_files
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(0, 1, (300, 16)).astype(np.float32))
+    run = subprocess.run(CLI + ["synth", arch, "--weights", weights, "--inputs", str(tmp_path / "x.npy"), "--out",
+                                str(tmp_path / "rtl"), "--json", str(tmp_path / "synth.json")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    payload = json.loads((tmp_path / "synth.json").read_text())
+    assert payload["rtl_bit_exact_fraction"] == 1.0 and payload["n_samples"] == 300
+    assert 25_000 < payload["lut"] < 36_000  # 30,445 with Yosys 0.23 (README); da4ml estimates 32,454
