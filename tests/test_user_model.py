@@ -149,9 +149,11 @@ def test_one_hot_labels_and_auto_integer_bits_in_design(tmp_path):
 
 def test_api_names_survive_importing_their_modules():
     import importlib
+    import importlib.util
 
     for name in codesign.API_FUNCTIONS:
-        importlib.import_module(f"codesign.{name}")
+        if importlib.util.find_spec(f"codesign.{name}") is not None:  # synth lives in codesign.rtl.synth
+            importlib.import_module(f"codesign.{name}")
         assert callable(getattr(codesign, name)) and getattr(codesign, name).__module__ == "codesign.api", name
 
 
