@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict
 import json
 import logging
 import os
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -179,7 +179,6 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
              reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer (HLS C-synthesis level) without Vivado."""
-
     from .atomic import atomic_write_text
     from .design import export_options
     from .estimate import estimate_model

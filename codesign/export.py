@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hw_models.layers import DA
+
 from .errors import CodesignError
 from .precision import MAC_KINDS, LayerKind, LayerPrecision, TypedGraph
 from .spec import QuantSpec, parse_hls
 
 IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
-DA = "distributed_arithmetic"
+STRATEGIES = ("Latency", "Resource", DA)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ def layer_strategy(lp: LayerPrecision, opts: ExportOptions) -> str | None:
     if note not in lp.notes:
         lp.notes.append(note)
     return "Latency"
+
+
+def reuse_for(strategy: str | None, reuse_factor):
+    """The reuse factor a strategy runs at: hls4ml's DA pass raises for any but 1."""
+    return 1 if strategy == DA else reuse_factor
 
 
 def check_strategy(opts: ExportOptions) -> None:

@@ -83,7 +83,7 @@ def _fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a.reshape(b.shape) == b))
 
 
-def _keras_outputs(model, x: np.ndarray) -> np.ndarray:
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x.astype(np.float32), verbose=0, batch_size=1024), dtype=np.float64)
 
 
@@ -116,12 +116,23 @@ def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str
     return None
 
 
-def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name: str = "model",
-           input_spec: QuantSpec | None = None, overrides: dict[str, QuantSpec] | None = None,
-           testbench: bool = True, progress=None) -> tuple[ValidationResult, list]:
-    """Export `model` to `project_dir` and prove it bit-exact on inputs x (both C-sim ways)."""
-    step = progress or (lambda msg: None)
-    model, renamed = rename_for_cpp(model)
+@dataclass
+class ExactCore:
+    """The part of a model that must be bit-exact (without its final softmax), its inputs on their grid and
+    its typed graph."""
+    core: object
+    softmax: bool
+    input_spec: QuantSpec
+    xq: np.ndarray
+    graph: TypedGraph
+
+    def inexact_reference_layers(self) -> list[str]:
+        """Accumulators over float32's 24 bits: there the QKeras reference itself rounds."""
+        return [n.name for n in self.graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
+
+
+def exact_core(model, x: np.ndarray, input_spec: QuantSpec | None = None,
+               overrides: dict[str, QuantSpec] | None = None) -> ExactCore:
     softmax = final_softmax(model)
     core = logits_model(model) if softmax else model
     x = np.asarray(x, dtype=np.float64)
@@ -129,15 +140,25 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
     lowered = lower(core)
     input_spec = input_spec or derive_input_spec(x, lowered)
-    xq = np.ascontiguousarray(input_spec.quantize(x))
-    graph = derive(lowered, input_spec, overrides)
+    return ExactCore(core, softmax, input_spec, np.ascontiguousarray(input_spec.quantize(x)),
+                     derive(lowered, input_spec, overrides))
+
+
+def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name: str = "model",
+           input_spec: QuantSpec | None = None, overrides: dict[str, QuantSpec] | None = None,
+           testbench: bool = True, progress=None) -> tuple[ValidationResult, list]:
+    """Export `model` to `project_dir` and prove it bit-exact on inputs x (both C-sim ways)."""
+    step = progress or (lambda msg: None)
+    model, renamed = rename_for_cpp(model)
+    exact = exact_core(model, x, input_spec, overrides)
+    core, softmax, input_spec, xq, graph = exact.core, exact.softmax, exact.input_spec, exact.xq, exact.graph
     timings: dict[str, float] = {}
 
     step("export + g++ compile (hls4ml)")
     exact_dir = project_dir.with_name(project_dir.name + "_logits") if softmax else project_dir
     hls_core = convert(graph, opts, exact_dir)
     timings["compile_s"] = round(compile_model(hls_core), 2)
-    ref = _keras_outputs(core, xq)
+    ref = keras_outputs(core, xq)
     start = time.perf_counter()
     with quiet():
         out = np.asarray(hls_core.predict(xq), dtype=np.float64).reshape(ref.shape)
@@ -174,10 +195,9 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         timings["compile_softmax_s"] = round(compile_model(hls_full), 2)
         with quiet():
             probs = np.asarray(hls_full.predict(xq), dtype=np.float64).reshape(len(x), -1)
-        keras_probs = _keras_outputs(model, xq).reshape(len(x), -1)
+        keras_probs = keras_outputs(model, xq).reshape(len(x), -1)
         result.softmax_argmax_agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(keras_probs, 1)))
         result.csim_labels, result.csim_outputs = np.argmax(probs, 1), probs
         result.layers.append(full.nodes[-1].to_json())
-    wide = [n.name for n in graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
-    result.inexact_reference_layers = wide
+    result.inexact_reference_layers = exact.inexact_reference_layers()
     return result, graph.nodes

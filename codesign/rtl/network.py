@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from ..precision import LayerKind, LayerPrecision, TypedGraph
+from ..precision import LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
 
@@ -196,8 +196,6 @@ def build(graph: TypedGraph, until: str | None = None):
         elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN):
             y = _activation(node, x, layer)
         elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
-            from ..precision import bn_scale_bias
-
             scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
             y = cast(x * scale + bias, node.result, where)
         elif node.kind in (LayerKind.MAX_POOL, LayerKind.AVG_POOL):

@@ -19,15 +19,12 @@ from hw_models import load_part
 
 from ..atomic import atomic_dir
 from ..errors import CodesignError
-from ..lower import lower
-from ..modelio import final_softmax, logits_model
-from ..precision import derive
 from ..spec import QuantSpec
+from ..validate import exact_core, keras_outputs
 from . import verilator, yosys
 from .network import build
-from .tools import require, require_da4ml
+from .tools import require_synthesis_tools
 
-FLOAT32_EXACT_BITS = 24
 # Yosys 0.23 synth_xilinx took 76 s for a 35k-LUT MLP here; a fully parallel CNN of 691k LUTs (mnist_cnn)
 # still ran after 40 min at 14.5 GB. Above this, synthesis is refused unless asked for.
 MAX_LUT_DEFAULT = 150_000
@@ -81,23 +78,13 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     pipeline: 0 builds combinational logic; N > 0 registers the logic every N units of da4ml's delay
     model (one adder level ~ 1), so latency_cycles is the number of register stages.
     """
-    from ..validate import derive_input_spec
-
     step = progress or (lambda msg: None)
-    require_da4ml()
-    require("yosys"), require("verilator")
+    require_synthesis_tools()
     target = load_part(part)
     if pipeline < 0:
         raise CodesignError(f"--pipeline {pipeline}: allowed: 0 (combinational) or a positive delay per stage")
-    softmax = final_softmax(model)
-    core = logits_model(model) if softmax else model
-    x = np.asarray(x, np.float64)
-    if x.shape[1:] != tuple(core.input_shape[1:]):
-        raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
-    lowered = lower(core)
-    input_spec = input_spec or derive_input_spec(x, lowered)
-    xq = input_spec.quantize(x)
-    graph = derive(lowered, input_spec)
+    exact = exact_core(model, x, input_spec)
+    xq, graph = exact.xq, exact.graph
     timings: dict[str, float] = {}
 
     step("tracing the network with da4ml")
@@ -114,7 +101,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
                             f"above --max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a "
                             "smaller design or raise --max-lut")
     top = top_name(name)
-    ref = np.asarray(core.predict(xq.astype(np.float32), verbose=0, batch_size=1024), np.float64).reshape(len(x), -1)
+    ref = keras_outputs(exact.core, xq).reshape(len(xq), -1)
     with atomic_dir(rtl_dir) as tmp:
         rtl = VerilogModel(comb, top, tmp, latency_cutoff=pipeline if pipeline > 0 else -1, part_name=target.part,
                            print_latency=False)
@@ -125,19 +112,18 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         mapped = yosys.synthesize(tmp / "src", top, target.yosys_family, tmp / "yosys.log")
         step("Verilator: building the simulator")
         lib, timings["verilator_build_s"] = verilator.build(tmp, top)
-        step(f"Verilator: simulating {len(x)} samples")
+        step(f"Verilator: simulating {len(xq)} samples")
         start = time.perf_counter()
         got = verilator.simulate(lib, solution, xq)
         timings["simulate_s"] = round(time.perf_counter() - start, 3)
         shutil.rmtree(tmp / "sim" / "obj_dir", ignore_errors=True)
     timings["verilator_build_s"] = round(timings["verilator_build_s"], 1)
-    wide = [n.name for n in graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
     return SynthResult(
         model=name, part=target.part, family=target.yosys_family, lut=mapped.lut, ff=mapped.ff, carry=mapped.carry,
         dsp=mapped.dsp, latency_cycles=latency, yosys_seconds=mapped.seconds, rtl_dir=str(rtl_dir), top=top,
-        n_samples=len(x), rtl_bit_exact_fraction=float(np.mean(got == ref)),
-        outputs_compared="logits" if softmax else "outputs", input_precision=input_spec.to_hls(),
+        n_samples=len(xq), rtl_bit_exact_fraction=float(np.mean(got == ref)),
+        outputs_compared="logits" if exact.softmax else "outputs", input_precision=exact.input_spec.to_hls(),
         da4ml_lut_estimate=round(float(comb.cost), 1),
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
-        argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))), inexact_reference_layers=wide,
+        argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))), inexact_reference_layers=exact.inexact_reference_layers(),
         timings_s=timings, cells=mapped.cells)

@@ -27,6 +27,13 @@ def require_da4ml() -> None:
         raise CodesignError("da4ml is not installed: `pip install 'da4ml>=0.5.2,<0.6'` (`make setup` installs it)")
 
 
+def require_synthesis_tools() -> None:
+    """da4ml, yosys and verilator, or one line saying how to install the first one missing."""
+    require_da4ml()
+    for tool in ("yosys", "verilator"):
+        require(tool)
+
+
 @lru_cache(maxsize=None)
 def verilator_include() -> Path:
     """Verilator's C++ runtime headers. Debian's 5.006 prints no VERILATOR_ROOT in `verilator -V`

@@ -9,7 +9,7 @@ from hw_models.cost import Estimate
 from ..builders import layer_quantizers
 from ..design import Design
 from ..estimate import graph_assignment
-from ..export import DA
+from ..export import reuse_for
 from ..lower import WeightSource, quantized_values
 from ..precision import TypedGraph, derive
 from ..quantizers import activation_spec
@@ -25,7 +25,7 @@ def design_variant(design: Design, params: dict) -> Design:
         layer_quant[name] = dataclasses.replace(base, weight_bits=int(params.get(f"{name}.w", base.weight_bits)),
                                                 activation_bits=int(params.get(f"{name}.a", base.activation_bits)))
     strategy = str(params.get("strategy", design.export.strategy))
-    reuse = 1 if strategy == DA else int(params.get("reuse_factor", design.export.reuse_factor))  # hls4ml: DA at RF 1
+    reuse = int(reuse_for(strategy, params.get("reuse_factor", design.export.reuse_factor)))
     export = dataclasses.replace(design.export, reuse_factor=reuse, strategy=strategy)
     return dataclasses.replace(design, layer_quant=layer_quant, export=export)
 
@@ -47,8 +47,8 @@ def candidate_graph(ctx: Context, params: dict, kernels: dict | None = None) -> 
 
 def cost_assignment(ctx: Context, params: dict, kernels: dict | None = None) -> dict[str, dict]:
     strategy = params.get("strategy")
-    reuse = 1 if strategy == DA else params.get("reuse_factor")
-    return graph_assignment(ctx.cost_model, candidate_graph(ctx, params, kernels), reuse, strategy)
+    return graph_assignment(ctx.cost_model, candidate_graph(ctx, params, kernels),
+                            reuse_for(strategy, params.get("reuse_factor")), strategy)
 
 
 def candidate_cost(ctx: Context, params: dict, kernels: dict | None = None) -> Estimate:

@@ -30,20 +30,19 @@ def judge_front(ctx: Context, front: list[dict], log=print) -> list[dict]:
     for row in front:
         _, model = trial_model(ctx, row)
         log(f"- judge yosys: trial {row['number']} (estimate LUT-eq {float(row['lut_equivalent']):,.0f})")
+        judged = {"number": row["number"], "val_score": row["val_score"],
+                  "estimate_lut_equivalent": float(row["lut_equivalent"]), "yosys_lut": "", "yosys_ff": "",
+                  "yosys_carry": "", "rtl_bit_exact_fraction": "", "note": ""}
         try:
             result = synth(model, x[:JUDGE_SAMPLES], ctx.folder / "judge" / f"trial_{row['number']}",
                            name=f"trial_{row['number']}", part=ctx.design.export.part,
                            input_spec=ctx.split.input_spec)
+            judged |= {"yosys_lut": result.lut, "yosys_ff": result.ff, "yosys_carry": result.carry,
+                       "rtl_bit_exact_fraction": result.rtl_bit_exact_fraction}
         except CodesignError as exc:  # e.g. over --max-lut: say so in the table, keep judging the rest
             log(f"  not measured: {exc}")
-            rows.append({"number": row["number"], "val_score": row["val_score"],
-                         "estimate_lut_equivalent": float(row["lut_equivalent"]), "yosys_lut": "",
-                         "yosys_ff": "", "yosys_carry": "", "rtl_bit_exact_fraction": "", "note": str(exc)})
-            continue
-        rows.append({"number": row["number"], "val_score": row["val_score"],
-                     "estimate_lut_equivalent": float(row["lut_equivalent"]), "yosys_lut": result.lut,
-                     "yosys_ff": result.ff, "yosys_carry": result.carry,
-                     "rtl_bit_exact_fraction": result.rtl_bit_exact_fraction, "note": ""})
+            judged["note"] = str(exc)
+        rows.append(judged)
     R.write_csv(ctx.folder / "judge_yosys.csv", rows)
     plot_fronts(rows, ctx.folder / "pareto_yosys.png", ctx.design.name, ctx.design.task)
     return rows

@@ -149,9 +149,9 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     if judge not in JUDGES:
         raise CodesignError(f"--judge {judge!r}; allowed: {', '.join(JUDGES)}")
     if judge == "yosys":  # before hours of training, not after
-        from ..rtl.tools import require, require_da4ml
+        from ..rtl.tools import require_synthesis_tools
 
-        require_da4ml(), require("yosys"), require("verilator")
+        require_synthesis_tools()
     ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
     check_feasible(ctx)
     study = open_study(ctx, storage, create=True)
