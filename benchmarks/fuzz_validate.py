@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/fuzz_validate.py --draws 2000 --workers 2
     .venv/bin/python benchmarks/fuzz_validate.py --draws 500 --seed 21 --resume   # adds to the previous rows
+    .venv/bin/python benchmarks/fuzz_validate.py --rerun "binary_tanh|ternary"   # refused rows, with today's code
 
 Each worker runs hypothesis with its own seed; every `wrong` draw is written with its reproducer. Every draw is
 appended to reports/fuzz_rows.jsonl (with the seed and git commit), so a sweep can be continued with a new seed
@@ -62,6 +63,7 @@ def report(rows: list[dict], seconds: float, args) -> str:
          f"{'' if len(rows) >= args.total else ' (running or stopped early: the counts are of the draws done)'}."),
         "", "Rows (reports/fuzz_rows.jsonl) by worker seed and commit: "
         + ", ".join(f"seed {sd} at {c}: {n}" for (sd, c), n in sorted(sweeps.items(), key=str)) + ".", "",
+        *_rerun_note(rows),
         "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
         " a drawn kernel quantizer and activation, for convolutions optional Add/Concatenate skips, max/average "
         "pooling and a Flatten or GlobalAveragePooling head; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
@@ -86,10 +88,63 @@ def report(rows: list[dict], seconds: float, args) -> str:
     return "\n".join(lines)
 
 
+def _rerun_note(rows: list[dict]) -> list[str]:
+    reran = [r for r in rows if r.get("rerun_of")]
+    if not reran:
+        return []
+    commits = ", ".join(sorted({r["commit"] for r in reran}))
+    counts = collections.Counter(r["outcome"] for r in reran)
+    return [f"{len(reran)} draws first refused for forms supported since (`--rerun`) were run again, same model "
+            f"and inputs, at {commits}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ".", ""]
+
+
 def write_report(rows: list[dict], seconds: float, args) -> None:
     tmp = args.out.with_suffix(".md.tmp")
     tmp.write_text(report(rows, seconds, args))
     tmp.rename(args.out)
+
+
+def _run_spec(spec: dict) -> dict:
+    from codesign import fuzz
+
+    o = fuzz.run(spec)
+    return {"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()}
+
+
+def rerun(args, commit: str) -> None:
+    """Replace each refused row whose reason matches args.rerun by a fresh run of its spec (same model,
+    same inputs: the spec carries its seed); the rows file is rewritten after every row (temp, rename)."""
+    import re
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
+    todo = [i for i, r in enumerate(rows) if r["outcome"] == "refused" and re.search(args.rerun, r["detail"])]
+    start = time.time()
+
+    def save() -> None:
+        tmp = args.rows.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.rename(args.rows)
+
+    with Progress() as progress, ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+        task = progress.add_task(f"re-running {len(todo)} refused rows", total=len(todo))
+        futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker that died (the C model aborted) is a wrong draw
+                row = {"outcome": "wrong", "detail": f"worker died: {exc}", "spec": rows[i]["spec"],
+                       "kinds": rows[i]["kinds"]}
+            row.update(seed=rows[i].get("seed"), commit=commit, rerun_of=rows[i].get("commit"))
+            rows[i] = row
+            save()
+            progress.advance(task)
+    print(f"re-ran {len(todo)} rows in {(time.time() - start) / 60:.0f} min")
+    args.report_only = True
+    write_report(rows, time.time() - start, args)
 
 
 def main() -> None:
@@ -101,6 +156,8 @@ def main() -> None:
     ap.add_argument("--rows", type=Path, default=ROOT / "reports" / "fuzz_rows.jsonl")
     ap.add_argument("--resume", action="store_true", help="add to the rows already in --rows (use a new --seed)")
     ap.add_argument("--report-only", action="store_true", help="rewrite --out from the rows in --rows, run nothing")
+    ap.add_argument("--rerun", metavar="REGEX", help="run again the refused rows whose reason matches REGEX (forms "
+                    "supported since) and replace them in --rows, marked with this commit and rerun_of")
     args = ap.parse_args()
     if args.report_only:
         rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
@@ -109,6 +166,9 @@ def main() -> None:
         return
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
+    if args.rerun:
+        rerun(args, commit)
+        return
     previous = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()] \
         if args.resume and args.rows.exists() else []
     if not args.resume:

@@ -174,7 +174,7 @@ def resolved_types(layer) -> dict[str, QuantSpec | str]:
     for key, var in layer.weights.items():
         if key in ("weight", "bias", "scale"):
             out[key] = _hls_spec(var.type.precision)
-    for key in TABLE_TYPES:
+    for key in (*TABLE_TYPES, "param"):  # lookup tables; LeakyReLU alpha
         table = layer.get_attr(f"{key}_t")
         if table is not None:
             out[key] = _hls_spec(table.precision)

@@ -41,12 +41,15 @@ def activations():
     st = _st()
     return st.one_of(
         st.builds(lambda b, i: f"quantized_relu({b},{i})", st.integers(1, 10), st.integers(0, 4)),
+        st.builds(lambda b, i, k: f"quantized_relu({b},{i},negative_slope={2.0 ** -k})", st.integers(2, 8),
+                  st.integers(0, 3), st.integers(0, 3)),
         st.builds(lambda b, i, s: f"quantized_bits({b},{i},symmetric={s},alpha=1)", st.integers(1, 12),
                   st.integers(0, 5), st.booleans()),
         st.builds(lambda b, s: f"quantized_tanh({b},symmetric={s})", st.integers(2, 8), st.booleans()),
-        st.builds(lambda b: f"quantized_sigmoid({b})", st.integers(1, 8)),
-        st.sampled_from(["relu", "linear", "binary(alpha=1)", "quantized_sigmoid(4,symmetric=True)",
-                         "quantized_relu(4,1,negative_slope=0.25)", "binary_tanh", "ternary(alpha=1)"]),
+        st.builds(lambda b, s: f"quantized_sigmoid({b},symmetric={s})", st.integers(1, 8), st.booleans()),
+        st.builds(lambda a, t: f"ternary({a}threshold={t})", st.sampled_from(["", "alpha=1,", "alpha=0.5,"]),
+                  st.sampled_from([0.1, 0.33, 0.5, 1.0])),
+        st.sampled_from(["relu", "linear", "binary(alpha=1)", "binary_tanh", "ternary()"]),
     )
 
 

@@ -46,6 +46,9 @@ class Lowered:
     model: Any                                   # the plain Keras model hls4ml converts
     weights: dict[str, WeightSource] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # lowered layer -> original layer name
+    # the last layer of an activation built from several (quantized_activation): the type of the values it can
+    # take, narrower than the arithmetic's type; derive() types that node with it
+    value_types: dict[str, Any] = field(default_factory=dict)
 
 
 def quantized_values(quantizer, values: np.ndarray) -> np.ndarray:
@@ -88,35 +91,94 @@ def _folded_batchnorm(layer) -> tuple[np.ndarray, np.ndarray]:
                                           ).numpy()
 
 
-def _activation_layer(layer, name: str):
-    """The activation fused into a Dense/Conv layer as a layer of its own (None when linear)."""
+def _fused_activation(layer, y, lowered: Lowered):
+    """The activation fused into a Dense/Conv layer, built as layers of its own (y unchanged when linear)."""
     import tensorflow as tf
 
     act = layer.get_config().get("activation")
     if act in (None, "linear") or (isinstance(act, dict) and act.get("class_name") == "linear"):
-        return None
+        return y
     if isinstance(act, str) and act in ("relu", "softmax", "sigmoid", "tanh"):
-        return tf.keras.layers.Activation(act, name=f"{name}_{act}")
+        return _call(tf.keras.layers.Activation(act, name=f"{layer.name}_{act}"), y, lowered, layer.name)
     from .quantizers import quantizer_name, quantizer_object
 
-    return _qactivation(act, f"{name}_{quantizer_name(quantizer_object(act))}")
+    return quantized_activation(act, f"{layer.name}_{quantizer_name(quantizer_object(act))}", y, lowered, layer)
 
 
-def _qactivation(config, name: str):
-    """QActivation of a quantizer config. A sign with 0 -> +1 (binary(alpha=1), quantized_bits(1)) becomes
-    `binary`, which hls4ml builds as binary_tanh (nnet_activation.h: data >= 0 ? 1 : -1)."""
+def _call(layer, x, lowered: Lowered, origin: str):
+    lowered.origin[layer.name] = origin
+    return layer(x)
+
+
+def _affine(x, scale: float, bias: float, name: str, lowered: Lowered, origin: str):
+    """x * scale + bias per element, as a BatchNormalization hls4ml builds exactly (nnet_batchnorm.h);
+    epsilon 0 and variance 1 keep scale and bias the float32 values given."""
+    import tensorflow as tf
+
+    layer = tf.keras.layers.BatchNormalization(epsilon=0.0, name=name)
+    y = _call(layer, x, lowered, origin)
+    n = int(x.shape[-1])
+    layer.set_weights([np.full(n, scale, np.float32), np.full(n, bias, np.float32), np.zeros(n, np.float32),
+                       np.ones(n, np.float32)])
+    return y
+
+
+def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: bool = False):
+    """A QKeras activation of layer `source` as layers hls4ml computes exactly (`quantizers.activation_form`
+    says which); with `keep`, `source` is a QActivation re-used as is where one hls4ml activation computes it."""
+    import tensorflow as tf
     from qkeras import QActivation
 
-    from .quantizers import quantizer_object
+    from .quantizers import SIGN_SPEC, activation_form, leaky_parameters, quantizer_object, ternary_parameters
+    from .spec import QuantSpec, spec_for_values
 
-    # str(q) parses back to the same quantizer
-    return QActivation("binary(alpha=1)" if _is_sign(config) else str(quantizer_object(config)), name=name)
+    q = quantizer_object(config)
+    origin = source.name
+    where = f"layer '{origin}' ({type(source).__name__})"
+    form = activation_form(q, where)
 
+    def sign(y, sign_name):  # hls4ml binary_tanh (nnet_activation.h): y >= 0 ? 1 : -1
+        return _call(QActivation("binary(alpha=1)", name=sign_name), y, lowered, origin)
 
-def _is_sign(config) -> bool:
-    from .quantizers import is_sign, quantizer_object
-
-    return is_sign(quantizer_object(config))
+    if form == "plain":
+        layer = type(source).from_config(source.get_config()) if keep else QActivation(str(q), name=name)
+        return _call(layer, x, lowered, origin)
+    if form == "sign":
+        return sign(x, name)
+    if form == "binary_tanh":
+        # QKeras: 2 * round(clip(x/2 + 1/2, 0, 1)) - 1, round half to even: x > 0 ? 1 : -1 = -sign(-x)
+        y = sign(_affine(x, -1.0, 0.0, f"{name}_neg", lowered, origin), f"{name}_sign")
+        lowered.value_types[name] = SIGN_SPEC
+        return _affine(y, -1.0, 0.0, name, lowered, origin)
+    if form == "ternary":
+        # alpha * [x >= t] - alpha * [x <= -t] = alpha/2 * (sign(x - t) - sign(-x - t)), t the float32 threshold
+        t, alpha = ternary_parameters(q, where)
+        upper = sign(_affine(x, 1.0, -t, f"{name}_upper", lowered, origin), f"{name}_upper_sign")
+        lower_ = sign(_affine(x, -1.0, -t, f"{name}_lower", lowered, origin), f"{name}_lower_sign")
+        lower_ = _affine(lower_, -1.0, 0.0, f"{name}_lower_neg", lowered, origin)
+        lowered.value_types[name] = spec_for_values(np.array([-alpha, 0.0, alpha]))
+        if alpha == 2.0:
+            return _call(tf.keras.layers.Add(name=name), [upper, lower_], lowered, origin)
+        y = _call(tf.keras.layers.Add(name=f"{name}_sum"), [upper, lower_], lowered, origin)
+        return _affine(y, alpha / 2, 0.0, name, lowered, origin)
+    if form == "sigmoid_symmetric":
+        # QKeras clips at 2^-bits from below: max(quantized_sigmoid(bits)(x), 2^-bits)
+        floor = 2.0 ** -int(q.bits)
+        lowered.value_types[name] = QuantSpec(int(q.bits), 0, False)
+        y = _call(QActivation(f"quantized_sigmoid({int(q.bits)})", name=f"{name}_hard"), x, lowered, origin)
+        y = _affine(y, 1.0, -floor, f"{name}_floor", lowered, origin)
+        y = _call(tf.keras.layers.Activation("relu", name=f"{name}_relu"), y, lowered, origin)
+        return _affine(y, 1.0, floor, name, lowered, origin)
+    # leaky_relu: QKeras clips s*x at -s*2^integer and x at 2^integer - g (quantizers.leaky_parameters). Clip x
+    # from below at -2^integer, then hls4ml's leaky_relu (exact), then one signed cast onto the grid g.
+    bits, integer, k = leaky_parameters(q, where)
+    lift = 2.0 ** integer
+    y = _affine(x, 1.0, lift, f"{name}_lift", lowered, origin)
+    y = _call(tf.keras.layers.Activation("relu", name=f"{name}_floor"), y, lowered, origin)
+    y = _affine(y, 1.0, -lift, f"{name}_drop", lowered, origin)
+    y = _call(tf.keras.layers.LeakyReLU(alpha=2.0 ** -k, name=f"{name}_leaky"), y, lowered, origin)
+    return _call(QActivation(f"quantized_bits({bits},{integer},keep_negative=1,alpha=1)", name=name), y, lowered,
+                 origin)
 
 
 def inbound_tensors(layer, tensors: dict) -> list:
@@ -237,19 +299,16 @@ def lower(model) -> Lowered:
         elif cls == "QBatchNormalization":
             y = _qbatchnorm(layer, x)
             lowered.origin[layer.name] = layer.name
+        elif cls == "QActivation":
+            y = quantized_activation(layer.get_config()["activation"], layer.name, x, lowered, layer, keep=True)
         else:
-            act = layer.get_config().get("activation")
-            new = (_qactivation(act, layer.name) if cls == "QActivation" and _is_sign(act)
-                   else type(layer).from_config(layer.get_config()))
+            new = type(layer).from_config(layer.get_config())
             y = new(x)
             if layer.get_weights():
                 new.set_weights(layer.get_weights())
             lowered.origin[new.name] = layer.name
         if cls in MAC_CLASSES or cls in SEPARABLE:
-            act = _activation_layer(layer, layer.name)
-            if act is not None:
-                y = act(y)
-                lowered.origin[act.name] = layer.name
+            y = _fused_activation(layer, y, lowered)
         out = layer.output
         tensors[out.ref()] = y
     lowered.model = tf.keras.Model(inp, tensors[model.outputs[0].ref()], name=model.name)

@@ -48,6 +48,7 @@ class LayerKind(str, Enum):
     QUANTIZE = "quantize"          # Activation linear/relu/hard_tanh with a rounding+saturating result type
     RELU = "relu"                  # Activation relu with an exact result (no quantizer)
     SIGN = "sign"                  # Activation binary_tanh: x >= 0 ? 1 : -1
+    LEAKY_RELU = "leaky_relu"      # LeakyReLU: x > 0 ? x : alpha * x, alpha a power of two, exact result
     BATCHNORM = "batchnorm"        # BatchNormalization: x*scale + bias
     MAX_POOL = "max_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Max)
     AVG_POOL = "avg_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Average)
@@ -228,6 +229,15 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
                         "allowed: linear, relu, a final softmax, or a QActivation")
 
 
+def _leaky_relu(layer, in_spec: QuantSpec) -> LayerPrecision:
+    """nnet_activation.h leaky_relu: x > 0 ? x : alpha * x, with alpha = 2^-k (quantizers.leaky_parameters)."""
+    alpha = float(layer.get_config()["alpha"])
+    k = int(round(-math.log2(alpha)))
+    result = QuantSpec(in_spec.width + k, in_spec.integer, True) if in_spec.signed else in_spec
+    return LayerPrecision(layer.name, "LeakyReLU", result, params={"param": spec_for_values(np.array([alpha]))},
+                          kind=LayerKind.LEAKY_RELU)
+
+
 def _merge(layer, specs: list[QuantSpec]) -> LayerPrecision:
     cls = type(layer).__name__
     if len(specs) != 2:
@@ -250,6 +260,8 @@ def _node(layer, specs: list[QuantSpec], lowered: Lowered, is_last: bool) -> Lay
         return _activation(layer, spec, is_last)
     if cls == "BatchNormalization":
         return _batchnorm(layer, spec)
+    if cls == "LeakyReLU":
+        return _leaky_relu(layer, spec)
     if cls in POOLING:
         return _pool(layer, spec)
     if cls in RESHAPING:
@@ -283,6 +295,8 @@ def derive(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None 
         node = _node(layer, [types[n] for n in names], lowered, layer.name == last)
         node.inputs, node.input = names, types[names[0]]
         node.source = lowered.origin.get(layer.name, layer.name)
+        if node.name in lowered.value_types:
+            node.result = lowered.value_types[node.name]
         if node.name in overrides:
             node.result = overrides[node.name]
             node.accum = overrides[node.name] if node.accum is not None else None

@@ -6,6 +6,7 @@ clip = AP_SAT, symmetric clip = AP_SAT_SYM). Only `precision.py` calls these fun
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,9 @@ import numpy as np
 from .errors import CodesignError
 from .spec import QuantSpec, spec_for_values
 
-SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer), quantized_bits(alpha=1 or None), binary(alpha=1 or None), "
-                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid(symmetric=False, "
-                         "use_real_sigmoid=False)")
+SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer, negative_slope=0 or 2^-k), quantized_bits(alpha=1 or None), "
+                         "binary(alpha=1 or None), binary_tanh, ternary(alpha=float or None, threshold=float), "
+                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid(use_real_sigmoid=False)")
 # Weights are stored as the exact values their quantizer produces, so any quantizer whose values fit a
 # fixed-point type is exact: quantized_bits (any alpha whose scales are powers of two), quantized_po2,
 # binary, ternary, or no quantizer at all (float weights).
@@ -61,16 +62,9 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
     name = quantizer_name(q)
     if is_sign(q):
         return SIGN_SPEC
-    if name == "binary_tanh":
-        raise CodesignError(f"{where}: QKeras binary_tanh maps 0 to -1, hls4ml's binary_tanh maps it to +1; "
-                            f"allowed activations: {SUPPORTED_ACTIVATIONS} (binary(alpha=1) maps 0 to +1)")
-    if name in ("ternary", "ternary_tanh"):
-        raise CodesignError(f"{where}: ternary activation: hls4ml's ternary_tanh thresholds at > t where QKeras "
-                            f"uses >= t, and rescales by 0.5/t; allowed activations: {SUPPORTED_ACTIVATIONS}")
+    if activation_form(q, where) != "plain":  # lower.py builds these from plain activations, BN and LeakyReLU
+        raise CodesignError(f"{where}: {name} must be lowered first (lower.py)")
     if name == "quantized_sigmoid":
-        if q.use_real_sigmoid or q.symmetric or q.use_stochastic_rounding:
-            raise CodesignError(f"{where}: quantized_sigmoid with use_real_sigmoid (a lookup table), symmetric or "
-                                f"stochastic rounding is not bit-exact; allowed activations: {SUPPORTED_ACTIVATIONS}")
         # round(clip(x/2 + 1/2, 0, 1) * 2^bits) / 2^bits, clipped to 1 - 2^-bits: hls4ml hard_sigmoid + this cast
         return QuantSpec(int(q.bits), 0, False, "RND_CONV", "SAT")
     if name == "quantized_bits":
@@ -84,9 +78,6 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
         overflow = "SAT_SYM" if (spec.signed and q.symmetric) else "SAT"
         return QuantSpec(spec.width, spec.integer, spec.signed, "RND_CONV", overflow)
     if name == "quantized_relu":
-        if q.negative_slope or q.use_sigmoid or q.relu_upper_bound is not None or q.use_stochastic_rounding:
-            raise CodesignError(f"{where}: quantized_relu with negative_slope/use_sigmoid/relu_upper_bound/"
-                                f"stochastic rounding is not supported; allowed activations: {SUPPORTED_ACTIVATIONS}")
         return QuantSpec(int(q.bits), int(q.integer), False, "RND_CONV", "SAT")
     if name == "quantized_tanh":
         if q.use_real_tanh:
@@ -94,6 +85,63 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
                                 f"allowed activations: {SUPPORTED_ACTIVATIONS}")
         return QuantSpec(int(q.bits), 1, True, "RND_CONV", "SAT_SYM" if q.symmetric else "SAT")
     raise CodesignError(f"{where}: unsupported activation quantizer {name!r}; allowed: {SUPPORTED_ACTIVATIONS}")
+
+
+def activation_form(q, where: str = "activation") -> str:
+    """How lower.py builds a QKeras activation: 'plain' (one hls4ml activation and its result cast), 'sign',
+    'binary_tanh', 'ternary', 'leaky_relu' or 'sigmoid_symmetric' (a few layers hls4ml computes exactly).
+    Refuses, with one line, the parameters no exact construction exists for."""
+    name = quantizer_name(q)
+    where = f"{where} {q}"
+    if is_sign(q):
+        return "sign"
+    if name == "binary_tanh":
+        return "binary_tanh"
+    if name == "ternary":
+        ternary_parameters(q, where)
+        return "ternary"
+    if name == "quantized_sigmoid":
+        if q.use_real_sigmoid or q.use_stochastic_rounding:
+            raise CodesignError(f"{where}: quantized_sigmoid with use_real_sigmoid (hls4ml's sigmoid is a lookup "
+                                f"table) or stochastic rounding is not bit-exact; allowed: {SUPPORTED_ACTIVATIONS}")
+        return "sigmoid_symmetric" if q.symmetric else "plain"
+    if name == "quantized_relu":
+        if q.use_sigmoid or q.relu_upper_bound is not None or q.use_stochastic_rounding:
+            raise CodesignError(f"{where}: quantized_relu with use_sigmoid/relu_upper_bound/stochastic rounding is "
+                                f"not supported; allowed: {SUPPORTED_ACTIVATIONS}")
+        if q.negative_slope:
+            leaky_parameters(q, where)
+            return "leaky_relu"
+    return "plain"
+
+
+def ternary_parameters(q, where: str) -> tuple[float, float]:
+    """(threshold, alpha) of a ternary activation: QKeras (quantizers.py ternary.__call__) returns
+    alpha * sign(x) * (|x| >= threshold), the threshold compared in float32 (default 0.33, alpha 1)."""
+    alpha = q.alpha
+    if isinstance(alpha, str) or np.size(alpha) != 1 or q.use_stochastic_rounding:
+        raise CodesignError(f"{where}: a ternary activation with alpha={alpha!r} or stochastic rounding scales at run "
+                            f"time; allowed: ternary(alpha=a float or None, threshold=a float)")
+    if isinstance(q.threshold, str):
+        raise CodesignError(f"{where}: ternary threshold {q.threshold!r}; allowed: a float")
+    threshold = q.default_threshold if q.threshold is None else q.threshold
+    return float(np.float32(threshold)), 1.0 if alpha is None else float(np.float32(np.max(alpha)))
+
+
+def leaky_parameters(q, where: str) -> tuple[int, int, int]:
+    """(bits, integer, k) of quantized_relu(bits, integer, negative_slope=2^-k) (QKeras asserts a power of two).
+
+    QKeras (quantizers.py quantized_relu.__call__, use_sigmoid=False): x >= 0 gives
+    clip(round(x / g) * g, 0, 2^integer - g) and x < 0 gives clip(round(s * x / g) * g, -s * 2^integer, 0),
+    with g = 2^(integer - bits + 1). For k > bits - 1 the negative floor s * 2^integer is finer than g.
+    """
+    bits, integer = int(q.bits), int(q.integer)
+    k = int(round(-math.log2(float(q.negative_slope))))
+    if not (0 <= k <= bits - 1 and bits >= 2):
+        raise CodesignError(f"{where}: negative_slope {q.negative_slope} with {bits} bits puts its floor "
+                            f"-negative_slope*2^integer off the {bits}-bit grid; allowed: negative_slope 2^-k with "
+                            "0 <= k <= bits - 1")
+    return bits, integer, k
 
 
 def weight_spec(quantizer: Any, values: np.ndarray, where: str) -> tuple[QuantSpec, str | None]:

@@ -113,12 +113,13 @@ def test_validate_unsupported_quantizer(tmp_path):
 
     inp = tf.keras.Input((4,), name="x")
     h = QDense(2, kernel_quantizer=quantized_bits(4, 0, alpha=1), name="d")(inp)
-    tf.keras.Model(inp, QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(h)).save(
+    tf.keras.Model(inp, QActivation(quantized_relu(3, 1, negative_slope=0.125), name="leaky")(h)).save(
         tmp_path / "m.h5")
     np.save(tmp_path / "x.npy", np.zeros((3, 4)))
     line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")]))
-    assert line.startswith("error: layer 'leaky' (QActivation): quantized_relu with negative_slope")
-    assert "allowed activations: quantized_relu(bits, integer)" in line
+    assert line.startswith("error: layer 'leaky' (QActivation) quantized_relu(3,1,0.125): "
+                           "negative_slope 0.125 with 3 bits puts its floor")
+    assert line.endswith("allowed: negative_slope 2^-k with 0 <= k <= bits - 1")
     assert not (tmp_path / "m_hls").exists()
 
 

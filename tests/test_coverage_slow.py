@@ -33,6 +33,9 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("sign_sigmoid", "io_stream", "Resource", 2),
     ("folded_batchnorm", "io_parallel", "Latency", 1),
     ("folded_batchnorm", "io_stream", "Latency", 1),
+    ("composite_activations", "io_parallel", "Latency", 1),
+    ("composite_activations", "io_parallel", "Resource", 2),
+    ("composite_activations", "io_stream", "Latency", 1),
 ]
 
 

@@ -143,7 +143,7 @@ def test_recurrent_layer_refused():
 
 def test_sign_activations_are_binary_tanh_and_other_steps_refused():
     import tensorflow as tf
-    from qkeras import QActivation, binary, binary_tanh, quantized_bits, quantized_sigmoid, ternary
+    from qkeras import QActivation, binary, quantized_bits, quantized_relu, quantized_sigmoid, ternary
 
     inp = tf.keras.Input((4,), name="x")
     h = QActivation(quantized_bits(1, 0, alpha=1), name="sgn")(inp)
@@ -151,12 +151,35 @@ def test_sign_activations_are_binary_tanh_and_other_steps_refused():
     graph = derive(tf.keras.Model(inp, QActivation(quantized_sigmoid(3), name="sig")(h)), QuantSpec(8, 1))
     assert [(n.kind, n.result.to_hls()) for n in graph.nodes[1:]] == [
         (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.QUANTIZE, "ufixed<3,0,RND_CONV,SAT>")]
-    for act, message in [(binary_tanh, r"QKeras binary_tanh maps 0 to -1, hls4ml's binary_tanh maps it to \+1"),
-                         (ternary(alpha=1), r"ternary activation: hls4ml's ternary_tanh thresholds at > t"),
-                         (quantized_sigmoid(4, use_real_sigmoid=True), r"quantized_sigmoid with use_real_sigmoid")]:
+    for act, message in [(quantized_sigmoid(4, use_real_sigmoid=True), r"quantized_sigmoid with use_real_sigmoid"),
+                         (ternary(alpha="auto_po2"), r"a ternary activation with alpha='auto_po2'"),
+                         (quantized_relu(3, 1, negative_slope=0.125), r"negative_slope 0.125 with 3 bits puts its "
+                          r"floor -negative_slope\*2\^integer off the 3-bit grid; allowed: negative_slope 2\^-k with "
+                          r"0 <= k <= bits - 1"),
+                         (quantized_relu(2, 0, negative_slope=0.25), r"negative_slope 0.25 with 2 bits")]:
         model = tf.keras.Model(inp, QActivation(act, name="a")(inp))
-        with pytest.raises(CodesignError, match=r"layer 'a' \(QActivation\): " + message):
+        with pytest.raises(CodesignError, match=r"layer 'a' \(QActivation\) .*" + message):
             derive(model, QuantSpec(8, 1))
+
+
+def test_composite_activations_are_built_from_exact_layers():
+    """binary_tanh, ternary, leaky quantized_relu and symmetric quantized_sigmoid become plain layers whose
+    types derive exactly; the last layer of each keeps the QKeras layer's name."""
+    graph = derive(zoo.composite_activations(), QuantSpec(8, 1))
+    by_source = {}
+    for node in graph.nodes[1:]:
+        by_source.setdefault(node.source, {})[node.name] = (node.kind.value, node.result.to_hls())
+    assert by_source["btanh"] == {"btanh_neg": ("batchnorm", "fixed<23,11>"), "btanh_sign": ("sign", "fixed<2,2>"),
+                                  "btanh": ("batchnorm", "fixed<2,2>")}  # -1, +1
+    assert sorted(kind for kind, _ in by_source["tern"].values()) == ["add"] + ["batchnorm"] * 4 + ["sign"] * 2
+    assert by_source["tern"]["tern"] == ("batchnorm", "fixed<2,2>")  # alpha 1: (upper - lower) / 2
+    assert by_source["leaky"] == {"leaky_lift": ("batchnorm", "fixed<19,8>"), "leaky_floor": ("relu", "ufixed<18,7>"),
+                                  "leaky_drop": ("batchnorm", "fixed<21,10>"),
+                                  "leaky_leaky": ("leaky_relu", "fixed<23,10>"),
+                                  "leaky": ("quantize", "fixed<4,2,RND_CONV,SAT>")}  # grid 2^-2, -2 .. 1.75
+    assert graph["leaky_leaky"].params["param"].to_hls() == "ufixed<2,0>"  # 0.25
+    assert by_source["sig"]["sig"] == ("batchnorm", "ufixed<3,0>")
+    assert by_source["fc2"]["fc2_ternary"] == ("batchnorm", "fixed<2,1>")  # alpha 0.5: -0.5, 0, 0.5
 
 
 def test_relu_drops_only_the_sign_bit():
@@ -172,6 +195,15 @@ def test_lowered_model_computes_the_same_function():
         x = zoo.inputs(model.input_shape[1:], n=40, signed=True)
         lowered = derive(model, QuantSpec(16, 4)).keras_model
         np.testing.assert_array_equal(lowered.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_lowered_composite_activations_compute_the_same_function():
+    """Up to float32 rounding: the sign layers' straight-through x + stop_gradient(q - x) rounds when x has
+    fine bits (here raw float inputs), which the exact hls4ml types do not."""
+    model = zoo.composite_activations()
+    x = zoo.inputs(model.input_shape[1:], n=40, signed=True)
+    lowered = derive(model, QuantSpec(16, 4)).keras_model
+    np.testing.assert_allclose(lowered.predict(x, verbose=0), model.predict(x, verbose=0), rtol=0, atol=2.0**-22)
 
 
 def test_softmax_fused_into_the_last_dense_is_split_off():

@@ -99,7 +99,7 @@ def test_yosys_family_of_each_part():
 
 
 ZOO = ["public_po2", "odd_grids", "binary_ternary", "float_weights", "depthwise_separable", "reshaping",
-       "sign_sigmoid", "folded_batchnorm", "conv1d_separable"]
+       "sign_sigmoid", "folded_batchnorm", "conv1d_separable", "composite_activations"]
 
 
 @pytest.mark.slow

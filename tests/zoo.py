@@ -223,3 +223,41 @@ def conv1d_separable():
     h = tf.keras.layers.UpSampling1D(2, name="up")(h)
     h = tf.keras.layers.GlobalAveragePooling1D(name="gap")(h)
     return tf.keras.Model(inp, h)
+
+
+def composite_activations():
+    """Activations hls4ml has no exact single layer for, side by side at the output: binary_tanh (0 -> -1)
+    after a BatchNormalization, ternary (threshold ties hit exactly; one fused into a QDense with
+    alpha 0.5), leaky quantized_relu (inputs far below -2^integer) and a symmetric quantized_sigmoid.
+    Zero kernel columns with biases 0, +-0.25, +-0.5 put values exactly on the thresholds."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits, quantized_relu, quantized_sigmoid, ternary
+
+    seeded(10)
+    rng = np.random.default_rng(10)
+
+    def tied(layer, units, ties):
+        kernel = rng.normal(0, 0.5, (8, units))
+        kernel[:, : len(ties)] = 0.0
+        layer.set_weights([kernel, np.r_[ties, rng.normal(0, 0.5, units - len(ties))]])
+
+    inp = tf.keras.Input((8,), name="x")
+    fc1 = _dense(10, "fc1", quantized_bits(5, 0, alpha=1), quantized_bits(6, 2, alpha=1))
+    h = fc1(inp)
+    tied(fc1, 10, [0.0, 0.5, -0.5, 0.25, -0.25])
+    bn = tf.keras.layers.BatchNormalization(name="bn")
+    b = bn(h)
+    bn.set_weights([np.full(10, 1.5), np.zeros(10), np.zeros(10), np.full(10, 1 - bn.epsilon)])
+    fc2 = _dense(6, "fc2", quantized_bits(4, 0, alpha=1), quantized_bits(6, 2, alpha=1),
+                 activation=ternary(alpha=0.5, threshold=0.25))
+    fused = fc2(inp)
+    tied(fc2, 6, [0.0, 0.25, -0.25, 0.125])
+    branches = [QActivation("binary_tanh", name="btanh")(b),
+                QActivation(ternary(threshold=0.5), name="tern")(h),
+                QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(h),
+                fused,
+                QActivation(quantized_sigmoid(3, symmetric=True), name="sig")(h)]
+    out = branches[0]
+    for i, branch in enumerate(branches[1:]):
+        out = tf.keras.layers.Concatenate(name=f"cat{i}")([out, branch])
+    return tf.keras.Model(inp, out)

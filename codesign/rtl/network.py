@@ -40,7 +40,7 @@ def _round_half_even(v, f: int):
 
 def cast(arr, spec: QuantSpec, where: str):
     """Cast every element of a da4ml array to `spec` as ap_fixed does (rounding first, then overflow)."""
-    from da4ml.trace import FixedVariableArray
+    from da4ml.trace import FixedVariable, FixedVariableArray
 
     if spec.rounding not in ("TRN", "RND", "RND_CONV") or spec.overflow not in ("WRAP", "SAT", "SAT_SYM"):
         raise CodesignError(f"{where}: type {spec.to_hls()}: RTL is built for rounding TRN/RND/RND_CONV and "
@@ -48,6 +48,11 @@ def cast(arr, spec: QuantSpec, where: str):
     k, i, f = _kif(spec)
     flat = np.empty(arr.size, dtype=object)
     for n, v in enumerate(arr._vars.ravel()):
+        if v.low == v.high:  # a constant (e.g. a zero kernel column): cast in numpy; da4ml 0.5.2 folds an
+            # unsigned quantize of a negative constant wrongly (-0.125 -> -0.25 where the wrapped bit is +0.25)
+            value = float(spec.quantize(np.array([float(v.low)]))[0])
+            flat[n] = FixedVariable.from_const(value, hwconf=v.hwconf, _factor=1)
+            continue
         rounding = spec.rounding
         if rounding == "RND_CONV":
             v, rounding = _round_half_even(v, f), "TRN"
@@ -129,6 +134,9 @@ def _activation(node: LayerPrecision, x, layer):
         return _to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.RELU:
         return x.relu()
+    if node.kind is LayerKind.LEAKY_RELU:  # nnet_activation.h leaky_relu: x > 0 ? x : alpha * x (exact type)
+        alpha = float(layer.get_config()["alpha"])
+        return cast(x.relu() - (-x).relu() * alpha, node.result, where)
     if node.class_name == "QActivation" and quantizer_name(quantizer_object(layer.get_config()["activation"])) \
             == "quantized_sigmoid":  # hls4ml hard_sigmoid: clip(x/2 + 1/2, 0, 1); the cast saturates
         x = x * 0.5 + 0.5
@@ -193,7 +201,7 @@ def build(graph: TypedGraph, until: str | None = None):
         where = f"layer '{node.name}' ({node.class_name})"
         if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
             y = _mac(node, x, layer, graph)
-        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN):
+        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU):
             y = _activation(node, x, layer)
         elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
             scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
