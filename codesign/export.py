@@ -73,6 +73,8 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
             entry.update(Strategy="stable", TableSize=4096)
             # hls4ml takes inp_norm_t as a layer attribute, not from Precision (model/layers.py: keys ending _t)
             entry["inp_norm_t"] = entry["Precision"].pop("inp_norm")
+        if lp.table_size is not None:  # a sigmoid table (precision.sigmoid_table); table_t as for inp_norm_t
+            entry.update(TableSize=lp.table_size, table_t=entry["Precision"].pop("table"))
         strategy = layer_strategy(lp, opts) if lp.kind in MAC_KINDS else None
         if strategy is not None:
             entry["Strategy"] = strategy
@@ -174,7 +176,7 @@ def resolved_types(layer) -> dict[str, QuantSpec | str]:
     for key, var in layer.weights.items():
         if key in ("weight", "bias", "scale"):
             out[key] = _hls_spec(var.type.precision)
-    for key in (*TABLE_TYPES, "param"):  # lookup tables; LeakyReLU alpha
+    for key in (*TABLE_TYPES, "table", "param"):  # lookup tables; LeakyReLU alpha
         table = layer.get_attr(f"{key}_t")
         if table is not None:
             out[key] = _hls_spec(table.precision)

@@ -14,7 +14,8 @@ from .errors import CodesignError
 # cost-model issue add FIFOs); Concatenate only places its inputs side by side (nnet_merge.h concatenate*)
 FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "ZeroPadding1D", "ZeroPadding2D",
         "Concatenate", "Clone", "Repack")
-RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu")
+RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu",
+             "leakyrelu", "binary_tanh")  # hls4ml's ParametrizedActivation name; binary_tanh: one comparison
 TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 SUPPORTED = ("Dense, Conv1D, Conv2D, DepthwiseConv1D/2D, PointwiseConv1D/2D, BatchNormalization, Activation "
              "(relu, linear, sigmoid, tanh, elu, ...), Softmax, Max/AveragePooling1D/2D, GlobalPooling, "

@@ -49,6 +49,7 @@ class Lowered:
     # the last layer of an activation built from several (quantized_activation): the type of the values it can
     # take, narrower than the arithmetic's type; derive() types that node with it
     value_types: dict[str, Any] = field(default_factory=dict)
+    affine: set[str] = field(default_factory=set)  # BatchNormalizations of constants the lowering made (_affine)
 
 
 def quantized_values(quantizer, values: np.ndarray) -> np.ndarray:
@@ -116,6 +117,7 @@ def _affine(x, scale: float, bias: float, name: str, lowered: Lowered, origin: s
     import tensorflow as tf
 
     layer = tf.keras.layers.BatchNormalization(epsilon=0.0, name=name)
+    lowered.affine.add(name)
     y = _call(layer, x, lowered, origin)
     n = int(x.shape[-1])
     layer.set_weights([np.full(n, scale, np.float32), np.full(n, bias, np.float32), np.zeros(n, np.float32),
@@ -165,7 +167,8 @@ def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: b
         # QKeras clips at 2^-bits from below: max(quantized_sigmoid(bits)(x), 2^-bits)
         floor = 2.0 ** -int(q.bits)
         lowered.value_types[name] = QuantSpec(int(q.bits), 0, False)
-        y = _call(QActivation(f"quantized_sigmoid({int(q.bits)})", name=f"{name}_hard"), x, lowered, origin)
+        base = f"quantized_sigmoid({int(q.bits)},use_real_sigmoid={int(q.use_real_sigmoid)})"
+        y = _call(QActivation(base, name=f"{name}_base"), x, lowered, origin)
         y = _affine(y, 1.0, -floor, f"{name}_floor", lowered, origin)
         y = _call(tf.keras.layers.Activation("relu", name=f"{name}_relu"), y, lowered, origin)
         return _affine(y, 1.0, floor, name, lowered, origin)

@@ -48,6 +48,7 @@ class LayerKind(str, Enum):
     QUANTIZE = "quantize"          # Activation linear/relu/hard_tanh with a rounding+saturating result type
     RELU = "relu"                  # Activation relu with an exact result (no quantizer)
     SIGN = "sign"                  # Activation binary_tanh: x >= 0 ? 1 : -1
+    SIGMOID_TABLE = "sigmoid_table"  # Activation sigmoid: a table of sigmoid(x) for every input value, then a cast
     LEAKY_RELU = "leaky_relu"      # LeakyReLU: x > 0 ? x : alpha * x, alpha a power of two, exact result
     BATCHNORM = "batchnorm"        # BatchNormalization: x*scale + bias
     MAX_POOL = "max_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Max)
@@ -77,6 +78,7 @@ class LayerPrecision:
     params: dict[str, QuantSpec] = field(default_factory=dict)  # e.g. BatchNorm scale/bias
     n_terms: int | None = None
     approximate: bool = False  # a softmax lookup table
+    table_size: int | None = None  # hls4ml TableSize of a sigmoid table
     source: str | None = None  # the original Keras layer this node belongs to
     kind: LayerKind = LayerKind.RESHAPE
     inputs: list[str] = field(default_factory=list)
@@ -175,10 +177,10 @@ def bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
     return scale, beta - mean * scale
 
 
-def _batchnorm(layer, in_spec: QuantSpec) -> LayerPrecision:
+def _batchnorm(layer, in_spec: QuantSpec, user: bool = True) -> LayerPrecision:
     scale, bias = bn_scale_bias(layer)
     s, b = spec_for_values(scale, PARAM_FRAC_BITS), spec_for_values(bias, PARAM_FRAC_BITS)
-    notes = ["float BatchNormalization: scale/bias held exactly; Keras computes it in float32"]
+    notes = ["float BatchNormalization: scale/bias held exactly; Keras computes it in float32"] if user else []
     if not (np.array_equal(s.quantize(scale), scale.astype(np.float64))
             and np.array_equal(b.quantize(bias), bias.astype(np.float64))):
         raise CodesignError(f"layer '{layer.name}' (BatchNormalization): scale/bias need more than {PARAM_FRAC_BITS} "
@@ -229,6 +231,53 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
                         "allowed: linear, relu, a final softmax, or a QActivation")
 
 
+# sigmoid table entries: far finer than any result grid, so the cast rounds the table's float32 value
+SIGMOID_TABLE_TYPE = QuantSpec(40, 0, False, "RND_CONV", "SAT")
+SIGMOID_TABLE_FRAC = (-3, 12)  # input fraction bits for which the table (16 * 2^f entries) indexes exactly
+
+
+def sigmoid_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
+    """quantized_sigmoid(bits, use_real_sigmoid=True) as hls4ml's sigmoid table (nnet_activation.h sigmoid):
+    entry i holds float(1 / (1 + exp(-x_i))) at x_i = 16 * (i - N/2) / N, and x looks up index x * N / 16 + N/2,
+    clamped to [0, N). With N = 16 * 2^f for inputs of f fraction bits every x in [-8, 8) has its own entry.
+
+    QKeras rounds its float32 sigmoid (tf.sigmoid) to `bits`, hls4ml the C++ float one: both are within a few
+    float32 steps of the true value, so they agree unless the true value is that close to a rounding tie;
+    every input value is checked, and inputs beyond +-8 must round as the table's end entries do.
+    """
+    bits = int(q.bits)
+    result = QuantSpec(bits, 0, False, "RND_CONV", "SAT")
+    where = f"layer '{name}' (quantized_sigmoid(use_real_sigmoid=True))"
+    f = in_spec.frac
+    if not SIGMOID_TABLE_FRAC[0] <= f <= SIGMOID_TABLE_FRAC[1]:
+        raise CodesignError(f"{where}: its input {in_spec.to_hls()} has {f} fraction bits; hls4ml's sigmoid table "
+                            f"holds one entry per input value only for {SIGMOID_TABLE_FRAC[0]} to "
+                            f"{SIGMOID_TABLE_FRAC[1]}; allowed: quantize the input to at most "
+                            f"{SIGMOID_TABLE_FRAC[1]} fraction bits first")
+    m = 2.0 ** bits
+    ulp = in_spec.lsb
+    lo, hi = max(in_spec.min_value, -8.0), min(in_spec.max_value, 8.0 - ulp)
+    xs = np.arange(round(lo / ulp), round(hi / ulp) + 1) * ulp
+    scaled = m / (1.0 + np.exp(-xs))
+    gap = np.abs(scaled - np.floor(scaled) - 0.5)
+    if np.any(gap <= m * 2.0**-20):
+        x = float(xs[np.argmin(gap)])
+        raise CodesignError(f"{where}: sigmoid({x}) lies within float32 rounding of a {bits}-bit rounding tie, "
+                            "so QKeras's and hls4ml's float sigmoids may round it apart; allowed: other bits or "
+                            "input grids")
+
+    def q_of(x: float) -> float:
+        return float(result.quantize(np.array([1.0 / (1.0 + np.exp(-x))]))[0])
+
+    for end, clamp in ((in_spec.max_value, 8.0 - ulp), (in_spec.min_value, -8.0)):
+        if abs(end) > 8.0 - ulp and abs(clamp) <= 8.0 and q_of(end) != q_of(clamp):
+            raise CodesignError(f"{where}: inputs reach {end}, where QKeras gives {q_of(end)} but the table's end "
+                                f"entry sigmoid({clamp}) gives {q_of(clamp)}; allowed: inputs within +-8 or "
+                                "fewer bits")
+    return LayerPrecision(name, "QActivation", result, params={"table": SIGMOID_TABLE_TYPE},
+                          kind=LayerKind.SIGMOID_TABLE, table_size=int(16 * 2**f))
+
+
 def _leaky_relu(layer, in_spec: QuantSpec) -> LayerPrecision:
     """nnet_activation.h leaky_relu: x > 0 ? x : alpha * x, with alpha = 2^-k (quantizers.leaky_parameters)."""
     alpha = float(layer.get_config()["alpha"])
@@ -254,12 +303,14 @@ def _node(layer, specs: list[QuantSpec], lowered: Lowered, is_last: bool) -> Lay
         return _mac_node(layer, spec, lowered)
     if cls == "QActivation":
         q = quantizer_object(layer.get_config()["activation"])
+        if getattr(q, "use_real_sigmoid", False):
+            return sigmoid_table(layer.name, q, spec)
         return LayerPrecision(layer.name, cls, activation_spec(q, _where(layer)),
                               kind=LayerKind.SIGN if is_sign(q) else LayerKind.QUANTIZE)
     if cls == "Activation":
         return _activation(layer, spec, is_last)
     if cls == "BatchNormalization":
-        return _batchnorm(layer, spec)
+        return _batchnorm(layer, spec, user=layer.name not in lowered.affine)
     if cls == "LeakyReLU":
         return _leaky_relu(layer, spec)
     if cls in POOLING:

@@ -16,7 +16,7 @@ from .spec import QuantSpec, spec_for_values
 
 SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer, negative_slope=0 or 2^-k), quantized_bits(alpha=1 or None), "
                          "binary(alpha=1 or None), binary_tanh, ternary(alpha=float or None, threshold=float), "
-                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid(use_real_sigmoid=False)")
+                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid")
 # Weights are stored as the exact values their quantizer produces, so any quantizer whose values fit a
 # fixed-point type is exact: quantized_bits (any alpha whose scales are powers of two), quantized_po2,
 # binary, ternary, or no quantizer at all (float weights).
@@ -66,6 +66,7 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
         raise CodesignError(f"{where}: {name} must be lowered first (lower.py)")
     if name == "quantized_sigmoid":
         # round(clip(x/2 + 1/2, 0, 1) * 2^bits) / 2^bits, clipped to 1 - 2^-bits: hls4ml hard_sigmoid + this cast
+        # (use_real_sigmoid: hls4ml's sigmoid table + this cast, precision.sigmoid_table)
         return QuantSpec(int(q.bits), 0, False, "RND_CONV", "SAT")
     if name == "quantized_bits":
         if not _unit_alpha(q):
@@ -101,9 +102,9 @@ def activation_form(q, where: str = "activation") -> str:
         ternary_parameters(q, where)
         return "ternary"
     if name == "quantized_sigmoid":
-        if q.use_real_sigmoid or q.use_stochastic_rounding:
-            raise CodesignError(f"{where}: quantized_sigmoid with use_real_sigmoid (hls4ml's sigmoid is a lookup "
-                                f"table) or stochastic rounding is not bit-exact; allowed: {SUPPORTED_ACTIVATIONS}")
+        if q.use_stochastic_rounding:
+            raise CodesignError(f"{where}: quantized_sigmoid with stochastic rounding is not bit-exact; "
+                                f"allowed: {SUPPORTED_ACTIVATIONS}")
         return "sigmoid_symmetric" if q.symmetric else "plain"
     if name == "quantized_relu":
         if q.use_sigmoid or q.relu_upper_bound is not None or q.use_stochastic_rounding:

@@ -151,8 +151,12 @@ def test_sign_activations_are_binary_tanh_and_other_steps_refused():
     graph = derive(tf.keras.Model(inp, QActivation(quantized_sigmoid(3), name="sig")(h)), QuantSpec(8, 1))
     assert [(n.kind, n.result.to_hls()) for n in graph.nodes[1:]] == [
         (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.SIGN, "fixed<2,2>"), (LayerKind.QUANTIZE, "ufixed<3,0,RND_CONV,SAT>")]
-    for act, message in [(quantized_sigmoid(4, use_real_sigmoid=True), r"quantized_sigmoid with use_real_sigmoid"),
-                         (ternary(alpha="auto_po2"), r"a ternary activation with alpha='auto_po2'"),
+    real = tf.keras.Model(inp, QActivation(quantized_sigmoid(4, use_real_sigmoid=True), name="a")(inp))
+    with pytest.raises(CodesignError, match=r"layer 'a' \(quantized_sigmoid\(use_real_sigmoid=True\)\): its input "
+                                            r"fixed<16,1> has 15 fraction bits; hls4ml's sigmoid table holds one entry "
+                                            r"per input value only for -3 to 12"):
+        derive(real, QuantSpec(16, 1))
+    for act, message in [(ternary(alpha="auto_po2"), r"a ternary activation with alpha='auto_po2'"),
                          (quantized_relu(3, 1, negative_slope=0.125), r"negative_slope 0.125 with 3 bits puts its "
                           r"floor -negative_slope\*2\^integer off the 3-bit grid; allowed: negative_slope 2\^-k with "
                           r"0 <= k <= bits - 1"),
@@ -179,6 +183,8 @@ def test_composite_activations_are_built_from_exact_layers():
                                   "leaky": ("quantize", "fixed<4,2,RND_CONV,SAT>")}  # grid 2^-2, -2 .. 1.75
     assert graph["leaky_leaky"].params["param"].to_hls() == "ufixed<2,0>"  # 0.25
     assert by_source["sig"]["sig"] == ("batchnorm", "ufixed<3,0>")
+    assert by_source["rsig"]["rsig"] == ("sigmoid_table", "ufixed<4,0,RND_CONV,SAT>")
+    assert graph["rsig"].table_size == 16 * 2**3  # one entry per input value of fixed<8,5>
     assert by_source["fc2"]["fc2_ternary"] == ("batchnorm", "fixed<2,1>")  # alpha 0.5: -0.5, 0, 0.5
 
 

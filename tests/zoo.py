@@ -228,7 +228,8 @@ def conv1d_separable():
 def composite_activations():
     """Activations hls4ml has no exact single layer for, side by side at the output: binary_tanh (0 -> -1)
     after a BatchNormalization, ternary (threshold ties hit exactly; one fused into a QDense with
-    alpha 0.5), leaky quantized_relu (inputs far below -2^integer) and a symmetric quantized_sigmoid.
+    alpha 0.5), leaky quantized_relu (inputs far below -2^integer), a symmetric quantized_sigmoid and a
+    use_real_sigmoid one (hls4ml's table; inputs to +-16 reach both clamped ends).
     Zero kernel columns with biases 0, +-0.25, +-0.5 put values exactly on the thresholds."""
     import tensorflow as tf
     from qkeras import QActivation, quantized_bits, quantized_relu, quantized_sigmoid, ternary
@@ -256,7 +257,9 @@ def composite_activations():
                 QActivation(ternary(threshold=0.5), name="tern")(h),
                 QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(h),
                 fused,
-                QActivation(quantized_sigmoid(3, symmetric=True), name="sig")(h)]
+                QActivation(quantized_sigmoid(3, symmetric=True), name="sig")(h),
+                QActivation(quantized_sigmoid(4, use_real_sigmoid=True), name="rsig")(
+                    QActivation(quantized_bits(8, 4, alpha=1), name="pre")(h))]
     out = branches[0]
     for i, branch in enumerate(branches[1:]):
         out = tf.keras.layers.Concatenate(name=f"cat{i}")([out, branch])

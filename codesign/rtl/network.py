@@ -128,12 +128,22 @@ def _sign(v):
     return v.msb_mux(-1.0, 1.0)
 
 
+def _sigmoid_rom(v, spec: QuantSpec):
+    """QKeras quantized_sigmoid(use_real_sigmoid=True) of every value v can take: precision.sigmoid_table
+    proved that hls4ml's table (clamped at +-8) rounds each of them the same way."""
+    xs = np.arange(round((v.high - v.low) / v.step) + 1) * float(v.step) + float(v.low)
+    return v.lookup(spec.quantize(1.0 / (1.0 + np.exp(-xs))))
+
+
 def _activation(node: LayerPrecision, x, layer):
     where = f"layer '{node.name}'"
     if node.kind is LayerKind.SIGN:  # nnet_activation.h binary_tanh: x >= 0 ? 1 : -1
         return _to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.RELU:
         return x.relu()
+    if node.kind is LayerKind.SIGMOID_TABLE:  # one ROM per element over the values it can take
+        return _to_array(np.array([_sigmoid_rom(v, node.result) for v in x._vars.ravel()], dtype=object)
+                         .reshape(x.shape), x)
     if node.kind is LayerKind.LEAKY_RELU:  # nnet_activation.h leaky_relu: x > 0 ? x : alpha * x (exact type)
         alpha = float(layer.get_config()["alpha"])
         return cast(x.relu() - (-x).relu() * alpha, node.result, where)
@@ -201,7 +211,8 @@ def build(graph: TypedGraph, until: str | None = None):
         where = f"layer '{node.name}' ({node.class_name})"
         if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
             y = _mac(node, x, layer, graph)
-        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU):
+        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU,
+                           LayerKind.SIGMOID_TABLE):
             y = _activation(node, x, layer)
         elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
             scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))

@@ -106,6 +106,8 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         rtl = VerilogModel(comb, top, tmp, latency_cutoff=pipeline if pipeline > 0 else -1, part_name=target.part,
                            print_latency=False)
         rtl.write()
+        for mem in (tmp / "src" / "memfiles").glob("*.mem"):  # da4ml ends the file without a newline, and
+            mem.write_text(mem.read_text().rstrip("\n") + "\n")  # Verilator 5.006's $readmemh drops that entry
         solution = rtl._pipe if rtl._pipe is not None else comb
         latency = len(rtl._pipe.solutions) if rtl._pipe is not None else 0
         step(f"Yosys synth_xilinx -family {target.yosys_family}")
@@ -114,7 +116,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         lib, timings["verilator_build_s"] = verilator.build(tmp, top)
         step(f"Verilator: simulating {len(xq)} samples")
         start = time.perf_counter()
-        got = verilator.simulate(lib, solution, xq)
+        got = verilator.simulate(lib, solution, xq, yosys.mem_dir(tmp / "src"))
         timings["simulate_s"] = round(time.perf_counter() - start, 3)
         shutil.rmtree(tmp / "sim" / "obj_dir", ignore_errors=True)
     timings["verilator_build_s"] = round(timings["verilator_build_s"], 1)

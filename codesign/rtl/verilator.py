@@ -8,6 +8,7 @@ ctypes calls the binder's `inference(int32 *in, int32 *out, n, threads)`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import subprocess
@@ -81,8 +82,9 @@ def check_io_widths(solution) -> None:
                                 f"the Verilator binder passes at most {INT32_BITS}")
 
 
-def simulate(lib: Path, solution, x: np.ndarray) -> np.ndarray:
-    """RTL outputs for inputs x (already on the input grid), as float64 (exact)."""
+def simulate(lib: Path, solution, x: np.ndarray, mem_dir: Path) -> np.ndarray:
+    """RTL outputs for inputs x (already on the input grid), as float64 (exact). Lookup tables are read
+    ($readmemh) relative to `mem_dir` (yosys.mem_dir) when the model starts."""
     handle = ctypes.CDLL(str(lib))
     n_in, n_out = solution.shape
     flat = np.asarray(x, np.float64).reshape(len(x), -1)
@@ -91,7 +93,9 @@ def simulate(lib: Path, solution, x: np.ndarray) -> np.ndarray:
     (_, _, f_in), (k, i, f) = (tuple(int(np.max(a)) for a in kifs) for kifs in io_kifs(solution))
     inp = np.ascontiguousarray(np.floor(flat * 2.0 ** f_in).astype(np.int32).ravel())
     out = np.empty(len(x) * n_out, dtype=np.int32)
-    handle.inference(inp.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
-                     out.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), ctypes.c_size_t(len(x)), ctypes.c_size_t(1))
+    with contextlib.chdir(mem_dir):
+        handle.inference(inp.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                         out.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), ctypes.c_size_t(len(x)),
+                         ctypes.c_size_t(1))
     span, offset = 2.0 ** (k + i + f), k * 2.0 ** (i + f)
     return ((out.reshape(len(x), n_out).astype(np.float64) + offset) % span - offset) * 2.0 ** -f

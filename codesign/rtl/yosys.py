@@ -35,6 +35,12 @@ def sources(src: Path, top: str) -> list[Path]:
     return used + design
 
 
+def mem_dir(src: Path) -> Path:
+    """Where da4ml puts lookup-table contents: $readmemh paths are relative to it (rtl_model.py, src/memfiles)."""
+    mem = src / "memfiles"
+    return mem if mem.is_dir() else src
+
+
 def parse_stat(text: str) -> dict[str, int]:
     """Cell counts of the last `stat` section of a Yosys log."""
     section = text.rsplit("Number of cells:", 1)
@@ -53,10 +59,15 @@ def synthesize(src: Path, top: str, family: str, log: Path, timeout_s: float | N
     """`synth_xilinx -flatten -family <family>` of `top` in `src`; the full log goes to `log`."""
     yosys = require("yosys")
     files = " ".join(str(p) for p in sources(src, top))
-    script = f"read_verilog {files}\nsynth_xilinx -flatten -family {family} -top {top}\nstat\n"
+    # -defer: lookup_table.v's $readmemh is read once hierarchy has set MEM_FILE, not with its placeholder.
+    # Its ROMs (rom_style "distributed", which Yosys 0.23 cannot map) become logic first, as Vivado makes them.
+    roms = "hierarchy -top {top}\nproc\nmemory -nomap\nmemory_map\n" if any(
+        p.name == "lookup_table.v" for p in sources(src, top)) else ""
+    script = (f"read_verilog -defer {files}\n{roms.format(top=top)}"
+              f"synth_xilinx -flatten -family {family} -top {top}\nstat\n")
     start = time.perf_counter()
     try:
-        run = subprocess.run([yosys, "-p", script.replace("\n", "; ")], capture_output=True, text=True,
+        run = subprocess.run([yosys, "-p", script.replace("\n", "; ")], capture_output=True, text=True, cwd=mem_dir(src),
                              timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise CodesignError(f"yosys did not finish {top} in {timeout_s:.0f} s") from None
