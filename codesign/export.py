@@ -73,7 +73,7 @@ def hls_config(precisions: list[LayerPrecision], opts: ExportOptions, trace: boo
             entry.update(Strategy="stable", TableSize=4096)
             # hls4ml takes inp_norm_t as a layer attribute, not from Precision (model/layers.py: keys ending _t)
             entry["inp_norm_t"] = entry["Precision"].pop("inp_norm")
-        if lp.table_size is not None:  # a sigmoid table (precision.sigmoid_table); table_t as for inp_norm_t
+        if lp.table_size is not None:  # precision.function_table; table_t as for inp_norm_t
             entry.update(TableSize=lp.table_size, table_t=entry["Precision"].pop("table"))
         strategy = layer_strategy(lp, opts) if lp.kind in MAC_KINDS else None
         if strategy is not None:

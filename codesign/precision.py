@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import CodesignError
 from .lower import Lowered, lower
-from .quantizers import activation_spec, is_sign, quantizer_object, weight_spec
+from .quantizers import activation_spec, is_sign, quantizer_name, quantizer_object, weight_spec
 from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values, union
 
 # Float parameters (BatchNorm scale/bias computed by hls4ml in float32) are held up to this many
@@ -48,7 +48,7 @@ class LayerKind(str, Enum):
     QUANTIZE = "quantize"          # Activation linear/relu/hard_tanh with a rounding+saturating result type
     RELU = "relu"                  # Activation relu with an exact result (no quantizer)
     SIGN = "sign"                  # Activation binary_tanh: x >= 0 ? 1 : -1
-    SIGMOID_TABLE = "sigmoid_table"  # Activation sigmoid: a table of sigmoid(x) for every input value, then a cast
+    FUNCTION_TABLE = "function_table"  # Activation sigmoid/tanh: a table entry per input value, then a cast
     LEAKY_RELU = "leaky_relu"      # LeakyReLU: x > 0 ? x : alpha * x, alpha a power of two, exact result
     BATCHNORM = "batchnorm"        # BatchNormalization: x*scale + bias
     MAX_POOL = "max_pool"          # Pooling1D/2D, GlobalPooling1D/2D (Max)
@@ -78,7 +78,8 @@ class LayerPrecision:
     params: dict[str, QuantSpec] = field(default_factory=dict)  # e.g. BatchNorm scale/bias
     n_terms: int | None = None
     approximate: bool = False  # a softmax lookup table
-    table_size: int | None = None  # hls4ml TableSize of a sigmoid table
+    table_size: int | None = None  # hls4ml TableSize of a sigmoid/tanh table
+    table_function: str | None = None  # its function: a key of TABLES
     source: str | None = None  # the original Keras layer this node belongs to
     kind: LayerKind = LayerKind.RESHAPE
     inputs: list[str] = field(default_factory=list)
@@ -231,51 +232,56 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
                         "allowed: linear, relu, a final softmax, or a QActivation")
 
 
-# sigmoid table entries: far finer than any result grid, so the cast rounds the table's float32 value
-SIGMOID_TABLE_TYPE = QuantSpec(40, 0, False, "RND_CONV", "SAT")
-SIGMOID_TABLE_FRAC = (-3, 12)  # input fraction bits for which the table (16 * 2^f entries) indexes exactly
+# table entries: far finer than any result grid, so the cast rounds the table's float value
+TABLE_FRAC = 40
+TABLE_INPUT_FRAC = (-2, 12)  # input fraction bits for which the table (2 * range * 2^f entries) indexes exactly
+# nnet_activation.h sigmoid / tanh: entry i holds f(x_i), x_i = R * (2i - N) / N, for |x| < R = 8 / 4
+TABLES = {"sigmoid": (8.0, lambda x: 1.0 / (1.0 + np.exp(-x))), "tanh": (4.0, np.tanh)}
 
 
-def sigmoid_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
-    """quantized_sigmoid(bits, use_real_sigmoid=True) as hls4ml's sigmoid table (nnet_activation.h sigmoid):
-    entry i holds float(1 / (1 + exp(-x_i))) at x_i = 16 * (i - N/2) / N, and x looks up index x * N / 16 + N/2,
-    clamped to [0, N). With N = 16 * 2^f for inputs of f fraction bits every x in [-8, 8) has its own entry.
+def function_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
+    """quantized_sigmoid(use_real_sigmoid=True) / quantized_tanh(use_real_tanh=True) as hls4ml's lookup table
+    (nnet_activation.h sigmoid/tanh): x looks up index x * N / (2R) + N/2, clamped to [0, N). With
+    N = 2R * 2^f for inputs of f fraction bits every x in [-R, R) has its own entry, at exactly x.
 
-    QKeras rounds its float32 sigmoid (tf.sigmoid) to `bits`, hls4ml the C++ float one: both are within a few
-    float32 steps of the true value, so they agree unless the true value is that close to a rounding tie;
-    every input value is checked, and inputs beyond +-8 must round as the table's end entries do.
+    QKeras rounds its float32 function (tf.sigmoid / tf.tanh) onto the result grid, hls4ml the C++ one: both
+    are within a few float32 steps of the true value, so they agree unless the true value is that close to
+    a rounding tie; every input value is checked, and inputs beyond +-R must round as the table's clamped
+    end entries do.
     """
-    bits = int(q.bits)
-    result = QuantSpec(bits, 0, False, "RND_CONV", "SAT")
-    where = f"layer '{name}' (quantized_sigmoid(use_real_sigmoid=True))"
+    fn_name = "sigmoid" if quantizer_name(q) == "quantized_sigmoid" else "tanh"
+    half, fn = TABLES[fn_name]
+    result = activation_spec(q, f"layer '{name}'")
+    where = f"layer '{name}' ({quantizer_name(q)}(use_real_{fn_name}=True))"
     f = in_spec.frac
-    if not SIGMOID_TABLE_FRAC[0] <= f <= SIGMOID_TABLE_FRAC[1]:
-        raise CodesignError(f"{where}: its input {in_spec.to_hls()} has {f} fraction bits; hls4ml's sigmoid table "
-                            f"holds one entry per input value only for {SIGMOID_TABLE_FRAC[0]} to "
-                            f"{SIGMOID_TABLE_FRAC[1]}; allowed: quantize the input to at most "
-                            f"{SIGMOID_TABLE_FRAC[1]} fraction bits first")
-    m = 2.0 ** bits
+    if not TABLE_INPUT_FRAC[0] <= f <= TABLE_INPUT_FRAC[1]:
+        raise CodesignError(f"{where}: its input {in_spec.to_hls()} has {f} fraction bits; hls4ml's {fn_name} table "
+                            f"holds one entry per input value only for {TABLE_INPUT_FRAC[0]} to "
+                            f"{TABLE_INPUT_FRAC[1]}; allowed: quantize the input to at most "
+                            f"{TABLE_INPUT_FRAC[1]} fraction bits first")
+    scale = result.lsb ** -1  # values are rounded at k / scale
     ulp = in_spec.lsb
-    lo, hi = max(in_spec.min_value, -8.0), min(in_spec.max_value, 8.0 - ulp)
+    lo, hi = max(in_spec.min_value, -half), min(in_spec.max_value, half - ulp)
     xs = np.arange(round(lo / ulp), round(hi / ulp) + 1) * ulp
-    scaled = m / (1.0 + np.exp(-xs))
+    scaled = fn(xs) * scale
     gap = np.abs(scaled - np.floor(scaled) - 0.5)
-    if np.any(gap <= m * 2.0**-20):
+    if np.any(gap <= scale * 2.0**-20):
         x = float(xs[np.argmin(gap)])
-        raise CodesignError(f"{where}: sigmoid({x}) lies within float32 rounding of a {bits}-bit rounding tie, "
-                            "so QKeras's and hls4ml's float sigmoids may round it apart; allowed: other bits or "
-                            "input grids")
+        raise CodesignError(f"{where}: {fn_name}({x}) lies within float32 rounding of a rounding tie of "
+                            f"{result.to_hls()}, so QKeras's and hls4ml's float {fn_name}s may round it apart; "
+                            "allowed: other bits or input grids")
 
     def q_of(x: float) -> float:
-        return float(result.quantize(np.array([1.0 / (1.0 + np.exp(-x))]))[0])
+        return float(result.quantize(fn(np.array([x])))[0])
 
-    for end, clamp in ((in_spec.max_value, 8.0 - ulp), (in_spec.min_value, -8.0)):
-        if abs(end) > 8.0 - ulp and abs(clamp) <= 8.0 and q_of(end) != q_of(clamp):
+    for end, clamp in ((in_spec.max_value, half - ulp), (in_spec.min_value, -half)):
+        if abs(end) > half - ulp and q_of(end) != q_of(clamp):
             raise CodesignError(f"{where}: inputs reach {end}, where QKeras gives {q_of(end)} but the table's end "
-                                f"entry sigmoid({clamp}) gives {q_of(clamp)}; allowed: inputs within +-8 or "
+                                f"entry {fn_name}({clamp}) gives {q_of(clamp)}; allowed: inputs within +-{half:g} or "
                                 "fewer bits")
-    return LayerPrecision(name, "QActivation", result, params={"table": SIGMOID_TABLE_TYPE},
-                          kind=LayerKind.SIGMOID_TABLE, table_size=int(16 * 2**f))
+    table = QuantSpec(TABLE_FRAC + int(result.signed), int(result.signed), result.signed, "RND_CONV", "SAT")
+    return LayerPrecision(name, "QActivation", result, params={"table": table},
+                          kind=LayerKind.FUNCTION_TABLE, table_size=int(2 * half * 2**f), table_function=fn_name)
 
 
 def _leaky_relu(layer, in_spec: QuantSpec) -> LayerPrecision:
@@ -303,8 +309,8 @@ def _node(layer, specs: list[QuantSpec], lowered: Lowered, is_last: bool) -> Lay
         return _mac_node(layer, spec, lowered)
     if cls == "QActivation":
         q = quantizer_object(layer.get_config()["activation"])
-        if getattr(q, "use_real_sigmoid", False):
-            return sigmoid_table(layer.name, q, spec)
+        if getattr(q, "use_real_sigmoid", False) or getattr(q, "use_real_tanh", False):
+            return function_table(layer.name, q, spec)
         return LayerPrecision(layer.name, cls, activation_spec(q, _where(layer)),
                               kind=LayerKind.SIGN if is_sign(q) else LayerKind.QUANTIZE)
     if cls == "Activation":

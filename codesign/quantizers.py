@@ -16,7 +16,7 @@ from .spec import QuantSpec, spec_for_values
 
 SUPPORTED_ACTIVATIONS = ("quantized_relu(bits, integer, negative_slope=0 or 2^-k), quantized_bits(alpha=1 or None), "
                          "binary(alpha=1 or None), binary_tanh, ternary(alpha=float or None, threshold=float), "
-                         "quantized_tanh(use_real_tanh=False), quantized_sigmoid")
+                         "quantized_tanh, quantized_sigmoid")
 # Weights are stored as the exact values their quantizer produces, so any quantizer whose values fit a
 # fixed-point type is exact: quantized_bits (any alpha whose scales are powers of two), quantized_po2,
 # binary, ternary, or no quantizer at all (float weights).
@@ -66,7 +66,7 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
         raise CodesignError(f"{where}: {name} must be lowered first (lower.py)")
     if name == "quantized_sigmoid":
         # round(clip(x/2 + 1/2, 0, 1) * 2^bits) / 2^bits, clipped to 1 - 2^-bits: hls4ml hard_sigmoid + this cast
-        # (use_real_sigmoid: hls4ml's sigmoid table + this cast, precision.sigmoid_table)
+        # (use_real_sigmoid: hls4ml's sigmoid table + this cast, precision.function_table)
         return QuantSpec(int(q.bits), 0, False, "RND_CONV", "SAT")
     if name == "quantized_bits":
         if not _unit_alpha(q):
@@ -80,10 +80,7 @@ def activation_spec(config: Any, where: str) -> QuantSpec:
         return QuantSpec(spec.width, spec.integer, spec.signed, "RND_CONV", overflow)
     if name == "quantized_relu":
         return QuantSpec(int(q.bits), int(q.integer), False, "RND_CONV", "SAT")
-    if name == "quantized_tanh":
-        if q.use_real_tanh:
-            raise CodesignError(f"{where}: quantized_tanh(use_real_tanh=True) uses a lookup table, not bit-exact; "
-                                f"allowed activations: {SUPPORTED_ACTIVATIONS}")
+    if name == "quantized_tanh":  # hard: hls4ml hard_tanh; use_real_tanh: precision.function_table
         return QuantSpec(int(q.bits), 1, True, "RND_CONV", "SAT_SYM" if q.symmetric else "SAT")
     raise CodesignError(f"{where}: unsupported activation quantizer {name!r}; allowed: {SUPPORTED_ACTIVATIONS}")
 

@@ -154,7 +154,7 @@ def test_sign_activations_are_binary_tanh_and_other_steps_refused():
     real = tf.keras.Model(inp, QActivation(quantized_sigmoid(4, use_real_sigmoid=True), name="a")(inp))
     with pytest.raises(CodesignError, match=r"layer 'a' \(quantized_sigmoid\(use_real_sigmoid=True\)\): its input "
                                             r"fixed<16,1> has 15 fraction bits; hls4ml's sigmoid table holds one entry "
-                                            r"per input value only for -3 to 12"):
+                                            r"per input value only for -2 to 12"):
         derive(real, QuantSpec(16, 1))
     for act, message in [(ternary(alpha="auto_po2"), r"a ternary activation with alpha='auto_po2'"),
                          (quantized_relu(3, 1, negative_slope=0.125), r"negative_slope 0.125 with 3 bits puts its "
@@ -183,7 +183,9 @@ def test_composite_activations_are_built_from_exact_layers():
                                   "leaky": ("quantize", "fixed<4,2,RND_CONV,SAT>")}  # grid 2^-2, -2 .. 1.75
     assert graph["leaky_leaky"].params["param"].to_hls() == "ufixed<2,0>"  # 0.25
     assert by_source["sig"]["sig"] == ("batchnorm", "ufixed<3,0>")
-    assert by_source["rsig"]["rsig"] == ("sigmoid_table", "ufixed<4,0,RND_CONV,SAT>")
+    assert by_source["rsig"]["rsig"] == ("function_table", "ufixed<4,0,RND_CONV,SAT>")
+    assert by_source["rtanh"]["rtanh"] == ("function_table", "fixed<5,1,RND_CONV,SAT_SYM>")
+    assert graph["rtanh"].table_size == 8 * 2**3
     assert graph["rsig"].table_size == 16 * 2**3  # one entry per input value of fixed<8,5>
     assert by_source["fc2"]["fc2_ternary"] == ("batchnorm", "fixed<2,1>")  # alpha 0.5: -0.5, 0, 0.5
 

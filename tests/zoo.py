@@ -228,11 +228,11 @@ def conv1d_separable():
 def composite_activations():
     """Activations hls4ml has no exact single layer for, side by side at the output: binary_tanh (0 -> -1)
     after a BatchNormalization, ternary (threshold ties hit exactly; one fused into a QDense with
-    alpha 0.5), leaky quantized_relu (inputs far below -2^integer), a symmetric quantized_sigmoid and a
-    use_real_sigmoid one (hls4ml's table; inputs to +-16 reach both clamped ends).
+    alpha 0.5), leaky quantized_relu (inputs far below -2^integer), a symmetric quantized_sigmoid and
+    use_real_sigmoid / use_real_tanh ones (hls4ml's tables; inputs to +-16 reach both clamped ends).
     Zero kernel columns with biases 0, +-0.25, +-0.5 put values exactly on the thresholds."""
     import tensorflow as tf
-    from qkeras import QActivation, quantized_bits, quantized_relu, quantized_sigmoid, ternary
+    from qkeras import QActivation, quantized_bits, quantized_relu, quantized_sigmoid, quantized_tanh, ternary
 
     seeded(10)
     rng = np.random.default_rng(10)
@@ -253,13 +253,14 @@ def composite_activations():
                  activation=ternary(alpha=0.5, threshold=0.25))
     fused = fc2(inp)
     tied(fc2, 6, [0.0, 0.25, -0.25, 0.125])
+    pre = QActivation(quantized_bits(8, 4, alpha=1), name="pre")(h)
     branches = [QActivation("binary_tanh", name="btanh")(b),
                 QActivation(ternary(threshold=0.5), name="tern")(h),
                 QActivation(quantized_relu(4, 1, negative_slope=0.25), name="leaky")(h),
                 fused,
                 QActivation(quantized_sigmoid(3, symmetric=True), name="sig")(h),
-                QActivation(quantized_sigmoid(4, use_real_sigmoid=True), name="rsig")(
-                    QActivation(quantized_bits(8, 4, alpha=1), name="pre")(h))]
+                QActivation(quantized_sigmoid(4, use_real_sigmoid=True), name="rsig")(pre),
+                QActivation(quantized_tanh(5, symmetric=True, use_real_tanh=True), name="rtanh")(pre)]
     out = branches[0]
     for i, branch in enumerate(branches[1:]):
         out = tf.keras.layers.Concatenate(name=f"cat{i}")([out, branch])

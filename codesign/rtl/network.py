@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from ..precision import LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
+from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
 
@@ -128,11 +128,11 @@ def _sign(v):
     return v.msb_mux(-1.0, 1.0)
 
 
-def _sigmoid_rom(v, spec: QuantSpec):
-    """QKeras quantized_sigmoid(use_real_sigmoid=True) of every value v can take: precision.sigmoid_table
-    proved that hls4ml's table (clamped at +-8) rounds each of them the same way."""
+def _rom(v, spec: QuantSpec, fn):
+    """QKeras's real sigmoid/tanh quantizer of every value v can take: precision.function_table proved that
+    hls4ml's table (clamped at its ends) rounds each of them the same way."""
     xs = np.arange(round((v.high - v.low) / v.step) + 1) * float(v.step) + float(v.low)
-    return v.lookup(spec.quantize(1.0 / (1.0 + np.exp(-xs))))
+    return v.lookup(spec.quantize(fn(xs)))
 
 
 def _activation(node: LayerPrecision, x, layer):
@@ -141,8 +141,9 @@ def _activation(node: LayerPrecision, x, layer):
         return _to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.RELU:
         return x.relu()
-    if node.kind is LayerKind.SIGMOID_TABLE:  # one ROM per element over the values it can take
-        return _to_array(np.array([_sigmoid_rom(v, node.result) for v in x._vars.ravel()], dtype=object)
+    if node.kind is LayerKind.FUNCTION_TABLE:  # one ROM per element over the values it can take
+        fn = TABLES[node.table_function][1]
+        return _to_array(np.array([_rom(v, node.result, fn) for v in x._vars.ravel()], dtype=object)
                          .reshape(x.shape), x)
     if node.kind is LayerKind.LEAKY_RELU:  # nnet_activation.h leaky_relu: x > 0 ? x : alpha * x (exact type)
         alpha = float(layer.get_config()["alpha"])
@@ -212,7 +213,7 @@ def build(graph: TypedGraph, until: str | None = None):
         if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
             y = _mac(node, x, layer, graph)
         elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU,
-                           LayerKind.SIGMOID_TABLE):
+                           LayerKind.FUNCTION_TABLE):
             y = _activation(node, x, layer)
         elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
             scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
