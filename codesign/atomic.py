@@ -10,8 +10,12 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_dir(final: Path):
-    """Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed."""
+def atomic_dir(final: Path, keep: tuple[str, ...] = ()):
+    """Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed.
+
+    Entries of the old `final` named in `keep` that the new one lacks are moved over: other commands'
+    outputs (a design's search/, learned/, analysis/, rtl/) survive a new `codesign run`.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
@@ -20,6 +24,9 @@ def atomic_dir(final: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for name in keep:
+        if (final / name).exists() and not (tmp / name).exists():
+            (final / name).rename(tmp / name)
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)

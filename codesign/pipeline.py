@@ -96,6 +96,10 @@ def train_design(design: Design, progress=None, epochs: int | None = None, split
     return split, net, qat, scores, time.perf_counter() - start, design
 
 
+# what search, learn, analyze and synth write into reports/<design>/: a new run keeps them
+OTHER_COMMANDS_OUTPUTS = ("search", "learned", "analysis", "rtl")
+
+
 def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int | None = None, progress=None,
                log=print) -> dict:
     design = load_design(path)
@@ -103,7 +107,7 @@ def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int |
     task = design.task
     log(f"{task.metric}: float {scores['float']:.4g}, QAT {scores['qat']:.4g}")
     final = Path(out_root) / design.name
-    with atomic_dir(final) as tmp:
+    with atomic_dir(final, keep=OTHER_COMMANDS_OUTPUTS) as tmp:
         result, _ = verify(qat, split.x_test, design.export, tmp / "hls_project", name=design.name,
                            input_spec=split.input_spec, progress=lambda m: log(f"- {m}"))
         measured = {"float": evaluate(net, split.x_test, split.y_test, task),

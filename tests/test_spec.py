@@ -107,3 +107,18 @@ def test_every_rounding_mode(mode, expected):
 def test_sat_zero_sets_overflows_to_zero():
     q = QuantSpec(4, 2, True, "TRN", "SAT_ZERO")  # [-2, 1.75]
     np.testing.assert_array_equal(q.quantize(np.array([1.75, 2.0, -2.0, -2.25])), [1.75, 0.0, -2.0, 0.0])
+
+
+def test_atomic_dir_replaces_the_folder_but_keeps_named_siblings(tmp_path):
+    from codesign.atomic import atomic_dir
+
+    final = tmp_path / "digits"
+    (final / "search").mkdir(parents=True)
+    (final / "search" / "trials.csv").write_text("kept")
+    (final / "report.md").write_text("old")
+    (final / "stale.txt").write_text("old")
+    with atomic_dir(final, keep=("search", "learned")) as tmp:
+        (tmp / "report.md").write_text("new")
+    assert sorted(p.name for p in final.iterdir()) == ["report.md", "search"]
+    assert (final / "report.md").read_text() == "new" and (final / "search" / "trials.csv").read_text() == "kept"
+    assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # no temp or old folder left
