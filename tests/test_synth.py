@@ -72,6 +72,21 @@ def test_rnd_conv_ties_go_to_even():
     assert {v: got[list(values).index(v)] for v in ties} == ties
 
 
+def test_constants_round_half_to_even_too():
+    """A zero kernel column makes a constant; da4ml 0.5.2 folds the unsigned bit extraction of a negative
+    constant wrongly (-0.125 -> -0.25), which made leaky quantized_relu outputs 0.25 off."""
+    from da4ml.trace import FixedVariable, FixedVariableArray, FixedVariableArrayInput, comb_trace
+
+    from codesign.rtl.network import cast
+
+    inp = FixedVariableArrayInput((1,))
+    consts = [FixedVariable.from_const(v, hwconf=inp._vars[0].hwconf, _factor=1) for v in (-0.125, -0.375, 0.125)]
+    arr = FixedVariableArray(np.array(consts, dtype=object), inp.solver_options)
+    out = cast(arr, QuantSpec(4, 2, True, "RND_CONV", "SAT"), "test")
+    got = np.asarray(comb_trace(inp, out).predict(np.zeros((1, 1))), np.float64).ravel()
+    assert got.tolist() == [0.0, -0.5, 0.0]  # ties on the 0.25 grid go to the even neighbour
+
+
 def test_unsupported_rounding_is_refused_in_one_line():
     from da4ml.trace import FixedVariableArrayInput
 
