@@ -46,9 +46,9 @@ class Lowered:
     model: Any                                   # the plain Keras model hls4ml converts
     weights: dict[str, WeightSource] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # lowered layer -> original layer name
-    # the last layer of an activation built from several (quantized_activation): the type of the values it can
-    # take, narrower than the arithmetic's type; derive() types that node with it
-    value_types: dict[str, Any] = field(default_factory=dict)
+    # the last layer of an activation built from several (quantized_activation) -> the values it can take;
+    # precision.derive types that node to hold exactly those (narrower than its arithmetic's type)
+    output_values: dict[str, np.ndarray] = field(default_factory=dict)
     affine: set[str] = field(default_factory=set)  # BatchNormalizations of constants the lowering made (_affine)
 
 
@@ -131,8 +131,7 @@ def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: b
     import tensorflow as tf
     from qkeras import QActivation
 
-    from .quantizers import SIGN_SPEC, activation_form, leaky_parameters, quantizer_object, ternary_parameters
-    from .spec import QuantSpec, spec_for_values
+    from .quantizers import activation_form, leaky_parameters, quantizer_object, ternary_parameters
 
     q = quantizer_object(config)
     origin = source.name
@@ -150,7 +149,7 @@ def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: b
     if form == "binary_tanh":
         # QKeras: 2 * round(clip(x/2 + 1/2, 0, 1)) - 1, round half to even: x > 0 ? 1 : -1 = -sign(-x)
         y = sign(_affine(x, -1.0, 0.0, f"{name}_neg", lowered, origin), f"{name}_sign")
-        lowered.value_types[name] = SIGN_SPEC
+        lowered.output_values[name] = np.array([-1.0, 1.0])
         return _affine(y, -1.0, 0.0, name, lowered, origin)
     if form == "ternary":
         # alpha * [x >= t] - alpha * [x <= -t] = alpha/2 * (sign(x - t) - sign(-x - t)), t the float32 threshold
@@ -158,7 +157,7 @@ def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: b
         upper = sign(_affine(x, 1.0, -t, f"{name}_upper", lowered, origin), f"{name}_upper_sign")
         lower_ = sign(_affine(x, -1.0, -t, f"{name}_lower", lowered, origin), f"{name}_lower_sign")
         lower_ = _affine(lower_, -1.0, 0.0, f"{name}_lower_neg", lowered, origin)
-        lowered.value_types[name] = spec_for_values(np.array([-alpha, 0.0, alpha]))
+        lowered.output_values[name] = np.array([-alpha, 0.0, alpha])
         if alpha == 2.0:
             return _call(tf.keras.layers.Add(name=name), [upper, lower_], lowered, origin)
         y = _call(tf.keras.layers.Add(name=f"{name}_sum"), [upper, lower_], lowered, origin)
@@ -166,7 +165,7 @@ def quantized_activation(config, name: str, x, lowered: Lowered, source, keep: b
     if form == "sigmoid_symmetric":
         # QKeras clips at 2^-bits from below: max(quantized_sigmoid(bits)(x), 2^-bits)
         floor = 2.0 ** -int(q.bits)
-        lowered.value_types[name] = QuantSpec(int(q.bits), 0, False)
+        lowered.output_values[name] = np.arange(1, 2 ** int(q.bits)) * floor
         base = f"quantized_sigmoid({int(q.bits)},use_real_sigmoid={int(q.use_real_sigmoid)})"
         y = _call(QActivation(base, name=f"{name}_base"), x, lowered, origin)
         y = _affine(y, 1.0, -floor, f"{name}_floor", lowered, origin)

@@ -352,8 +352,8 @@ def derive(model, input_spec: QuantSpec, overrides: dict[str, QuantSpec] | None 
         node = _node(layer, [types[n] for n in names], lowered, layer.name == last)
         node.inputs, node.input = names, types[names[0]]
         node.source = lowered.origin.get(layer.name, layer.name)
-        if node.name in lowered.value_types:
-            node.result = lowered.value_types[node.name]
+        if node.name in lowered.output_values:  # a composite activation's last layer: the values it takes
+            node.result = spec_for_values(lowered.output_values[node.name])
         if node.name in overrides:
             node.result = overrides[node.name]
             node.accum = overrides[node.name] if node.accum is not None else None
