@@ -117,7 +117,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
         for note in layer.get("notes", []):
             console.print(f"note: layer '{layer['name']}': {note}", highlight=False)
     if result.inexact_reference_layers:
-        console.print(f"note: accumulators wider than float32's 24 bits in {result.inexact_reference_layers}: "
+        console.print(f"note: sums wider than float32's 24 bits in {result.inexact_reference_layers}: "
                       "the QKeras reference itself rounds there", highlight=False)
     raise typer.Exit(0 if _proven(payload) else 1)
 
@@ -466,7 +466,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                      f"{result.n_samples} samples; RTL in {rtl_dir}")
     Console(width=max(Console().width, 110), stderr=True).print(table)
     if result.inexact_reference_layers:
-        log(f"note: accumulators wider than float32's 24 bits in {result.inexact_reference_layers}: "
+        log(f"note: sums wider than float32's 24 bits in {result.inexact_reference_layers}: "
             "the QKeras reference itself rounds there")
     raise typer.Exit(0 if result.rtl_bit_exact_fraction == 1.0 else 1)
 

@@ -34,7 +34,7 @@ class ValidationResult:
     input_precision: str = ""
     renamed_layers: dict = field(default_factory=dict)
     softmax_argmax_agreement: float | None = None
-    inexact_reference_layers: list = field(default_factory=list)  # accumulators over float32's 24 bits
+    inexact_reference_layers: list = field(default_factory=list)  # sums over float32's 24 bits (float_sums)
     trace_error: str | None = None  # why the layer trace could not name the first mismatch
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
@@ -54,14 +54,28 @@ class ValidationResult:
         return d
 
 
+def float_sums(graph: TypedGraph) -> dict[str, int]:
+    """Width of every sum the QKeras reference computes in float32 (MAC and average-pool accumulators, Add,
+    BatchNormalization, leaky relu results): wider than float32's 24-bit mantissa, the reference itself may
+    round. BatchNormalizations of constants that lower.py made are not computed by the reference."""
+    out = {}
+    for n in graph.nodes:
+        if n.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.AVG_POOL):
+            out[n.name] = n.accum.width
+        elif n.kind in (LayerKind.ADD, LayerKind.LEAKY_RELU) or (
+                n.kind is LayerKind.BATCHNORM and n.name not in graph.lowered.affine):
+            out[n.name] = n.result.width
+    return out
+
+
 def _widest_accumulator(model, spec: QuantSpec) -> int:
-    return max((n.accum.width for n in derive(model, spec).mac_nodes()), default=0)
+    return max(float_sums(derive(model, spec)).values(), default=0)
 
 
 def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
     """Narrowest type holding the inputs exactly, else a 16-bit-or-less type covering their range.
 
-    The width is capped so that every accumulator stays within float32's 24-bit mantissa where the
+    The width is capped so that every float sum (float_sums) stays within float32's 24-bit mantissa where the
     input width can achieve it: beyond that the QKeras reference (float32) rounds, and exactness
     cannot be judged (`inexact_reference_layers` names the layers that stay wider).
     """
@@ -83,8 +97,19 @@ def _fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a.reshape(b.shape) == b))
 
 
+def eager(model, x: np.ndarray, batch: int = 1024) -> list[np.ndarray]:
+    """The model's outputs (a list, one per output), op by op. Not model.predict: its compiled graph lets
+    TensorFlow's optimizer re-associate QKeras's straight-through x + stop_gradient(q - x) with the adds
+    around it, leaving float32 rounding (1 in 2^24) in values that are exact layer by layer."""
+    chunks = []
+    for i in range(0, len(x), batch):
+        out = model(x[i:i + batch].astype(np.float32), training=False)
+        chunks.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
 def keras_outputs(model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict(x.astype(np.float32), verbose=0, batch_size=1024), dtype=np.float64)
+    return np.asarray(eager(model, x)[0], dtype=np.float64)
 
 
 def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str | None:
@@ -97,8 +122,7 @@ def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str
     core = graph.keras_model
     named = [n for n in graph.nodes if n.kind is not LayerKind.INPUT]
     probe = tf.keras.Model(core.inputs, [core.get_layer(n.name).output for n in named])
-    keras_outs = probe.predict(x.astype(np.float32), verbose=0, batch_size=1024)
-    keras_outs = keras_outs if isinstance(keras_outs, list) else [keras_outs]
+    keras_outs = eager(probe, x)
     with tempfile.TemporaryDirectory(prefix="codesign_trace_") as tmp:
         hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
@@ -137,8 +161,8 @@ class ExactCore:
     graph: TypedGraph
 
     def inexact_reference_layers(self) -> list[str]:
-        """Accumulators over float32's 24 bits: there the QKeras reference itself rounds."""
-        return [n.name for n in self.graph.mac_nodes() if n.accum.width > FLOAT32_EXACT_BITS]
+        """Sums over float32's 24 bits (float_sums): there the QKeras reference itself may round."""
+        return [name for name, width in float_sums(self.graph).items() if width > FLOAT32_EXACT_BITS]
 
 
 def exact_core(model, x: np.ndarray, input_spec: QuantSpec | None = None,
