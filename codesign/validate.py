@@ -54,22 +54,23 @@ class ValidationResult:
         return d
 
 
-def float_sums(graph: TypedGraph) -> dict[str, int]:
+def float_sums(graph: TypedGraph, batchnorm: bool = True) -> dict[str, int]:
     """Width of every sum the QKeras reference computes in float32 (MAC and average-pool accumulators, Add,
     BatchNormalization, leaky relu results): wider than float32's 24-bit mantissa, the reference itself may
-    round. BatchNormalizations of constants that lower.py made are not computed by the reference."""
+    round. BatchNormalizations of constants that lower.py made are not computed by the reference; a float
+    BatchNormalization's scale alone often has 24 bits (`batchnorm=False` leaves them out)."""
     out = {}
     for n in graph.nodes:
         if n.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.AVG_POOL):
             out[n.name] = n.accum.width
         elif n.kind in (LayerKind.ADD, LayerKind.LEAKY_RELU) or (
-                n.kind is LayerKind.BATCHNORM and n.name not in graph.lowered.affine):
+                batchnorm and n.kind is LayerKind.BATCHNORM and n.name not in graph.lowered.affine):
             out[n.name] = n.result.width
     return out
 
 
 def _widest_accumulator(model, spec: QuantSpec) -> int:
-    return max(float_sums(derive(model, spec)).values(), default=0)
+    return max(float_sums(derive(model, spec), batchnorm=False).values(), default=0)
 
 
 def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
