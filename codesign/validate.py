@@ -68,7 +68,7 @@ def float_sums(graph: TypedGraph) -> dict[str, int]:
     return out
 
 
-def _widest_accumulator(model, spec: QuantSpec) -> int:
+def _widest_float_sum(model, spec: QuantSpec) -> int:
     return max(float_sums(derive(model, spec)).values(), default=0)
 
 
@@ -82,12 +82,12 @@ def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
     model = model if isinstance(model, Lowered) else lower(model)  # lowered once for every width tried
     exact = spec_for_values(x, max_width=INPUT_BITS_MAX)
     if exact.width <= INPUT_BITS_MAX and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)) \
-            and _widest_accumulator(model, exact) <= FLOAT32_EXACT_BITS:
+            and _widest_float_sum(model, exact) <= FLOAT32_EXACT_BITS:
         return exact
     width = INPUT_BITS_MAX
     while width > 8:
         candidate = QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")
-        if _widest_accumulator(model, candidate) <= FLOAT32_EXACT_BITS:
+        if _widest_float_sum(model, candidate) <= FLOAT32_EXACT_BITS:
             break
         width -= 1
     return QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")

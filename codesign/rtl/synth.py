@@ -127,5 +127,6 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         outputs_compared="logits" if exact.softmax else "outputs", input_precision=exact.input_spec.to_hls(),
         da4ml_lut_estimate=round(float(comb.cost), 1),
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
-        argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))), inexact_reference_layers=exact.inexact_reference_layers(),
+        argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
+        inexact_reference_layers=exact.inexact_reference_layers(),
         timings_s=timings, cells=mapped.cells)

@@ -58,17 +58,17 @@ def parse_stat(text: str) -> dict[str, int]:
 def synthesize(src: Path, top: str, family: str, log: Path, timeout_s: float | None = None) -> YosysResult:
     """`synth_xilinx -flatten -family <family>` of `top` in `src`; the full log goes to `log`."""
     yosys = require("yosys")
-    files = " ".join(str(p) for p in sources(src, top))
+    files = sources(src, top)
     # -defer: lookup_table.v's $readmemh is read once hierarchy has set MEM_FILE, not with its placeholder.
     # Its ROMs (rom_style "distributed", which Yosys 0.23 cannot map) become logic first, as Vivado makes them.
-    roms = "hierarchy -top {top}\nproc\nmemory -nomap\nmemory_map\n" if any(
-        p.name == "lookup_table.v" for p in sources(src, top)) else ""
-    script = (f"read_verilog -defer {files}\n{roms.format(top=top)}"
+    roms = f"hierarchy -top {top}\nproc\nmemory -nomap\nmemory_map\n" if any(
+        p.name == "lookup_table.v" for p in files) else ""
+    script = (f"read_verilog -defer {' '.join(str(p) for p in files)}\n{roms}"
               f"synth_xilinx -flatten -family {family} -top {top}\nstat\n")
     start = time.perf_counter()
-    try:
-        run = subprocess.run([yosys, "-p", script.replace("\n", "; ")], capture_output=True, text=True, cwd=mem_dir(src),
-                             timeout=timeout_s)
+    try:  # $readmemh paths are relative to the working directory
+        run = subprocess.run([yosys, "-p", script.replace("\n", "; ")], capture_output=True, text=True,
+                             cwd=mem_dir(src), timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise CodesignError(f"yosys did not finish {top} in {timeout_s:.0f} s") from None
     seconds = time.perf_counter() - start
