@@ -83,7 +83,7 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
 
 @command()
 def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or architecture .json"),
-             inputs: Path = typer.Option(..., "--inputs", help="test inputs, .npy"),
+             inputs: Path = typer.Option(..., "--inputs", help="test inputs, .npy or .npz (x_test, x or one array)"),
              weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
              io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream"),
@@ -301,10 +301,19 @@ def _load_array(path: Path, what: str):
 
     if not path.is_file():
         raise CodesignError(f"{path}: {what} file not found")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise CodesignError(f"{path}: not a .npy array ({type(exc).__name__})") from None
+    if path.suffix == ".npz":  # the array named x_test or x, or the only one
+        from .data import read_arrays
+
+        arrays = read_arrays(path, ".npz")
+        key = next((k for k in ("x_test", "x") if k in arrays), next(iter(arrays)) if len(arrays) == 1 else None)
+        if key is None:
+            raise CodesignError(f"{path}: arrays {sorted(arrays)}; allowed: a .npz with x_test, x or one array")
+        x = arrays[key]
+    else:
+        try:
+            x = np.load(path, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise CodesignError(f"{path}: not a .npy array ({type(exc).__name__})") from None
     if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
         raise CodesignError(f"{path}: {what} must be finite numbers")
     return x
@@ -345,7 +354,7 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
 @command()
 def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .json with --weights) or a design "
                                                    ".yaml that `codesign run` has reported"),
-            data: Optional[Path] = typer.Option(None, "--data", help="inputs, .npy (default for a design: its "
+            data: Optional[Path] = typer.Option(None, "--data", help="inputs, .npy or .npz (default for a design: its "
                                                                      "test inputs)"),
             weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
             out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>, or "
@@ -409,7 +418,7 @@ def learn(design: Path = typer.Argument(..., help="an mlp design file"),
 
 @command()
 def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architecture .json, or a design .yaml"),
-          inputs: Optional[Path] = typer.Option(None, "--inputs", help="inputs, .npy (default for a design: its "
+          inputs: Optional[Path] = typer.Option(None, "--inputs", help="inputs, .npy or .npz (default for a design: its "
                                                 "test inputs)"),
           weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
           part: Optional[str] = typer.Option(None, help="FPGA part (default: the design's, else xcvu13p-flga2577-2-e)"),

@@ -85,7 +85,7 @@ def _anomaly_labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
 ARRAYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
 
 
-def _read(path: Path, what: str) -> dict:
+def read_arrays(path: Path, what: str) -> dict:
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: np.asarray(f[k]) for k in f.files} if what == ".npz" else {"": np.asarray(f)}
@@ -96,7 +96,7 @@ def _read(path: Path, what: str) -> dict:
 
 def load_npz(path: Path, task: Task = Task()) -> Split:
     """A user's data set in one .npz: see `user_split`."""
-    return user_split(_read(path, ".npz"), path, task)
+    return user_split(read_arrays(path, ".npz"), path, task)
 
 
 def load_npy_files(paths: dict[str, Path], task: Task = Task()) -> Split:

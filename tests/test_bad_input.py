@@ -170,3 +170,16 @@ def test_depth_multiplier_is_refused_before_hls4ml_aborts(tmp_path):
     assert res.exit_code == 2
     assert error_line(res) == ("error: layer 'dw' (QDepthwiseConv2D): depth_multiplier 2; allowed: 1 (hls4ml's "
                                "depthwise convolution supports no other)")
+
+
+def test_inputs_npz_takes_x_test_x_or_its_only_array(tmp_path):
+    from codesign.cli import _load_array
+
+    np.savez(tmp_path / "one.npz", anything=np.ones((2, 3)))
+    np.savez(tmp_path / "named.npz", x_train=np.zeros((5, 3)), x_test=np.full((2, 3), 2.0))
+    assert _load_array(tmp_path / "one.npz", "inputs").tolist() == [[1.0] * 3] * 2
+    assert _load_array(tmp_path / "named.npz", "inputs").tolist() == [[2.0] * 3] * 2
+    np.savez(tmp_path / "two.npz", a=np.zeros(2), b=np.zeros(2))
+    (tmp_path / "m.h5").write_text("x")
+    line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "two.npz")]))
+    assert line == f"error: {tmp_path / 'two.npz'}: arrays ['a', 'b']; allowed: a .npz with x_test, x or one array"
