@@ -137,8 +137,9 @@ def validate(model, x, target=None, *, project_dir=None, input_type=None) -> Val
 
 
 def synth(model, x, out_dir, *, part: str = "xcvu13p-flga2577-2-e", pipeline: float = 0, input_type=None,
-          max_lut: float = 150_000):
+          max_lut: float = 150_000, architecture: str = "parallel"):
     """RTL of a QKeras model (da4ml), Yosys synthesis and Verilator simulation compared with QKeras on inputs x.
+    architecture: "parallel" (one module, as hls4ml io_parallel) or "stream" (one kernel per layer, as io_stream).
     Returns a SynthResult (lut, ff, carry, dsp, latency_cycles, rtl_bit_exact_fraction, ...; `public()` is the
     `codesign synth --json` shape). Needs Debian's yosys and verilator."""
     from .rtl.synth import synth as run_synth
@@ -146,7 +147,7 @@ def synth(model, x, out_dir, *, part: str = "xcvu13p-flga2577-2-e", pipeline: fl
     model = _model(model)
     spec = _input_spec(model, x, input_type) if input_type is not None else None
     return run_synth(model, np.asarray(x), Path(out_dir), name=getattr(model, "name", "model"), part=part,
-                     pipeline=pipeline, input_spec=spec, max_lut=max_lut)
+                     pipeline=pipeline, input_spec=spec, max_lut=max_lut, architecture=architecture)
 
 
 @dataclass

@@ -425,6 +425,9 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
           pipeline: float = typer.Option(0, help="0: combinational; N > 0: a register stage every N adder delays"),
           n_samples: int = typer.Option(1000, "--n-samples", help="simulate at most this many inputs"),
           max_lut: float = typer.Option(150_000, "--max-lut", help="refuse RTL larger than this (da4ml's estimate)"),
+          architecture: Optional[str] = typer.Option(None, help="parallel (one module, as io_parallel) or stream "
+                                                     "(one kernel per layer, as io_stream); default: the design's "
+                                                     "io_type, else parallel"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
           out: Optional[Path] = typer.Option(None, "--out", help="RTL project folder (default reports/<name>/rtl)"),
           reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
@@ -445,10 +448,12 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     else:
         raise CodesignError(f"{model}: --inputs is required for a model file (a design file brings its own data)")
     part = part or (design.export.part if design else "xcvu13p-flga2577-2-e")
+    architecture = architecture or ("stream" if design and design.export.io_type == "io_stream" else "parallel")
     name = design.name if design else model.stem
     rtl_dir = out or reports / name / "rtl"
     result = synthesize(keras_model, x[:n_samples], rtl_dir, name=name, part=part, pipeline=pipeline,
-                        input_spec=spec, progress=lambda m: log(f"- {m}"), max_lut=max_lut)
+                        input_spec=spec, progress=lambda m: log(f"- {m}"), max_lut=max_lut,
+                        architecture=architecture)
     payload = result.public()
     atomic_write_text(rtl_dir / "synth.json", json.dumps(result.to_json(), indent=2) + "\n")
     if json_out:
@@ -460,7 +465,12 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     base = asdict(design.export) if design else {}
     opts = export_options(Path("--options"), base | {"part": part})
     table = Table("measure", "LUT", "FF", "CARRY", "DSP", "latency (cycles)", title=f"{name} on {part}")
-    table.add_row(f"Yosys synth_xilinx -family {result.family} (da4ml RTL)", f"{result.lut:,}", f"{result.ff:,}",
+    for kernel in result.kernels:  # a streamed RTL: one row per kernel, then their sum
+        table.add_row(f"  kernel {' + '.join(kernel['layers'])} (x{kernel['calls_per_sample']} per sample)",
+                      f"{kernel['lut']:,}", f"{kernel['ff']:,}", f"{kernel['carry']:,}", f"{kernel['dsp']:,}",
+                      f"{kernel['latency_cycles']}")
+    built = "da4ml RTL" if result.architecture == "parallel" else "da4ml RTL, one kernel per layer"
+    table.add_row(f"Yosys synth_xilinx -family {result.family} ({built})", f"{result.lut:,}", f"{result.ff:,}",
                   f"{result.carry:,}", f"{result.dsp:,}", f"{result.latency_cycles}")
     table.add_row("da4ml's own estimate of that RTL", f"{result.da4ml_lut_estimate:,.0f}", "", "", "", "")
     try:
@@ -473,6 +483,9 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
         log(f"note: no codesign estimate to compare: {exc}")
     table.caption = (f"RTL vs QKeras ({result.outputs_compared}): {result.rtl_bit_exact_fraction:.4f} bit-exact on "
                      f"{result.n_samples} samples; RTL in {rtl_dir}")
+    if result.architecture == "stream":
+        table.caption += (f"; line buffers ({result.line_buffer_bits:,} bits) and FIFOs are memory, not counted; "
+                          "latency: one input pixel per cycle plus the kernels' register stages")
     Console(width=max(Console().width, 110), stderr=True).print(table)
     if result.inexact_reference_layers:
         log(f"note: sums wider than float32's 24 bits in {result.inexact_reference_layers}: "

@@ -142,3 +142,56 @@ def test_zoo_logic_equals_qkeras(case):
     want = np.asarray(core.predict(xq.astype(np.float32), verbose=0), np.float64).reshape(len(x), -1)
     got = np.asarray(logic.predict(xq.reshape(len(x), -1)), np.float64).reshape(want.shape)
     assert np.array_equal(got, want)
+
+
+def test_stream_plan_of_a_cnn():
+    """io_stream as hls4ml builds it: one kernel per layer with its fused activation, called once per output
+    pixel; Flatten is wiring; the line buffers hold kernel_h - 1 rows of the layer's input."""
+    from codesign.lower import lower
+    from codesign.precision import derive
+    from codesign.rtl.stream import plan
+
+    from . import models
+
+    stages = plan(derive(lower(models.cnn()), QuantSpec(9, 1, False)))  # 8x8x1 image -> conv 3x3 -> pool 2
+    assert [(s.layers, s.calls, s.wiring) for s in stages] == [
+        (["conv1", "relu1"], 36, False), (["pool1"], 9, False), (["flat"], 1, True), (["out"], 1, False)]
+    assert [s.inputs for s in stages] == [[("img", (3, 3, 1))], [("relu1", (2, 2, 4))], [("pool1", (3, 3, 4))],
+                                          [("flat", (36,))]]
+    # conv1: 2 rows x 8 pixels x 1 channel x 9 bits; pool1: 1 row x 6 pixels x 4 channels x 6 bits (relu1)
+    assert [s.line_buffer_bits for s in stages] == [144, 144, 0, 0]
+
+
+STREAM_CASES = ["resnet", "reshaping", "conv1d_separable", "depthwise_separable", "composite_activations", "cnn_avg"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", STREAM_CASES)
+def test_stream_kernels_over_every_window_equal_qkeras(case):
+    """Each layer's kernel, traced alone and applied to every window of its input as the stream presents them,
+    the previous kernel's outputs feeding the next, gives the QKeras logits exactly (da4ml's evaluation;
+    Verilator in test_synth_slow.py). Covers Add, ZeroPadding/UpSampling, same padding, 1D, global pooling."""
+    from da4ml.trace import comb_trace
+
+    from codesign.lower import lower
+    from codesign.modelio import final_softmax, logits_model
+    from codesign.precision import derive
+    from codesign.rtl import stream
+    from codesign.rtl.network import build_kernel
+    from codesign.validate import derive_input_spec
+
+    from . import models, zoo
+
+    model = models.cnn(pool="avg") if case == "cnn_avg" else getattr(zoo, case)()
+    core = logits_model(model) if final_softmax(model) else model
+    x = zoo.inputs(model.input_shape[1:], signed=True)
+    lowered = lower(core)
+    spec = derive_input_spec(x, lowered)
+    xq = spec.quantize(x)
+    graph = derive(lowered, spec)
+    stages = stream.plan(graph)
+    logic = {s.name: comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None))
+             for s in stages if not s.wiring}
+    got = stream.simulate(stages, graph, xq, lambda s, rows: np.asarray(logic[s.name].predict(rows)))
+    want = np.asarray(core.predict(xq.astype(np.float32), verbose=0), np.float64).reshape(len(x), -1)
+    assert np.array_equal(got, want)

@@ -17,6 +17,9 @@ from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
 
+# layers that act on each value alone (one pixel's channels at a time in a stream)
+ELEMENTWISE = (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU, LayerKind.FUNCTION_TABLE,
+               LayerKind.BATCHNORM)
 SUPPORTED_KINDS = ", ".join(k.value for k in LayerKind if k is not LayerKind.SOFTMAX)
 
 
@@ -84,7 +87,8 @@ def _to_array(values: np.ndarray, like):
     return FixedVariableArray(values, like.solver_options)
 
 
-def _mac(node: LayerPrecision, x, layer, graph: TypedGraph):
+def _mac(node: LayerPrecision, x, layer, graph: TypedGraph, one_window: bool = False):
+    """Dense/Conv/Depthwise; one_window: x is exactly one window of a convolution's input (a stream kernel)."""
     src = graph.lowered.weights[node.name]
     exact = mac(node.input, node.weight, node.n_terms, None if src.bias is None else node.bias)
     if node.accum.frac < exact.frac:
@@ -99,7 +103,9 @@ def _mac(node: LayerPrecision, x, layer, graph: TypedGraph):
         if tuple(np.atleast_1d(cfg.get("dilation_rate", 1))) not in ((1,), (1, 1)):
             raise CodesignError(f"layer '{node.name}': dilation_rate {cfg['dilation_rate']}; allowed: 1")
         kernel_size = tuple(kernel.shape[:-2])
-        win = _windows(x._vars, kernel_size, tuple(cfg["strides"]), cfg["padding"])
+        strides, padding = ((1,) * len(kernel_size), "valid") if one_window else (tuple(cfg["strides"]),
+                                                                                  cfg["padding"])
+        win = _windows(x._vars, kernel_size, strides, padding)
         positions = win.shape[:len(kernel_size)]
         if node.kind is LayerKind.DEPTHWISE:  # one kernel per channel: y[p, c] = sum_k w[k, c] * x[p, k, c]
             w = kernel.reshape(-1, kernel.shape[-2])
@@ -180,57 +186,86 @@ def _pool(node: LayerPrecision, x, layer):
     return cast(_to_array(out, x), node.result, f"layer '{node.name}'")
 
 
-def _reshape(node: LayerPrecision, x, layer):
+def move_values(node: LayerPrecision, layer, values: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+    """One sample's values (any dtype) through a node that only moves them: Flatten/Reshape, ZeroPadding,
+    UpSampling, a linear Activation or Concatenate (with the second input `other`)."""
     cfg = layer.get_config()
+    if node.kind is LayerKind.CONCATENATE:
+        axis = cfg.get("axis", -1)
+        return np.concatenate([values, other], axis=axis - 1 if axis > 0 else axis)  # Keras counts the batch axis
+    if node.class_name == "Activation":
+        return values
     target = tuple(layer.output_shape[1:])
     if node.class_name.startswith("ZeroPadding"):
         pad = np.atleast_1d(cfg["padding"])
         pads = [tuple(np.atleast_1d(p)) * (2 if np.size(p) == 1 else 1) for p in
                 (pad if pad.ndim > 1 or len(target) == 3 else [pad])]
-        return _to_array(np.pad(x._vars, [tuple(p) for p in pads] + [(0, 0)], constant_values=0.0), x)
+        return np.pad(values, [tuple(p) for p in pads] + [(0, 0)], constant_values=0.0)
     if node.class_name.startswith("UpSampling"):
-        values = x._vars
         for axis, factor in enumerate(np.atleast_1d(cfg["size"])):
             values = np.repeat(values, int(factor), axis=axis)
-        return _to_array(values, x)
-    return _to_array(x._vars.reshape(target), x)
+        return values
+    return values.reshape(target)
+
+
+def _node_value(graph: TypedGraph, node: LayerPrecision, values: dict, one_window: bool = False):
+    """The da4ml array of one node, from the arrays of its inputs in `values` (one_window: see `_mac`)."""
+    layer = graph.keras_model.get_layer(node.name)
+    x = values[node.inputs[0]]
+    where = f"layer '{node.name}' ({node.class_name})"
+    if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
+        return _mac(node, x, layer, graph, one_window)
+    if node.kind in ELEMENTWISE and node.kind is not LayerKind.BATCHNORM:
+        return _activation(node, x, layer)
+    if node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
+        scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
+        return cast(x * scale + bias, node.result, where)
+    if node.kind in (LayerKind.MAX_POOL, LayerKind.AVG_POOL):
+        return _pool(node, x, layer)
+    if node.kind is LayerKind.ADD:
+        return cast(x + values[node.inputs[1]], node.result, where)
+    if node.kind in (LayerKind.RESHAPE, LayerKind.CONCATENATE):
+        other = values[node.inputs[1]]._vars if node.kind is LayerKind.CONCATENATE else None
+        return _to_array(move_values(node, layer, x._vars, other), x)
+    raise CodesignError(f"{where}: not expressible in RTL here; supported kinds: {SUPPORTED_KINDS}")
+
+
+def input_spec_of(graph: TypedGraph, name: str) -> QuantSpec:
+    """The type of node `name`'s output as a next layer reads it (the graph input's own for the first node)."""
+    return graph.input_spec.exact() if name == graph.nodes[0].name else graph[name].result.exact()
 
 
 def build(graph: TypedGraph, until: str | None = None):
     """(inputs, outputs) da4ml arrays of the graph up to node `until` (default: the last non-softmax node)."""
     from da4ml.trace import FixedVariableArrayInput
 
-    keras = graph.keras_model
     nodes = [n for n in graph.nodes if n.kind is not LayerKind.SOFTMAX]
     until = until or nodes[-1].name
     first = nodes[0]
-    inp = FixedVariableArrayInput(tuple(keras.input_shape[1:]))
-    values = {first.name: cast(inp, graph.input_spec.exact(), f"input '{first.name}'")}
+    inp = FixedVariableArrayInput(tuple(graph.keras_model.input_shape[1:]))
+    values = {first.name: cast(inp, input_spec_of(graph, first.name), f"input '{first.name}'")}
     for node in nodes[1:]:
-        layer = keras.get_layer(node.name)
-        x = values[node.inputs[0]]
-        where = f"layer '{node.name}' ({node.class_name})"
-        if node.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE):
-            y = _mac(node, x, layer, graph)
-        elif node.kind in (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU,
-                           LayerKind.FUNCTION_TABLE):
-            y = _activation(node, x, layer)
-        elif node.kind is LayerKind.BATCHNORM:  # nnet_batchnorm.h: x * scale + bias, exact types
-            scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
-            y = cast(x * scale + bias, node.result, where)
-        elif node.kind in (LayerKind.MAX_POOL, LayerKind.AVG_POOL):
-            y = _pool(node, x, layer)
-        elif node.kind is LayerKind.RESHAPE:
-            y = x if node.class_name == "Activation" else _reshape(node, x, layer)
-        elif node.kind is LayerKind.ADD:
-            y = cast(x + values[node.inputs[1]], node.result, where)
-        elif node.kind is LayerKind.CONCATENATE:
-            axis = layer.get_config().get("axis", -1)
-            axis = axis - 1 if axis > 0 else axis  # Keras counts the batch axis
-            y = _to_array(np.concatenate([x._vars, values[node.inputs[1]]._vars], axis=axis), x)
-        else:
-            raise CodesignError(f"{where}: not expressible in RTL here; supported kinds: {SUPPORTED_KINDS}")
-        values[node.name] = y
+        values[node.name] = _node_value(graph, node, values)
         if node.name == until:
-            return inp, y
+            return inp, values[node.name]
     raise CodesignError(f"layer '{until}' is not in the model")
+
+
+def build_kernel(graph: TypedGraph, nodes: list[LayerPrecision], inputs: list[tuple[str, tuple[int, ...]]],
+                 window: bool = False):
+    """(inputs, outputs) of the logic that computes `nodes` (a chain) on one flat vector: the values of each
+    (node name, shape) in `inputs` one after the other; window: the first node's input is exactly one of its
+    windows (a pooling one is; a convolution is then computed there alone, without its padding)."""
+    from da4ml.trace import FixedVariableArrayInput
+
+    inp = FixedVariableArrayInput((sum(int(np.prod(shape)) for _, shape in inputs),))
+    values, start = {}, 0
+    for name, shape in inputs:
+        size = int(np.prod(shape))
+        part = _to_array(inp._vars[start:start + size].reshape(shape), inp)
+        values[name] = cast(part, input_spec_of(graph, name), f"input of '{nodes[0].name}' from '{name}'")
+        start += size
+    for node in nodes:
+        values[node.name] = _node_value(graph, node, values, one_window=node is nodes[0] and window)
+    out = values[nodes[-1].name]
+    return inp, _to_array(out._vars.reshape(-1), out)

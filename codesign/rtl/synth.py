@@ -21,8 +21,8 @@ from ..atomic import atomic_dir
 from ..errors import CodesignError
 from ..spec import QuantSpec
 from ..validate import exact_core, keras_outputs
-from . import verilator, yosys
-from .network import build
+from . import stream, verilator, yosys
+from .network import build, build_kernel
 from .tools import require_synthesis_tools
 
 # Yosys 0.23 synth_xilinx took 76 s for a 35k-LUT MLP here; a fully parallel CNN of 691k LUTs (mnist_cnn)
@@ -55,6 +55,9 @@ class SynthResult:
     inexact_reference_layers: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
+    architecture: str = "parallel"  # or "stream": one kernel per layer (stream.py); totals are their sums
+    kernels: list = field(default_factory=list)  # stream: each kernel's numbers
+    line_buffer_bits: int = 0  # stream: memory of the convolution/pooling line buffers (not in LUT/FF)
 
     def public(self) -> dict:
         """The `codesign synth --json` shape (exactly these keys)."""
@@ -70,63 +73,123 @@ def top_name(name: str) -> str:
     return safe if re.match(r"[A-Za-z_]", safe) else f"m_{safe}"
 
 
+ARCHITECTURES = ("parallel", "stream")
+
+
+@dataclass
+class Kernel:
+    """One RTL module written, synthesized and compiled for simulation."""
+    top: str
+    folder: Path
+    mapped: yosys.YosysResult
+    solution: object
+    latency: int
+    lib: Path
+    build_s: float
+
+    def run(self, rows: np.ndarray) -> np.ndarray:
+        return verilator.simulate(self.lib, self.solution, rows, yosys.mem_dir(self.folder / "src"))
+
+
+def _kernel(comb, top: str, folder: Path, target, pipeline: float, step) -> Kernel:
+    from da4ml.codegen import VerilogModel
+
+    verilator.check_io_widths(comb)
+    rtl = VerilogModel(comb, top, folder, latency_cutoff=pipeline if pipeline > 0 else -1, part_name=target.part,
+                       print_latency=False)
+    rtl.write()
+    for mem in (folder / "src" / "memfiles").glob("*.mem"):  # da4ml ends the file without a newline, and
+        mem.write_text(mem.read_text().rstrip("\n") + "\n")  # Verilator 5.006's $readmemh drops that entry
+    step(f"Yosys synth_xilinx -family {target.yosys_family}: {top}")
+    mapped = yosys.synthesize(folder / "src", top, target.yosys_family, folder / "yosys.log")
+    step(f"Verilator: building the simulator of {top}")
+    lib, seconds = verilator.build(folder, top)
+    solution = rtl._pipe if rtl._pipe is not None else comb
+    latency = len(rtl._pipe.solutions) if rtl._pipe is not None else 0
+    return Kernel(top, folder, mapped, solution, latency, lib, seconds)
+
+
 def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = "xcvu13p-flga2577-2-e",
           pipeline: float = 0, input_spec: QuantSpec | None = None, progress=None,
-          max_lut: float = MAX_LUT_DEFAULT) -> SynthResult:
+          max_lut: float = MAX_LUT_DEFAULT, architecture: str = "parallel") -> SynthResult:
     """Build, synthesize and simulate `model` on inputs x; the RTL project goes to `rtl_dir`.
 
     pipeline: 0 builds combinational logic; N > 0 registers the logic every N units of da4ml's delay
     model (one adder level ~ 1), so latency_cycles is the number of register stages.
+    architecture: "parallel" builds the whole network as one module (hls4ml io_parallel, every layer
+    unrolled); "stream" one kernel per layer, reused over every window (hls4ml io_stream, `stream.py`).
     """
     step = progress or (lambda msg: None)
+    if architecture not in ARCHITECTURES:
+        raise CodesignError(f"--architecture {architecture!r}; allowed: {', '.join(ARCHITECTURES)}")
     require_synthesis_tools()
     target = load_part(part)
     if pipeline < 0:
         raise CodesignError(f"--pipeline {pipeline}: allowed: 0 (combinational) or a positive delay per stage")
     exact = exact_core(model, x, input_spec)
     xq, graph = exact.xq, exact.graph
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"verilator_build_s": 0.0, "simulate_s": 0.0}
+    top = top_name(name)
 
     step("tracing the network with da4ml")
-    from da4ml.codegen import VerilogModel
     from da4ml.trace import comb_trace
 
     start = time.perf_counter()
-    inp, out = build(graph)
-    comb = comb_trace(inp, out)
+    if architecture == "parallel":
+        jobs = [(top, "", comb_trace(*build(graph)))]
+        stages: list[stream.Stage] = []
+    else:
+        stages = stream.plan(graph)
+        jobs = [(top_name(f"{name}_{s.name}"), s.name, comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None)))
+                for s in stages if not s.wiring]
     timings["trace_s"] = round(time.perf_counter() - start, 2)
-    verilator.check_io_widths(comb)
-    if comb.cost > max_lut:
-        raise CodesignError(f"{name}: its fully parallel RTL needs about {comb.cost:,.0f} LUTs (da4ml's estimate), "
-                            f"above --max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a "
-                            "smaller design or raise --max-lut")
-    top = top_name(name)
+    costs = {folder: round(float(comb.cost), 1) for _, folder, comb in jobs}
+    cost = sum(costs.values())
+    if cost > max_lut:
+        hint = "; an io_stream design can be built with --architecture stream" if architecture == "parallel" else ""
+        raise CodesignError(f"{name}: its {architecture} RTL needs about {cost:,.0f} LUTs (da4ml's estimate), above "
+                            f"--max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a smaller "
+                            f"design or raise --max-lut{hint}")
     ref = keras_outputs(exact.core, xq).reshape(len(xq), -1)
     with atomic_dir(rtl_dir) as tmp:
-        rtl = VerilogModel(comb, top, tmp, latency_cutoff=pipeline if pipeline > 0 else -1, part_name=target.part,
-                           print_latency=False)
-        rtl.write()
-        for mem in (tmp / "src" / "memfiles").glob("*.mem"):  # da4ml ends the file without a newline, and
-            mem.write_text(mem.read_text().rstrip("\n") + "\n")  # Verilator 5.006's $readmemh drops that entry
-        solution = rtl._pipe if rtl._pipe is not None else comb
-        latency = len(rtl._pipe.solutions) if rtl._pipe is not None else 0
-        step(f"Yosys synth_xilinx -family {target.yosys_family}")
-        mapped = yosys.synthesize(tmp / "src", top, target.yosys_family, tmp / "yosys.log")
-        step("Verilator: building the simulator")
-        lib, timings["verilator_build_s"] = verilator.build(tmp, top)
+        kernels = {}
+        for kernel_top, folder, comb in jobs:
+            kernel = _kernel(comb, kernel_top, tmp / folder, target, pipeline, step)
+            kernels[folder] = kernel
+            timings["verilator_build_s"] += kernel.build_s
         step(f"Verilator: simulating {len(xq)} samples")
         start = time.perf_counter()
-        got = verilator.simulate(lib, solution, xq, yosys.mem_dir(tmp / "src"))
+        if architecture == "parallel":
+            got = kernels[""].run(xq)
+        else:
+            got = stream.simulate(stages, graph, xq, lambda stage, rows: kernels[stage.name].run(rows))
         timings["simulate_s"] = round(time.perf_counter() - start, 3)
-        shutil.rmtree(tmp / "sim" / "obj_dir", ignore_errors=True)
+        for kernel in kernels.values():
+            shutil.rmtree(kernel.folder / "sim" / "obj_dir", ignore_errors=True)
     timings["verilator_build_s"] = round(timings["verilator_build_s"], 1)
+    total = lambda key: sum(getattr(k.mapped, key) for k in kernels.values())  # noqa: E731
+    for stage in stages:
+        if not stage.wiring:
+            k = kernels[stage.name]
+            stage.results = {"top": k.top, "layers": stage.layers, "calls_per_sample": stage.calls, "lut": k.mapped.lut,
+                             "ff": k.mapped.ff, "carry": k.mapped.carry, "dsp": k.mapped.dsp,
+                             "latency_cycles": k.latency, "yosys_seconds": k.mapped.seconds,
+                             "line_buffer_bits": stage.line_buffer_bits, "da4ml_lut_estimate": costs[stage.name]}
+    cells: dict[str, int] = {}
+    for kernel in kernels.values():
+        for cell, count in kernel.mapped.cells.items():
+            cells[cell] = cells.get(cell, 0) + count
+    latency = kernels[""].latency if architecture == "parallel" else stream.stream_latency(graph, stages)
     return SynthResult(
-        model=name, part=target.part, family=target.yosys_family, lut=mapped.lut, ff=mapped.ff, carry=mapped.carry,
-        dsp=mapped.dsp, latency_cycles=latency, yosys_seconds=mapped.seconds, rtl_dir=str(rtl_dir), top=top,
-        n_samples=len(xq), rtl_bit_exact_fraction=float(np.mean(got == ref)),
+        model=name, part=target.part, family=target.yosys_family, lut=total("lut"), ff=total("ff"),
+        carry=total("carry"), dsp=total("dsp"), latency_cycles=latency,
+        yosys_seconds=round(total("seconds"), 1), rtl_dir=str(rtl_dir),
+        top=top, n_samples=len(xq), rtl_bit_exact_fraction=float(np.mean(got == ref)),
         outputs_compared="logits" if exact.softmax else "outputs", input_precision=exact.input_spec.to_hls(),
-        da4ml_lut_estimate=round(float(comb.cost), 1),
+        da4ml_lut_estimate=round(cost, 1),
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
         inexact_reference_layers=exact.inexact_reference_layers(),
-        timings_s=timings, cells=mapped.cells)
+        timings_s=timings, cells=cells, architecture=architecture,
+        kernels=[s.results for s in stages if not s.wiring],
+        line_buffer_bits=sum(s.line_buffer_bits for s in stages))

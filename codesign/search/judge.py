@@ -36,7 +36,8 @@ def judge_front(ctx: Context, front: list[dict], log=print) -> list[dict]:
         try:
             result = synth(model, x[:JUDGE_SAMPLES], ctx.folder / "judge" / f"trial_{row['number']}",
                            name=f"trial_{row['number']}", part=ctx.design.export.part,
-                           input_spec=ctx.split.input_spec)
+                           input_spec=ctx.split.input_spec,
+                           architecture="stream" if ctx.design.export.io_type == "io_stream" else "parallel")
             judged |= {"yosys_lut": result.lut, "yosys_ff": result.ff, "yosys_carry": result.carry,
                        "rtl_bit_exact_fraction": result.rtl_bit_exact_fraction}
         except CodesignError as exc:  # e.g. over --max-lut: say so in the table, keep judging the rest
