@@ -18,9 +18,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw_models import load_part  # noqa: E402
-from hw_models.corpus import load_records  # noqa: E402
+from hw_models.corpus import SYNTH_KINDS, load_records, synth_pairs  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
-from hw_models.fit import cross_validate, group_folds  # noqa: E402
+from hw_models.cost import Coefficients  # noqa: E402
+from hw_models.fit import (SYNTH_RESOURCES, Variant, cross_validate, nested_leave_one_repository_out,  # noqa: E402
+                           ratio_intervals, synth_held_out, synth_ratios)
 from hw_models.layers import ebops  # noqa: E402
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
@@ -29,17 +31,6 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "calibration" 
 
 def ape(pred, y):
     return np.abs(pred - y) / np.maximum(y, 1.0) * 100
-
-
-def ebops_cv(recs, target: np.ndarray, k=5) -> np.ndarray:
-    """EBOPs x a scale fitted (median ratio) on the other folds: the fairest use of the proxy."""
-    e = np.array([ebops(r.layers) for r in recs])
-    pred = np.zeros(len(recs))
-    for test in group_folds(recs, k):
-        train = np.setdiff1d(np.arange(len(recs)), test)
-        ok = train[(e[train] > 0) & (target[train] > 0)]
-        pred[test] = e[test] * float(np.median(target[ok] / e[ok]))
-    return pred
 
 
 def stats(err: np.ndarray) -> str:
@@ -85,64 +76,148 @@ def plot(recs, pred, path: Path) -> None:
     plt.close(fig)
 
 
+def loro_ebops(recs, target: np.ndarray) -> np.ndarray:
+    """EBOPs x a scale fitted (median ratio) on the other repositories."""
+    e = np.array([ebops(r.layers) for r in recs])
+    pred = np.zeros(len(recs))
+    for repo in sorted({r.repo for r in recs}):
+        test = np.array([r.repo == repo for r in recs])
+        ok = ~test & (e > 0) & (target > 0)
+        pred[test] = e[test] * float(np.median(target[ok] / e[ok]))
+    return pred
+
+
+def coverage(recs, pred: dict, res: str) -> float:
+    """Fraction of records whose report lies in [p10, p90] x estimate, the ratios taken from the held-out
+    predictions of the other repositories only."""
+    inside = []
+    for repo in sorted({r.repo for r in recs}):
+        others = [i for i, r in enumerate(recs) if r.repo != repo]
+        band = ratio_intervals([recs[i] for i in others], {k: v[others] for k, v in pred.items()}).get(res)
+        for i, r in enumerate(recs):
+            if r.repo == repo and band and res in r.target:
+                inside.append(band[0] * pred[res][i] <= r.target[res] <= band[1] * pred[res][i])
+    return float(np.mean(inside))
+
+
+def synth_section(corpus: Path, recs, variant) -> list[str]:
+    """The synth level: HLS C-synthesis x (Vivado post-synthesis / C-synthesis), both validated with the
+    repository held out."""
+    pairs = synth_pairs(corpus)
+    synth_recs, _ = load_records(corpus, SYNTH_KINDS)
+    ratio_err = {res: [] for res in SYNTH_RESOURCES}
+    for repo in sorted({p.repo for p in pairs}):
+        ratio = synth_ratios(pairs, without=repo)
+        for p in pairs:
+            for res in SYNTH_RESOURCES:
+                if p.repo == repo and res in p.synth and res in p.csynth:
+                    ratio_err[res].append(float(ape(np.array(p.csynth[res] * ratio.get(res, 1.0)),
+                                                    np.array(p.synth[res]))))
+    pred = synth_held_out(recs, synth_recs, pairs, variant)
+    y = {res: np.array([r.target[res] for r in synth_recs]) for res in SYNTH_RESOURCES}
+    shipped = synth_ratios(pairs)
+    lines = ["## Synth level (Vivado post-synthesis)", "",
+             f"`--level synth` (the default) multiplies the C-synthesis estimate by the post-synthesis / C-synthesis "
+             f"ratio, the median over {len(pairs)} hls4ml projects of {len({p.repo for p in pairs})} repositories "
+             f"that have both reports (`hw_models.corpus.synth_pairs`): "
+             + ", ".join(f"{k} {v:.2f}" for k, v in shipped.items()) + ". HLS overstates LUT about 2x.", "",
+             "| check (repository held out) | n | LUT | FF | DSP | BRAM |", "|---|---|---|---|---|---|",
+             f"| the ratio applied to the real C-synthesis report | {len(pairs)} | "
+             + " | ".join(stats(np.array(ratio_err[res])) for res in SYNTH_RESOURCES) + " |",
+             f"| our estimate, end to end, on the {len(synth_recs)} reconstructable post-synthesis records | "
+             f"{len(synth_recs)} | " + " | ".join(stats(ape(pred[res], y[res])) for res in SYNTH_RESOURCES) + " |", "",
+             "Its interval (p10 - p90 of report / estimate on those records, each from a fit and ratios without "
+             "its repository; what `--level synth` and the search's budget check use): " + ", ".join(
+                 f"{k} {lo:.2f} - {hi:.2f}" for k, (lo, hi) in Coefficients.load().synth_intervals.items()) + ".", "",
+             "Median / p90 APE (%). The end-to-end row has few records (" + ", ".join(
+                 f"{repo.split(' (')[0]}: {sum(r.repo == repo for r in synth_recs)}"
+                 for repo in sorted({r.repo for r in synth_recs})) + "); target: median LUT APE <= 20%: "
+             + ("met" if np.median(ape(pred["lut"], y["lut"])) <= 20 else "not met") + ".", ""]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--out", type=Path, default=Path("reports/cost_model_accuracy.md"))
     args = ap.parse_args()
     recs, skipped = load_records(args.corpus)
+    repos = sorted({r.repo for r in recs})
     start = time.perf_counter()
-    pred = cross_validate(recs, k=5)
+    pred, chosen = nested_leave_one_repository_out(
+        recs, progress=lambda repo, v: print(f"held out {repo}: {v.label()}", flush=True))
     cv_s = time.perf_counter() - start
+    shipped = Coefficients.load()
+    family = cross_validate(recs, k=5, variant=Variant(**shipped.meta["variant"]))
     y = {res: np.array([r.target.get(res, np.nan) for r in recs]) for res in RESOURCES}
     lut_eq = y["lut"] + 55 * y["dsp"]
     subsets = {"all": np.ones(len(recs), bool)}
-    for g in ("result_tables", "committed_reports", "hls4ml_pytest_baselines"):
-        subsets[g] = np.array([r.source_group == g for r in recs])
     for io in ("io_parallel", "io_stream"):
         subsets[io] = np.array([r.io_type == io for r in recs])
-    eb = {"lut": ebops_cv(recs, y["lut"]), "ff": ebops_cv(recs, y["ff"]), "lut_eq": ebops_cv(recs, lut_eq)}
-    lines = ["# Cost model accuracy (HLS C-synthesis level)", "",
-             f"Corpus: `{args.corpus.name}`, {len(recs)} usable C-synthesis records of {len(recs) + sum(skipped.values())}"
-             f" (skipped records listed below). Grouped 5-fold cross-validation by design family: every figure "
-             f"is an out-of-fold prediction. Absolute percentage error (APE) = |estimate - report| / max(report, 1).",
-             "", "## Error per resource: median / 90th-percentile APE (%)", "",
+    for repo in repos:
+        subsets[repo] = np.array([r.repo == repo for r in recs])
+    eb = {"lut": loro_ebops(recs, y["lut"]), "ff": loro_ebops(recs, y["ff"]), "lut_eq": loro_ebops(recs, lut_eq)}
+    hgq_stated = np.array([ebops(r.layers) for r in recs])  # HGQ: LUT + 55 DSP ~ EBOPs, no scale
+    lines = ["# Cost model accuracy", "",
+             f"Corpus: `{args.corpus.name}`, {len(recs)} usable C-synthesis records of "
+             f"{len(recs) + sum(skipped.values())} (skipped records listed below), from {len(repos)} repositories.",
+             "", "**Validation: nested leave-one-repository-out.** Every record is scored by coefficients fitted "
+             "without its whole repository, and the model structure (the `Variant`: shared or separate io_stream "
+             "coefficients, repository weighting, feature set) is chosen by leave-one-repository-out on the "
+             "other repositories only. A repository held out is what a user's own design is to the corpus: "
+             "other tool versions, precisions and habits. Absolute percentage error (APE) = |estimate - report| / "
+             "max(report, 1).", "",
+             "Structure chosen per held-out repository: " + "; ".join(
+                 f"{repo.split(' (')[0]}: {v.label()}" for repo, v in chosen.items()) + ".", "",
+             "## Error per resource: median / 90th-percentile APE (%)", "",
              "| subset | n | LUT ours | LUT EBOPs | FF ours | FF EBOPs | DSP ours | BRAM ours | latency ours | "
-             "LUT+55·DSP ours | LUT+55·DSP EBOPs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "LUT+55·DSP ours | LUT+55·DSP EBOPs (scaled) | LUT+55·DSP = EBOPs (HGQ) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in subsets.items():
-        cells = [name, str(int(m.sum()))]
+        cells = [name.split(" (")[0], str(int(m.sum()))]
         for res in RESOURCES:
             ok = m & ~np.isnan(y[res])
             cells.append(stats(ape(pred[res][ok], y[res][ok])))
             if res in eb:
                 cells.append(stats(ape(eb[res][ok], y[res][ok])))
         ours_eq = pred["lut"] + 55 * pred["dsp"]
-        cells += [stats(ape(ours_eq[m], lut_eq[m])), stats(ape(eb["lut_eq"][m], lut_eq[m]))]
+        cells += [stats(ape(ours_eq[m], lut_eq[m])), stats(ape(eb["lut_eq"][m], lut_eq[m])),
+                  stats(ape(hgq_stated[m], lut_eq[m]))]
         lines.append("| " + " | ".join(cells) + " |")
-    par = subsets["io_parallel"] & ~np.isnan(y["latency_cycles"])
-    within1 = np.mean(np.abs(pred["latency_cycles"][par] - y["latency_cycles"][par]) <= 1)
-    n_mac = np.array([sum(1 for L in r.layers if L.weights) for r in recs])
-    dsp_ok = np.mean(np.abs(pred["dsp"] - y["dsp"]) <= n_mac)
-    dsp_exact_known = [i for i, r in enumerate(recs) if r.source_group == "committed_reports"]
+    lat = ~np.isnan(y["latency_cycles"])
+    within2 = np.mean(np.abs(pred["latency_cycles"][lat] - y["latency_cycles"][lat]) <= 2)
+    med = {res: float(np.median(ape(pred[res][~np.isnan(y[res])], y[res][~np.isnan(y[res])])))
+           for res in ("lut", "ff", "dsp")}
+    p90_lut = float(np.percentile(ape(pred["lut"], y["lut"]), 90))
     per_s, n_layers = throughput(recs)
-    lines += ["", "## Targets (issue 3)", "",
-              "| target | measured (cross-validated) | met |", "|---|---|---|",
-              f"| median LUT APE <= 15% | {np.median(ape(pred['lut'], y['lut'])):.1f}% | "
-              f"{'yes' if np.median(ape(pred['lut'], y['lut'])) <= 15 else 'no'} |",
-              f"| median FF APE <= 20% | {np.median(ape(pred['ff'], y['ff'])):.1f}% | "
-              f"{'yes' if np.median(ape(pred['ff'], y['ff'])) <= 20 else 'no'} |",
-              f"| DSP within +-1 per layer | {dsp_ok:.0%} of records (total DSP within +- number of MAC layers) | "
-              f"{'yes' if dsp_ok >= 0.95 else 'no'} |",
-              f"| io_parallel latency within +-1 cycle | {within1:.0%} of {int(par.sum())} records | "
-              f"{'yes' if within1 >= 0.95 else 'no'} |",
-              f"| one candidate well under 1 ms | {per_s * 1e3:.3f} ms ({n_layers}-layer model, "
-              f"{1 / per_s:,.0f} candidates/s, 1 core) | {'yes' if per_s < 1e-3 else 'no'} |",
-              "", f"Cross-validation took {cv_s:.1f} s. DSP on the {len(dsp_exact_known)} committed-report records "
-              f"(weight statistics from the firmware): median APE "
-              f"{np.median(ape(pred['dsp'][dsp_exact_known], y['dsp'][dsp_exact_known])):.1f}%.",
-              "", "![estimate vs report](cost_model_accuracy.png)", "", "## Skipped records", ""]
+    fam = {res: float(np.median(ape(family[res], y[res]))) for res in ("lut", "ff")}
+    lines += ["", "## Targets (issue 11, C-synthesis level, nested leave-one-repository-out)", "",
+              "| target | measured | met |", "|---|---|---|"]
+    for label, value, goal in (("median LUT APE <= 15%", med["lut"], 15), ("median FF APE <= 20%", med["ff"], 20),
+                               ("median DSP APE <= 10%", med["dsp"], 10), ("p90 LUT APE <= 50%", p90_lut, 50)):
+        lines.append(f"| {label} | {value:.1f}% | {'yes' if value <= goal else 'no'} |")
+    lines += [f"| latency within 2 cycles | {within2:.0%} of {int(lat.sum())} records | "
+              f"{'yes' if within2 >= 0.5 else 'no'} (median) |",
+              f"| one candidate under 1 ms | {per_s * 1e3:.3f} ms ({n_layers}-layer model, {1 / per_s:,.0f} "
+              f"candidates/s, 1 core) | {'yes' if per_s < 1e-3 else 'no'} |", "",
+              "## Intervals", "",
+              "Every estimate carries [p10, p90] x estimate, the ratios report / estimate of held-out predictions "
+              f"(shipped: {', '.join(f'{k} {lo:.2f} - {hi:.2f}' for k, (lo, hi) in shipped.intervals.items())}). "
+              "Share of records whose report fell inside the interval computed without their repository: "
+              + ", ".join(f"{res} {coverage(recs, pred, res):.0%}" for res in ("lut", "ff", "dsp")) + " (80% is the "
+              "aim). `codesign search` treats a budget as met only when the upper bound fits (`--budget-on upper`, "
+              "the default).", "",
+              "## The old measure, for comparison", "",
+              f"Grouped 5-fold by design family (what this report used to show; one repository supplies "
+              f"{max(int(subsets[r].sum()) for r in repos)} of {len(recs)} records, so its designs are seen in "
+              f"training): median LUT APE {fam['lut']:.1f}%, FF {fam['ff']:.1f}%. Leave-one-repository-out is the "
+              "honest one.", "",
+              f"Nested validation took {cv_s:.0f} s.", "", "![estimate vs report](cost_model_accuracy.png)", ""]
+    lines += synth_section(args.corpus, recs, Variant(**shipped.meta["variant"]))
+    lines += ["## Skipped records", ""]
     lines += [f"- {n}: {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1])]
-    lines += ["", "Regenerate: `.venv/bin/python benchmarks/cost_model_accuracy.py`."]
+    lines += ["", "Regenerate: `.venv/bin/python benchmarks/cost_model_accuracy.py` (shipped coefficients: "
+              "`codesign calibrate ../shared/calibration/synthesis_corpus.jsonl --out hw_models/data/coefficients.json`)."]
     da = args.out.with_name("da_estimator.md")
     if da.is_file():  # the distributed_arithmetic template is measured by Yosys (benchmarks/da_corpus.py --fit)
         lines += ["", "## distributed_arithmetic template (against Yosys)", ""] + da.read_text().splitlines()[1:]

@@ -158,6 +158,8 @@ class Estimate:
     utilization: dict
     layers: list[dict]
     notes: list[str]
+    interval: dict = field(default_factory=dict)  # resource -> [p10, p90]: where the real value fell for 80%
+    # of held-out designs with this estimate (hw_models coefficients `intervals`)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -171,7 +173,7 @@ def estimate(model, target=None, *, x=None, input_type=None) -> Estimate:
         target, input_type, model = target or model.target, input_type or model.input_type, model.model
     model, opts = _model(model), _target(target)
     est, notes = estimate_model(model, opts, _input_spec(model, x, input_type))
-    return Estimate(est.part, est.total, est.utilization, est.layers, notes)
+    return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval)
 
 
 @dataclass

@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hw_models.corpus import Record, load_records
+from hw_models.corpus import SYNTH_KINDS, Record, load_records, synth_pairs
 from hw_models.cost import Coefficients
-from hw_models.fit import cross_validate, fit, predict
+from hw_models.fit import (Variant, cross_validate, fit, predict, ratio_intervals, select_variant, synth_held_out,
+                           synth_ratios)
 from hw_models.reports import ReportError, find_reports, read_report
 
 from .errors import CodesignError
 from .export import ExportOptions, convert_config
 
 ERROR_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
+MIN_REPOSITORIES = 3  # below this, structure selection by held-out repositories has nothing to hold out
 
 
 def project_record(project: Path) -> Record:
@@ -96,14 +98,41 @@ def error_table(records: list[Record], pred: dict[str, np.ndarray]) -> dict[str,
     return table
 
 
+def synth_level(paths: list[Path], records: list[Record], variant: Variant) -> dict:
+    """Post-synthesis ratios from the projects of the .jsonl corpora with both a C-synthesis and a Vivado
+    synthesis report, and the interval of the synth-level estimate on the post-synthesis records, each
+    predicted by a fit and ratios that never saw its repository."""
+    pairs, synth_records = [], []
+    for p in paths:
+        if p.suffix == ".jsonl":
+            pairs += synth_pairs(p)
+            synth_records += load_records(p, SYNTH_KINDS)[0]
+    if not pairs:
+        return {"ratio": {}, "intervals": {}, "pairs": 0, "records": 0}
+    intervals = {}
+    if len({r.repo for r in synth_records}) >= MIN_REPOSITORIES:
+        intervals = ratio_intervals(synth_records, synth_held_out(records, synth_records, pairs, variant))
+    return {"ratio": synth_ratios(pairs), "intervals": intervals, "pairs": len(pairs), "records": len(synth_records)}
+
+
 def calibrate(paths: list[Path], current: Coefficients, folds: int = 5) -> dict:
     records, skipped = gather(paths)
     if len(records) < 3:
         raise CodesignError(f"only {len(records)} usable record(s); calibration needs at least 3 "
                             f"(skipped: {skipped or 'none'})")
     before = error_table(records, predict(records, current))
-    refit = fit(records, note="codesign calibrate " + " ".join(str(p) for p in paths))
+    variant, held_out, how = Variant(), None, None
+    if len({r.repo for r in records}) >= MIN_REPOSITORIES:  # structure chosen on repositories held out
+        variant, _, held_out = select_variant(records)
+        how = "leave one repository out"
+    elif len({r.group for r in records}) >= folds:
+        held_out, how = cross_validate(records, folds), f"grouped {folds}-fold"
+    refit = fit(records, note="codesign calibrate " + " ".join(str(p) for p in paths), variant=variant)
+    if held_out is not None:
+        refit.intervals = ratio_intervals(records, held_out)
+    synth = synth_level(paths, records, variant)
+    refit.synth_ratio, refit.synth_intervals = synth["ratio"], synth["intervals"]
     after = error_table(records, predict(records, refit))
-    cv = error_table(records, cross_validate(records, folds)) if len({r.group for r in records}) >= folds else None
     return {"records": len(records), "skipped": skipped, "before": before, "after_in_sample": after,
-            "after_cross_validated": cv, "coefficients": refit}
+            "after_cross_validated": error_table(records, held_out) if held_out is not None else None,
+            "cross_validation": how, "variant": variant.label(), "coefficients": refit}

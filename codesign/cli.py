@@ -122,6 +122,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     raise typer.Exit(0 if _proven(payload) else 1)
 
 
+LEVEL_TITLES = {"synth": "Post-synthesis (Vivado)", "csynth": "HLS C-synthesis"}
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
 
 
@@ -176,9 +177,12 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              clock: Optional[float] = typer.Option(None, help="clock period in ns"),
              input_type: str = typer.Option("fixed<16,6>", help="input precision (model files only)"),
              coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
+             level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
+                                                     "what the HLS C-synthesis report says (about 2x the LUTs)"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
              reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
-    """Estimate LUT/FF/DSP/BRAM/latency/II per layer (HLS C-synthesis level) without Vivado."""
+    """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
+    Vivado."""
     from .atomic import atomic_write_text
     from .design import export_options
     from .estimate import estimate_model
@@ -189,18 +193,22 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
                                "clock_ns": clock}.items() if v is not None}
     base = asdict(design_opts) if design_opts else {}
     opts = export_options(Path("--options"), {**base, **given})
-    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients)
+    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients, level)
     for note in notes:
         log(f"[yellow]note:[/yellow] {note}")
     payload = result.as_json()
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     table = Table("layer", "class", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
-                  title=f"HLS C-synthesis estimate, {result.part}, {opts.io_type}, {opts.strategy}, "
-                        f"clock {opts.clock_ns} ns")
+                  title=f"{LEVEL_TITLES[result.level]} estimate, {result.part}, {opts.io_type}, "
+                        f"{opts.strategy}, clock {opts.clock_ns} ns")
     for row in payload["layers"] + [{"name": "total", "class": "", **payload["total"]}]:
         table.add_row(row["name"], row["class"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
                       f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")
+    band = payload["interval"]
+    if any(band[k][0] != band[k][1] for k in band):  # the fit's held-out p10 - p90 of the real value
+        span = {k: f"{band[k][0]:,.0f} - {band[k][1]:,.0f}" for k in band}
+        table.add_row("p10 - p90", "(held out)", span["lut"], span["ff"], span["dsp"], "", span["latency_cycles"], "")
     u = payload["utilization"]
     table.caption = (f"utilization: LUT {u['lut']:.2%}, FF {u['ff']:.2%}, DSP {u['dsp']:.2%}, "
                      f"BRAM {u['bram_18k']:.2%}; LUT-equivalent (LUT + 55 DSP) {result.lut_equivalent:,.0f}")
@@ -224,22 +232,34 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
         if (coefficients or DEFAULT_COEFFICIENTS).is_file() else Coefficients()
     result = run_calibration(reports, current, folds)
     atomic_write_text(out, result["coefficients"].to_json() + "\n")
-    table = Table("resource", "n", "before: median / p90 APE %", "after (in-sample)", "after (grouped k-fold)",
-                  title=f"cost model error on {result['records']} record(s)")
+    table = Table("resource", "n", "before: median / p90 APE %", "after (in-sample)",
+                  f"after ({result['cross_validation'] or 'not cross-validated'})",
+                  title=f"cost model error on {result['records']} record(s); {result['variant']}")
     for res, b in result["before"].items():
         a = result["after_in_sample"][res]
         cv = (result["after_cross_validated"] or {}).get(res)
         table.add_row(res, str(b["n"]), f"{b['median_ape']:.1f} / {b['p90_ape']:.1f}",
                       f"{a['median_ape']:.1f} / {a['p90_ape']:.1f}",
                       f"{cv['median_ape']:.1f} / {cv['p90_ape']:.1f}" if cv else "too few families")
+    if result["coefficients"].intervals:
+        table.caption = "report / estimate, p10 - p90 held out: " + ", ".join(
+            f"{res} {lo:.2f} - {hi:.2f}" for res, (lo, hi) in result["coefficients"].intervals.items())
+    if result["coefficients"].synth_ratio:
+        table.caption = (table.caption or "") + "; post-synthesis / C-synthesis: " + ", ".join(
+            f"{res} {v:.2f}" for res, v in result["coefficients"].synth_ratio.items())
     Console(width=max(Console().width, 110)).print(table)
     for reason, n in sorted(result["skipped"].items(), key=lambda kv: -kv[1]):
         console.print(f"skipped {n}: {reason}", highlight=False)
     console.print(f"wrote {out}", highlight=False)
 
 
-def _search_overrides(strategy, trials, budget, finetune_epochs=None) -> dict:
-    return {"strategy": strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs}
+def _search_overrides(strategy, trials, budget, finetune_epochs=None, budget_on=None) -> dict:
+    return {"strategy": strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs,
+            "budget_on": budget_on}
+
+
+BUDGET_ON_HELP = ("upper: the estimate's upper bound (p90 of report / estimate on held-out repositories) must fit "
+                  "(default); estimate: the estimate itself")
 
 
 @command()
@@ -247,6 +267,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
            budget: Optional[str] = typer.Option(None, help="e.g. lut=0.3,dsp=0.1,bram=0.5,latency=50 "
                                                           "(fractions <= 1 of the part, counts > 1, latency in "
                                                           "cycles or e.g. 250ns)"),
+           budget_on: Optional[str] = typer.Option(None, "--budget-on", help=BUDGET_ON_HELP),
            strategy: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random"),
            trials: Optional[int] = typer.Option(None, help="completed trials to reach"),
            finetune_epochs: Optional[int] = typer.Option(None, help="QAT fine-tuning epochs per candidate"),
@@ -262,8 +283,9 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
     if workers < 1:
         _fail("--workers: must be >= 1")
     with _progress() as progress:
-        summary = run_search(design, out, _search_overrides(strategy, trials, budget, finetune_epochs), storage,
-                             workers, progress, log=lambda m: console.print(m, highlight=False), judge=judge)
+        overrides = _search_overrides(strategy, trials, budget, finetune_epochs, budget_on)
+        summary = run_search(design, out, overrides, storage, workers, progress,
+                             log=lambda m: console.print(m, highlight=False), judge=judge)
     best = summary["best"]
     print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],
@@ -285,13 +307,14 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
            strategy: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
            trials: Optional[int] = typer.Option(None, help="as given to `codesign search`"),
            budget: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
+           budget_on: Optional[str] = typer.Option(None, "--budget-on", help="as given to `codesign search`"),
            out: Path = typer.Option(Path("reports"), help="report root of the study")) -> None:
     """Join a running search: take trials from its storage until the study is complete."""
     import os
 
     from .search.run import run_worker
 
-    n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget),
+    n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget, budget_on=budget_on),
                    log=lambda m: console.print(m, highlight=False))
     console.print(f"worker {os.getpid()}: evaluated {n} trial(s)", highlight=False)
 
@@ -476,7 +499,8 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     try:
         estimate, _ = estimate_model(keras_model, opts, parse_hls(result.input_precision), None, None)
         total = estimate.as_json()["total"]
-        table.add_row(f"codesign estimate (hls4ml {opts.strategy}, {opts.io_type}, RF {opts.reuse_factor})",
+        table.add_row(f"codesign estimate, {LEVEL_TITLES[estimate.level].lower()} (hls4ml {opts.strategy}, "
+                      f"{opts.io_type}, RF {opts.reuse_factor})",
                       f"{total['lut']:,.0f}", f"{total['ff']:,.0f}", "", f"{total['dsp']:,.0f}",
                       f"{total['latency_cycles']:,.0f}")
     except CodesignError as exc:  # the RTL is measured; only the comparison row is missing

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from hw_models import load_part
-from hw_models.cost import Coefficients, Estimate
+from hw_models.cost import LEVELS, Coefficients, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
 
@@ -90,19 +90,22 @@ def requested_reuse(hls_model, opts: ExportOptions, hls_config: Path | None) -> 
 
 
 def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None) -> CostModel:
+                   coefficients: Path | None = None, level: str = "synth") -> CostModel:
+    """level: "synth" (Vivado post-synthesis, the default) or "csynth" (the HLS C-synthesis report)."""
+    if level not in LEVELS:
+        raise CodesignError(f"--level {level!r}; allowed: {', '.join(LEVELS)}")
     part = load_part(opts.part)
     coefs = Coefficients.load(coefficients) if coefficients else None
     with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
         graph, kernels = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
-        model = CostModel(graph_layers(graph, kernels), part, opts.clock_ns, coefs)
+        model = CostModel(graph_layers(graph, kernels), part, opts.clock_ns, coefs, level)
         model.notes = reuse_notes(graph, requested_reuse(graph, opts, hls_config))
     return model
 
 
 def estimate_model(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None) -> tuple[Estimate, list[str]]:
-    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients)
+                   coefficients: Path | None = None, level: str = "synth") -> tuple[Estimate, list[str]]:
+    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients, level)
     return model.estimate(), model.notes
 
 

@@ -55,10 +55,20 @@ def _weights(layer, kernels: dict):
         kernel, bias, spec = kernels[layer.name]
         return np.asarray(kernel, np.float64), spec.width, spec.frac, False, bias
     w = layer.weights["weight"]
+    data = np.asarray(w.data, dtype=np.float64)
     width, integer, _ = _bits(w.type.precision)
-    binary = type(w.type.precision).__name__.startswith("Xnor")
+    binary = "Xnor" in type(w.type.precision).__name__
     bias = layer.weights["bias"].data if "bias" in layer.weights else None
-    return np.asarray(w.data, dtype=np.float64), width, width - integer, binary, bias
+    if type(w.type.precision).__name__.endswith("ExponentPrecisionType"):  # po2: sign + exponent, no integer
+        # bits; each weight is one shifted copy of the input (nnet_mult.h weight_exponential), so its cost is
+        # that of a one-digit constant on the grid of the smallest magnitude
+        magnitudes = np.abs(data[data != 0])
+        if not magnitudes.size:
+            return data, 1, 0, binary, bias
+        frac = max(0, -int(np.floor(np.log2(magnitudes.min()))))
+        top = max(0, int(np.ceil(np.log2(magnitudes.max()))))
+        return data, 1 + frac + top, frac, binary, bias
+    return data, width, width - integer, binary, bias
 
 
 def _mac(layer, io_type: str, kernels: dict) -> LayerIR:

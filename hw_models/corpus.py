@@ -12,6 +12,7 @@ from .fixed import FixedType, mac_accum, parse_type
 from .layers import LayerIR, WeightStats, unknown_weight_stats
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
+SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 TABLE_SIZE, TABLE_BITS = 1024, 18   # hls4ml default activation table: 1024 entries of ap_fixed<18,8>
 TERNARY_ZERO_FRACTION = 1 / 3       # assumption when a ternary layer's weights are not known
@@ -32,6 +33,7 @@ class Record:
     io_type: str
     layers: list[LayerIR]
     target: dict[str, float]
+    repo: str = ""      # the repository it came from, for leave-one-repository-out validation
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -185,13 +187,14 @@ def record_layers(rec: dict) -> list[LayerIR]:
     return out
 
 
-def to_record(rec: dict) -> Record:
-    """Raises Unsupported with the reason when the record cannot serve calibration."""
+def to_record(rec: dict, kinds: tuple[str, ...] = CSYNTH_KINDS) -> Record:
+    """Raises Unsupported with the reason when the record cannot serve calibration (kinds: the report kinds
+    accepted; C-synthesis by default, SYNTH_KINDS for post-synthesis validation)."""
     if rec.get("source_group") == "hls4ml_rf_exploration_2019":
         raise Unsupported("hls4ml rf-exploration 2019 (keras-to-hls before hls4ml 0.2, Vivado HLS 2018.2): "
                           "older kernels, left out of the fit")
-    if rec.get("kind") not in CSYNTH_KINDS:
-        raise Unsupported(f"kind {rec.get('kind')} (only HLS C-synthesis is fitted)")
+    if rec.get("kind") not in kinds:
+        raise Unsupported(f"kind {rec.get('kind')} (only {' / '.join(kinds)} here)")
     res = rec.get("results") or {}
     if any(res.get(k) is None for k in ("LUT", "FF", "DSP")):
         raise Unsupported("LUT/FF/DSP missing")
@@ -204,16 +207,49 @@ def to_record(rec: dict) -> Record:
         target["ii"] = float(res["ii_max"])
     return Record(rec["id"], family(rec), rec["source_group"], f"{rec.get('tool')} {rec.get('tool_version')}",
                   rec.get("hls_part") or rec.get("part") or "", float(rec.get("clock_period_ns") or 5.0),
-                  rec["io_type"], layers, target)
+                  rec["io_type"], layers, target, (rec.get("source") or {}).get("repo", ""))
 
 
-def load_records(path: str | Path) -> tuple[list[Record], dict[str, int]]:
+def load_records(path: str | Path, kinds: tuple[str, ...] = CSYNTH_KINDS) -> tuple[list[Record], dict[str, int]]:
     """Usable records and a count of skip reasons."""
     good, skipped = [], {}
     for rec in read_jsonl(path):
         try:
-            good.append(to_record(rec))
+            good.append(to_record(rec, kinds))
         except Unsupported as exc:
             reason = str(exc)
             skipped[reason] = skipped.get(reason, 0) + 1
     return good, skipped
+
+
+@dataclass
+class SynthPair:
+    """One hls4ml project with both reports: its HLS C-synthesis and its Vivado post-synthesis numbers."""
+    repo: str
+    project: str
+    csynth: dict[str, float]
+    synth: dict[str, float]
+
+
+def synth_pairs(path: str | Path) -> list[SynthPair]:
+    """vivado_synth records matched to the one hls_csynth record of the same project (same repository and
+    commit, the csynth report under the folder of the synth report). The 2019 reuse-factor exploration is
+    left out: its folders hold many csynth reports, so the match is ambiguous."""
+    recs = read_jsonl(path)
+    csynth = [r for r in recs if r.get("kind") == "hls_csynth"]
+    out = []
+    for v in recs:
+        if v.get("kind") not in SYNTH_KINDS or v.get("source_group") == "hls4ml_rf_exploration_2019":
+            continue
+        folder = str(Path(v["source"]["paths"][-1]).parent)
+        same = [c for c in csynth if c["source"]["repo"] == v["source"]["repo"]
+                and c["source"].get("commit") == v["source"].get("commit")]
+        match = [c for c in same if set(c["source"]["paths"]) & set(v["source"]["paths"])] or \
+            [c for c in same if any(p.startswith(folder + "/") or str(Path(p).parent) == folder
+                                    for p in c["source"]["paths"])]
+        if len(match) != 1:
+            continue
+        keys = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram_18k": "BRAM_18K"}
+        pick = lambda res: {k: float(res[v_]) for k, v_ in keys.items() if res.get(v_) is not None}  # noqa: E731
+        out.append(SynthPair(v["source"]["repo"], folder, pick(match[0]["results"]), pick(v["results"])))
+    return out

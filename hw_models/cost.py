@@ -15,6 +15,7 @@ from .layers import DA, MAC_KINDS, LayerIR, ceil_div, unknown_weight_stats
 from .parts import Part
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
+LEVELS = ("synth", "csynth")  # Vivado post-synthesis (does it fit the chip) | HLS C-synthesis report
 FITTED = ("lut", "ff", "latency_cycles")
 DEFAULT_COEFFICIENTS = Path(__file__).parent / "data" / "coefficients.json"
 BRAM18_BITS = 18 * 1024      # UG573: one BRAM_18K holds 18 Kib
@@ -54,18 +55,25 @@ class Coefficients:
     dsp_min_bits: int = 10        # both operands at least this wide -> DSP (fitted by grid search)
     dsp_min_sum: int = 20         # and the two widths add up to at least this
     bram_min_bits: int = 2048     # Resource-strategy weight arrays smaller than this stay in LUTRAM/FF
+    fifo_min_depth: int = 10**9   # io_stream FIFOs at least this deep go to BRAM (shallower: SRLs); fitted
     weights: dict = field(default_factory=dict)   # resource -> {feature: coefficient}
     meta: dict = field(default_factory=dict)
+    shared_stream: bool = False   # io_stream layers use the io_parallel coefficients (no 's_' features)
+    feature_set: list | None = None  # the fitted LUT/FF features (None: all of FEATURE_DOC)
+    intervals: dict = field(default_factory=dict)  # resource -> [p10, p90] of report / estimate, out of sample
+    synth_ratio: dict = field(default_factory=dict)  # resource -> Vivado post-synthesis / HLS C-synthesis
+    synth_intervals: dict = field(default_factory=dict)  # resource -> [p10, p90] of synth report / estimate
+
+    KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream", "feature_set",
+            "intervals", "synth_ratio", "synth_intervals")
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Coefficients":
         data = json.loads(Path(path or DEFAULT_COEFFICIENTS).read_text())
-        return cls(**{k: data[k] for k in ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "weights", "meta")})
+        return cls(**{k: data[k] for k in cls.KEYS if k in data})
 
     def to_json(self) -> str:
-        return json.dumps({"dsp_min_bits": self.dsp_min_bits, "dsp_min_sum": self.dsp_min_sum,
-                           "bram_min_bits": self.bram_min_bits, "weights": self.weights, "meta": self.meta},
-                          indent=1, sort_keys=True)
+        return json.dumps({k: getattr(self, k) for k in self.KEYS}, indent=1, sort_keys=True)
 
 
 def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
@@ -80,13 +88,22 @@ def uses_dsp(layer: LayerIR, c: Coefficients) -> bool:
     return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
 
 
-def _mac_counts(layer: LayerIR) -> tuple[int, int, float, float]:
-    """(real multipliers, summed terms, mean CSD digits or 0 for variable weights, mean constant width)."""
+def _mac_counts(layer: LayerIR, on_dsp: bool) -> tuple[int, int, float, float]:
+    """(multipliers instantiated, summed terms, mean CSD digits or 0 for variable weights, mean constant width).
+
+    Latency strategy (nnet_dense_latency.h): the loops stay fully unrolled at any ReuseFactor; `ALLOCATION
+    operation instances=mul limit=multiplier_limit` (ceil(n_in*n_out/RF) - n_zeros/RF) caps only real
+    multipliers, i.e. DSP products; constant products folded into shift-adds and the adder tree are all
+    kept, and `PIPELINE II=RF` sets the interval. Resource strategy (nnet_dense_resource.h) at RF > 1:
+    block_factor = ceil(n_in*n_out/RF) multipliers by stored weights, no constant folding.
+    """
     ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
-    if layer.strategy == "latency":  # hls4ml multiplier_limit = ceil(n_in*n_out/RF) - n_zeros/RF
-        return (ceil_div(ws.n_mult, layer.rf), ceil_div(ws.n_weights - ws.n_zero, layer.rf), ws.mean_digits,
-                ws.mean_bits or layer.w_bits)
-    n = ceil_div(ws.n_weights, layer.rf)  # Resource strategy: weights in memory, no constant folding
+    # Resource at RF 1: block_factor = n_in*n_out, the weight array is fully partitioned and its constants
+    # fold into the products exactly as in the Latency template
+    if layer.strategy == "latency" or layer.rf == 1:
+        mult = ceil_div(ws.n_mult, layer.rf) if on_dsp else ws.n_mult
+        return mult, ws.n_weights - ws.n_zero, ws.mean_digits, ws.mean_bits or layer.w_bits
+    n = ceil_div(ws.n_weights, layer.rf)
     return n, n, 0.0, layer.w_bits
 
 
@@ -96,11 +113,11 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
     par = layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" and layer.kind not in MAC_KINDS else 1)
     clk = 5.0 / clock_ns  # combinational depth in cycles scales with the clock frequency
     if layer.kind in MAC_KINDS or layer.kind == "bn":
-        mult, terms, digits, w_eff = _mac_counts(layer)
+        dsp = uses_dsp(layer, c)
+        mult, terms, digits, w_eff = _mac_counts(layer, dsp)
         if layer.kind == "bn":
             mult, terms, digits, w_eff = ceil_div(par, layer.rf), ceil_div(par, layer.rf), max(2.0, layer.w_bits / 3), \
                 layer.w_bits
-        dsp = uses_dsp(layer, c)
         lut_mult = 0 if dsp else mult
         if digits:
             f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + w_eff)
@@ -109,7 +126,10 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
         f["dsp_mult"] = mult if dsp else 0
         f["adder"] = terms * layer.acc_bits
         f["out"] = layer.n_out * layer.res_bits
-        f["rf_mux"] = (mult * layer.in_bits) if layer.rf > 1 else 0.0
+        # operand multiplexers of shared multipliers: Latency shares only DSPs (weights and inputs both
+        # multiplexed), Resource every multiplier (inputs multiplexed; weights come from memory)
+        shared = layer.rf > 1 and (dsp or layer.strategy != "latency")
+        f["rf_mux"] = mult * (layer.in_bits + (layer.w_bits if layer.strategy == "latency" else 0)) if shared else 0.0
         f["buffer"] = layer.buffer_bits
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)       # registered products
@@ -141,9 +161,11 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
     if layer.io_type == "io_stream" and layer.kind != "free":
         f["stream"] = layer.n_out * layer.res_bits
         f["lat_stream"] = 1.0
+    if c.feature_set is not None:
+        f = {k: v for k, v in f.items() if k.startswith("lat_") or k in c.feature_set}
+    if layer.io_type == "io_stream" and layer.kind != "free" and not c.shared_stream:
         # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
         return {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
-        f["lat_stream"] = 1.0
     return f
 
 
@@ -162,14 +184,26 @@ def bram_18k(layer: LayerIR, c: Coefficients) -> float:
             total += per_table * ceil_div(lookups, 2)
         else:  # exp table + one inverse table; 3 BRAM for 10 and 12 classes in the DNNonSilicon csynth reports
             total += per_table * (1 + ceil_div(lookups, 8))
+    if layer.io_type == "io_stream" and layer.kind != "free" and layer.n_pos >= c.fifo_min_depth:
+        total += fifo_bram(layer.n_pos, layer.n_out * layer.res_bits)
     return float(total)
+
+
+# BRAM_18K aspect ratios (UG573 table 1-5, simple dual port): depth x width
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def fifo_bram(depth: int, width: int) -> int:
+    """BRAM_18K of one io_stream FIFO: hls4ml gives each layer's output stream depth H x W (fpga_types.py
+    StreamVariable: prod(shape) // channels) and one word of channels x bits (a packed nnet::array)."""
+    return min(ceil_div(width, w) * ceil_div(depth, d) for d, w in BRAM18_SHAPES)
 
 
 def dsp(layer: LayerIR, c: Coefficients, ports: tuple[int, int]) -> float:
     if layer.kind in MAC_KINDS or layer.kind == "bn":
         if not uses_dsp(layer, c):
             return 0.0
-        mult = _mac_counts(layer)[0] if layer.kind != "bn" else ceil_div(layer.n_out, layer.rf)
+        mult = _mac_counts(layer, True)[0] if layer.kind != "bn" else ceil_div(layer.n_out, layer.rf)
         return float(mult * dsp_per_mult(layer.w_bits, layer.in_bits, ports))
     return 0.0
 
@@ -216,15 +250,21 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
     }
 
 
+BOUNDED = ("lut", "ff", "dsp", "latency_cycles")  # resources whose estimates carry an interval
+
+
 @dataclass
 class Estimate:
     part: str
     layers: list[dict]
     total: dict[str, float]
     utilization: dict[str, float]
+    interval: dict[str, list[float]] = field(default_factory=dict)  # resource -> [p10, p90] of the real value
+    level: str = "synth"
 
     def as_json(self) -> dict:
-        return {"part": self.part, "layers": self.layers, "total": self.total, "utilization": self.utilization}
+        return {"part": self.part, "level": self.level, "layers": self.layers, "total": self.total,
+                "utilization": self.utilization, "interval": self.interval}
 
     @property
     def lut_equivalent(self) -> float:
@@ -232,20 +272,43 @@ class Estimate:
         return self.total["lut"] + 55.0 * self.total["dsp"]
 
 
-def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficients: Coefficients | None = None) -> Estimate:
+def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficients: Coefficients | None = None,
+             level: str = "synth") -> Estimate:
+    """Per-layer and total resources at `level`: "csynth" is what the HLS C-synthesis report says; "synth"
+    (default) what Vivado synthesis leaves of it, csynth x the measured post-synthesis / C-synthesis ratio.
+    The distributed_arithmetic template is fitted on Yosys netlists: already at synthesis level."""
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}; allowed: {', '.join(LEVELS)}")
     c = coefficients or default_coefficients()
     rows, total = [], dict.fromkeys(RESOURCES, 0.0)
+    low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
     for layer in layers:
         r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
+        da_layer = layer.kind in MAC_KINDS and layer.strategy == DA
+        if level == "synth" and not da_layer:
+            r = r | {k: r[k] * c.synth_ratio.get(k, 1.0) for k in ("lut", "ff", "dsp", "bram_18k")}
         r = {k: round(v, 1) for k, v in r.items()} | {"latency_cycles": float(round(r["latency_cycles"]))}
         rows.append({"name": layer.name, "class": layer.class_name or layer.kind} | r)
         for k in ("lut", "ff", "dsp", "bram_18k", "latency_cycles"):
             total[k] += r[k]
         total["ii"] = max(total["ii"], r["ii"])
+        bounds = _da_bounds() if da_layer else c.intervals | c.synth_intervals if level == "synth" else c.intervals
+        for k in BOUNDED:  # each layer's template error: the DA template's own (Yosys), else the HLS fit's
+            lo, hi = bounds.get(k, (1.0, 1.0))
+            low[k] += r[k] * lo
+            high[k] += r[k] * hi
     total = {k: round(v, 1) for k, v in total.items()}
     util = {"lut": total["lut"] / part.lut, "ff": total["ff"] / part.ff, "dsp": total["dsp"] / part.dsp,
             "bram_18k": total["bram_18k"] / part.bram_18k}
-    return Estimate(part.part, rows, total, util)
+    interval = {k: [round(low[k], 1), round(high[k], 1)] for k in BOUNDED}
+    return Estimate(part.part, rows, total, util, interval, level)
+
+
+def _da_bounds() -> dict[str, tuple[float, float]]:
+    from .da import coefficients as da_coefficients
+
+    d = da_coefficients()
+    return {"lut": (d["ratio_p10"], d["ratio_p90"])}
 
 
 _DEFAULT: list[Coefficients] = []

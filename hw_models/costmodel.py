@@ -21,8 +21,8 @@ class CostModel:
     """
 
     def __init__(self, layers: list[LayerIR], part: Part, clock_ns: float = 5.0,
-                 coefficients: Coefficients | None = None):
-        self.layers, self.part, self.clock_ns = list(layers), part, clock_ns
+                 coefficients: Coefficients | None = None, level: str = "synth"):
+        self.layers, self.part, self.clock_ns, self.level = list(layers), part, clock_ns, level
         self.coefficients = coefficients or default_coefficients()
         self._stats: dict[tuple[str, int], object] = {}
         self.notes: list[str] = []
@@ -80,4 +80,4 @@ class CostModel:
         return out
 
     def estimate(self, assignment: dict[str, dict] | None = None) -> Estimate:
-        return estimate(self.resolve(assignment), self.part, self.clock_ns, self.coefficients)
+        return estimate(self.resolve(assignment), self.part, self.clock_ns, self.coefficients, self.level)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
-from .corpus import Record
+from .corpus import Record, SynthPair
 from .cost import FEATURE_DOC, FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features
 from .parts import DSP_PORTS
 
 DSP_GRID = {"dsp_min_bits": range(2, 13), "dsp_min_sum": range(10, 31, 1)}
 BRAM_GRID = (0, 1024, 2048, 4096, 8192)
+FIFO_GRID = (16, 32, 64, 128, 256, 512, 1024, 10**9)  # 10**9: no FIFO in BRAM
 LOSS = ("soft_l1", 0.1)  # robust loss and its scale in log units; chosen by grouped CV (fit.py docs)
 
 
@@ -55,7 +57,7 @@ def _log_err(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(np.log1p(pred) - np.log1p(y))))
 
 
-def _fit_log(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _fit_log(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Non-negative coefficients minimising a robust (soft-L1) loss on log(1 + prediction) - log(1 + y):
     errors count relative to the size of the design, and a few odd reports cannot dominate the fit."""
     used = np.abs(X).max(axis=0) > 0
@@ -66,15 +68,44 @@ def _fit_log(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     scale = np.abs(X).max(axis=0)
     Xs = X / scale
 
+    root = np.ones(len(y)) if weight is None else np.sqrt(weight)
+
     def resid(theta):
-        return np.log1p(np.maximum(Xs @ theta, 0.0)) - np.log1p(y)
+        return (np.log1p(np.maximum(Xs @ theta, 0.0)) - np.log1p(y)) * root
 
     sol = least_squares(resid, np.maximum(start * scale, 1e-3), bounds=(0.0, np.inf), loss=LOSS[0], f_scale=LOSS[1])
     coef[used] = sol.x / scale
     return coef
 
 
-def fit(recs: list[Record], note: str = "") -> Coefficients:
+@dataclass(frozen=True)
+class Variant:
+    """The model-structure choices a fit makes; chosen by leave-one-repository-out validation."""
+    shared_stream: bool = False  # io_stream layers share the io_parallel coefficients
+    balance: float = 0.0         # record weight 1 / n_repo^balance: 0 every record alike, 1 every repository
+    few_features: bool = False   # LUT/FF from FEW_FEATURES only
+
+    def label(self) -> str:
+        return (f"{'shared' if self.shared_stream else 'separate'} io_stream coefficients, repository balance "
+                f"{self.balance:g}, {'few' if self.few_features else 'all'} features")
+
+
+FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "out", "rf_mux", "elem", "table", "softmax",
+                "compare", "buffer", "stream")
+VARIANTS = (Variant(), Variant(True), Variant(True, 0.5), Variant(True, 0.5, True))
+
+
+def record_weights(recs: list[Record], balance: float) -> np.ndarray:
+    """Weights that keep one large repository (125 of 217 records come from one) from setting every
+    coefficient: a record counts 1 / (records of its repository)^balance."""
+    counts: dict[str, int] = {}
+    for r in recs:
+        counts[r.repo] = counts.get(r.repo, 0) + 1
+    w = np.array([counts[r.repo] ** -balance for r in recs])
+    return w / w.mean()
+
+
+def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coefficients:
     """Grid-search the DSP/BRAM thresholds, then relative-error non-negative least squares per resource."""
     y_dsp = np.array([r.target["dsp"] for r in recs])
     best = None
@@ -83,20 +114,23 @@ def fit(recs: list[Record], note: str = "") -> Coefficients:
         err = _log_err(np.array([analytic_totals(r, c)["dsp"] for r in recs]), y_dsp)
         if best is None or err < best[0]:
             best = (err, mb, ms)
-    c = Coefficients(dsp_min_bits=best[1], dsp_min_sum=best[2])
+    c = Coefficients(dsp_min_bits=best[1], dsp_min_sum=best[2], shared_stream=variant.shared_stream,
+                     feature_set=list(FEW_FEATURES) if variant.few_features else None)
     y_bram = np.array([r.target["bram_18k"] for r in recs])
     c.bram_min_bits = min(BRAM_GRID, key=lambda b: _log_err(np.array(
-        [analytic_totals(r, Coefficients(c.dsp_min_bits, c.dsp_min_sum, b))["bram_18k"] for r in recs]), y_bram))
+        [analytic_totals(r, replace(c, bram_min_bits=b))["bram_18k"] for r in recs]), y_bram))
+    c.fifo_min_depth = min(FIFO_GRID, key=lambda d: _log_err(np.array(
+        [analytic_totals(r, replace(c, fifo_min_depth=d))["bram_18k"] for r in recs]), y_bram))
     for resource in FITTED:
         sub = [r for r in recs if resource in r.target]
         X, names = _matrix(sub, c, resource)
         y = np.array([r.target[resource] for r in sub])
-        coef = _fit_log(X, y)
+        coef = _fit_log(X, y, record_weights(sub, variant.balance))
         c.weights[resource] = {n: round(float(v), 6) for n, v in zip(names, coef)}
     c.meta = {"fitted": str(date.today()), "records": len(recs), "level": "HLS C-synthesis (csynth) estimate",
               "method": "DSP/BRAM thresholds by grid search on log error; LUT/FF/latency coefficients >= 0 by "
                         "robust (soft-L1) least squares on log(1+estimate) - log(1+report) (hw_models/fit.py)",
-              "features": FEATURE_DOC, "note": note}
+              "features": FEATURE_DOC, "variant": asdict(variant), "structure": variant.label(), "note": note}
     return c
 
 
@@ -122,18 +156,119 @@ def group_folds(recs: list[Record], k: int, seed: int = 0) -> list[np.ndarray]:
     return [np.array([i for i, r in enumerate(recs) if fold_of[r.group] == f]) for f in range(k)]
 
 
-def cross_validate(recs: list[Record], k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+def cross_validate(recs: list[Record], k: int = 5, seed: int = 0, variant: Variant = Variant()
+                   ) -> dict[str, np.ndarray]:
     """Out-of-fold predictions: every record is scored by a model fitted without its design family."""
     pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
     for test in group_folds(recs, k, seed):
         if not len(test):
             continue
         train = [r for i, r in enumerate(recs) if i not in set(test)]
-        c = fit(train)
+        c = fit(train, variant=variant)
         p = predict([recs[i] for i in test], c)
         for res in pred:
             pred[res][test] = p[res]
     return pred
 
 
-__all__ = ["fit", "predict", "cross_validate", "group_folds", "dsp_per_mult"]
+def leave_one_repository_out(recs: list[Record], variant: Variant = Variant()) -> dict[str, np.ndarray]:
+    """Out-of-sample predictions: every record is scored by a model fitted without its whole repository
+    (other tools, versions and habits: what a user's own design is to the corpus)."""
+    pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
+    for repo in sorted({r.repo for r in recs}):
+        test = [i for i, r in enumerate(recs) if r.repo == repo]
+        p = predict([recs[i] for i in test], fit([r for r in recs if r.repo != repo], variant=variant))
+        for res in pred:
+            pred[res][test] = p[res]
+    return pred
+
+
+def ape(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Absolute percentage error, % of the report (at least 1)."""
+    return np.abs(pred - y) / np.maximum(y, 1.0) * 100
+
+
+def selection_score(recs: list[Record], pred: dict[str, np.ndarray]) -> float:
+    """What variant selection minimises: the median LUT and FF errors of each repository, averaged over
+    repositories (so that the largest repository does not decide alone)."""
+    scores = []
+    for repo in sorted({r.repo for r in recs}):
+        idx = [i for i, r in enumerate(recs) if r.repo == repo]
+        for res in ("lut", "ff"):
+            scores.append(float(np.median(ape(pred[res][idx], np.array([recs[i].target[res] for i in idx])))))
+    return float(np.mean(scores))
+
+
+def select_variant(recs: list[Record], variants=VARIANTS) -> tuple[Variant, dict[Variant, float], dict]:
+    """The variant with the lowest leave-one-repository-out score on recs; (it, every score, its predictions)."""
+    preds = {v: leave_one_repository_out(recs, v) for v in variants}
+    scores = {v: selection_score(recs, preds[v]) for v in variants}
+    best = min(scores, key=scores.get)
+    return best, scores, preds[best]
+
+
+def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progress=None
+                                    ) -> tuple[dict[str, np.ndarray], dict[str, Variant]]:
+    """Honest predictions when the variant is chosen from data too: for each held-out repository, the
+    variant is selected by leave-one-repository-out on the other repositories only, then fitted on them."""
+    pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
+    chosen = {}
+    for repo in sorted({r.repo for r in recs}):
+        train = [r for r in recs if r.repo != repo]
+        test = [i for i, r in enumerate(recs) if r.repo == repo]
+        variant = select_variant(train, variants)[0] if len({r.repo for r in train}) > 2 else Variant()
+        chosen[repo] = variant
+        p = predict([recs[i] for i in test], fit(train, variant=variant))
+        for res in pred:
+            pred[res][test] = p[res]
+        if progress:
+            progress(repo, variant)
+    return pred, chosen
+
+
+SYNTH_RESOURCES = ("lut", "ff", "dsp", "bram_18k")
+
+
+def ratio_intervals(recs: list[Record], pred: dict[str, np.ndarray], low: float = 10, high: float = 90
+                    ) -> dict[str, list[float]]:
+    """[p_low, p_high] of report / estimate per resource over out-of-sample predictions: an estimate E
+    stands for a report between E * p_low and E * p_high (80% of held-out designs fell inside)."""
+    out = {}
+    for res in (k for k in ("lut", "ff", "dsp", "latency_cycles") if k in pred):
+        pairs = [(pred[res][i], r.target[res]) for i, r in enumerate(recs) if res in r.target and pred[res][i] > 0
+                 and r.target[res] > 0]
+        if len(pairs) >= 10:
+            ratio = np.array([y / p for p, y in pairs])
+            out[res] = [round(float(np.percentile(ratio, low)), 3), round(float(np.percentile(ratio, high)), 3)]
+    return out
+
+
+def synth_ratios(pairs: list[SynthPair], without: str | None = None) -> dict[str, float]:
+    """Vivado post-synthesis / HLS C-synthesis per resource: the median over projects with both reports
+    (those of repository `without` left out). HLS overstates LUT about 2x: Vivado trims logic HLS counts."""
+    out = {}
+    for res in SYNTH_RESOURCES:
+        ratio = [p.synth[res] / p.csynth[res] for p in pairs if p.repo != without and p.csynth.get(res, 0) > 0
+                 and res in p.synth]
+        if ratio:
+            out[res] = round(float(np.median(ratio)), 4)
+    return out
+
+
+def synth_held_out(recs: list[Record], synth_recs: list[Record], pairs: list[SynthPair],
+                   variant: Variant = Variant()) -> dict[str, np.ndarray]:
+    """Post-synthesis predictions of synth_recs, each from a C-synthesis fit and synthesis ratios that never saw
+    its repository."""
+    pred = {res: np.zeros(len(synth_recs)) for res in SYNTH_RESOURCES}
+    for repo in sorted({r.repo for r in synth_recs}):
+        idx = [i for i, r in enumerate(synth_recs) if r.repo == repo]
+        c = fit([r for r in recs if r.repo != repo], variant=variant)
+        csynth = predict([synth_recs[i] for i in idx], c)
+        ratio = synth_ratios(pairs, without=repo)
+        for res in SYNTH_RESOURCES:
+            pred[res][idx] = csynth[res] * ratio.get(res, 1.0)
+    return pred
+
+
+__all__ = ["fit", "predict", "cross_validate", "group_folds", "dsp_per_mult", "leave_one_repository_out",
+           "nested_leave_one_repository_out", "select_variant", "ratio_intervals", "Variant", "VARIANTS", "synth_ratios", "synth_held_out"]

@@ -26,7 +26,15 @@ def test_estimate_jet_model_json(tmp_path, jet_files):
     assert data["total"]["lut"] == pytest.approx(sum(r["lut"] for r in data["layers"]), abs=1)
     assert data["utilization"]["lut"] == pytest.approx(data["total"]["lut"] / 1728000)
     assert data["total"]["lut"] > 10_000 and data["total"]["ii"] == 1
-    assert "HLS C-synthesis estimate" in res.output
+    assert "Post-synthesis (Vivado) estimate" in res.output and data["level"] == "synth"
+    low, high = data["interval"]["lut"]
+    assert low < data["total"]["lut"] < high and "p10 - p90" in res.output
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--json", str(out), "--level", "csynth"])
+    csynth = json.loads(out.read_text())
+    assert "HLS C-synthesis estimate" in res.output and csynth["level"] == "csynth"
+    assert csynth["total"]["lut"] > 1.5 * data["total"]["lut"]  # HLS overstates LUT about 2x
+    res = runner.invoke(app, ["estimate", arch, "--weights", weights, "--level", "post"])
+    assert res.exit_code == 2 and "--level 'post'; allowed: synth, csynth" in res.output
 
 
 def test_estimate_uses_the_exported_precisions():
@@ -116,6 +124,27 @@ def test_calibrate_cli_refits_and_reports(tmp_path):
     assert res.exit_code == 0, res.output
     coef = json.loads(out.read_text())
     assert set(coef["weights"]) == {"lut", "ff", "latency_cycles"} and coef["meta"]["records"] >= 20
-    assert "before: median / p90 APE %" in res.output and "after (grouped k-fold)" in res.output
+    assert "before: median / p90 APE %" in res.output and "after (leave one repository out)" in res.output
+    assert coef["intervals"]["lut"][0] < 1 < coef["intervals"]["lut"][1] and coef["meta"]["variant"]
     res = runner.invoke(app, ["calibrate", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 2 and "missing.jsonl: not found" in res.output
+
+
+def test_po2_weights_read_from_hls4ml_are_not_free():
+    """hls4ml types po2 weights with an ExponentPrecisionType (no integer bits): read as fixed point with 0
+    fraction bits, 371 of 384 weights of a po2 layer became zeros and cost nothing (issue 11)."""
+    import hls4ml
+    import numpy as np
+
+    from codesign.export import quiet
+    from codesign.hw_graph import graph_layers
+    from tests import zoo
+
+    model = zoo.public_po2()
+    with quiet():
+        hls = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=hls4ml.utils.config_from_keras_model(model, granularity="name"), backend="Vitis")
+    fc1 = next(layer for layer in graph_layers(hls) if layer.name == "fc1")
+    values = hls.graph["fc1"].weights["weight"].data
+    assert np.count_nonzero(values) == 512  # quantized_po2 has no zero
+    assert fc1.weights.n_zero == 0 and fc1.weights.n_pow2 == 512

@@ -136,13 +136,16 @@ def test_infeasible_budget_names_the_minimum(searched):
 
 
 def test_planned_strategies_run(searched):
+    """The budget is met by the estimate's upper bound (its held-out p90), not by the estimate alone."""
+    from codesign.search.space import upper_margins
+
     out, _ = searched
     for strategy in ("greedy", "ilp"):
         res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--strategy", strategy,
-                                  "--trials", "2", "--budget", "lut=0.006"])
+                                  "--trials", "2", "--budget", "lut=0.02"])
         assert res.exit_code == 0, res.output
         summary = json.loads(res.output[res.output.index("{"):])
-        assert summary["within_budget"] and summary["estimate"]["lut"] <= 0.006 * 1728000
+        assert summary["within_budget"] and summary["estimate"]["lut"] * upper_margins()["lut"] <= 0.02 * 1728000
         assert summary["bit_exact_fraction"] == 1.0
 
 

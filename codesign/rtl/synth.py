@@ -140,7 +140,8 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         stages: list[stream.Stage] = []
     else:
         stages = stream.plan(graph)
-        jobs = [(top_name(f"{name}_{s.name}"), s.name, comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None)))
+        jobs = [(top_name(f"{name}_{s.name}"), s.name,
+                 comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None)))
                 for s in stages if not s.wiring]
     timings["trace_s"] = round(time.perf_counter() - start, 2)
     costs = {folder: round(float(comb.cost), 1) for _, folder, comb in jobs}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from ..design import Design, load_design
 from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from ..lower import Lowered, lower
-from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
+from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings, upper_margins
 
 BASE_MODEL = "base_qat.h5"
 BASE_KEY = "base_qat.key"  # hash of what the base model was trained from (design_key)
@@ -95,6 +95,8 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     part = load_part(design.export.part)
     budget = parse_budget(settings.budget, part, design.export.clock_ns,
                           "--budget" if overrides.get("budget") else f"{design.path}: search.budget")
+    if settings.budget_on == "upper":
+        budget = replace(budget, margins=upper_margins())
     folder = Path(out_root) / design.name / "search"
     folder.mkdir(parents=True, exist_ok=True)
     split, x_val, y_val = _splits(design)

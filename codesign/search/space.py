@@ -13,27 +13,59 @@ from ..export import DA, STRATEGIES
 STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
 SPACE_KEYS = ("weight_bits", "activation_bits", "reuse_factors", "strategies")
-SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "budget", "space", "seed")
+SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "budget", "budget_on", "space", "seed")
+BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's upper bound (p90), or the estimate
+BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Absolute limits (None = unconstrained); latency in clock cycles."""
+    """Absolute limits (None = unconstrained); latency in clock cycles.
+
+    `margins` holds, per resource, the factor from an estimate to its upper bound (the p90 of report /
+    estimate on held-out repositories, hw_models coefficients `intervals`): a candidate meets a limit
+    only when estimate x margin does. Empty: the estimate itself is checked.
+    """
 
     lut: float | None = None
     ff: float | None = None
     dsp: float | None = None
     bram_18k: float | None = None
     latency_cycles: float | None = None
+    margins: dict = field(default_factory=dict)
 
     def limits(self) -> dict[str, float]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: getattr(self, k) for k in BUDGET_RESOURCES if getattr(self, k) is not None}
+
+    def estimate_limits(self) -> dict[str, float]:
+        """The limits on the estimate itself: limit / margin (what a linear planner can constrain)."""
+        return {k: v / self.margins.get(k, 1.0) for k, v in self.limits().items()}
 
     def violations(self, total: dict[str, float]) -> dict[str, tuple[float, float]]:
-        return {k: (total[k], v) for k, v in self.limits().items() if total[k] > v + 1e-9}
+        """{resource: (the checked value: the estimate's upper bound where margins are set, the limit)}."""
+        out = {}
+        for k, v in self.limits().items():
+            checked = total[k] * self.margins.get(k, 1.0)
+            if checked > v + 1e-9:
+                out[k] = (checked, v)
+        return out
 
     def describe(self) -> str:
-        return ", ".join(f"{k} <= {v:,.0f}" for k, v in self.limits().items()) or "none"
+        text = ", ".join(f"{k} <= {v:,.0f}" for k, v in self.limits().items()) or "none"
+        used = {k: m for k, m in self.margins.items() if k in self.limits()}
+        if used:
+            text += " (checked on the upper bound: estimate x " + ", ".join(f"{m:.2f} {k}" for k, m in used.items()) \
+                + ", the p90 of report / estimate on held-out repositories)"
+        return text
+
+
+def upper_margins() -> dict[str, float]:
+    """Estimate -> upper bound factors of the shipped cost model at synthesis level, the search's (its
+    held-out p90 of report / estimate)."""
+    from hw_models.cost import default_coefficients
+
+    c = default_coefficients()
+    return {k: hi for k, (_, hi) in (c.intervals | c.synth_intervals).items() if k in BUDGET_RESOURCES}
 
 
 def parse_budget(spec: dict | str | None, part: Part, clock_ns: float, where: str) -> Budget:
@@ -103,6 +135,7 @@ class SearchSettings:
     finetune_epochs: int = 3
     seed: int = 0
     budget: dict | str | None = None
+    budget_on: str = "upper"
     space: dict = field(default_factory=dict)
 
 
@@ -121,6 +154,8 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
     s = SearchSettings(**{k: merged[k] for k in SEARCH_KEYS if k in merged})
     if s.strategy not in STRATEGY_NAMES:
         raise CodesignError(f"{where}.strategy: {s.strategy!r}; allowed: {', '.join(STRATEGY_NAMES)}")
+    if s.budget_on not in BUDGET_ON:
+        raise CodesignError(f"{where}.budget_on: {s.budget_on!r}; allowed: {', '.join(BUDGET_ON)}")
     for key, low in (("trials", 1), ("finetune_epochs", 0)):
         v = getattr(s, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < low:

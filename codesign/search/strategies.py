@@ -72,7 +72,7 @@ def ilp_plans(space: SearchSpace, table: dict, cost: CostFn, budget: Budget, n: 
     n_var = len(options)
     c = np.array([s for s, _ in rows]) + 1e-9 * np.arange(n_var)  # tiny tie-break keeps plans deterministic
     one_each = np.array([[1.0 if options[j][0] == name else 0.0 for j in range(n_var)] for name in layers])
-    limits = budget.limits() or {"lut": base["lut"]}
+    limits = budget.estimate_limits() or {"lut": base["lut"]}
     bottom = cost(space.bottom())
     plans = []
     for level in np.linspace(1.0, 0.0, max(n, 2)):
