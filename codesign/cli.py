@@ -458,6 +458,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     Exit 0 bit-exact, 1 not, 2 bad input or missing tools."""
     from .atomic import atomic_write_text
     from .estimate import estimate_model
+    from .rtl.hgq import is_proxy
     from .rtl.synth import synth as synthesize
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
@@ -497,6 +498,8 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                   f"{result.carry:,}", f"{result.dsp:,}", f"{result.latency_cycles}")
     table.add_row("da4ml's own estimate of that RTL", f"{result.da4ml_lut_estimate:,.0f}", "", "", "", "")
     try:
+        if is_proxy(keras_model):
+            raise CodesignError("the cost model reads QKeras models; an HGQ proxy is measured by Yosys only")
         estimate, _ = estimate_model(keras_model, opts, parse_hls(result.input_precision), None, None)
         total = estimate.as_json()["total"]
         table.add_row(f"codesign estimate, {LEVEL_TITLES[estimate.level].lower()} (hls4ml {opts.strategy}, "
@@ -505,8 +508,9 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                       f"{total['latency_cycles']:,.0f}")
     except CodesignError as exc:  # the RTL is measured; only the comparison row is missing
         log(f"note: no codesign estimate to compare: {exc}")
-    table.caption = (f"RTL vs QKeras ({result.outputs_compared}): {result.rtl_bit_exact_fraction:.4f} bit-exact on "
-                     f"{result.n_samples} samples; RTL in {rtl_dir}")
+    reference = "the HGQ proxy" if is_proxy(keras_model) else "QKeras"
+    table.caption = (f"RTL vs {reference} ({result.outputs_compared}): {result.rtl_bit_exact_fraction:.4f} "
+                     f"bit-exact on {result.n_samples} samples; RTL in {rtl_dir}")
     if result.architecture == "stream":
         table.caption += (f"; line buffers ({result.line_buffer_bits:,} bits) and FIFOs are memory, not counted; "
                           "latency: one input pixel per cycle plus the kernels' register stages")

@@ -24,6 +24,12 @@ def custom_objects() -> dict:
 
     objs: dict = {}
     _add_supported_quantized_objects(objs)
+    try:  # HGQ proxy models (`codesign synth` measures them too); HGQ 0.2.6 is optional
+        from HGQ.proxy.fixed_point_quantizer import FixedPointQuantizer
+    except ImportError:
+        pass
+    else:
+        objs["FixedPointQuantizer"] = FixedPointQuantizer
     return objs
 
 

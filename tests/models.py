@@ -68,3 +68,30 @@ def inputs(shape, n=200, seed=0):
     rng = np.random.default_rng(seed)
     typical = rng.uniform(0, 1, size=(n, *shape))
     return np.concatenate([typical, 8 * typical[: n // 4]]).astype(np.float32)
+
+
+def hgq_proxy(conv: bool = False, n: int = 300):
+    """A small HGQ 0.2.6 model trained briefly and converted to its proxy (per-element fixed-point
+    quantizers between plain Keras layers), with its float inputs."""
+    import tensorflow as tf
+    from HGQ import FreeBOPs, ResetMinMax
+    from HGQ.bops import trace_minmax
+    from HGQ.layers import HConv2D, HDense, HQuantize, PFlatten, PMaxPooling2D
+    from HGQ.proxy import to_proxy_model
+
+    seeded()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (n, 8, 8, 1)) if conv else rng.uniform(-1, 1, (n, 16))
+    y = (x.reshape(n, -1).mean(1) > (0.5 if conv else 0.0)).astype(int)
+    inp = tf.keras.Input(x.shape[1:], name="x")
+    h = HQuantize(beta=1e-5, name="inq")(inp)
+    if conv:
+        h = HConv2D(4, 3, beta=1e-5, activation="relu", name="conv")(h)
+        h = PFlatten(name="flat")(PMaxPooling2D(2, name="pool")(h))
+    else:
+        h = HDense(8, beta=1e-5, activation="relu", name="fc1")(h)
+    model = tf.keras.Model(inp, HDense(2, beta=1e-5, name="out")(h))
+    model.compile(tf.keras.optimizers.Adam(0.01), tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x.astype(np.float32), y, epochs=3, batch_size=32, verbose=0, callbacks=[ResetMinMax(), FreeBOPs()])
+    trace_minmax(model, x.astype(np.float32), verbose=0)
+    return to_proxy_model(model), x.astype(np.float32)

@@ -195,3 +195,24 @@ def test_stream_kernels_over_every_window_equal_qkeras(case):
     got = stream.simulate(stages, graph, xq, lambda s, rows: np.asarray(logic[s.name].predict(rows)))
     want = np.asarray(core.predict(xq.astype(np.float32), verbose=0), np.float64).reshape(len(x), -1)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conv", [False, True])
+def test_hgq_proxy_logic_equals_the_proxy(conv):
+    """An HGQ proxy (per-element quantizers, RND/WRAP inputs, signed and unsigned, Conv + MaxPooling) as da4ml
+    logic computes the proxy's own outputs exactly: HGQ's designs are judged by the same RTL flow."""
+    pytest.importorskip("HGQ")
+    from da4ml.trace import comb_trace
+
+    from codesign.rtl import hgq
+
+    from . import models
+
+    proxy, x = models.hgq_proxy(conv)
+    assert hgq.is_proxy(proxy)
+    logic = comb_trace(*hgq.build(proxy))
+    want = np.asarray(proxy(x), np.float64).reshape(len(x), -1)
+    got = np.asarray(logic.predict(hgq.input_grid(proxy, x).reshape(len(x), -1)), np.float64).reshape(want.shape)
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) >= 3  # not a constant network (HGQ quantizes its outputs coarsely)

@@ -148,3 +148,15 @@ def test_unknown_architecture_exit_2(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1] == "error: --architecture 'systolic'; allowed: parallel, stream"
     assert not (tmp_path / "rtl").exists()
+
+
+def test_hgq_proxy_synthesized_and_proven(tmp_path):
+    """`codesign synth` of an HGQ proxy .h5: Verilator equals the proxy bit for bit; Yosys measures it."""
+    pytest.importorskip("HGQ")
+    proxy, x = models.hgq_proxy()
+    run, payload = _synth(tmp_path, proxy, x[:200])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert payload["rtl_bit_exact_fraction"] == 1.0 and payload["n_samples"] == 200 and payload["lut"] > 100
+    assert "RTL vs the HGQ proxy" in run.stderr and "measured by Yosys only" in run.stderr
+    run, _ = _synth(tmp_path / "s", proxy, x[:10], "--architecture", "stream")
+    assert run.returncode == 2 and "an HGQ proxy model is built as one module" in run.stderr

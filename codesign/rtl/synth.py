@@ -21,7 +21,7 @@ from ..atomic import atomic_dir
 from ..errors import CodesignError
 from ..spec import QuantSpec
 from ..validate import exact_core, keras_outputs
-from . import stream, verilator, yosys
+from . import hgq, stream, verilator, yosys
 from .network import build, build_kernel
 from .tools import require_synthesis_tools
 
@@ -126,8 +126,11 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     target = load_part(part)
     if pipeline < 0:
         raise CodesignError(f"--pipeline {pipeline}: allowed: 0 (combinational) or a positive delay per stage")
-    exact = exact_core(model, x, input_spec)
-    xq, graph = exact.xq, exact.graph
+    proxy = hgq.is_proxy(model)
+    if proxy and architecture != "parallel":
+        raise CodesignError(f"{name}: an HGQ proxy model is built as one module: --architecture parallel")
+    exact = None if proxy else exact_core(model, x, input_spec)
+    xq, graph = (hgq.input_grid(model, x), None) if proxy else (exact.xq, exact.graph)
     timings: dict[str, float] = {"verilator_build_s": 0.0, "simulate_s": 0.0}
     top = top_name(name)
 
@@ -136,7 +139,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
 
     start = time.perf_counter()
     if architecture == "parallel":
-        jobs = [(top, "", comb_trace(*build(graph)))]
+        jobs = [(top, "", comb_trace(*(hgq.build(model) if proxy else build(graph))))]
         stages: list[stream.Stage] = []
     else:
         stages = stream.plan(graph)
@@ -151,7 +154,9 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         raise CodesignError(f"{name}: its {architecture} RTL needs about {cost:,.0f} LUTs (da4ml's estimate), above "
                             f"--max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a smaller "
                             f"design or raise --max-lut{hint}")
-    ref = keras_outputs(exact.core, xq).reshape(len(xq), -1)
+    # the reference: the QKeras model op by op, or the HGQ proxy itself on the user's inputs
+    ref = (np.asarray(model(np.asarray(x, np.float32)), np.float64) if proxy else keras_outputs(exact.core, xq)
+           ).reshape(len(xq), -1)
     with atomic_dir(rtl_dir) as tmp:
         kernels = {}
         for kernel_top, folder, comb in jobs:
@@ -186,11 +191,12 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         carry=total("carry"), dsp=total("dsp"), latency_cycles=latency,
         yosys_seconds=round(total("seconds"), 1), rtl_dir=str(rtl_dir),
         top=top, n_samples=len(xq), rtl_bit_exact_fraction=float(np.mean(got == ref)),
-        outputs_compared="logits" if exact.softmax else "outputs", input_precision=exact.input_spec.to_hls(),
+        outputs_compared="logits" if exact and exact.softmax else "outputs",
+        input_precision=exact.input_spec.to_hls() if exact else "HGQ per-element (the proxy's input quantizer)",
         da4ml_lut_estimate=round(cost, 1),
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
-        inexact_reference_layers=exact.inexact_reference_layers(),
+        inexact_reference_layers=exact.inexact_reference_layers() if exact else [],
         timings_s=timings, cells=cells, architecture=architecture,
         kernels=[s.results for s in stages if not s.wiring],
         line_buffer_bits=sum(s.line_buffer_bits for s in stages))
