@@ -169,6 +169,12 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
     return f
 
 
+def overlapped_iterations(layer: LayerIR) -> bool:
+    """io_stream layers run as one HLS dataflow region (hls4ml's io_stream top): each layer iterates over the
+    frame while the others do, so the frame's iterations count once, for the longest layer, not per layer."""
+    return layer.io_type == "io_stream" and layer.kind != "free"
+
+
 def bram_18k(layer: LayerIR, c: Coefficients) -> float:
     """Weight memories of Resource strategy (hls4ml reshapes the weights into block_factor words of depth
     RF) and activation lookup tables (one dual-port BRAM serves two lookups per cycle)."""
@@ -282,8 +288,12 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     c = coefficients or default_coefficients()
     rows, total = [], dict.fromkeys(RESOURCES, 0.0)
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
+    iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
     for layer in layers:
         r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
+        if overlapped_iterations(layer) and not (layer.kind in MAC_KINDS and layer.strategy == DA):
+            iterations.append(c.weights.get("latency_cycles", {}).get("lat_iter", 0.0)
+                              * features(layer, c, clock_ns).get("lat_iter", 0.0))
         da_layer = layer.kind in MAC_KINDS and layer.strategy == DA
         if level == "synth" and not da_layer:
             r = r | {k: r[k] * c.synth_ratio.get(k, 1.0) for k in ("lut", "ff", "dsp", "bram_18k")}
@@ -297,6 +307,11 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
             lo, hi = bounds.get(k, (1.0, 1.0))
             low[k] += r[k] * lo
             high[k] += r[k] * hi
+    if iterations:  # the frame's iterations overlap: only the longest layer's count
+        overlap = sum(iterations) - max(iterations)
+        total["latency_cycles"] -= overlap
+        low["latency_cycles"] -= overlap * c.intervals.get("latency_cycles", (1.0, 1.0))[0]
+        high["latency_cycles"] -= overlap * c.intervals.get("latency_cycles", (1.0, 1.0))[1]
     total = {k: round(v, 1) for k, v in total.items()}
     util = {"lut": total["lut"] / part.lut, "ff": total["ff"] / part.ff, "dsp": total["dsp"] / part.dsp,
             "bram_18k": total["bram_18k"] / part.bram_18k}

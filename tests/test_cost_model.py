@@ -264,3 +264,17 @@ def test_io_stream_fifos_take_the_block_ram_the_reports_show():
     assert fifo_bram(676, 64) == 4 and fifo_bram(20, 8) == 1  # four 1K x 18 side by side; one 2K x 9
     conv = LayerIR(name="c", kind="conv", n_out=8, n_terms=9, n_pos=676, res_bits=8, io_type="io_stream")
     assert bram_18k(conv, c) >= 4 and bram_18k(conv.with_(io_type="io_parallel"), c) == 0
+
+
+def test_io_stream_layers_overlap_in_latency():
+    """hls4ml's io_stream top is one dataflow region: the conv layer and the ReLU and pooling after it all
+    iterate over the 28x28 frame at once. The DNNonSilicon MNIST CNN reports 794 cycles; summing every
+    layer's frame iterations gave about 1,700 (784 + 676 + 676 + ...)."""
+    recs = {r.id: r for r in load_records(DATA / "corpus_subset.jsonl")[0]}
+    rec = recs["pominiq-DNNonSilicon-Folder_2_HLS4ML_Vivado_HLS_models_MNIST_original_d3a8c690__hls_csynth__d515941a"]
+    assert rec.target["latency_cycles"] == 794
+    est = estimate(rec.layers, load_part("xcvu13p-flga2577-2-e"), rec.clock_ns, level="csynth")
+    assert est.total["latency_cycles"] == pytest.approx(794, rel=0.15)
+    assert sum(row["latency_cycles"] for row in est.layers) > 1.8 * 794  # what the serial sum would say
+    low, high = est.interval["latency_cycles"]
+    assert low <= 794 <= high

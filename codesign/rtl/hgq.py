@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from .network import _round_half_even, _to_array, _windows
+from .network import round_half_even, to_array, windows
 
 ROUNDING = {"TRN": "TRN", "RND": "RND", "RND_CONV": "RND_CONV"}  # HGQ name -> what the RTL builds
 OVERFLOW = ("WRAP", "SAT", "SAT_SYM")
@@ -51,9 +51,9 @@ def _quantize(x, layer):
             continue
         mode = rounding
         if mode == "RND_CONV":
-            v, mode = _round_half_even(v, int(f[idx])), "TRN"
+            v, mode = round_half_even(v, int(f[idx])), "TRN"
         out[idx] = v.quantize(int(k[idx]), int(i[idx]), int(f[idx]), overflow, mode)
-    return _to_array(out, x)
+    return to_array(out, x)
 
 
 def input_grid(model, x: np.ndarray) -> np.ndarray:
@@ -70,9 +70,9 @@ def _conv(layer, x):
     if tuple(np.atleast_1d(cfg.get("dilation_rate", 1))) not in ((1,), (1, 1)) or cfg.get("groups", 1) != 1:
         raise CodesignError(f"layer '{layer.name}': dilation/groups; allowed in RTL: 1")
     size = kernel.shape[:-2]
-    win = _windows(x._vars, size, tuple(np.atleast_1d(cfg["strides"])), cfg["padding"])
+    win = windows(x._vars, size, tuple(np.atleast_1d(cfg["strides"])), cfg["padding"])
     positions = win.shape[:len(size)]
-    y = _to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
+    y = to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
     return y + rest[0] if rest and cfg.get("use_bias", True) else y
 
 
@@ -83,7 +83,7 @@ def _pool(layer, x):
     strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
     if cfg.get("padding", "valid") != "valid":
         raise CodesignError(f"layer '{layer.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
-    win = _windows(x._vars, size, strides, "valid")
+    win = windows(x._vars, size, strides, "valid")
     positions = win.shape[:ndim]
     win = win.reshape(*positions, -1, x.shape[-1])
     out = np.empty(positions + (x.shape[-1],), dtype=object)
@@ -93,7 +93,7 @@ def _pool(layer, x):
         for v in column[1:]:
             acc = acc.max_of(v)
         out[idx] = acc
-    return _to_array(out, x)
+    return to_array(out, x)
 
 
 def _activation(layer, x):
@@ -133,7 +133,7 @@ def build(model):
         elif name in ("ReLU", "Activation"):
             y = _activation(layer, x)
         elif name in ("Flatten", "Reshape"):
-            y = _to_array(x._vars.reshape(tuple(layer.output_shape[1:])), x)
+            y = to_array(x._vars.reshape(tuple(layer.output_shape[1:])), x)
         else:
             raise CodesignError(f"layer '{layer.name}' ({name}): not expressible in RTL here; HGQ proxies with "
                                 "Dense, Conv1D/2D, MaxPooling, ReLU, Flatten/Reshape are")

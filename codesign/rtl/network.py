@@ -28,7 +28,7 @@ def _kif(spec: QuantSpec) -> tuple[int, int, int]:
     return int(spec.signed), spec.integer - int(spec.signed), spec.frac
 
 
-def _round_half_even(v, f: int):
+def round_half_even(v, f: int):
     """v moved onto the 2^-f grid so that truncation there rounds half to even (ap_fixed AP_RND_CONV).
 
     With d = v - floor(v) in units of 2^-f on v's own grid u: floor(v + 1/2 - u + u*lsb) rounds up iff
@@ -58,12 +58,12 @@ def cast(arr, spec: QuantSpec, where: str):
             continue
         rounding = spec.rounding
         if rounding == "RND_CONV":
-            v, rounding = _round_half_even(v, f), "TRN"
+            v, rounding = round_half_even(v, f), "TRN"
         flat[n] = v.quantize(k, i, f, spec.overflow, rounding)
     return FixedVariableArray(flat.reshape(arr.shape), arr.solver_options)
 
 
-def _windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> np.ndarray:
+def windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> np.ndarray:
     """Sliding windows of an (H[, W], C) object array: (out positions..., *kernel, C), zero padded as Keras."""
     spatial = x.shape[:-1]
     if padding == "same":
@@ -81,7 +81,7 @@ def _windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...], p
     return np.moveaxis(view, len(kernel), -1)
 
 
-def _to_array(values: np.ndarray, like):
+def to_array(values: np.ndarray, like):
     from da4ml.trace import FixedVariableArray
 
     return FixedVariableArray(values, like.solver_options)
@@ -105,17 +105,17 @@ def _mac(node: LayerPrecision, x, layer, graph: TypedGraph, one_window: bool = F
         kernel_size = tuple(kernel.shape[:-2])
         strides, padding = ((1,) * len(kernel_size), "valid") if one_window else (tuple(cfg["strides"]),
                                                                                   cfg["padding"])
-        win = _windows(x._vars, kernel_size, strides, padding)
+        win = windows(x._vars, kernel_size, strides, padding)
         positions = win.shape[:len(kernel_size)]
         if node.kind is LayerKind.DEPTHWISE:  # one kernel per channel: y[p, c] = sum_k w[k, c] * x[p, k, c]
             w = kernel.reshape(-1, kernel.shape[-2])
             cols = win.reshape(*positions, -1, w.shape[-1])
             out = np.empty(positions + (w.shape[-1],), dtype=object)
             for c in range(w.shape[-1]):
-                out[..., c] = (_to_array(cols[..., c], x) @ w[:, c])._vars
-            y = _to_array(out, x)
+                out[..., c] = (to_array(cols[..., c], x) @ w[:, c])._vars
+            y = to_array(out, x)
         else:
-            y = _to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
+            y = to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
     return cast(y + bias, node.result, f"layer '{node.name}'")
 
 
@@ -144,12 +144,12 @@ def _rom(v, spec: QuantSpec, fn):
 def _activation(node: LayerPrecision, x, layer):
     where = f"layer '{node.name}'"
     if node.kind is LayerKind.SIGN:  # nnet_activation.h binary_tanh: x >= 0 ? 1 : -1
-        return _to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
+        return to_array(np.array([_sign(v) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.RELU:
         return x.relu()
     if node.kind is LayerKind.FUNCTION_TABLE:  # one ROM per element over the values it can take
         fn = TABLES[node.table_function][1]
-        return _to_array(np.array([_rom(v, node.result, fn) for v in x._vars.ravel()], dtype=object)
+        return to_array(np.array([_rom(v, node.result, fn) for v in x._vars.ravel()], dtype=object)
                          .reshape(x.shape), x)
     if node.kind is LayerKind.LEAKY_RELU:  # nnet_activation.h leaky_relu: x > 0 ? x : alpha * x (exact type)
         alpha = float(layer.get_config()["alpha"])
@@ -171,7 +171,7 @@ def _pool(node: LayerPrecision, x, layer):
         strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
         if cfg.get("padding", "valid") != "valid":
             raise CodesignError(f"layer '{node.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
-        win = _windows(x._vars, size, strides, "valid")
+        win = windows(x._vars, size, strides, "valid")
         positions = win.shape[:ndim]
         win = win.reshape(*positions, -1, x.shape[-1])
     out = np.empty(win.shape[:-2] + win.shape[-1:], dtype=object)
@@ -183,7 +183,7 @@ def _pool(node: LayerPrecision, x, layer):
         out[idx] = acc if node.kind is LayerKind.MAX_POOL else acc * (1.0 / len(column))
     if not positions:
         out = out.reshape(x.shape[-1])
-    return cast(_to_array(out, x), node.result, f"layer '{node.name}'")
+    return cast(to_array(out, x), node.result, f"layer '{node.name}'")
 
 
 def move_values(node: LayerPrecision, layer, values: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
@@ -226,7 +226,7 @@ def _node_value(graph: TypedGraph, node: LayerPrecision, values: dict, one_windo
         return cast(x + values[node.inputs[1]], node.result, where)
     if node.kind in (LayerKind.RESHAPE, LayerKind.CONCATENATE):
         other = values[node.inputs[1]]._vars if node.kind is LayerKind.CONCATENATE else None
-        return _to_array(move_values(node, layer, x._vars, other), x)
+        return to_array(move_values(node, layer, x._vars, other), x)
     raise CodesignError(f"{where}: not expressible in RTL here; supported kinds: {SUPPORTED_KINDS}")
 
 
@@ -262,10 +262,10 @@ def build_kernel(graph: TypedGraph, nodes: list[LayerPrecision], inputs: list[tu
     values, start = {}, 0
     for name, shape in inputs:
         size = int(np.prod(shape))
-        part = _to_array(inp._vars[start:start + size].reshape(shape), inp)
+        part = to_array(inp._vars[start:start + size].reshape(shape), inp)
         values[name] = cast(part, input_spec_of(graph, name), f"input of '{nodes[0].name}' from '{name}'")
         start += size
     for node in nodes:
         values[node.name] = _node_value(graph, node, values, one_window=node is nodes[0] and window)
     out = values[nodes[-1].name]
-    return inp, _to_array(out._vars.reshape(-1), out)
+    return inp, to_array(out._vars.reshape(-1), out)

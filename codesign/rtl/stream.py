@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import CodesignError
 from ..precision import LayerKind, LayerPrecision, TypedGraph
-from .network import ELEMENTWISE, _windows, input_spec_of, move_values
+from .network import ELEMENTWISE, input_spec_of, move_values, windows
 
 WINDOWED = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.MAX_POOL, LayerKind.AVG_POOL)
 WIRING = (LayerKind.RESHAPE, LayerKind.CONCATENATE)
@@ -117,7 +117,7 @@ def plan(graph: TypedGraph) -> list[Stage]:
 
 def _batch_windows(x: np.ndarray, stage: Stage) -> np.ndarray:
     """(samples * output pixels, window values) rows: each window as the line buffer presents it."""
-    rows = np.stack([_windows(sample, stage.window, stage.strides, stage.padding) for sample in x])
+    rows = np.stack([windows(sample, stage.window, stage.strides, stage.padding) for sample in x])
     return rows.reshape(-1, int(np.prod(rows.shape[1 + len(stage.window):])))
 
 
