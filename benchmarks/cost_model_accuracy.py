@@ -17,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codesign.atomic import atomic_write_text  # noqa: E402
 from hw_models import load_part  # noqa: E402
 from hw_models.corpus import SYNTH_KINDS, load_records, synth_pairs  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
@@ -223,9 +224,7 @@ def main() -> None:
         lines += ["", "## distributed_arithmetic template (against Yosys)", ""] + da.read_text().splitlines()[1:]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plot(recs, pred, args.out.with_suffix(".png"))
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(args.out)
+    atomic_write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_vs_peers import _patch_keras_lookup  # noqa: E402
 
+from codesign.atomic import atomic_write_text  # noqa: E402
 from codesign.design import load_design  # noqa: E402
 from codesign.export import quiet  # noqa: E402
 
@@ -331,9 +332,7 @@ def main() -> None:
     lines += [f"Wall time {time.perf_counter() - start:,.0f} s on 2 cores. Regenerate: `.venv/bin/python "
               f"benchmarks/protocol.py --design {args.design} --seeds {args.seeds} --epochs {args.epochs} "
               f"--trials {args.trials}`."]
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(args.out)
+    atomic_write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

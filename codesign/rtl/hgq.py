@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from .network import round_half_even, to_array, windows
+from .network import pool_windows, reduce_windows, round_half_even, to_array, windows
 
 ROUNDING = {"TRN": "TRN", "RND": "RND", "RND_CONV": "RND_CONV"}  # HGQ name -> what the RTL builds
 OVERFLOW = ("WRAP", "SAT", "SAT_SYM")
@@ -76,26 +76,6 @@ def _conv(layer, x):
     return y + rest[0] if rest and cfg.get("use_bias", True) else y
 
 
-def _pool(layer, x):
-    cfg = layer.get_config()
-    ndim = x.ndim - 1
-    size = tuple(np.atleast_1d(cfg["pool_size"])) * (ndim if np.size(cfg["pool_size"]) == 1 else 1)
-    strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
-    if cfg.get("padding", "valid") != "valid":
-        raise CodesignError(f"layer '{layer.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
-    win = windows(x._vars, size, strides, "valid")
-    positions = win.shape[:ndim]
-    win = win.reshape(*positions, -1, x.shape[-1])
-    out = np.empty(positions + (x.shape[-1],), dtype=object)
-    for idx in np.ndindex(out.shape):
-        column = win[idx[:-1] + (slice(None), idx[-1])]
-        acc = column[0]
-        for v in column[1:]:
-            acc = acc.max_of(v)
-        out[idx] = acc
-    return to_array(out, x)
-
-
 def _activation(layer, x):
     cfg = layer.get_config()
     name = type(layer).__name__
@@ -129,7 +109,7 @@ def build(model):
         elif name in ("Conv1D", "Conv2D"):
             y = _conv(layer, x)
         elif name in ("MaxPooling1D", "MaxPooling2D"):
-            y = _pool(layer, x)
+            y = to_array(reduce_windows(pool_windows(x, layer), maximum=True), x)
         elif name in ("ReLU", "Activation"):
             y = _activation(layer, x)
         elif name in ("Flatten", "Reshape"):

@@ -160,29 +160,38 @@ def _activation(node: LayerPrecision, x, layer):
     return cast(x, node.result, where)
 
 
-def _pool(node: LayerPrecision, x, layer):
+def pool_windows(x, layer) -> np.ndarray:
+    """The windows of a (Global)Pooling1D/2D layer over the da4ml array x: (output positions..., window values,
+    channels); a global pooling has one window and no position axes."""
     cfg = layer.get_config()
     ndim = x.ndim - 1
-    if node.class_name.startswith("Global"):
-        win = x._vars.reshape(1, -1, x.shape[-1])
-        positions: tuple[int, ...] = ()
-    else:
-        size = tuple(np.atleast_1d(cfg["pool_size"])) * (ndim if np.size(cfg["pool_size"]) == 1 else 1)
-        strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
-        if cfg.get("padding", "valid") != "valid":
-            raise CodesignError(f"layer '{node.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
-        win = windows(x._vars, size, strides, "valid")
-        positions = win.shape[:ndim]
-        win = win.reshape(*positions, -1, x.shape[-1])
+    if type(layer).__name__.startswith("Global"):
+        return x._vars.reshape(-1, x.shape[-1])
+    size = tuple(np.atleast_1d(cfg["pool_size"])) * (ndim if np.size(cfg["pool_size"]) == 1 else 1)
+    strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
+    if cfg.get("padding", "valid") != "valid":
+        raise CodesignError(f"layer '{layer.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
+    win = windows(x._vars, size, strides, "valid")
+    return win.reshape(*win.shape[:ndim], -1, x.shape[-1])
+
+
+def reduce_windows(win: np.ndarray, maximum: bool) -> np.ndarray:
+    """Max (nnet_pooling.h pool_op Max) or sum over each window's values, per channel: (positions..., C)."""
     out = np.empty(win.shape[:-2] + win.shape[-1:], dtype=object)
     for idx in np.ndindex(out.shape):
         column = win[idx[:-1] + (slice(None), idx[-1])]
         acc = column[0]
         for v in column[1:]:
-            acc = acc.max_of(v) if node.kind is LayerKind.MAX_POOL else acc + v
-        out[idx] = acc if node.kind is LayerKind.MAX_POOL else acc * (1.0 / len(column))
-    if not positions:
-        out = out.reshape(x.shape[-1])
+            acc = acc.max_of(v) if maximum else acc + v
+        out[idx] = acc
+    return out
+
+
+def _pool(node: LayerPrecision, x, layer):
+    win = pool_windows(x, layer)
+    out = reduce_windows(win, node.kind is LayerKind.MAX_POOL)
+    if node.kind is LayerKind.AVG_POOL:  # nnet_pooling.h: the sum times 1 / window size
+        out = np.vectorize(lambda v: v * (1.0 / win.shape[-2]), otypes=[object])(out)
     return cast(to_array(out, x), node.result, f"layer '{node.name}'")
 
 
