@@ -231,6 +231,13 @@ class SynthPair:
     synth: dict[str, float]
 
 
+REPORT_KEYS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram_18k": "BRAM_18K"}  # resource -> corpus results key
+
+
+def _totals(results: dict) -> dict[str, float]:
+    return {k: float(results[key]) for k, key in REPORT_KEYS.items() if results.get(key) is not None}
+
+
 def synth_pairs(path: str | Path) -> list[SynthPair]:
     """vivado_synth records matched to the one hls_csynth record of the same project (same repository and
     commit, the csynth report under the folder of the synth report). The 2019 reuse-factor exploration is
@@ -249,7 +256,5 @@ def synth_pairs(path: str | Path) -> list[SynthPair]:
                                     for p in c["source"]["paths"])]
         if len(match) != 1:
             continue
-        keys = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram_18k": "BRAM_18K"}
-        pick = lambda res: {k: float(res[v_]) for k, v_ in keys.items() if res.get(v_) is not None}  # noqa: E731
-        out.append(SynthPair(v["source"]["repo"], folder, pick(match[0]["results"]), pick(v["results"])))
+        out.append(SynthPair(v["source"]["repo"], folder, _totals(match[0]["results"]), _totals(v["results"])))
     return out

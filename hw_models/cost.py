@@ -64,8 +64,8 @@ class Coefficients:
     synth_ratio: dict = field(default_factory=dict)  # resource -> Vivado post-synthesis / HLS C-synthesis
     synth_intervals: dict = field(default_factory=dict)  # resource -> [p10, p90] of synth report / estimate
 
-    KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream", "feature_set",
-            "intervals", "synth_ratio", "synth_intervals")
+    KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream",
+            "feature_set", "intervals", "synth_ratio", "synth_intervals")
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Coefficients":
@@ -74,6 +74,11 @@ class Coefficients:
 
     def to_json(self) -> str:
         return json.dumps({k: getattr(self, k) for k in self.KEYS}, indent=1, sort_keys=True)
+
+    def bounds(self, level: str) -> dict:
+        """resource -> [p10, p90] of report / estimate at `level` (synth: the post-synthesis ones where fitted,
+        latency from the C-synthesis fit)."""
+        return self.intervals | self.synth_intervals if level == "synth" else self.intervals
 
 
 def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
@@ -142,22 +147,22 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
         if layer.binary:
             f["binary"] = terms * layer.acc_bits
             f["lat_binary"] = levels * clk
-        f["lat_iter"] = layer.n_steps * layer.rf - 1
+        f["lat_iter"] = frame_steps(layer) - 1
     elif layer.kind == "relu":
         f["elem"] = par * layer.res_bits
         f["lat_elem"] = 1.0
-        f["lat_iter"] = layer.n_steps - 1
+        f["lat_iter"] = frame_steps(layer) - 1
     elif layer.kind in ("table", "softmax"):
         f["table"] = par * max(layer.table_bits, layer.res_bits)
         if layer.kind == "softmax":
             f["softmax"] = par * layer.res_bits
         f["lat_table"] = 1.0 if layer.kind == "table" else 0.0
         f["lat_softmax"] = 1.0 if layer.kind == "softmax" else 0.0
-        f["lat_iter"] = layer.n_steps - 1
+        f["lat_iter"] = frame_steps(layer) - 1
     elif layer.kind in ("max_pool", "avg_pool"):
         f["compare"] = par * (layer.pool - 1) * layer.res_bits
         f["lat_pool"] = 1.0
-        f["lat_iter"] = layer.n_steps - 1
+        f["lat_iter"] = frame_steps(layer) - 1
     if layer.io_type == "io_stream" and layer.kind != "free":
         f["stream"] = layer.n_out * layer.res_bits
         f["lat_stream"] = 1.0
@@ -167,6 +172,12 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, floa
         # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
         return {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
     return f
+
+
+def frame_steps(layer: LayerIR) -> int:
+    """Cycles a layer takes per input frame: its steps (positions in io_stream) x RF for the layers that
+    share multipliers over RF cycles (PIPELINE II=RF); its II, and its iteration latency + 1."""
+    return layer.n_steps * (layer.rf if layer.kind in MAC_KINDS + ("bn",) else 1)
 
 
 def overlapped_iterations(layer: LayerIR) -> bool:
@@ -252,7 +263,7 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
         "dsp": dsp(layer, c, ports),
         "bram_18k": bram_18k(layer, c),
         "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
-        "ii": float(max(1, layer.n_steps * (layer.rf if layer.kind in MAC_KINDS + ("bn",) else 1))),
+        "ii": float(max(1, frame_steps(layer))),
     }
 
 
@@ -289,12 +300,13 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     rows, total = [], dict.fromkeys(RESOURCES, 0.0)
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
     iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
+    per_iteration = c.weights.get("latency_cycles", {}).get("lat_iter", 0.0)
+    bounds = c.bounds(level)
     for layer in layers:
         r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
-        if overlapped_iterations(layer) and not (layer.kind in MAC_KINDS and layer.strategy == DA):
-            iterations.append(c.weights.get("latency_cycles", {}).get("lat_iter", 0.0)
-                              * features(layer, c, clock_ns).get("lat_iter", 0.0))
         da_layer = layer.kind in MAC_KINDS and layer.strategy == DA
+        if overlapped_iterations(layer) and not da_layer:
+            iterations.append(per_iteration * (frame_steps(layer) - 1))
         if level == "synth" and not da_layer:
             r = r | {k: r[k] * c.synth_ratio.get(k, 1.0) for k in ("lut", "ff", "dsp", "bram_18k")}
         r = {k: round(v, 1) for k, v in r.items()} | {"latency_cycles": float(round(r["latency_cycles"]))}
@@ -302,16 +314,17 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
         for k in ("lut", "ff", "dsp", "bram_18k", "latency_cycles"):
             total[k] += r[k]
         total["ii"] = max(total["ii"], r["ii"])
-        bounds = _da_bounds() if da_layer else c.intervals | c.synth_intervals if level == "synth" else c.intervals
-        for k in BOUNDED:  # each layer's template error: the DA template's own (Yosys), else the HLS fit's
-            lo, hi = bounds.get(k, (1.0, 1.0))
+        template = _da_bounds() if da_layer else bounds  # the DA template's own error (Yosys), else the fit's
+        for k in BOUNDED:
+            lo, hi = template.get(k, (1.0, 1.0))
             low[k] += r[k] * lo
             high[k] += r[k] * hi
     if iterations:  # the frame's iterations overlap: only the longest layer's count
         overlap = sum(iterations) - max(iterations)
+        lo, hi = bounds.get("latency_cycles", (1.0, 1.0))
         total["latency_cycles"] -= overlap
-        low["latency_cycles"] -= overlap * c.intervals.get("latency_cycles", (1.0, 1.0))[0]
-        high["latency_cycles"] -= overlap * c.intervals.get("latency_cycles", (1.0, 1.0))[1]
+        low["latency_cycles"] -= overlap * lo
+        high["latency_cycles"] -= overlap * hi
     total = {k: round(v, 1) for k, v in total.items()}
     util = {"lut": total["lut"] / part.lut, "ff": total["ff"] / part.ff, "dsp": total["dsp"] / part.dsp,
             "bram_18k": total["bram_18k"] / part.bram_18k}

@@ -16,6 +16,7 @@ from .parts import DSP_PORTS
 DSP_GRID = {"dsp_min_bits": range(2, 13), "dsp_min_sum": range(10, 31, 1)}
 BRAM_GRID = (0, 1024, 2048, 4096, 8192)
 FIFO_GRID = (16, 32, 64, 128, 256, 512, 1024, 10**9)  # 10**9: no FIFO in BRAM
+PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict() returns per record
 LOSS = ("soft_l1", 0.1)  # robust loss and its scale in log units; chosen by grouped CV (fit.py docs)
 
 
@@ -143,7 +144,7 @@ def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coe
 
 
 def predict(recs: list[Record], c: Coefficients) -> dict[str, np.ndarray]:
-    out = {k: [] for k in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
+    out = {k: [] for k in PREDICTED}
     for r in recs:
         f = record_features(r, c)
         for res in FITTED:
@@ -167,7 +168,7 @@ def group_folds(recs: list[Record], k: int, seed: int = 0) -> list[np.ndarray]:
 def cross_validate(recs: list[Record], k: int = 5, seed: int = 0, variant: Variant = Variant()
                    ) -> dict[str, np.ndarray]:
     """Out-of-fold predictions: every record is scored by a model fitted without its design family."""
-    pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
+    pred = {res: np.zeros(len(recs)) for res in PREDICTED}
     for test in group_folds(recs, k, seed):
         if not len(test):
             continue
@@ -179,16 +180,22 @@ def cross_validate(recs: list[Record], k: int = 5, seed: int = 0, variant: Varia
     return pred
 
 
+def _per_repository(recs: list[Record], held_out) -> dict[str, np.ndarray]:
+    """Predictions of every record by held_out(repository, its records) -> {resource: values}, a function that
+    must not see that repository's records (it fits on the others)."""
+    pred: dict[str, np.ndarray] = {}
+    for repo in sorted({r.repo for r in recs}):
+        test = [i for i, r in enumerate(recs) if r.repo == repo]
+        for res, values in held_out(repo, [recs[i] for i in test]).items():
+            pred.setdefault(res, np.zeros(len(recs)))[test] = values
+    return pred
+
+
 def leave_one_repository_out(recs: list[Record], variant: Variant = Variant()) -> dict[str, np.ndarray]:
     """Out-of-sample predictions: every record is scored by a model fitted without its whole repository
     (other tools, versions and habits: what a user's own design is to the corpus)."""
-    pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
-    for repo in sorted({r.repo for r in recs}):
-        test = [i for i, r in enumerate(recs) if r.repo == repo]
-        p = predict([recs[i] for i in test], fit([r for r in recs if r.repo != repo], variant=variant))
-        for res in pred:
-            pred[res][test] = p[res]
-    return pred
+    return _per_repository(recs, lambda repo, test: predict(
+        test, fit([r for r in recs if r.repo != repo], variant=variant)))
 
 
 def ape(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -219,19 +226,17 @@ def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progr
                                     ) -> tuple[dict[str, np.ndarray], dict[str, Variant]]:
     """Honest predictions when the variant is chosen from data too: for each held-out repository, the
     variant is selected by leave-one-repository-out on the other repositories only, then fitted on them."""
-    pred = {res: np.zeros(len(recs)) for res in ("lut", "ff", "dsp", "bram_18k", "latency_cycles")}
     chosen = {}
-    for repo in sorted({r.repo for r in recs}):
+
+    def held_out(repo: str, test: list[Record]) -> dict[str, np.ndarray]:
         train = [r for r in recs if r.repo != repo]
-        test = [i for i, r in enumerate(recs) if r.repo == repo]
         variant = select_variant(train, variants)[0] if len({r.repo for r in train}) > 2 else Variant()
         chosen[repo] = variant
-        p = predict([recs[i] for i in test], fit(train, variant=variant))
-        for res in pred:
-            pred[res][test] = p[res]
         if progress:
             progress(repo, variant)
-    return pred, chosen
+        return predict(test, fit(train, variant=variant))
+
+    return _per_repository(recs, held_out), chosen
 
 
 SYNTH_RESOURCES = ("lut", "ff", "dsp", "bram_18k")
@@ -267,16 +272,14 @@ def synth_held_out(recs: list[Record], synth_recs: list[Record], pairs: list[Syn
                    variant: Variant = Variant()) -> dict[str, np.ndarray]:
     """Post-synthesis predictions of synth_recs, each from a C-synthesis fit and synthesis ratios that never saw
     its repository."""
-    pred = {res: np.zeros(len(synth_recs)) for res in SYNTH_RESOURCES}
-    for repo in sorted({r.repo for r in synth_recs}):
-        idx = [i for i, r in enumerate(synth_recs) if r.repo == repo]
-        c = fit([r for r in recs if r.repo != repo], variant=variant)
-        csynth = predict([synth_recs[i] for i in idx], c)
+    def held_out(repo: str, test: list[Record]) -> dict[str, np.ndarray]:
+        csynth = predict(test, fit([r for r in recs if r.repo != repo], variant=variant))
         ratio = synth_ratios(pairs, without=repo)
-        for res in SYNTH_RESOURCES:
-            pred[res][idx] = csynth[res] * ratio.get(res, 1.0)
-    return pred
+        return {res: csynth[res] * ratio.get(res, 1.0) for res in SYNTH_RESOURCES}
+
+    return _per_repository(synth_recs, held_out)
 
 
 __all__ = ["fit", "predict", "cross_validate", "group_folds", "dsp_per_mult", "leave_one_repository_out",
-           "nested_leave_one_repository_out", "select_variant", "ratio_intervals", "Variant", "VARIANTS", "synth_ratios", "synth_held_out"]
+           "nested_leave_one_repository_out", "select_variant", "ratio_intervals", "Variant", "VARIANTS",
+           "synth_ratios", "synth_held_out"]

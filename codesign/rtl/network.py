@@ -160,19 +160,26 @@ def _activation(node: LayerPrecision, x, layer):
     return cast(x, node.result, where)
 
 
+def pool_geometry(layer, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(window size, strides) of a (Global)Pooling1D/2D layer over an input with these spatial dimensions;
+    only valid padding is built."""
+    if type(layer).__name__.startswith("Global"):
+        return spatial, spatial
+    cfg = layer.get_config()
+    if cfg.get("padding", "valid") != "valid":
+        raise CodesignError(f"layer '{layer.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
+    per_axis = lambda v: tuple(int(a) for a in np.broadcast_to(np.atleast_1d(v), (len(spatial),)))  # noqa: E731
+    return per_axis(cfg["pool_size"]), per_axis(cfg["strides"] or cfg["pool_size"])
+
+
 def pool_windows(x, layer) -> np.ndarray:
     """The windows of a (Global)Pooling1D/2D layer over the da4ml array x: (output positions..., window values,
     channels); a global pooling has one window and no position axes."""
-    cfg = layer.get_config()
-    ndim = x.ndim - 1
     if type(layer).__name__.startswith("Global"):
         return x._vars.reshape(-1, x.shape[-1])
-    size = tuple(np.atleast_1d(cfg["pool_size"])) * (ndim if np.size(cfg["pool_size"]) == 1 else 1)
-    strides = tuple(np.atleast_1d(cfg["strides"] or cfg["pool_size"]))
-    if cfg.get("padding", "valid") != "valid":
-        raise CodesignError(f"layer '{layer.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
+    size, strides = pool_geometry(layer, x.shape[:-1])
     win = windows(x._vars, size, strides, "valid")
-    return win.reshape(*win.shape[:ndim], -1, x.shape[-1])
+    return win.reshape(*win.shape[:x.ndim - 1], -1, x.shape[-1])
 
 
 def reduce_windows(win: np.ndarray, maximum: bool) -> np.ndarray:

@@ -16,14 +16,14 @@ Not built: line buffers and FIFOs (memory; `line_buffer_bits` counts the line bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..errors import CodesignError
 from ..precision import LayerKind, LayerPrecision, TypedGraph
-from .network import ELEMENTWISE, input_spec_of, move_values, windows
+from .network import ELEMENTWISE, input_spec_of, move_values, pool_geometry, windows
 
 WINDOWED = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.MAX_POOL, LayerKind.AVG_POOL)
 WIRING = (LayerKind.RESHAPE, LayerKind.CONCATENATE)
@@ -40,7 +40,6 @@ class Stage:
     wiring: bool = False
     line_buffer_bits: int = 0
     calls: int = 1                             # kernel calls per sample (output pixels)
-    results: dict = field(default_factory=dict)  # filled by synthesis: lut, ff, ...
 
     @property
     def name(self) -> str:
@@ -62,20 +61,12 @@ def _shape(graph: TypedGraph, name: str) -> tuple[int, ...]:
 
 
 def _window(graph: TypedGraph, node: LayerPrecision) -> tuple[tuple[int, ...], tuple[int, ...], str]:
-    cfg = graph.keras_model.get_layer(node.name).get_config()
+    layer = graph.keras_model.get_layer(node.name)
     spatial = _shape(graph, node.inputs[0])[:-1]
     if node.kind in (LayerKind.CONV, LayerKind.DEPTHWISE):
         kernel = tuple(np.asarray(graph.lowered.weights[node.name].kernel).shape[:len(spatial)])
-        return kernel, tuple(np.atleast_1d(cfg["strides"])), cfg["padding"]
-    if node.class_name.startswith("Global"):
-        return spatial, spatial, "valid"
-    size = np.atleast_1d(cfg["pool_size"])
-    size = tuple(int(s) for s in (np.repeat(size, len(spatial)) if size.size == 1 else size))
-    strides = np.atleast_1d(cfg["strides"] or size)
-    strides = tuple(int(s) for s in (np.repeat(strides, len(spatial)) if strides.size == 1 else strides))
-    if cfg.get("padding", "valid") != "valid":
-        raise CodesignError(f"layer '{node.name}': pooling padding {cfg['padding']!r}; allowed in RTL: valid")
-    return size, strides, "valid"
+        return kernel, tuple(np.atleast_1d(layer.get_config()["strides"])), layer.get_config()["padding"]
+    return (*pool_geometry(layer, spatial), "valid")
 
 
 def plan(graph: TypedGraph) -> list[Stage]:
@@ -147,9 +138,8 @@ def simulate(stages: list[Stage], graph: TypedGraph, xq: np.ndarray,
     return values[stages[-1].output].reshape(n, -1)
 
 
-def stream_latency(graph: TypedGraph, stages: list[Stage]) -> int:
+def stream_latency(graph: TypedGraph, kernel_latencies: list[int]) -> int:
     """Cycles from the first input pixel to the last output, at one pixel per cycle: the input's pixels
     (a frame enters in that many cycles; every kernel keeps pace) plus each kernel's register stages.
     A lower bound: hls4ml's stream control and FIFO handshakes add a few cycles per layer."""
-    pixels = int(np.prod(_shape(graph, graph.nodes[0].name)[:-1]))
-    return pixels + sum(int(s.results.get("latency_cycles", 0)) for s in stages if not s.wiring)
+    return int(np.prod(_shape(graph, graph.nodes[0].name)[:-1])) + sum(kernel_latencies)

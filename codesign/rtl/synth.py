@@ -174,18 +174,17 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
             shutil.rmtree(kernel.folder / "sim" / "obj_dir", ignore_errors=True)
     timings["verilator_build_s"] = round(timings["verilator_build_s"], 1)
     total = lambda key: sum(getattr(k.mapped, key) for k in kernels.values())  # noqa: E731
-    for stage in stages:
-        if not stage.wiring:
-            k = kernels[stage.name]
-            stage.results = {"top": k.top, "layers": stage.layers, "calls_per_sample": stage.calls, "lut": k.mapped.lut,
-                             "ff": k.mapped.ff, "carry": k.mapped.carry, "dsp": k.mapped.dsp,
-                             "latency_cycles": k.latency, "yosys_seconds": k.mapped.seconds,
-                             "line_buffer_bits": stage.line_buffer_bits, "da4ml_lut_estimate": costs[stage.name]}
+    per_kernel = [{"top": k.top, "layers": s.layers, "calls_per_sample": s.calls, "lut": k.mapped.lut,
+                   "ff": k.mapped.ff, "carry": k.mapped.carry, "dsp": k.mapped.dsp, "latency_cycles": k.latency,
+                   "yosys_seconds": k.mapped.seconds, "line_buffer_bits": s.line_buffer_bits,
+                   "da4ml_lut_estimate": costs[s.name]}
+                  for s in stages if not s.wiring for k in (kernels[s.name],)]
     cells: dict[str, int] = {}
     for kernel in kernels.values():
         for cell, count in kernel.mapped.cells.items():
             cells[cell] = cells.get(cell, 0) + count
-    latency = kernels[""].latency if architecture == "parallel" else stream.stream_latency(graph, stages)
+    latency = kernels[""].latency if architecture == "parallel" else \
+        stream.stream_latency(graph, [k["latency_cycles"] for k in per_kernel])
     return SynthResult(
         model=name, part=target.part, family=target.yosys_family, lut=total("lut"), ff=total("ff"),
         carry=total("carry"), dsp=total("dsp"), latency_cycles=latency,
@@ -198,5 +197,5 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
         inexact_reference_layers=exact.inexact_reference_layers() if exact else [],
         timings_s=timings, cells=cells, architecture=architecture,
-        kernels=[s.results for s in stages if not s.wiring],
+        kernels=per_kernel,
         line_buffer_bits=sum(s.line_buffer_bits for s in stages))

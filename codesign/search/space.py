@@ -64,8 +64,7 @@ def upper_margins() -> dict[str, float]:
     held-out p90 of report / estimate)."""
     from hw_models.cost import default_coefficients
 
-    c = default_coefficients()
-    return {k: hi for k, (_, hi) in (c.intervals | c.synth_intervals).items() if k in BUDGET_RESOURCES}
+    return {k: hi for k, (_, hi) in default_coefficients().bounds("synth").items() if k in BUDGET_RESOURCES}
 
 
 def parse_budget(spec: dict | str | None, part: Part, clock_ns: float, where: str) -> Budget:
