@@ -40,8 +40,10 @@ def test_bad_search_settings():
     with pytest.raises(CodesignError, match=r"search.trials: 0; allowed: an integer >= 1"):
         search_settings("d.yaml", {}, {"trials": 0})
     assert search_settings("d.yaml", {"strategy": "ilp"}, {"strategy": "greedy"}).strategy == "greedy"
-    with pytest.raises(CodesignError, match=r"search.budget_on: 'p95'; allowed: upper, estimate"):
+    with pytest.raises(CodesignError, match=r"^--budget-on: 'p95'; allowed: upper, estimate"):
         search_settings("d.yaml", {}, {"budget_on": "p95"})
+    with pytest.raises(CodesignError, match=r"d.yaml: search.budget_on: 'p95'; allowed: upper, estimate"):
+        search_settings("d.yaml", {"budget_on": "p95"}, {})
     assert search_settings("d.yaml", {}, {}).budget_on == "upper"
 
 

@@ -154,7 +154,8 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
     if s.strategy not in STRATEGY_NAMES:
         raise CodesignError(f"{where}.strategy: {s.strategy!r}; allowed: {', '.join(STRATEGY_NAMES)}")
     if s.budget_on not in BUDGET_ON:
-        raise CodesignError(f"{where}.budget_on: {s.budget_on!r}; allowed: {', '.join(BUDGET_ON)}")
+        field_name = "--budget-on" if overrides.get("budget_on") is not None else f"{where}.budget_on"
+        raise CodesignError(f"{field_name}: {s.budget_on!r}; allowed: {', '.join(BUDGET_ON)}")
     for key, low in (("trials", 1), ("finetune_epochs", 0)):
         v = getattr(s, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
