@@ -22,8 +22,9 @@ from hw_models import load_part  # noqa: E402
 from hw_models.corpus import SYNTH_KINDS, load_records, synth_pairs  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
 from hw_models.cost import Coefficients  # noqa: E402
-from hw_models.fit import (SYNTH_RESOURCES, Variant, cross_validate, nested_leave_one_repository_out,  # noqa: E402
-                           ratio_intervals, synth_held_out, synth_ratios)
+from hw_models.fit import (MIN_TEMPLATE_RECORDS, SYNTH_RESOURCES, Variant, cross_validate,  # noqa: E402
+                           dominant_template, nested_leave_one_repository_out, ratio_intervals, synth_held_out,
+                           synth_ratios)
 from hw_models.layers import ebops  # noqa: E402
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
@@ -137,6 +138,42 @@ def synth_section(corpus: Path, recs, variant) -> list[str]:
     return lines
 
 
+def template_section(recs, pred, y, shipped: Coefficients) -> list[str]:
+    """Errors per template: each record under the template that makes most of its estimated LUT."""
+    from hw_models.templates import TEMPLATES, template_of
+
+    dom = np.array([dominant_template(r, shipped) for r in recs])
+    present = {template_of(L).name for r in recs for L in r.layers}
+    lines = ["## Per template (nested leave-one-repository-out, C-synthesis level)", "",
+             "Each record is counted under the template that makes most of its estimated LUT "
+             "(`hw_models.fit.dominant_template`; the estimators are `hw_models/templates.py`, one per hls4ml "
+             "template). Its interval is the p10 - p90 of report / estimate over the held-out predictions of the "
+             f"designs it dominates (at least {MIN_TEMPLATE_RECORDS}; else the interval of all designs).", "",
+             "| template | hls4ml source | designs it dominates | LUT | FF | DSP | latency | latency within 2 cycles | "
+             "its LUT interval |", "|---|---|---|---|---|---|---|---|---|"]
+    for t in TEMPLATES:
+        m = dom == t.name
+        if not m.any():
+            note = "in designs, never dominant" if t.name in present else "no record uses it"
+            if t.name == "distributed_arithmetic":
+                note = "no HLS report uses it; measured against Yosys at the end of this report"
+            lines.append(f"| {t.name} | {t.source} | 0 ({note}) | | | | | | |")
+            continue
+        cells = []
+        for res in ("lut", "ff", "dsp", "latency_cycles"):
+            ok = m & ~np.isnan(y[res])
+            cells.append(stats(ape(pred[res][ok], y[res][ok])) if ok.any() else "")
+        lat = m & ~np.isnan(y["latency_cycles"])
+        within = f"{np.mean(np.abs(pred['latency_cycles'][lat] - y['latency_cycles'][lat]) <= 2):.0%}" \
+            if lat.any() else ""
+        band = shipped.template_intervals.get(t.name, {}).get("lut")
+        lines.append(f"| {t.name} | {t.source} | {int(m.sum())} | " + " | ".join(cells) + f" | {within} | "
+                     + (f"{band[0]:.2f} - {band[1]:.2f}" if band else "all designs'") + " |")
+    lines += ["", "Median / p90 APE (%). Weak where the rows say so; templates with no dominant record are estimated "
+              "but not validated here.", ""]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
@@ -214,11 +251,15 @@ def main() -> None:
               f"training): median LUT APE {fam['lut']:.1f}%, FF {fam['ff']:.1f}%. Leave-one-repository-out is the "
               "honest one.", "",
               f"Nested validation took {cv_s:.0f} s.", "", "![estimate vs report](cost_model_accuracy.png)", ""]
+    lines += template_section(recs, pred, y, shipped)
     lines += synth_section(args.corpus, recs, Variant(**shipped.meta["variant"]))
     lines += ["## Skipped records", ""]
     lines += [f"- {n}: {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1])]
     lines += ["", "Regenerate: `.venv/bin/python benchmarks/cost_model_accuracy.py` (shipped coefficients: "
               "`codesign calibrate ../shared/calibration/synthesis_corpus.jsonl --out hw_models/data/coefficients.json`)."]
+    peer = args.out.with_name("rule4ml_peer.md")
+    if peer.is_file():  # rule4ml needs its own environment (benchmarks/rule4ml_peer.py)
+        lines += ["", "## rule4ml 0.2.0 as a peer", ""] + peer.read_text().splitlines()[1:]
     da = args.out.with_name("da_estimator.md")
     if da.is_file():  # the distributed_arithmetic template is measured by Yosys (benchmarks/da_corpus.py --fit)
         lines += ["", "## distributed_arithmetic template (against Yosys)", ""] + da.read_text().splitlines()[1:]

@@ -10,7 +10,7 @@ import yaml
 from hw_models.corpus import SYNTH_KINDS, Record, load_records, synth_pairs
 from hw_models.cost import Coefficients
 from hw_models.fit import (Variant, cross_validate, fit, predict, ratio_intervals, select_variant, synth_held_out,
-                           synth_ratios)
+                           synth_ratios, template_intervals)
 from hw_models.reports import ReportError, find_reports, read_report
 
 from .errors import CodesignError
@@ -130,6 +130,7 @@ def calibrate(paths: list[Path], current: Coefficients, folds: int = 5) -> dict:
     refit = fit(records, note="codesign calibrate " + " ".join(str(p) for p in paths), variant=variant)
     if held_out is not None:
         refit.intervals = ratio_intervals(records, held_out)
+        refit.template_intervals = template_intervals(records, held_out, refit)
     synth = synth_level(paths, records, variant)
     refit.synth_ratio, refit.synth_intervals = synth["ratio"], synth["intervals"]
     after = error_table(records, predict(records, refit))

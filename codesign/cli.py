@@ -199,16 +199,16 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     payload = result.as_json()
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
-    table = Table("layer", "class", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
+    table = Table("layer", "class", "template", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
                   title=f"{LEVEL_TITLES[result.level]} estimate, {result.part}, {opts.io_type}, "
                         f"{opts.strategy}, clock {opts.clock_ns} ns")
-    for row in payload["layers"] + [{"name": "total", "class": "", **payload["total"]}]:
-        table.add_row(row["name"], row["class"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
+    for row in payload["layers"] + [{"name": "total", "class": "", "template": "", **payload["total"]}]:
+        table.add_row(row["name"], row["class"], row["template"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
                       f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")
     band = payload["interval"]
     if any(band[k][0] != band[k][1] for k in band):  # the fit's held-out p10 - p90 of the real value
         span = {k: f"{band[k][0]:,.0f} - {band[k][1]:,.0f}" for k in band}
-        table.add_row("p10 - p90", "(held out)", span["lut"], span["ff"], span["dsp"], "", span["latency_cycles"], "")
+        table.add_row("p10 - p90", "(held out)", "", span["lut"], span["ff"], span["dsp"], "", span["latency_cycles"], "")
     u = payload["utilization"]
     table.caption = (f"utilization: LUT {u['lut']:.2%}, FF {u['ff']:.2%}, DSP {u['dsp']:.2%}, "
                      f"BRAM {u['bram_18k']:.2%}; LUT-equivalent (LUT + 55 DSP) {result.lut_equivalent:,.0f}")

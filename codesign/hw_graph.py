@@ -10,10 +10,9 @@ from hw_models.layers import STRATEGIES, LayerIR, weight_stats
 
 from .errors import CodesignError
 
-# wiring (io_parallel) or a stream copy (io_stream): not charged yet (the per-template estimators of the
-# cost-model issue add FIFOs); Concatenate only places its inputs side by side (nnet_merge.h concatenate*)
+# wiring (io_parallel) or a stream copy (io_stream), not charged; Concatenate is the merge template's
 FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "ZeroPadding1D", "ZeroPadding2D",
-        "Concatenate", "Clone", "Repack")
+        "Clone", "Repack")
 RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu",
              "leakyrelu", "binary_tanh")  # hls4ml's ParametrizedActivation name; binary_tanh: one comparison
 TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
@@ -121,8 +120,8 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     if cls == "FixedPointQuantizer":  # HGQ proxy cast: wiring when truncating/wrapping, else a saturation
         prec = str(layer.get_output_variable().type.precision)
         return LayerIR(kind="free", **common) if "TRN" in prec and "WRAP" in prec else LayerIR(kind="relu", **base)
-    if cls == "Merge":  # nnet_merge.h add(): one adder of the result width per element, like relu's per-element cost
-        return LayerIR(kind="relu", **base)
+    if cls in ("Merge", "Concatenate"):  # nnet_merge.h (templates.Merge)
+        return LayerIR(kind="merge", **base)
     if cls == "BatchNormalization" or cls == "ApplyAlpha":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits,

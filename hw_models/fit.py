@@ -12,6 +12,7 @@ from scipy.optimize import least_squares, nnls
 from .corpus import Record, SynthPair
 from .cost import FEATURE_DOC, FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features, overlapped_iterations
 from .parts import DSP_PORTS
+from .templates import template_of
 
 DSP_GRID = {"dsp_min_bits": range(2, 13), "dsp_min_sum": range(10, 31, 1)}
 BRAM_GRID = (0, 1024, 2048, 4096, 8192)
@@ -256,6 +257,33 @@ def ratio_intervals(recs: list[Record], pred: dict[str, np.ndarray], low: float 
     return out
 
 
+MIN_TEMPLATE_RECORDS = 10  # a template gets its own interval from at least this many designs it dominates
+
+
+def dominant_template(rec: Record, c: Coefficients) -> str:
+    """The template that makes most of the record's estimated LUT (its MAC template for nearly every design)."""
+    share: dict[str, float] = {}
+    for layer in rec.layers:
+        lut = sum(c.weights.get("lut", {}).get(k, 0.0) * v for k, v in features(layer, c, rec.clock_ns).items())
+        name = template_of(layer).name
+        share[name] = share.get(name, 0.0) + lut
+    return max(share, key=share.get)
+
+
+def template_intervals(recs: list[Record], pred: dict[str, np.ndarray], c: Coefficients) -> dict[str, dict]:
+    """template -> [p10, p90] of report / estimate per resource, over the out-of-sample predictions of the
+    designs it dominates; templates dominating fewer than MIN_TEMPLATE_RECORDS designs get none (the estimate
+    falls back to the interval of all designs)."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(recs):
+        groups.setdefault(dominant_template(r, c), []).append(i)
+    out = {}
+    for name, idx in sorted(groups.items()):
+        if len(idx) >= MIN_TEMPLATE_RECORDS:
+            out[name] = ratio_intervals([recs[i] for i in idx], {k: v[idx] for k, v in pred.items()})
+    return out
+
+
 def synth_ratios(pairs: list[SynthPair], without: str | None = None) -> dict[str, float]:
     """Vivado post-synthesis / HLS C-synthesis per resource: the median over projects with both reports
     (those of repository `without` left out). HLS overstates LUT about 2x: Vivado trims logic HLS counts."""
@@ -282,4 +310,4 @@ def synth_held_out(recs: list[Record], synth_recs: list[Record], pairs: list[Syn
 
 __all__ = ["fit", "predict", "cross_validate", "group_folds", "dsp_per_mult", "leave_one_repository_out",
            "nested_leave_one_repository_out", "select_variant", "ratio_intervals", "Variant", "VARIANTS",
-           "synth_ratios", "synth_held_out"]
+           "synth_ratios", "synth_held_out", "dominant_template", "template_intervals"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 MAC_KINDS = ("dense", "conv", "depthwise")
-KINDS = MAC_KINDS + ("bn", "relu", "linear", "table", "softmax", "max_pool", "avg_pool", "free")
+KINDS = MAC_KINDS + ("bn", "relu", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
 STRATEGIES = ("latency", "resource", "distributed_arithmetic")
 DA = "distributed_arithmetic"
 IO_TYPES = ("io_parallel", "io_stream")

@@ -22,7 +22,8 @@ def test_estimate_jet_model_json(tmp_path, jet_files):
     assert data["part"] == "xcvu13p-flga2577-2-e"
     assert [row["name"] for row in data["layers"]] == ["fc1_input", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3",
                                                       "output", "softmax"]
-    assert set(data["layers"][1]) == {"name", "class", "lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii"}
+    assert set(data["layers"][1]) == {"name", "class", "template", "lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii"}
+    assert [row["template"] for row in data["layers"][:3]] == ["free", "dense_latency", "elementwise_activation"]
     assert data["total"]["lut"] == pytest.approx(sum(r["lut"] for r in data["layers"]), abs=1)
     assert data["utilization"]["lut"] == pytest.approx(data["total"]["lut"] / 1728000)
     assert data["total"]["lut"] > 10_000 and data["total"]["ii"] == 1
@@ -113,7 +114,9 @@ def test_skip_connections_are_estimated_in_both_io_types():
         est, _ = estimate_model(model, ExportOptions(io_type=io_type), QuantSpec(8, 2))
         rows = {row["name"]: row for row in est.layers}
         assert rows["add"]["class"] == "Merge" and rows["add"]["lut"] > 0
-        assert rows["cat"]["lut"] == 0 and est.total["lut"] > rows["add"]["lut"]
+        assert rows["cat"]["class"] == "Concatenate" and est.total["lut"] > rows["add"]["lut"]
+        # io_parallel: the inputs side by side (wiring); io_stream: a stream copy with its FIFO interface
+        assert (rows["cat"]["lut"] > 0) == (io_type == "io_stream")
         if io_type == "io_stream":
             assert any(row["class"] == "ZeroPadding2D" for row in est.layers)
 

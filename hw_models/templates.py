@@ -1,0 +1,398 @@
+"""One estimator per hls4ml template: what each `nnet_utils/*.h` template instantiates, counted analytically.
+
+Every class answers for the layers its template implements (`Template.applies`): the features the fitted
+LUT/FF/latency coefficients multiply (`features`), its DSP and BRAM_18K (analytic, `dsp`, `bram`) and the
+cycles it spends per input frame (`steps`: its II). io_stream layers add the FIFO of their output stream
+(`Fifo`, hls4ml's `StreamVariable`). `template_of(layer)` picks the one estimator of a layer; `cost.py`
+sums them and applies the fitted coefficients. Template paths are those of hls4ml 1.3.0's Vivado/Vitis
+backend (`hls4ml/templates/vivado/nnet_utils/`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .layers import DA, LayerIR, ceil_div, unknown_weight_stats
+
+if TYPE_CHECKING:
+    from .cost import Coefficients
+
+BRAM18_BITS = 18 * 1024      # UG573: one BRAM_18K holds 18 Kib
+BRAM18_WIDTH = 36            # widest BRAM_18K port in simple dual port mode (UG573 table 1-5)
+BRAM18_DEPTH = 512           # depth at that width
+# BRAM_18K aspect ratios (UG573 table 1-5, simple dual port): depth x width
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
+    """DSP slices of one a x b product: each operand wider than its port doubles the count (UG579 ch. 2,
+    wide multipliers cascade DSPs); the better of the two operand-to-port assignments."""
+    pa, pb = ports
+    return min(ceil_div(a_bits, pa) * ceil_div(b_bits, pb), ceil_div(b_bits, pa) * ceil_div(a_bits, pb))
+
+
+def uses_dsp(layer: LayerIR, c: "Coefficients") -> bool:
+    """HLS maps a product to a DSP when both operands are wide enough (thresholds fitted on reports)."""
+    w, a = layer.w_bits, layer.in_bits
+    return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
+
+
+def parallel_elements(layer: LayerIR) -> int:
+    """Elements a non-MAC layer computes at once: every position in io_parallel, one pixel's channels in
+    io_stream (the `*_stream.h` kernels loop over pixels)."""
+    return layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" else 1)
+
+
+class Template:
+    """A layer's estimator. Subclasses name their hls4ml template (`source`) and count what it builds."""
+
+    name = "free"
+    source = "wiring: Flatten/Reshape/Dropout/ZeroPadding, Input (no logic)"
+
+    def applies(self, layer: LayerIR) -> bool:
+        return layer.kind == "free"
+
+    def features(self, layer: LayerIR, c: "Coefficients", clock_ns: float) -> dict[str, float]:
+        return {"layer": 0.0}
+
+    def dsp(self, layer: LayerIR, c: "Coefficients", ports: tuple[int, int]) -> float:
+        return 0.0
+
+    def bram(self, layer: LayerIR, c: "Coefficients") -> float:
+        return 0.0
+
+    def steps(self, layer: LayerIR) -> int:
+        """Cycles per input frame: its II; its iteration latency is steps - 1 more than one step's."""
+        return layer.n_steps
+
+
+class DenseLatency(Template):
+    """nnet_dense_latency.h dense_latency: the loops stay fully unrolled at any ReuseFactor; `#pragma HLS
+    ALLOCATION operation instances=mul limit=multiplier_limit` (ceil(n_in*n_out/RF) - n_zeros/RF) caps only
+    real multipliers, i.e. DSP products; constant products folded into shift-adds and the adder tree are all
+    kept; `PIPELINE II=RF` sets the interval. Weights are constants (nnet_mult.h `mult`), so zero and
+    power-of-two weights need no multiplier."""
+
+    name = "dense_latency"
+    source = "nnet_dense_latency.h"
+    kinds = ("dense",)
+
+    def applies(self, layer):
+        return layer.kind in self.kinds and layer.strategy != DA and not self._stored(layer)
+
+    @staticmethod
+    def _stored(layer) -> bool:
+        """Resource strategy at RF > 1 streams its weights from a memory; at RF 1 the weight array is fully
+        partitioned and its constants fold into the products exactly as in the Latency template."""
+        return layer.strategy == "resource" and layer.rf > 1
+
+    def mac_counts(self, layer: LayerIR, on_dsp: bool) -> tuple[int, int, float, float]:
+        """(multipliers instantiated, summed terms, mean CSD digits or 0 for variable weights, mean width)."""
+        ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
+        mult = ceil_div(ws.n_mult, layer.rf) if on_dsp else ws.n_mult
+        return mult, ws.n_weights - ws.n_zero, ws.mean_digits, ws.mean_bits or layer.w_bits
+
+    def features(self, layer, c, clock_ns):
+        f: dict[str, float] = {"layer": 1.0}
+        clk = 5.0 / clock_ns  # combinational depth in cycles scales with the clock frequency
+        on_dsp = uses_dsp(layer, c)
+        mult, terms, digits, w_eff = self.mac_counts(layer, on_dsp)
+        lut_mult = 0 if on_dsp else mult
+        if digits:  # a constant times a variable: (CSD digits - 1) adders of the product's width
+            f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + w_eff)
+        else:       # a stored weight times a variable: a w x in array multiplier in LUTs
+            f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
+        f["dsp_mult"] = mult if on_dsp else 0
+        f["adder"] = terms * layer.acc_bits                      # the adder tree's inputs x accumulator bits
+        f["out"] = layer.n_out * layer.res_bits                  # cast to result_t
+        # operand multiplexers of shared multipliers: Latency shares only DSPs (weights and inputs both
+        # multiplexed), Resource every multiplier (inputs multiplexed; weights come from memory)
+        shared = layer.rf > 1 and (on_dsp or layer.strategy != "latency")
+        f["rf_mux"] = mult * (layer.in_bits + (layer.w_bits if layer.strategy == "latency" else 0)) if shared \
+            else 0.0
+        f["buffer"] = layer.buffer_bits
+        levels = math.ceil(math.log2(max(layer.n_terms, 2)))
+        f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
+        f["pipe_bits"] = layer.n_out * layer.acc_bits * levels * clk  # registered adder-tree levels
+        f["lat_mac"] = 1.0
+        f["lat_dsp"] = 1.0 if on_dsp else 0.0
+        f["lat_tree"] = levels * clk
+        f["lat_tree_lut"] = 0.0 if on_dsp else levels * clk
+        f["lat_tree_bits"] = 0.0 if on_dsp else levels * clk * layer.acc_bits / 16
+        if layer.binary:  # hls4ml weight_binary: an XNOR-type sign flip per term instead of a product
+            f["binary"] = terms * layer.acc_bits
+            f["lat_binary"] = levels * clk
+        f["lat_iter"] = self.steps(layer) - 1
+        return f
+
+    def dsp(self, layer, c, ports):
+        if not uses_dsp(layer, c):
+            return 0.0
+        return float(self.mac_counts(layer, True)[0] * dsp_per_mult(layer.w_bits, layer.in_bits, ports))
+
+    def steps(self, layer):
+        return layer.n_steps * layer.rf  # PIPELINE II=RF per step
+
+
+class DenseResource(DenseLatency):
+    """nnet_dense_resource.h dense_resource (RF > 1): block_factor = ceil(n_in*n_out/RF) multipliers by
+    weights read from a memory reshaped to block_factor words of depth RF (no constant folding)."""
+
+    name = "dense_resource"
+    source = "nnet_dense_resource.h"
+
+    def applies(self, layer):
+        return layer.kind in self.kinds and layer.strategy != DA and self._stored(layer)
+
+    def mac_counts(self, layer, on_dsp):
+        ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
+        n = ceil_div(ws.n_weights, layer.rf)
+        return n, n, 0.0, layer.w_bits
+
+    def bram(self, layer, c):
+        if layer.n_weights * layer.w_bits < c.bram_min_bits:  # small arrays stay in LUTRAM/FF (fitted)
+            return 0.0
+        block = ceil_div(layer.n_weights, layer.rf)
+        return float(ceil_div(block * layer.w_bits, BRAM18_WIDTH) * ceil_div(layer.rf, BRAM18_DEPTH))
+
+
+class ConvParallel(DenseLatency):
+    """io_parallel convolution (nnet_conv2d_latency.h / nnet_conv1d_latency.h): the kernel's dense product
+    once per output position, positions one after another (n_steps = output pixels)."""
+
+    name = "conv_parallel"
+    source = "nnet_conv2d_latency.h, nnet_conv1d_latency.h"
+    kinds = ("conv",)
+
+    def applies(self, layer):
+        return super().applies(layer) and layer.io_type == "io_parallel" and not _pointwise(layer)
+
+
+class ConvStream(DenseLatency):
+    """io_stream convolution (nnet_conv2d_stream.h compute_output_buffer_2d): a line buffer of kernel_h - 1
+    input rows (`buffer_bits`) feeds one kernel instance per input pixel (n_steps = input pixels)."""
+
+    name = "conv_stream"
+    source = "nnet_conv2d_stream.h, nnet_conv1d_stream.h"
+    kinds = ("conv",)
+
+    def applies(self, layer):
+        return super().applies(layer) and layer.io_type == "io_stream" and not _pointwise(layer)
+
+
+class Pointwise(DenseLatency):
+    """1x1 convolution (nnet_pointwise.h / PointwiseConv in nnet_conv2d.h): a dense product per pixel, no
+    line buffer."""
+
+    name = "pointwise"
+    source = "nnet_pointwise.h"
+    kinds = ("conv",)
+
+    def applies(self, layer):
+        return super().applies(layer) and _pointwise(layer)
+
+
+class Depthwise(DenseLatency):
+    """Depthwise convolution (nnet_sepconv2d_latency.h / nnet_sepconv2d_stream.h depthwise_conv): per
+    channel a k*k dot product (n_terms = k*k, n_out = channels); separable = this + pointwise."""
+
+    name = "depthwise"
+    source = "nnet_sepconv2d_latency.h, nnet_sepconv2d_stream.h"
+    kinds = ("depthwise",)
+
+
+class DenseResourceConv(DenseResource):
+    """Resource strategy (RF > 1) of a convolution: the conv templates call dense_resource per position."""
+
+    name = "conv_resource"
+    source = "nnet_conv2d_resource.h -> nnet_dense_resource.h"
+    kinds = ("conv", "depthwise")
+
+
+def _pointwise(layer: LayerIR) -> bool:
+    return layer.class_name.startswith("Pointwise")
+
+
+class BatchNorm(DenseLatency):
+    """nnet_batchnorm.h normalize: one scale product and one bias add per element (`n_out` holds all
+    elements), unrolled over them / RF; the scales are not known to the estimate: b/3 CSD digits each."""
+
+    name = "batchnorm"
+    source = "nnet_batchnorm.h"
+    kinds = ("bn",)
+
+    def applies(self, layer):
+        return layer.kind == "bn"
+
+    def mac_counts(self, layer, on_dsp):
+        n = ceil_div(parallel_elements(layer), layer.rf)
+        return n, n, max(2.0, layer.w_bits / 3), layer.w_bits
+
+
+class Elementwise(Template):
+    """nnet_activation.h relu / leaky_relu / hard_sigmoid / ... and saturating casts: a compare and select per
+    element."""
+
+    name = "elementwise_activation"
+    source = "nnet_activation.h, nnet_activation_stream.h"
+
+    def applies(self, layer):
+        return layer.kind == "relu"
+
+    def features(self, layer, c, clock_ns):
+        return {"layer": 1.0, "elem": parallel_elements(layer) * layer.res_bits, "lat_elem": 1.0,
+                "lat_iter": self.steps(layer) - 1}
+
+
+class Merge(Elementwise):
+    """nnet_merge.h add/subtract/multiply/average/maximum/minimum: one operation of the result width per element;
+    concatenate only places its inputs side by side (wiring in io_parallel, a stream copy in io_stream)."""
+
+    name = "merge"
+    source = "nnet_merge.h, nnet_merge_stream.h"
+
+    def applies(self, layer):
+        return layer.kind == "merge"
+
+    def features(self, layer, c, clock_ns):
+        if layer.class_name == "Concatenate":
+            return {"layer": 1.0 if layer.io_type == "io_stream" else 0.0, "lat_iter": self.steps(layer) - 1}
+        return super().features(layer, c, clock_ns)
+
+
+class TableActivation(Template):
+    """nnet_activation.h sigmoid/tanh/elu/...: one lookup of a table_size x table_t ROM per element; a
+    dual-port BRAM serves two lookups per cycle."""
+
+    name = "table_activation"
+    source = "nnet_activation.h (init_sigmoid_table, ...)"
+
+    def applies(self, layer):
+        return layer.kind == "table"
+
+    def features(self, layer, c, clock_ns):
+        return {"layer": 1.0, "table": parallel_elements(layer) * max(layer.table_bits, layer.res_bits),
+                "lat_table": 1.0, "lat_softmax": 0.0, "lat_iter": self.steps(layer) - 1}
+
+    def _per_table(self, layer) -> int:
+        return ceil_div(layer.table_size * layer.table_bits, BRAM18_BITS) if layer.table_size else 0
+
+    def bram(self, layer, c):
+        return float(self._per_table(layer) * ceil_div(parallel_elements(layer), 2))
+
+
+class Softmax(TableActivation):
+    """nnet_activation.h softmax_latency/_stable: an exp table lookup per element, their sum, one inverse table
+    lookup and a product per element."""
+
+    name = "softmax"
+    source = "nnet_activation.h softmax_latency"
+
+    def applies(self, layer):
+        return layer.kind == "softmax"
+
+    def features(self, layer, c, clock_ns):
+        par = parallel_elements(layer)
+        return {"layer": 1.0, "table": par * max(layer.table_bits, layer.res_bits), "softmax": par * layer.res_bits,
+                "lat_table": 0.0, "lat_softmax": 1.0, "lat_iter": self.steps(layer) - 1}
+
+    def bram(self, layer, c):
+        # exp table + one inverse table; 3 BRAM for 10 and 12 classes in the DNNonSilicon csynth reports
+        return float(self._per_table(layer) * (1 + ceil_div(parallel_elements(layer), 8)))
+
+
+class Pooling(Template):
+    """nnet_pooling.h pooling2d_cl / nnet_pooling_stream.h: window - 1 comparators (max) or adders (average)
+    per output element."""
+
+    name = "pooling"
+    source = "nnet_pooling.h, nnet_pooling_stream.h"
+
+    def applies(self, layer):
+        return layer.kind in ("max_pool", "avg_pool")
+
+    def features(self, layer, c, clock_ns):
+        return {"layer": 1.0, "compare": parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
+                "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
+
+
+class DistributedArithmetic(Template):
+    """hls4ml 1.3.0's distributed_arithmetic strategy (backends/vivado/passes/distributed_arithmetic.py): the
+    da4ml adder graph of the kernel, no DSP, no BRAM; a conv in io_parallel has one graph per output position.
+    Fitted on Yosys netlists (da.py), so already at synthesis level; registers HLS adds are not estimated."""
+
+    name = "distributed_arithmetic"
+    source = "backends/vivado/passes/distributed_arithmetic.py (da4ml)"
+    # a carry-chain adder level of da4ml's delay model, in ns (UltraScale+ CARRY8: ~1 ns for 16 bits; an
+    # assumption, not fitted: no timing reports of DA designs here)
+    NS_PER_ADDER_LEVEL = 1.0
+
+    def applies(self, layer):
+        return layer.kind in ("dense", "conv", "depthwise") and layer.strategy == DA
+
+    def resources(self, layer: LayerIR, clock_ns: float) -> dict[str, float]:
+        from .da import estimate as da_estimate
+
+        kernel = layer.extra.get("weights")
+        if kernel is None:
+            raise ValueError(f"layer {layer.name}: distributed_arithmetic needs the kernel values")
+        signed = int(layer.in_signed)
+        integer = layer.in_integer if layer.in_integer is not None else layer.in_bits // 2
+        instances = layer.n_pos if layer.io_type == "io_parallel" else 1
+        est = da_estimate(kernel, signed, integer - signed, layer.in_bits - integer, layer.extra.get("bias"),
+                          instances)
+        return {"lut": est.lut, "ff": 0.0, "dsp": 0.0, "bram_18k": 0.0,
+                "latency_cycles": float(math.ceil(est.adder_depth * self.NS_PER_ADDER_LEVEL / clock_ns)),
+                "ii": float(layer.n_steps)}
+
+
+class Fifo:
+    """The output stream of an io_stream layer: hls4ml gives it depth H x W (fpga_types.py StreamVariable:
+    prod(shape) // channels) and one word of channels x bits (a packed nnet::array); its interface logic is
+    the 'stream' feature. A FIFO at least `fifo_min_depth` deep goes to BRAM_18K in its best aspect ratio
+    (shallower ones become SRLs; the threshold is fitted)."""
+
+    name = "fifo"
+    source = "fpga_types.py StreamVariable, nnet_*_stream.h hls::stream"
+
+    @staticmethod
+    def applies(layer: LayerIR) -> bool:
+        return layer.io_type == "io_stream" and layer.kind != "free"
+
+    @staticmethod
+    def features(layer: LayerIR) -> dict[str, float]:
+        return {"stream": layer.n_out * layer.res_bits, "lat_stream": 1.0}
+
+    @staticmethod
+    def blocks(depth: int, width: int) -> int:
+        """BRAM_18K of one FIFO of depth x width bits."""
+        return min(ceil_div(width, w) * ceil_div(depth, d) for d, w in BRAM18_SHAPES)
+
+    @classmethod
+    def bram(cls, layer: LayerIR, c: "Coefficients") -> float:
+        return float(cls.blocks(layer.n_pos, layer.n_out * layer.res_bits)) if layer.n_pos >= c.fifo_min_depth \
+            else 0.0
+
+
+# the order decides nothing (each layer has exactly one template; test_cost_model checks it) but reads as
+# hls4ml's template folder does
+TEMPLATES: tuple[Template, ...] = (DenseLatency(), DenseResource(), ConvParallel(), ConvStream(), Pointwise(),
+                                   Depthwise(), DenseResourceConv(), BatchNorm(), Elementwise(), Merge(),
+                                   TableActivation(), Softmax(), Pooling(), DistributedArithmetic(), Template())
+TEMPLATE_NAMES = tuple(t.name for t in TEMPLATES)
+
+
+_CHOSEN: dict[tuple, Template] = {}
+
+
+def template_of(layer: LayerIR) -> Template:
+    # what every applies() reads; cached: the search estimates thousands of candidates a second
+    key = (layer.kind, layer.strategy, layer.rf > 1, layer.io_type, _pointwise(layer))
+    if key not in _CHOSEN:
+        found = [t for t in TEMPLATES if t.applies(layer)]
+        if len(found) != 1:
+            raise ValueError(f"layer {layer.name} (kind {layer.kind}, {layer.strategy}, {layer.io_type}): "
+                             f"{len(found)} templates apply ({', '.join(t.name for t in found)})")
+        _CHOSEN[key] = found[0]
+    return _CHOSEN[key]
