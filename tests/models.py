@@ -70,9 +70,21 @@ def inputs(shape, n=200, seed=0):
     return np.concatenate([typical, 8 * typical[: n // 4]]).astype(np.float32)
 
 
-def hgq_proxy(conv: bool = False, n: int = 300):
+def hgq_proxy(conv: bool = False, n: int = 300, stream: bool = False):
     """A small HGQ 0.2.6 model trained briefly and converted to its proxy (per-element fixed-point
-    quantizers between plain Keras layers), with its float inputs."""
+    quantizers between plain Keras layers), with its float inputs. stream: activation widths shared by every
+    pixel (HGQ's io_stream setting, skip_dims='all')."""
+    from HGQ.utils.utils import get_default_paq_conf, set_default_paq_conf
+
+    default = dict(get_default_paq_conf())
+    set_default_paq_conf(default | {"skip_dims": "all"} if stream else default)
+    try:
+        return _hgq_proxy(conv, n)
+    finally:
+        set_default_paq_conf(default)
+
+
+def _hgq_proxy(conv: bool, n: int):
     import tensorflow as tf
     from HGQ import FreeBOPs, ResetMinMax
     from HGQ.bops import trace_minmax

@@ -216,3 +216,33 @@ def test_hgq_proxy_logic_equals_the_proxy(conv):
     got = np.asarray(logic.predict(hgq.input_grid(proxy, x).reshape(len(x), -1)), np.float64).reshape(want.shape)
     assert np.array_equal(got, want)
     assert len(np.unique(want)) >= 3  # not a constant network (HGQ quantizes its outputs coarsely)
+
+
+@pytest.mark.slow
+def test_hgq_proxy_streamed_kernels_equal_the_proxy():
+    """An HGQ CNN proxy trained for io_stream (one width per layer's pixels) built as hls4ml io_stream builds it:
+    one kernel per Conv/MaxPooling/Dense with its quantizers and ReLU fused, each applied to every window, gives
+    the proxy's outputs exactly; a proxy with per-pixel widths cannot share one kernel and says so."""
+    pytest.importorskip("HGQ")
+    from da4ml.trace import comb_trace
+
+    from codesign.errors import CodesignError
+    from codesign.rtl import hgq
+
+    from . import models
+
+    proxy, x = models.hgq_proxy(conv=True, stream=True)
+    stages = hgq.stream_plan(proxy)
+    assert [(s.layers, s.calls, s.wiring) for s in stages] == [
+        (["conv", "conv_quantizer", "re_lu", "conv_relu_quantizer"], 36, False), (["pool"], 9, False),
+        (["flat"], 1, True), (["out", "out_quantizer"], 1, False)]
+    logic = {s.name: comb_trace(*hgq.build_kernel(proxy, s)) for s in stages if not s.wiring}
+    got = hgq.simulate_stream(stages, proxy, hgq.input_grid(proxy, x),
+                              lambda s, rows: np.asarray(logic[s.name].predict(rows)))
+    want = np.asarray(proxy(x), np.float64).reshape(len(x), -1)
+    assert np.array_equal(got, want) and len(np.unique(want)) >= 3
+    per_pixel, _ = models.hgq_proxy(conv=True)
+    if not all(hgq.uniform_over_pixels(layer) for layer in per_pixel.layers
+               if type(layer).__name__ == "FixedPointQuantizer"):
+        with pytest.raises(CodesignError, match="per-pixel bit widths; a stream kernel serves every pixel"):
+            hgq.stream_plan(per_pixel)

@@ -158,5 +158,20 @@ def test_hgq_proxy_synthesized_and_proven(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert payload["rtl_bit_exact_fraction"] == 1.0 and payload["n_samples"] == 200 and payload["lut"] > 100
     assert "RTL vs the HGQ proxy" in run.stderr and "measured by Yosys only" in run.stderr
-    run, _ = _synth(tmp_path / "s", proxy, x[:10], "--architecture", "stream")
-    assert run.returncode == 2 and "an HGQ proxy model is built as one module" in run.stderr
+
+
+def test_hgq_cnn_proxy_streamed_and_proven(tmp_path):
+    """An HGQ CNN trained for io_stream, built one kernel per layer: Verilator equals the proxy on every window;
+    the stream needs fewer LUTs than the same proxy unrolled over every pixel."""
+    pytest.importorskip("HGQ")
+    proxy, x = models.hgq_proxy(conv=True, stream=True)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "p").mkdir()
+    run, streamed = _synth(tmp_path / "s", proxy, x[:100], "--architecture", "stream")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert streamed["rtl_bit_exact_fraction"] == 1.0 and streamed["latency_cycles"] >= 64
+    full = json.loads((tmp_path / "s" / "rtl" / "synth.json").read_text())
+    assert full["architecture"] == "stream" and [k["calls_per_sample"] for k in full["kernels"]] == [36, 9, 1]
+    run, parallel = _synth(tmp_path / "p", proxy, x[:100])
+    assert run.returncode == 0 and parallel["rtl_bit_exact_fraction"] == 1.0
+    assert streamed["lut"] < parallel["lut"]

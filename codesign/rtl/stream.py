@@ -106,7 +106,7 @@ def plan(graph: TypedGraph) -> list[Stage]:
     return stages
 
 
-def _batch_windows(x: np.ndarray, stage: Stage) -> np.ndarray:
+def batch_windows(x: np.ndarray, stage: Stage) -> np.ndarray:
     """(samples * output pixels, window values) rows: each window as the line buffer presents it."""
     rows = np.stack([windows(sample, stage.window, stage.strides, stage.padding) for sample in x])
     return rows.reshape(-1, int(np.prod(rows.shape[1 + len(stage.window):])))
@@ -129,7 +129,7 @@ def simulate(stages: list[Stage], graph: TypedGraph, xq: np.ndarray,
             continue
         out_shape = _shape(graph, stage.output)
         if stage.window is not None:
-            rows = _batch_windows(values[node.inputs[0]], stage)
+            rows = batch_windows(values[node.inputs[0]], stage)
         else:
             rows = np.concatenate([values[name] for name, _ in stage.inputs], axis=-1)
             rows = rows.reshape(-1, rows.shape[-1])
@@ -138,8 +138,8 @@ def simulate(stages: list[Stage], graph: TypedGraph, xq: np.ndarray,
     return values[stages[-1].output].reshape(n, -1)
 
 
-def stream_latency(graph: TypedGraph, kernel_latencies: list[int]) -> int:
+def stream_latency(input_shape: tuple[int, ...], kernel_latencies: list[int]) -> int:
     """Cycles from the first input pixel to the last output, at one pixel per cycle: the input's pixels
     (a frame enters in that many cycles; every kernel keeps pace) plus each kernel's register stages.
     A lower bound: hls4ml's stream control and FIFO handshakes add a few cycles per layer."""
-    return int(np.prod(_shape(graph, graph.nodes[0].name)[:-1])) + sum(kernel_latencies)
+    return int(np.prod(input_shape[:-1])) + sum(kernel_latencies)

@@ -127,8 +127,6 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     if pipeline < 0:
         raise CodesignError(f"--pipeline {pipeline}: allowed: 0 (combinational) or a positive delay per stage")
     proxy = hgq.is_proxy(model)
-    if proxy and architecture != "parallel":
-        raise CodesignError(f"{name}: an HGQ proxy model is built as one module: --architecture parallel")
     exact = None if proxy else exact_core(model, x, input_spec)
     xq, graph = (hgq.input_grid(model, x), None) if proxy else (exact.xq, exact.graph)
     timings: dict[str, float] = {"verilator_build_s": 0.0, "simulate_s": 0.0}
@@ -142,9 +140,10 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         jobs = [(top, "", comb_trace(*(hgq.build(model) if proxy else build(graph))))]
         stages: list[stream.Stage] = []
     else:
-        stages = stream.plan(graph)
+        stages = hgq.stream_plan(model) if proxy else stream.plan(graph)
         jobs = [(top_name(f"{name}_{s.name}"), s.name,
-                 comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None)))
+                 comb_trace(*(hgq.build_kernel(model, s) if proxy else
+                              build_kernel(graph, s.nodes, s.inputs, s.window is not None))))
                 for s in stages if not s.wiring]
     timings["trace_s"] = round(time.perf_counter() - start, 2)
     costs = {folder: round(float(comb.cost), 1) for _, folder, comb in jobs}
@@ -168,7 +167,8 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         if architecture == "parallel":
             got = kernels[""].run(xq)
         else:
-            got = stream.simulate(stages, graph, xq, lambda stage, rows: kernels[stage.name].run(rows))
+            run = lambda stage, rows: kernels[stage.name].run(rows)  # noqa: E731
+            got = hgq.simulate_stream(stages, model, xq, run) if proxy else stream.simulate(stages, graph, xq, run)
         timings["simulate_s"] = round(time.perf_counter() - start, 3)
         for kernel in kernels.values():
             shutil.rmtree(kernel.folder / "sim" / "obj_dir", ignore_errors=True)
@@ -184,7 +184,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         for cell, count in kernel.mapped.cells.items():
             cells[cell] = cells.get(cell, 0) + count
     latency = kernels[""].latency if architecture == "parallel" else \
-        stream.stream_latency(graph, [k["latency_cycles"] for k in per_kernel])
+        stream.stream_latency(tuple(model.input_shape[1:]), [k["latency_cycles"] for k in per_kernel])
     return SynthResult(
         model=name, part=target.part, family=target.yosys_family, lut=total("lut"), ff=total("ff"),
         carry=total("carry"), dsp=total("dsp"), latency_cycles=latency,
