@@ -164,21 +164,19 @@ class ConvParallel(DenseLatency):
     name = "conv_parallel"
     source = "nnet_conv2d_latency.h, nnet_conv1d_latency.h"
     kinds = ("conv",)
+    io_type = "io_parallel"
 
     def applies(self, layer):
-        return super().applies(layer) and layer.io_type == "io_parallel" and not _pointwise(layer)
+        return super().applies(layer) and layer.io_type == self.io_type and not _pointwise(layer)
 
 
-class ConvStream(DenseLatency):
+class ConvStream(ConvParallel):
     """io_stream convolution (nnet_conv2d_stream.h compute_output_buffer_2d): a line buffer of kernel_h - 1
     input rows (`buffer_bits`) feeds one kernel instance per input pixel (n_steps = input pixels)."""
 
     name = "conv_stream"
     source = "nnet_conv2d_stream.h, nnet_conv1d_stream.h"
-    kinds = ("conv",)
-
-    def applies(self, layer):
-        return super().applies(layer) and layer.io_type == "io_stream" and not _pointwise(layer)
+    io_type = "io_stream"
 
 
 class Pointwise(DenseLatency):
