@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import FixedType, mac_accum, parse_type
@@ -34,6 +34,7 @@ class Record:
     layers: list[LayerIR]
     target: dict[str, float]
     repo: str = ""      # the repository it came from, for leave-one-repository-out validation
+    per_layer: dict = field(default_factory=dict)  # layer name -> its row of the csynth instance table
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -207,7 +208,20 @@ def to_record(rec: dict, kinds: tuple[str, ...] = CSYNTH_KINDS) -> Record:
         target["ii"] = float(res["ii_max"])
     return Record(rec["id"], family(rec), rec["source_group"], f"{rec.get('tool')} {rec.get('tool_version')}",
                   rec.get("hls_part") or rec.get("part") or "", float(rec.get("clock_period_ns") or 5.0),
-                  rec["io_type"], layers, target, (rec.get("source") or {}).get("repo", ""))
+                  rec["io_type"], layers, target, (rec.get("source") or {}).get("repo", ""), per_layer(rec, layers))
+
+
+def per_layer(rec: dict, layers: list[LayerIR]) -> dict[str, dict[str, float]]:
+    """The csynth instance table's row of each layer (matched by the corpus through hls4ml's config-struct
+    name): layer name -> {lut, ff, dsp, bram_18k, latency_cycles}."""
+    names = {L.name for L in layers}
+    out = {}
+    for row in rec.get("per_layer_results") or []:
+        if row.get("layer") in names and row.get("LUT") is not None:
+            out[row["layer"]] = {"lut": float(row["LUT"]), "ff": float(row["FF"]), "dsp": float(row["DSP"]),
+                                 "bram_18k": float(row.get("BRAM_18K") or 0),
+                                 "latency_cycles": float(row.get("latency_max") or 0)}
+    return out
 
 
 def load_records(path: str | Path, kinds: tuple[str, ...] = CSYNTH_KINDS) -> tuple[list[Record], dict[str, int]]:
