@@ -140,6 +140,10 @@ def test_corpus_record_to_layers():
         to_record({"kind": "vivado_synth", "source_group": "committed_reports"})
     good, skipped = load_records(DATA / "corpus_subset.jsonl")
     assert len(good) + sum(skipped.values()) == len(recs)
+    # the csynth instance table's rows, by layer (DNNonSilicon model_1: its conv2d and dense instances)
+    cnn = to_record(recs["pominiq-DNNonSilicon-model_1_hls4ml_prj_47be98f4__hls_csynth__b02324c7"])
+    assert len(cnn.per_layer) == 5 and set(cnn.per_layer) <= {L.name for L in cnn.layers}
+    assert cnn.per_layer["dense"] == {"lut": 50321, "ff": 7520, "dsp": 576, "bram_18k": 256, "latency_cycles": 44}
 
 
 def test_shipped_coefficients_and_estimate_totals():
