@@ -13,6 +13,10 @@ and the same training budget in epochs for every method, spent as each method is
     schedule), a proxy checkpoint every budget/16 epochs over the second half;
   - codesign search (nsga2, no budget): base float + QAT with budget/4 epochs each, T trials of (budget/2)/T
     fine-tuning epochs.
+A user's model (user_cnn: examples/keras_user_model, a float CNN with BatchNormalization) comes trained, so
+no method spends float epochs: uniform QKeras gets budget/4 QAT epochs per width, AutoQKeras T trials of
+budget/T epochs from the user's network, HGQ starts from the user's weights (BatchNormalization folded, as
+hls4ml folds it) for budget epochs, codesign budget/4 QAT epochs and T trials of (3/4 budget)/T.
 Every candidate's validation accuracy and da4ml LUT cost (the same RTL builder as the judge, method-neutral)
 are measured; for each accuracy target the cheapest candidate reaching it ON VALIDATION is picked. Each
 pick is then judged once: test accuracy, Yosys LUT of its RTL (proven bit-exact by Verilator against the
@@ -45,8 +49,10 @@ from codesign.atomic import atomic_write_text  # noqa: E402
 from codesign.design import load_design  # noqa: E402
 from codesign.export import quiet  # noqa: E402
 
-DESIGNS = Path(__file__).resolve().parents[1] / "designs"
-TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.95)}
+ROOT = Path(__file__).resolve().parents[1]
+DESIGN_FILES = {"digits_mlp": ROOT / "designs" / "digits_mlp.yaml", "mnist_cnn": ROOT / "designs" / "mnist_cnn.yaml",
+                "user_cnn": ROOT / "examples" / "keras_user_model" / "design.yaml"}  # user_cnn: a user's model
+TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.95), "user_cnn": (0.95, 0.97)}
 WIDTHS = (8, 6, 4, 3)
 JUDGE_SAMPLES = 200  # validation inputs simulated for the RTL proof of each pick
 AQ_CONFIG = {  # quantized_bits(bits, integer, symmetric=0, keep_negative=1): full two's-complement grid
@@ -74,7 +80,7 @@ def accuracy(model, x, y) -> float:
 
 
 def seeded_design(name: str, seed: int, epochs: int):
-    design = load_design(DESIGNS / f"{name}.yaml")
+    design = load_design(DESIGN_FILES[name])
     return dataclasses.replace(design, training=dataclasses.replace(design.training, seed=seed, epochs=epochs))
 
 
@@ -85,14 +91,33 @@ def splits(design):
     return split, x_val, y_val
 
 
+def phases(design) -> int:
+    """Training phases before the search: float + QAT for a builder's model, QAT only for a user's trained one."""
+    return 1 if design.model_file is not None else 2
+
+
+def trained_float(design, split, budget: int):
+    """The float network every method starts from: the builder's trained for budget/4 epochs, or the user's
+    own (already trained; its BatchNormalization folded into the layer before, as hls4ml folds it)."""
+    from codesign.pipeline import float_model
+    from codesign.ptq.transforms import fold_batchnorm
+    from codesign.train import fit
+
+    net = float_model(design, split)
+    if design.model_file is not None:
+        return fold_batchnorm(net)
+    return fit(net, split, dataclasses.replace(design.training, epochs=budget // 4), "float", None, None, design.task)
+
+
 def uniform(design, split, x_val, y_val, budget: int) -> list[Candidate]:
     from codesign.pipeline import train_design
 
     out = []
     for bits in WIDTHS:
         q = dataclasses.replace(design.default_quant, weight_bits=bits, activation_bits=bits)
+        epochs = budget // (len(WIDTHS) * phases(design))
         variant = dataclasses.replace(design, default_quant=q, layer_quant={},
-                                      training=dataclasses.replace(design.training, epochs=budget // 8))
+                                      training=dataclasses.replace(design.training, epochs=epochs))
         _, _, model, _, _, _ = train_design(variant, split=split)
         out.append(Candidate("uniform QKeras", f"{bits}-bit", model, accuracy(model, x_val, y_val), budget))
     return out
@@ -102,14 +127,11 @@ def autoqkeras(design, split, x_val, y_val, budget: int, trials: int) -> list[Ca
     import tensorflow as tf
     from qkeras.autoqkeras import AutoQKeras
 
-    from codesign.modelio import custom_objects
-    from codesign.pipeline import float_model
-    from codesign.train import fit
+    from codesign.modelio import custom_objects, final_softmax, logits_model
 
-    net = fit(float_model(design, split), split, dataclasses.replace(design.training, epochs=budget // 4),
-              "float", None, None, design.task)
-    per_trial = max(1, (budget - budget // 4) // trials)
-    body = tf.keras.Model(net.input, net.get_layer("logits").output)
+    net = trained_float(design, split, budget)
+    per_trial = max(1, (budget - (budget // 4 if phases(design) == 2 else 0)) // trials)
+    body = logits_model(net) if final_softmax(net) else net
     body.compile(tf.keras.optimizers.legacy.Adam(design.training.learning_rate),
                  tf.keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["acc"])
     goal = {"type": "bits", "params": {"delta_p": 8.0, "delta_n": 8.0, "rate": 2.0, "stress": 1.0, "input_bits": 8,
@@ -151,14 +173,18 @@ def hgq(design, split, x_val, y_val, budget: int, beta=(1e-7, 1e-4)) -> list[Can
     tf.keras.utils.set_random_seed(design.training.seed)
     inp = tf.keras.Input(split.x_train.shape[1:], name="pixels")
     x = HQuantize(beta=beta[0], name="inq")(inp)
-    if design.builder == "cnn":
-        for i, filters in enumerate(design.model.get("filters", [8, 16]), 1):
-            x = HConv2D(filters, design.model.get("kernel", 3), beta=beta[0], activation="relu", name=f"conv{i}")(x)
-            x = PMaxPooling2D(2, name=f"pool{i}")(x)
-        x = PFlatten(name="flatten")(x)
-    for i, units in enumerate(design.model.get("dense" if design.builder == "cnn" else "hidden", [32]), 1):
-        x = HDense(units, beta=beta[0], activation="relu", name=f"fc{i}")(x)
-    model = tf.keras.Model(inp, HDense(split.n_classes, beta=beta[0], name="logits")(x))
+    if design.model_file is not None:  # the user's architecture, started from their trained weights
+        model = hgq_mirror(trained_float(design, split, budget), inp, x, beta[0])
+    else:
+        if design.builder == "cnn":
+            for i, filters in enumerate(design.model.get("filters", [8, 16]), 1):
+                x = HConv2D(filters, design.model.get("kernel", 3), beta=beta[0], activation="relu",
+                            name=f"conv{i}")(x)
+                x = PMaxPooling2D(2, name=f"pool{i}")(x)
+            x = PFlatten(name="flatten")(x)
+        for i, units in enumerate(design.model.get("dense" if design.builder == "cnn" else "hidden", [32]), 1):
+            x = HDense(units, beta=beta[0], activation="relu", name=f"fc{i}")(x)
+        model = tf.keras.Model(inp, HDense(split.n_classes, beta=beta[0], name="logits")(x))
     model.compile(tf.keras.optimizers.Adam(design.training.learning_rate),
                   tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     betas = np.geomspace(beta[0], beta[1], budget)
@@ -185,6 +211,48 @@ def hgq(design, split, x_val, y_val, budget: int, beta=(1e-7, 1e-4)) -> list[Can
     return out
 
 
+def hgq_mirror(net, inp, x, beta: float):
+    """HGQ layers in the place of a float chain (BatchNormalization already folded), with its weights: Conv2D and
+    Dense (a ReLU after them fused, a final softmax dropped: HGQ trains logits), MaxPooling2D, Flatten, Dropout."""
+    import tensorflow as tf
+    from HGQ.layers import HConv2D, HDense, PDropout, PFlatten, PMaxPooling2D
+
+    layers = net.layers[1:]
+    weights = []
+    i = 0
+    while i < len(layers):
+        layer, cfg = layers[i], layers[i].get_config()
+        kind = type(layer).__name__
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        relu = cfg.get("activation") == "relu" or (nxt is not None and (type(nxt).__name__ == "ReLU" or (
+            type(nxt).__name__ == "Activation" and nxt.get_config()["activation"] == "relu")))
+        if kind in ("Conv2D", "Dense"):
+            act = "relu" if relu else "linear"
+            h = HConv2D(cfg["filters"], cfg["kernel_size"], strides=cfg["strides"], padding=cfg["padding"],
+                        activation=act, beta=beta, name=layer.name) if kind == "Conv2D" else \
+                HDense(cfg["units"], activation=act, beta=beta, name=layer.name)
+            x = h(x)
+            weights.append((h, layer.get_weights()))
+            i += 2 if relu and cfg.get("activation") != "relu" else 1
+            continue
+        if kind == "MaxPooling2D":
+            x = PMaxPooling2D(cfg["pool_size"], strides=cfg["strides"], name=layer.name)(x)
+        elif kind == "Flatten":
+            x = PFlatten(name=layer.name)(x)
+        elif kind == "Dropout":
+            x = PDropout(cfg["rate"], name=layer.name)(x)
+        else:
+            raise ValueError(f"layer '{layer.name}' ({kind}): the HGQ mirror takes Conv2D, Dense, ReLU, "
+                             "MaxPooling2D, Flatten, Dropout")
+        i += 1
+    model = tf.keras.Model(inp, x)
+    for h, (kernel, *bias) in weights:
+        h.kernel.assign(kernel)
+        if bias:
+            h.bias.assign(bias[0])
+    return model
+
+
 def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int) -> list[Candidate]:
     import csv
 
@@ -194,9 +262,13 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     from codesign.search.run import run_search, trial_model
 
     raw = yaml.safe_load(design_path.read_text())
+    for section, key in (("data", "file"), ("model", "file"), ("model", "weights")):  # the copy lives elsewhere
+        if key in raw.get(section, {}):
+            raw[section][key] = str((design_path.parent / raw[section][key]).resolve())
     raw["training"] = {**raw["training"], "seed": seed, "epochs": budget // 4}
+    before = budget // 4 * (1 if "file" in raw.get("model", {}) else 2)  # float (a builder's) + QAT epochs
     raw["search"] = {**raw.get("search", {}), "strategy": "nsga2", "trials": trials,
-                     "finetune_epochs": max(1, (budget // 2) // trials), "seed": seed}
+                     "finetune_epochs": max(1, (budget - before) // trials), "seed": seed}
     raw["search"].pop("budget", None)
     out = []
     with tempfile.TemporaryDirectory(prefix="protocol_cs_") as tmp:
@@ -268,7 +340,7 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log) -> list[dict]:
     for method, make in (("uniform QKeras", lambda: uniform(design, split, x_val, y_val, budget)),
                          ("AutoQKeras", lambda: autoqkeras(design, split, x_val, y_val, budget, trials)),
                          ("HGQ", lambda: hgq(design, split, x_val, y_val, budget)),
-                         ("codesign", lambda: codesign(DESIGNS / f"{name}.yaml", seed, x_val, y_val, budget, trials))):
+                         ("codesign", lambda: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials))):
         start = time.perf_counter()
         made = make()
         timings[method] = time.perf_counter() - start
