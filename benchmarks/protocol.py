@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import json
 import os
 import subprocess
@@ -308,6 +307,31 @@ def rtl_cost(c: Candidate, x_val, arch: str) -> float:
                      for s in stages if not s.wiring))
 
 
+def _cost_file(job: tuple[str, str, str]) -> float:
+    from codesign.modelio import load_model
+
+    model_path, x_path, arch = job
+    model = load_model(Path(model_path))
+    return rtl_cost(Candidate("", "", model, 0.0, 0), np.load(x_path), arch)
+
+
+def cost_all(cands: list[Candidate], x_val, arch: str, workers: int = 2) -> None:
+    """Each candidate's rtl_cost, traced in a fresh process (`workers` at a time): a da4ml trace keeps gigabytes
+    that only the end of its process gives back, and the two cores trace two candidates at once."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with tempfile.TemporaryDirectory(prefix="protocol_cost_") as tmp:
+        np.save(Path(tmp) / "x.npy", x_val[:50])
+        jobs = []
+        for n, c in enumerate(cands):
+            c.model.save(Path(tmp) / f"{n}.h5")
+            jobs.append((str(Path(tmp) / f"{n}.h5"), str(Path(tmp) / "x.npy"), arch))
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+            for c, cost in zip(cands, pool.map(_cost_file, jobs)):
+                c.rtl_cost = cost
+
+
 def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
     from codesign.rtl import hgq as hgq_rtl
     from codesign.rtl.synth import synth
@@ -347,11 +371,8 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log) -> list[dict]:
         log(f"seed {seed} {method}: {len(made)} candidates, best val acc "
             f"{max((c.val_acc for c in made), default=float('nan')):.4f}, {timings[method]:.0f} s")
         cands += made
-    lowest = min(TARGETS[name])
-    for c in cands:  # a candidate below every target is never picked: not costed
-        if c.val_acc >= lowest:
-            c.rtl_cost = rtl_cost(c, x_val, architecture(design))
-            gc.collect()
+    # a candidate below every target is never picked: not costed
+    cost_all([c for c in cands if c.val_acc >= min(TARGETS[name])], x_val, architecture(design))
     picks = {}
     for target in TARGETS[name]:
         for method in dict.fromkeys(c.method for c in cands):
