@@ -323,13 +323,18 @@ def cost_all(cands: list[Candidate], x_val, arch: str, workers: int = 2) -> None
 
     with tempfile.TemporaryDirectory(prefix="protocol_cost_") as tmp:
         np.save(Path(tmp) / "x.npy", x_val[:50])
-        jobs = []
+        jobs, here = [], []
         for n, c in enumerate(cands):
-            c.model.save(Path(tmp) / f"{n}.h5")
-            jobs.append((str(Path(tmp) / f"{n}.h5"), str(Path(tmp) / "x.npy"), arch))
+            try:
+                c.model.save(Path(tmp) / f"{n}.h5")
+                jobs.append((c, (str(Path(tmp) / f"{n}.h5"), str(Path(tmp) / "x.npy"), arch)))
+            except ValueError:  # e.g. an AutoQKeras model with two weights of one name: costed in this process
+                here.append(c)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
-            for c, cost in zip(cands, pool.map(_cost_file, jobs)):
+            for (c, _), cost in zip(jobs, pool.map(_cost_file, [job for _, job in jobs])):
                 c.rtl_cost = cost
+        for c in here:
+            c.rtl_cost = rtl_cost(c, x_val, arch)
 
 
 def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
