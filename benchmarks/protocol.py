@@ -487,9 +487,11 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, "--design", args.design, "--epochs", str(args.epochs),
                             "--trials", str(args.trials), "--one-seed", str(seed), "--out", str(part)], check=True)
             rows += json.loads(part.read_text())
+        store = load_store(store_path)  # another design's run may have written it meanwhile
         store[args.design] = {"seeds": seeds, "epochs": args.epochs, "trials": args.trials, "rows": rows,
                               "wall_s": round(time.perf_counter() - start)}
         atomic_write_text(store_path, json.dumps(store, indent=1, default=float))
+    store = load_store(store_path)
     store[args.design] = {**store.get(args.design, {}), "seeds": seeds, "epochs": args.epochs, "trials": args.trials,
                           "rows": rows}
     lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
