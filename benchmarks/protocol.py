@@ -104,8 +104,22 @@ def trained_float(design, split, budget: int):
 
     net = float_model(design, split)
     if design.model_file is not None:
-        return fold_batchnorm(net)
+        return relu_as_activation(fold_batchnorm(net))
     return fit(net, split, dataclasses.replace(design.training, epochs=budget // 4), "float", None, None, design.task)
+
+
+def relu_as_activation(net):
+    """ReLU layers as Activation('relu'): what AutoQKeras quantizes (it leaves a ReLU layer float)."""
+    import tensorflow as tf
+
+    from codesign.modelio import clone_layer
+
+    x = inp = tf.keras.Input(net.input_shape[1:], name=net.layers[0].name)
+    for layer in net.layers[1:]:
+        plain = type(layer).__name__ == "ReLU" and layer.get_config().get("max_value") is None and \
+            not float(layer.get_config().get("negative_slope", 0)) and not float(layer.get_config().get("threshold", 0))
+        x = tf.keras.layers.Activation("relu", name=layer.name)(x) if plain else clone_layer(layer, x)
+    return tf.keras.Model(inp, x, name=net.name)
 
 
 def uniform(design, split, x_val, y_val, budget: int) -> list[Candidate]:
@@ -311,8 +325,18 @@ def _cost_file(job: tuple[str, str, str]) -> float:
     from codesign.modelio import load_model
 
     model_path, x_path, arch = job
-    model = load_model(Path(model_path))
-    return rtl_cost(Candidate("", "", model, 0.0, 0), np.load(x_path), arch)
+    return safe_cost(Candidate(model_path, "", load_model(Path(model_path)), 0.0, 0), np.load(x_path), arch)
+
+
+def safe_cost(c: Candidate, x_val, arch: str) -> float:
+    """rtl_cost, or infinity (never picked) for a candidate whose RTL cannot be built, said on the log."""
+    from codesign.errors import CodesignError
+
+    try:
+        return rtl_cost(c, x_val, arch)
+    except CodesignError as exc:
+        print(f"  {c.method} {c.label}: no RTL ({exc}); not picked", flush=True)
+        return float("inf")
 
 
 def cost_all(cands: list[Candidate], x_val, arch: str, workers: int = 2) -> None:
@@ -334,7 +358,7 @@ def cost_all(cands: list[Candidate], x_val, arch: str, workers: int = 2) -> None
             for (c, _), cost in zip(jobs, pool.map(_cost_file, [job for _, job in jobs])):
                 c.rtl_cost = cost
         for c in here:
-            c.rtl_cost = rtl_cost(c, x_val, arch)
+            c.rtl_cost = safe_cost(c, x_val, arch)
 
 
 def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
@@ -381,7 +405,7 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log) -> list[dict]:
     picks = {}
     for target in TARGETS[name]:
         for method in dict.fromkeys(c.method for c in cands):
-            ok = [c for c in cands if c.method == method and c.val_acc >= target]
+            ok = [c for c in cands if c.method == method and c.val_acc >= target and np.isfinite(c.rtl_cost)]
             if ok:
                 picks.setdefault(id(min(ok, key=lambda c: c.rtl_cost)), (min(ok, key=lambda c: c.rtl_cost), []))[1] \
                     .append(target)
