@@ -518,6 +518,7 @@ def main() -> None:
     store = load_store(store_path)
     store[args.design] = {**store.get(args.design, {}), "seeds": seeds, "epochs": args.epochs, "trials": args.trials,
                           "rows": rows}
+    atomic_write_text(store_path, json.dumps(store, indent=1, default=float))  # the seeds this report stands on
     lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
     for name, run in store.items():
         lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"])
