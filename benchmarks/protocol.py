@@ -279,7 +279,7 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         if key in raw.get(section, {}):
             raw[section][key] = str((design_path.parent / raw[section][key]).resolve())
     raw["training"] = {**raw["training"], "seed": seed, "epochs": budget // 4}
-    before = budget // 4 * (1 if "file" in raw.get("model", {}) else 2)  # float (a builder's) + QAT epochs
+    before = budget // 4 * phases(load_design(design_path))  # float (a builder's) + QAT epochs
     raw["search"] = {**raw.get("search", {}), "strategy": "nsga2", "trials": trials,
                      "finetune_epochs": max(1, (budget - before) // trials), "seed": seed}
     raw["search"].pop("budget", None)
@@ -304,21 +304,12 @@ def architecture(design) -> str:
 def rtl_cost(c: Candidate, x_val, arch: str) -> float:
     """da4ml's LUT estimate of the candidate's RTL (the pick criterion: the same builder as the judge); a stream
     costs the sum of its kernels."""
-    from da4ml.trace import comb_trace
-
     from codesign.rtl import hgq as hgq_rtl
-    from codesign.rtl import stream
-    from codesign.rtl.network import build, build_kernel
+    from codesign.rtl.synth import trace
     from codesign.validate import exact_core
 
-    proxy = hgq_rtl.is_proxy(c.model)
-    graph = None if proxy else exact_core(c.model, x_val[:50], None).graph
-    if arch == "parallel":
-        return float(comb_trace(*(hgq_rtl.build(c.model) if proxy else build(graph))).cost)
-    stages = hgq_rtl.stream_plan(c.model) if proxy else stream.plan(graph)
-    return float(sum(comb_trace(*(hgq_rtl.build_kernel(c.model, s) if proxy else
-                                  build_kernel(graph, s.nodes, s.inputs, s.window is not None))).cost
-                     for s in stages if not s.wiring))
+    graph = None if hgq_rtl.is_proxy(c.model) else exact_core(c.model, x_val[:50], None).graph
+    return float(sum(comb.cost for _, comb in trace(c.model, graph, arch)[1]))
 
 
 def _cost_file(job: tuple[str, str, str]) -> float:

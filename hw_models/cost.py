@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import templates
 from .layers import LayerIR
 from .parts import Part
 from .templates import DistributedArithmetic, Fifo, dsp_per_mult, template_of
@@ -80,10 +79,6 @@ class Coefficients:
         (too few post-synthesis reports to split by template), latency from the C-synthesis fit."""
         own = self.intervals | self.template_intervals.get(template, {})
         return own | self.synth_intervals if level == "synth" else own
-
-
-def uses_dsp(layer: LayerIR, c: Coefficients) -> bool:
-    return templates.uses_dsp(layer, c)
 
 
 def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, float]:
@@ -230,5 +225,5 @@ def default_coefficients() -> Coefficients:
 
 
 __all__ = ["Coefficients", "Estimate", "estimate", "estimate_layer", "features", "dsp", "dsp_per_mult", "bram_18k",
-           "fifo_bram", "frame_steps", "overlapped_iterations", "uses_dsp", "default_coefficients", "RESOURCES",
+           "fifo_bram", "frame_steps", "overlapped_iterations", "default_coefficients", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC", "DEFAULT_COEFFICIENTS"]

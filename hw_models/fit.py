@@ -10,7 +10,8 @@ import numpy as np
 from scipy.optimize import least_squares, nnls
 
 from .corpus import Record, SynthPair
-from .cost import FEATURE_DOC, FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features, overlapped_iterations
+from .cost import (FEATURE_DOC, FITTED, Coefficients, bram_18k, dsp, dsp_per_mult, features, linear,
+                   overlapped_iterations)
 from .parts import DSP_PORTS
 from .templates import template_of
 
@@ -264,7 +265,7 @@ def dominant_template(rec: Record, c: Coefficients) -> str:
     """The template that makes most of the record's estimated LUT (its MAC template for nearly every design)."""
     share: dict[str, float] = {}
     for layer in rec.layers:
-        lut = sum(c.weights.get("lut", {}).get(k, 0.0) * v for k, v in features(layer, c, rec.clock_ns).items())
+        lut = linear(c.weights.get("lut", {}), features(layer, c, rec.clock_ns))
         name = template_of(layer).name
         share[name] = share.get(name, 0.0) + lut
     return max(share, key=share.get)

@@ -109,6 +109,20 @@ def _kernel(comb, top: str, folder: Path, target, pipeline: float, step) -> Kern
     return Kernel(top, folder, mapped, solution, latency, lib, seconds)
 
 
+def trace(model, graph, architecture: str) -> tuple[list, list[tuple[str, object]]]:
+    """(stream stages, [(stage name, da4ml combinational logic)]) of a QKeras model's typed graph or of an HGQ
+    proxy (graph None): the whole network as one module named "" (parallel), or one kernel per stream stage."""
+    from da4ml.trace import comb_trace
+
+    proxy = graph is None
+    if architecture == "parallel":
+        return [], [("", comb_trace(*(hgq.build(model) if proxy else build(graph))))]
+    stages = hgq.stream_plan(model) if proxy else stream.plan(graph)
+    return stages, [(s.name, comb_trace(*(hgq.build_kernel(model, s) if proxy else
+                                          build_kernel(graph, s.nodes, s.inputs, s.window is not None))))
+                    for s in stages if not s.wiring]
+
+
 def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = "xcvu13p-flga2577-2-e",
           pipeline: float = 0, input_spec: QuantSpec | None = None, progress=None,
           max_lut: float = MAX_LUT_DEFAULT, architecture: str = "parallel") -> SynthResult:
@@ -133,18 +147,9 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     top = top_name(name)
 
     step("tracing the network with da4ml")
-    from da4ml.trace import comb_trace
-
     start = time.perf_counter()
-    if architecture == "parallel":
-        jobs = [(top, "", comb_trace(*(hgq.build(model) if proxy else build(graph))))]
-        stages: list[stream.Stage] = []
-    else:
-        stages = hgq.stream_plan(model) if proxy else stream.plan(graph)
-        jobs = [(top_name(f"{name}_{s.name}"), s.name,
-                 comb_trace(*(hgq.build_kernel(model, s) if proxy else
-                              build_kernel(graph, s.nodes, s.inputs, s.window is not None))))
-                for s in stages if not s.wiring]
+    stages, traced = trace(model, graph, architecture)
+    jobs = [(top if not stage else top_name(f"{name}_{stage}"), stage, comb) for stage, comb in traced]
     timings["trace_s"] = round(time.perf_counter() - start, 2)
     costs = {folder: round(float(comb.cost), 1) for _, folder, comb in jobs}
     cost = sum(costs.values())
