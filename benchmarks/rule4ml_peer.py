@@ -1,6 +1,7 @@
 """rule4ml 0.2.0 as a peer of codesign's cost model, on the calibration records it applies to (issue 11).
 
-    .venv/bin/python benchmarks/rule4ml_peer.py        # makes .venv-rule4ml on first use (pip, ~3 GB, minutes)
+    .venv/bin/python benchmarks/rule4ml_peer.py          # makes .venv-rule4ml on first use (pip, ~3 GB, minutes)
+    .venv/bin/python benchmarks/rule4ml_peer.py --reuse  # rule4ml's stored predictions, codesign's side refitted
 
 rule4ml (IMPETUS, Université de Sherbrooke) predicts LUT/FF/DSP/BRAM/cycles of hls4ml designs from the Keras
 model and one hls4ml configuration with its shipped graph networks, trained on its own generated designs; it
@@ -91,6 +92,28 @@ def request(raw: dict) -> dict:
             "vivado_version": version if version in VIVADO_VERSIONS else None, "layers": raw["layers"]}
 
 
+def run_rule4ml(raw_of: dict) -> dict:
+    python = setup()
+    with tempfile.TemporaryDirectory(prefix="rule4ml_") as tmp:
+        src, dst = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        src.write_text(json.dumps([request(r) for r in raw_of.values()]))
+        print(f"rule4ml on {len(raw_of)} records", flush=True)
+        subprocess.run([str(python), str(ROOT / "benchmarks" / "rule4ml_worker.py"), str(src), str(dst)],
+                       check=True, cwd=tmp, stderr=subprocess.DEVNULL)
+        return json.loads(dst.read_text())
+
+
+def saved_predictions(raw_of: dict) -> dict:
+    """rule4ml's predictions as the last full run stored them (its shipped networks are fixed, so they do not
+    change when codesign's model does); for a codesign-only refresh without the 3 GB environment."""
+    data = json.loads((ROOT / "reports" / "rule4ml_peer.json").read_text())
+    theirs = {r["id"]: r["rule4ml"] for r in data["records"]} | {i: {"error": e} for i, e in data["failed"].items()}
+    missing = set(raw_of) - set(theirs)
+    if missing:
+        raise SystemExit(f"reports/rule4ml_peer.json lacks {len(missing)} record(s); run without --reuse")
+    return theirs
+
+
 def main() -> None:
     raws = [r for r in read_jsonl(CORPUS)]
     recs, raw_of, skipped = [], {}, {}
@@ -105,14 +128,7 @@ def main() -> None:
             skipped[why] = skipped.get(why, 0) + 1
         else:
             raw_of[rec.id] = raw
-    python = setup()
-    with tempfile.TemporaryDirectory(prefix="rule4ml_") as tmp:
-        src, dst = Path(tmp) / "in.json", Path(tmp) / "out.json"
-        src.write_text(json.dumps([request(r) for r in raw_of.values()]))
-        print(f"rule4ml on {len(raw_of)} records", flush=True)
-        subprocess.run([str(python), str(ROOT / "benchmarks" / "rule4ml_worker.py"), str(src), str(dst)],
-                       check=True, cwd=tmp, stderr=subprocess.DEVNULL)
-        theirs = json.loads(dst.read_text())
+    theirs = saved_predictions(raw_of) if "--reuse" in sys.argv[1:] else run_rule4ml(raw_of)
     failed = {i: v["error"] for i, v in theirs.items() if "error" in v}
     shipped = Coefficients.load()
     ours = leave_one_repository_out(recs, Variant(**shipped.meta["variant"]))
@@ -150,7 +166,8 @@ def main() -> None:
               "cost_model_accuracy.md remove. The records are those both tools can describe, not a random sample of "
               "designs.", "", "Skipped records (codesign-usable but outside rule4ml): "
               + "; ".join(f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda kv: -kv[1])),
-              "", "Regenerate: `.venv/bin/python benchmarks/rule4ml_peer.py`."]
+              "", "Regenerate: `.venv/bin/python benchmarks/rule4ml_peer.py` (`--reuse`: rule4ml's stored predictions, "
+              "codesign refitted)."]
     data = {"records": [{"id": recs[i].id, "repo": recs[i].repo, "report": recs[i].target, "rule4ml": theirs[recs[i].id],
                          "codesign_loro": {res: float(ours[res][i]) for res in RESOURCES}} for i in idx],
             "failed": failed}

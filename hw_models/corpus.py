@@ -147,7 +147,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
             continue
         shp = _shape(shape)
         chans, pos = shp[-1], math.prod(shp[:-1])
-        prev = out[-1] if out else None
+        prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
         if prev is not None and len(shp) == 1 and prev.n_pos > 1 and chans == prev.n_out * prev.n_pos:
             chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
         res = _result_type(L.get("result_precision"), inp, default)
@@ -157,6 +157,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
             base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width, n_steps=stream_steps)
             if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu")):
                 out.append(LayerIR(kind="relu", **base, **common))
+            elif act == "linear" and io == "io_stream":  # a stream copy with a cast (its own instance in the
+                out.append(LayerIR(kind="relu", **base, **common))  # csynth reports, ~250 LUT): element-wise
             elif act == "linear":
                 out.append(LayerIR(kind="free", **common))
             elif act.startswith("softmax"):

@@ -37,8 +37,10 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "elem": "element-wise ReLU-type compare/select: parallel elements x bits",
     "table": "table lookups (sigmoid/tanh/softmax): parallel elements x table bits",
     "softmax": "softmax sum, inverse and products: elements x bits",
-    "compare": "pooling comparators/adders: outputs x (window - 1) x bits",
+    "compare": "max pooling comparators and selects: outputs x (window - 1) x bits",
+    "pool_add": "average pooling adders: outputs x (window - 1) x bits",
     "stream": "io_stream FIFO interface per layer: channels x bits",
+    "stream_layer": "one per io_stream layer: its pixel loop, stream handshakes and control",
     "s_*": "the same features for io_stream layers (nnet_*_stream.h), fitted separately",
     "lat_*": "latency cycles: per MAC layer, DSP stage, adder-tree depth x clock, sequential iterations "
              "(positions x RF), tables, softmax, pooling, stream layers",

@@ -311,7 +311,9 @@ class Pooling(Template):
         return layer.kind in ("max_pool", "avg_pool")
 
     def features(self, layer, c, clock_ns):
-        return {"layer": 1.0, "compare": parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
+        # max: a comparator and a select per bit; average: an adder (the divide is a constant product)
+        op = "compare" if layer.kind == "max_pool" else "pool_add"
+        return {"layer": 1.0, op: parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
                 "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
 
 
@@ -360,7 +362,7 @@ class Fifo:
 
     @staticmethod
     def features(layer: LayerIR) -> dict[str, float]:
-        return {"stream": layer.n_out * layer.res_bits, "lat_stream": 1.0}
+        return {"stream": layer.n_out * layer.res_bits, "stream_layer": 1.0, "lat_stream": 1.0}
 
     @staticmethod
     def blocks(depth: int, width: int) -> int:
