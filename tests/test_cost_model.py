@@ -10,6 +10,7 @@ from hw_models import load_part
 from hw_models.corpus import Unsupported, load_records, read_jsonl, to_record
 from hw_models.cost import Coefficients, bram_18k, dsp, dsp_per_mult, estimate, estimate_layer
 from hw_models.costmodel import CostModel
+from hw_models.fit import predict
 from hw_models.fixed import FixedType, mac_accum, parse_type
 from hw_models.layers import LayerIR, WeightStats, csd_digits, weight_stats
 from hw_models.reports import ReportError, parse_csynth_rpt, parse_csynth_xml, parse_vivado_synth, read_report
@@ -144,6 +145,28 @@ def test_corpus_record_to_layers():
     cnn = to_record(recs["pominiq-DNNonSilicon-model_1_hls4ml_prj_47be98f4__hls_csynth__b02324c7"])
     assert len(cnn.per_layer) == 5 and set(cnn.per_layer) <= {L.name for L in cnn.layers}
     assert cnn.per_layer["dense"] == {"lut": 50321, "ff": 7520, "dsp": 576, "bram_18k": 256, "latency_cycles": 44}
+
+
+def test_io_stream_cast_activations_are_layers_with_the_convolution_shape():
+    """uw-acme's io_stream CNN (hls4ml with QKeras): each QConv2DBatchnorm is followed by a linear activation that
+    only casts (ap_fixed<8,2> -> <16,6>) and then a ReLU, both recorded flat (12,696 elements). The report gives
+    each its own instance (217 and 348 LUT, 2,118 cycles: one pass over the 46 x 46 pixels), so both are
+    element-wise layers over 6 channels x 2,116 pixels, and together they stay in the hundreds of LUTs."""
+    recs = {r["id"]: r for r in read_jsonl(DATA / "corpus_subset.jsonl")}
+    rec = to_record(next(r for k, r in recs.items() if k.startswith("uw-acme")))
+    cast, relu = rec.layers[1:3]
+    assert (cast.name, relu.name) == ("q_conv2d_batchnorm_linear", "q_activation")
+    for layer in (cast, relu):
+        assert (layer.kind, layer.n_out, layer.n_pos, layer.n_steps) == ("relu", 6, 2116, 2116)
+    c = Coefficients.load()
+    luts = [estimate_layer(L, c, (27, 18), rec.clock_ns)["lut"] for L in (cast, relu)]
+    reported = [rec.per_layer[L.name]["lut"] for L in (cast, relu)]
+    assert reported == [217, 348]
+    for est, real in zip(luts, reported):
+        assert 0.5 * real <= est <= 2 * real, (est, real)
+    total = predict([rec], c)["lut"][0]  # 48,818 LUT reported; 310k when the ReLU was read as 12,696 channels
+    lo, hi = c.intervals["lut"]
+    assert lo * total <= rec.target["lut"] == 48818 <= hi * total
 
 
 def test_shipped_coefficients_and_estimate_totals():
