@@ -83,14 +83,14 @@ class Coefficients:
         return own | self.synth_intervals if level == "synth" else own
 
 
-def features(layer: LayerIR, c: Coefficients, clock_ns: float) -> dict[str, float]:
+def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = True) -> dict[str, float]:
     """The fitted LUT/FF features ('lat_*': latency) of a layer: its template's, plus its output FIFO's in
-    io_stream."""
+    io_stream; `select=False` keeps features outside the fitted set (they have no coefficient: the same sum)."""
     template = template_of(layer)
     f = template.features(layer, c, clock_ns)
     if Fifo.applies(layer):
         f |= Fifo.features(layer)
-    if c.feature_set is not None:
+    if select and c.feature_set is not None:
         f = {k: v for k, v in f.items() if k.startswith("lat_") or k in c.feature_set}
     if Fifo.applies(layer) and not c.shared_stream:
         # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
@@ -133,14 +133,15 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
         return template.resources(layer, clock_ns)
     if layer.kind == "free":
         return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
-    feats = features(layer, c, clock_ns)
+    feats = features(layer, c, clock_ns, select=False)
+    fifo = Fifo.bram(layer, c) if Fifo.applies(layer) else 0.0
     return {
         "lut": max(0.0, linear(c.weights.get("lut", {}), feats)),
         "ff": max(0.0, linear(c.weights.get("ff", {}), feats)),
-        "dsp": dsp(layer, c, ports),
-        "bram_18k": bram_18k(layer, c),
+        "dsp": template.dsp(layer, c, ports),
+        "bram_18k": template.bram(layer, c) + fifo,
         "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
-        "ii": float(max(1, frame_steps(layer))),
+        "ii": float(max(1, template.steps(layer))),
     }
 
 
@@ -177,13 +178,14 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     rows, total = [], dict.fromkeys(RESOURCES, 0.0)
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
     iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
+    bounds: dict[str, dict] = {}  # template -> its interval at this level
     per_iteration = c.weights.get("latency_cycles", {}).get("lat_iter", 0.0)
     for layer in layers:
         r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
         template = template_of(layer)
         da_layer = isinstance(template, DistributedArithmetic)
         if overlapped_iterations(layer) and not da_layer:
-            iterations.append(per_iteration * (frame_steps(layer) - 1))
+            iterations.append(per_iteration * (r["ii"] - 1))  # ii: the layer's steps per frame
         if level == "synth" and not da_layer:
             r = r | {k: r[k] * c.synth_ratio.get(k, 1.0) for k in ("lut", "ff", "dsp", "bram_18k")}
         r = {k: round(v, 1) for k, v in r.items()} | {"latency_cycles": float(round(r["latency_cycles"]))}
@@ -192,7 +194,9 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
             total[k] += r[k]
         total["ii"] = max(total["ii"], r["ii"])
         # the DA template's own error (Yosys), else the fit's for this template
-        own = _da_bounds() if da_layer else c.bounds(level, template.name)
+        if template.name not in bounds:
+            bounds[template.name] = _da_bounds() if da_layer else c.bounds(level, template.name)
+        own = bounds[template.name]
         for k in BOUNDED:
             lo, hi = own.get(k, (1.0, 1.0))
             low[k] += r[k] * lo
