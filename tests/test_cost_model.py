@@ -385,3 +385,23 @@ def test_dense_designs_carry_their_own_narrower_interval():
         width[level] = hi / lo
     assert width["csynth"] < c.intervals["lut"][1] / c.intervals["lut"][0]
     assert width["synth"] == pytest.approx(c.synth_intervals["lut"][1] / c.synth_intervals["lut"][0], rel=0.01)
+
+
+def test_instance_rows_fit_each_templates_share():
+    """Fitted on design totals only, the coefficients can trade one template's cost for another's and still
+    hit the totals; the csynth instance rows (one per layer) pin each template's share. On the recorded
+    subset (142 layers with their own row): per-layer LUT error more than halves, totals stay close."""
+    from hw_models.fit import Variant, _ports, ape, fit
+
+    recs, _ = load_records(DATA / "corpus_subset.jsonl")
+    errors = {}
+    for rows in (0.0, 1.0):
+        c = fit(recs, variant=Variant(True, 0.5, True, rows))
+        pairs = [(estimate_layer(L, c, _ports(r), r.clock_ns)["lut"], r.per_layer[L.name]["lut"])
+                 for r in recs for L in r.layers if L.name in r.per_layer]
+        layer = np.median(ape(np.array([e for e, _ in pairs]), np.array([y for _, y in pairs])))
+        total = np.median(ape(predict(recs, c)["lut"], np.array([r.target["lut"] for r in recs])))
+        errors[rows] = (len(pairs), layer, total)
+    assert errors[0.0][0] == errors[1.0][0] == 142
+    assert errors[1.0][1] < 0.5 * errors[0.0][1]
+    assert errors[1.0][2] < 15.0
