@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -100,12 +101,40 @@ def _fraction_equal(a: np.ndarray, b: np.ndarray) -> float:
 def eager(model, x: np.ndarray, batch: int = 1024) -> list[np.ndarray]:
     """The model's outputs (a list, one per output), op by op. Not model.predict: its compiled graph lets
     TensorFlow's optimizer re-associate QKeras's straight-through x + stop_gradient(q - x) with the adds
-    around it, leaving float32 rounding (1 in 2^24) in values that are exact layer by layer."""
+    around it, leaving float32 rounding (1 in 2^24) in values that are exact layer by layer. BatchNormalization
+    layers compute x * scale + bias with hls4ml's scale (`exact_batchnorm`)."""
     chunks = []
-    for i in range(0, len(x), batch):
-        out = model(x[i:i + batch].astype(np.float32), training=False)
-        chunks.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+    with exact_batchnorm(model):
+        for i in range(0, len(x), batch):
+            out = model(x[i:i + batch].astype(np.float32), training=False)
+            chunks.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
     return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
+@contextmanager
+def exact_batchnorm(model):
+    """While inside, the BatchNormalization layers the lowering made for x * scale + bias (epsilon 0, variance 1:
+    `lower._affine`) compute exactly that, not through TensorFlow's rsqrt: that one is approximate on AVX-512
+    CPUs (rsqrt(1.0) = 0.99999988), which moves values sitting on a threshold (a sign, a rounding tie) across
+    it, while hls4ml's scale gamma / np.sqrt(1.0) is exact. Other BatchNormalizations keep TensorFlow's float32."""
+    import tensorflow as tf
+
+    affine = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)
+              and layer.epsilon == 0 and np.all(layer.get_weights()[-1] == 1.0) and list(layer.axis) in
+              ([-1], [len(layer.input_shape) - 1])]
+    originals = {}
+    for layer in affine:
+        originals[layer] = layer.call
+        gamma, beta = layer.get_weights()[:2] if layer.scale and layer.center else (None, None)
+        if gamma is None:
+            continue
+        layer.call = (lambda g, b: lambda inputs, training=None, **kw: inputs * tf.constant(g, inputs.dtype)
+                      + tf.constant(b, inputs.dtype))(gamma, beta)
+    try:
+        yield
+    finally:
+        for layer, call in originals.items():
+            layer.call = call
 
 
 def keras_outputs(model, x: np.ndarray) -> np.ndarray:
