@@ -119,17 +119,18 @@ def exact_batchnorm(model):
     it, while hls4ml's scale gamma / np.sqrt(1.0) is exact. Other BatchNormalizations keep TensorFlow's float32."""
     import tensorflow as tf
 
-    affine = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)
-              and layer.epsilon == 0 and np.all(layer.get_weights()[-1] == 1.0) and list(layer.axis) in
-              ([-1], [len(layer.input_shape) - 1])]
+    from .precision import bn_scale_bias
+
     originals = {}
-    for layer in affine:
-        originals[layer] = layer.call
-        gamma, beta = layer.get_weights()[:2] if layer.scale and layer.center else (None, None)
-        if gamma is None:
+    for layer in model.layers:
+        if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
-        layer.call = (lambda g, b: lambda inputs, training=None, **kw: inputs * tf.constant(g, inputs.dtype)
-                      + tf.constant(b, inputs.dtype))(gamma, beta)
+        last_axis = list(layer.axis) in ([-1], [len(layer.input_shape) - 1])
+        if layer.epsilon == 0 and last_axis and np.all(layer.get_weights()[-1] == 1.0):
+            originals[layer] = layer.call
+            scale, bias = bn_scale_bias(layer)  # hls4ml's fold: gamma / sqrt(var + eps), beta - mean * scale
+            layer.call = lambda inputs, training=None, s=scale, b=bias, **kw: (
+                inputs * tf.constant(s, inputs.dtype) + tf.constant(b, inputs.dtype))
     try:
         yield
     finally:

@@ -155,10 +155,10 @@ def record_layers(rec: dict) -> list[LayerIR]:
         if kind_t == "Activation":
             act = str(L.get("activation") or "").lower()
             base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width, n_steps=stream_steps)
-            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu")):
+            # io_stream linear: a stream copy with a cast, its own instance in the reports (~250 LUT)
+            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu")) or (
+                    act == "linear" and io == "io_stream"):
                 out.append(LayerIR(kind="relu", **base, **common))
-            elif act == "linear" and io == "io_stream":  # a stream copy with a cast (its own instance in the
-                out.append(LayerIR(kind="relu", **base, **common))  # csynth reports, ~250 LUT): element-wise
             elif act == "linear":
                 out.append(LayerIR(kind="free", **common))
             elif act.startswith("softmax"):

@@ -98,12 +98,6 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = Tr
     return f
 
 
-def frame_steps(layer: LayerIR) -> int:
-    """Cycles a layer takes per input frame: its steps (positions in io_stream) x RF for the layers that
-    share multipliers over RF cycles (PIPELINE II=RF); its II, and its iteration latency + 1."""
-    return template_of(layer).steps(layer)
-
-
 def overlapped_iterations(layer: LayerIR) -> bool:
     """io_stream layers run as one HLS dataflow region (hls4ml's io_stream top): each layer iterates over the
     frame while the others do, so the frame's iterations count once, for the longest layer, not per layer."""
@@ -231,5 +225,5 @@ def default_coefficients() -> Coefficients:
 
 
 __all__ = ["Coefficients", "Estimate", "estimate", "estimate_layer", "features", "dsp", "dsp_per_mult", "bram_18k",
-           "fifo_bram", "frame_steps", "overlapped_iterations", "default_coefficients", "RESOURCES",
+           "fifo_bram", "overlapped_iterations", "default_coefficients", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC", "DEFAULT_COEFFICIENTS"]
