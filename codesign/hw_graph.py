@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.layers import STRATEGIES, LayerIR, weight_stats
+from hw_models.layers import STRATEGIES, LayerIR, line_buffer_bits, weight_stats
 
 from .errors import CodesignError
 
@@ -92,7 +92,7 @@ def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
     res_bits = _bits(layer.get_output_variable().type.precision)[0]
     acc = _type_of(layer, "accum_t")
     common = _common(layer, io_type)
-    line_buffers = (kr - 1) * row * common["in_bits"] if io_type == "io_stream" else 0
+    line_buffers = line_buffer_bits(kr, row, 1, common["in_bits"]) if io_type == "io_stream" else 0
     return LayerIR(kind=kind, n_out=int(n_out), n_terms=int(n_in), n_pos=int(n_pos), n_in_elems=int(in_elems),
                    w_bits=w_bits, acc_bits=_bits(acc)[0] if acc is not None else res_bits, res_bits=res_bits,
                    weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=line_buffers,
@@ -146,7 +146,10 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
         else:
             pool = int((layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
         in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
-        return LayerIR(kind="avg_pool" if op.startswith("av") else "max_pool", pool=pool,
+        two_d = io_type == "io_stream" and cls == "Pooling2D"
+        buffer = line_buffer_bits(int(layer.get_attr("pool_height")), int(layer.get_attr("in_width")), chans,
+                                  common["in_bits"]) if two_d else 0
+        return LayerIR(kind="avg_pool" if op.startswith("av") else "max_pool", pool=pool, buffer_bits=buffer,
                        **(base | {"n_steps": in_pos if io_type == "io_stream" else 1}))
     raise CodesignError(f"cannot estimate layer {layer.name!r} (hls4ml class {cls}"
                         f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import FixedType, mac_accum, parse_type
-from .layers import LayerIR, WeightStats, unknown_weight_stats
+from .layers import LayerIR, WeightStats, line_buffer_bits, unknown_weight_stats
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
@@ -131,8 +131,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
             res = _result_type(L.get("result_precision"), acc, default)
             buffer = 0
             if io == "io_stream" and kind != "dense" and len(ins) == 3:
-                kr = (L.get("kernel_size") or [1])[0]
-                buffer = (kr - 1) * ins[1] * ins[2] * inp.width
+                buffer = line_buffer_bits((L.get("kernel_size") or [1])[0], ins[1], ins[2], inp.width)
             steps = n_pos if io == "io_parallel" else (math.prod(ins[:-1]) if kind != "dense" else 1)
             out.append(LayerIR(kind=kind, n_out=n_out, n_terms=n_terms, n_pos=n_pos, n_in_elems=math.prod(ins),
                                w_bits=wt.width, acc_bits=acc.width, res_bits=res.width, weights=ws,
@@ -180,8 +179,11 @@ def record_layers(rec: dict) -> list[LayerIR]:
             if not pool:
                 raise Unsupported("global pooling")
             kind = "avg_pool" if "average" in (kind_t + L["name"]).lower() else "max_pool"
+            buffer = line_buffer_bits(L["pool_size"][0], ins[1], ins[2], inp.width) \
+                if io == "io_stream" and len(ins) == 3 else 0
             out.append(LayerIR(kind=kind, n_out=chans, n_pos=pos, n_in_elems=math.prod(ins), res_bits=res.width,
-                               pool=pool, n_steps=math.prod(ins[:-1]) if io == "io_stream" else 1, **common))
+                               pool=pool, n_steps=math.prod(ins[:-1]) if io == "io_stream" else 1,
+                               buffer_bits=buffer, **common))
             current = res
             continue
         raise Unsupported(f"layer type {kind_t}")

@@ -27,7 +27,9 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
                   "(nnet_mult.h 'mult' with constant-folded weights, Latency strategy)",
     "var_mult": "LUT multipliers by stored weights: w x in bits (Resource strategy, nnet_dense_resource.h)",
     "dsp_mult": "multipliers mapped to DSP: glue logic per DSP",
-    "adder": "accumulated terms per cycle x accumulator bits (the adder tree of nnet_dense_latency.h)",
+    "adder": "adder-tree bits: per output a balanced tree of its products and bias, each adder as wide as its "
+             "operands plus one bit, at most the accumulator (nnet_dense_latency.h Accum loops); LUT only",
+    "adder_acc": "accumulated terms per cycle x accumulator bits (registers of the adder tree); FF only",
     "out": "outputs x result bits (cast to result_t)",
     "rf_mux": "multipliers x input bits when ReuseFactor > 1 (operand multiplexers)",
     "buffer": "io_stream convolution line buffers, bits (nnet_conv2d_stream.h)",

@@ -54,7 +54,7 @@ class LayerIR:
     table_bits: int = 0
     pool: int = 1           # pooling window elements
     n_steps: int = 1        # sequential steps: conv pixels (io_parallel) or input pixels (io_stream)
-    buffer_bits: int = 0    # io_stream line buffers of a convolution
+    buffer_bits: int = 0    # io_stream line buffers of a 2D convolution or pooling (`line_buffer_bits`)
     binary: bool = False    # QKeras binary weights: hls4ml's XNOR-type weight_binary product
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -64,6 +64,12 @@ class LayerIR:
     @property
     def n_weights(self) -> int:
         return self.weights.n_weights if self.weights else 0
+
+
+def line_buffer_bits(kernel_height: int, in_width: int, channels: int, bits: int) -> int:
+    """io_stream line buffers of a 2D window (convolution or pooling): kernel_height - 1 rows of the input, each
+    in_width x channels elements (nnet_conv2d_stream.h / nnet_pooling_stream.h `ap_shift_reg line_buffer`)."""
+    return max(kernel_height - 1, 0) * in_width * channels * bits
 
 
 def csd_digits(values: np.ndarray) -> np.ndarray:

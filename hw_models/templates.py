@@ -10,6 +10,7 @@ backend (`hls4ml/templates/vivado/nnet_utils/`).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,27 @@ def parallel_elements(layer: LayerIR) -> int:
     """Elements a non-MAC layer computes at once: every position in io_parallel, one pixel's channels in
     io_stream (the `*_stream.h` kernels loop over pixels)."""
     return layer.n_out * (layer.n_pos if layer.io_type == "io_parallel" else 1)
+
+
+def adder_tree_bits(terms: float, n_out: int, prod_bits: float, acc_bits: int) -> float:
+    """Adder bits of n_out balanced trees, each summing terms / n_out products (rounded) of prod_bits and the
+    bias: level l has floor(n / 2) adders of min(acc_bits, prod_bits + l) bits, as HLS narrows an adder whose
+    operands are sign-extended narrower values and the accumulator type (accum_t) caps it. The adder chain of
+    nnet_dense_latency.h's Accum2 loop (acc initialised with the bias) becomes such a tree under HLS
+    expression balancing."""
+    if not n_out:
+        return 0.0
+    return _tree_bits(round(terms / n_out) + 1, prod_bits, acc_bits) * n_out
+
+
+@functools.lru_cache(maxsize=4096)
+def _tree_bits(n: int, prod_bits: float, acc_bits: int) -> float:
+    bits, level = 0.0, 1
+    while n > 1:
+        bits += (n // 2) * min(acc_bits, prod_bits + level)
+        n -= n // 2
+        level += 1
+    return bits
 
 
 class Template:
@@ -104,7 +126,9 @@ class DenseLatency(Template):
         else:       # a stored weight times a variable: a w x in array multiplier in LUTs
             f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
         f["dsp_mult"] = mult if on_dsp else 0
-        f["adder"] = terms * layer.acc_bits                      # the adder tree's inputs x accumulator bits
+        prod = layer.in_bits + (1 if layer.binary else w_eff)
+        f["adder"] = adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
+        f["adder_acc"] = terms * layer.acc_bits
         f["out"] = layer.n_out * layer.res_bits                  # cast to result_t
         # operand multiplexers of shared multipliers: Latency shares only DSPs (weights and inputs both
         # multiplexed), Resource every multiplier (inputs multiplexed; weights come from memory)
@@ -302,7 +326,7 @@ class Softmax(TableActivation):
 
 class Pooling(Template):
     """nnet_pooling.h pooling2d_cl / nnet_pooling_stream.h: window - 1 comparators (max) or adders (average)
-    per output element."""
+    per output element; in io_stream a 2D window reads pool_height - 1 line buffers, as a convolution does."""
 
     name = "pooling"
     source = "nnet_pooling.h, nnet_pooling_stream.h"
@@ -314,7 +338,7 @@ class Pooling(Template):
         # max: a comparator and a select per bit; average: an adder (the divide is a constant product)
         op = "compare" if layer.kind == "max_pool" else "pool_add"
         return {"layer": 1.0, op: parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
-                "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
+                "buffer": layer.buffer_bits, "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
 
 
 class DistributedArithmetic(Template):
