@@ -18,8 +18,9 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/codesign run designs/digits_mlp.yaml
 
+# one pytest worker per core (pytest-xdist); a file's tests stay on one worker (module fixtures run once)
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -ra
+	$(VENV)/bin/python -m pytest -q -ra -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet -e ".[test,bench]"
