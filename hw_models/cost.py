@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .layers import LayerIR
 from .parts import Part
-from .templates import DistributedArithmetic, Fifo, dsp_per_mult, template_of
+from .templates import DistributedArithmetic, Fifo, Template, dsp_per_mult, template_of
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
 LEVELS = ("synth", "csynth")  # Vivado post-synthesis (does it fit the chip) | HLS C-synthesis report
@@ -106,9 +106,11 @@ def overlapped_iterations(layer: LayerIR) -> bool:
     return layer.io_type == "io_stream" and layer.kind != "free"
 
 
-def bram_18k(layer: LayerIR, c: Coefficients) -> float:
-    """Weight memories (Resource strategy), activation tables and, in io_stream, the output FIFO."""
-    return template_of(layer).bram(layer, c) + (Fifo.bram(layer, c) if Fifo.applies(layer) else 0.0)
+def bram_18k(layer: LayerIR, c: Coefficients, template: Template | None = None) -> float:
+    """Weight memories (Resource strategy), activation tables and, in io_stream, the output FIFO; `template`:
+    the layer's, when the caller has already looked it up."""
+    own = (template or template_of(layer)).bram(layer, c)
+    return own + (Fifo.bram(layer, c) if Fifo.applies(layer) else 0.0)
 
 
 def fifo_bram(depth: int, width: int) -> int:
@@ -130,12 +132,11 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
     if layer.kind == "free":
         return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
     feats = features(layer, c, clock_ns, select=False)
-    fifo = Fifo.bram(layer, c) if Fifo.applies(layer) else 0.0
     return {
         "lut": max(0.0, linear(c.weights.get("lut", {}), feats)),
         "ff": max(0.0, linear(c.weights.get("ff", {}), feats)),
         "dsp": template.dsp(layer, c, ports),
-        "bram_18k": template.bram(layer, c) + fifo,
+        "bram_18k": bram_18k(layer, c, template),
         "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
         "ii": float(max(1, template.steps(layer))),
     }
