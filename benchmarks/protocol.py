@@ -438,7 +438,7 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                 continue
             acc = np.array([r["test_acc"] for r in got])
             lut = np.array([r["yosys_lut"] for r in got], float)
-            ratio = np.array([r["yosys_lut"] / ours[r["seed"]]["yosys_lut"] for r in got if r["seed"] in ours])
+            ratio = paired_ratios(rows, ours, method, target)
             lines.append(f"| {target} | {method} | {len(got)} of {len(seeds)} | {acc.mean():.4f} ± {acc.std():.4f} | "
                          f"{lut.mean():,.0f} ± {lut.std():,.0f} | "
                          + (f"{ratio.mean():.2f} ± {ratio.std():.2f}" if len(ratio) else "n/a") + " |")
@@ -467,6 +467,13 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                     "); `cost_model_accuracy.md` measures the current one.", ""]
 
 
+def paired_ratios(rows: list[dict], ours: dict, method: str, target: float) -> np.ndarray:
+    """Yosys LUT of `method`'s pick / codesign's pick of the same seed, over the seeds where both reach `target`
+    (ours: seed -> codesign's row at that target)."""
+    return np.array([r["yosys_lut"] / ours[r["seed"]]["yosys_lut"] for r in rows
+                     if r["method"] == method and target in r["targets"] and r["seed"] in ours])
+
+
 def verdict(target: float, rows: list[dict], ours: dict, methods: list[str]) -> str:
     """One line: the cheapest method at `target` and codesign against the issue's aims."""
     mean = {m: np.mean([r["yosys_lut"] for r in rows if r["method"] == m and target in r["targets"]] or [np.nan])
@@ -478,9 +485,8 @@ def verdict(target: float, rows: list[dict], ours: dict, methods: list[str]) -> 
     best = min(reached, key=reached.get)
 
     def paired(method: str, power: int) -> float:  # mean over seeds of (method / codesign) ** power
-        r = [(x["yosys_lut"] / ours[x["seed"]]["yosys_lut"]) ** power for x in rows
-             if x["method"] == method and target in x["targets"] and x["seed"] in ours]
-        return float(np.mean(r)) if r else float("nan")
+        r = paired_ratios(rows, ours, method, target) ** power
+        return float(np.mean(r)) if len(r) else float("nan")
 
     aq, hgq = paired("AutoQKeras", 1), paired("HGQ", -1)
     return (f"- {target}: cheapest {best} ({reached[best]:,.0f} LUT); codesign reaches it on {len(ours)} seed(s). "
