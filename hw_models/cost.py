@@ -32,7 +32,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "adder_acc": "accumulated terms per cycle x accumulator bits (registers of the adder tree); FF only",
     "out": "outputs x result bits (cast to result_t)",
     "rf_mux": "multipliers x input bits when ReuseFactor > 1 (operand multiplexers)",
-    "buffer": "io_stream convolution line buffers, bits (nnet_conv2d_stream.h)",
+    "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
+              "nnet_pooling_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
     "pipe_bits": "registered adder-tree levels: outputs x accumulator bits x levels x (5 ns / clock)",
     "binary": "QKeras binary weights (hls4ml weight_binary product): terms x accumulator bits",
