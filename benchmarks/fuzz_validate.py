@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def worker(k: int, seed: int, draws: int, queue) -> None:
-    """Runs `draws` hypothesis draws; messages: {"k", "start": spec}, {"k", "row": {...}}, {"k", "done"}."""
+def worker(k: int, seed: int, draws: int, queue, rtl_every: int = 0) -> None:
+    """Runs `draws` hypothesis draws; messages: {"k", "start": spec}, {"k", "row": {...}}, {"k", "done"}.
+    rtl_every N > 0: every Nth draw that validate proves exact is also built as RTL and synthesized (Yosys,
+    Verilator: `codesign synth`), its outcome in the row's "rtl"."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
 
@@ -38,7 +40,14 @@ def worker(k: int, seed: int, draws: int, queue) -> None:
     def sweep(spec):
         queue.put({"k": k, "start": spec})  # if the C model aborts the process, this draw is the culprit
         o = fuzz.run(spec)
-        queue.put({"k": k, "row": {"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()}})
+        row = {"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()}
+        count[0] += 1
+        if rtl_every and o.outcome == "exact" and count[0] % rtl_every == 0:
+            r = fuzz.run_rtl(spec, synthesize=True)
+            row["rtl"] = {"outcome": r.outcome, "detail": r.detail}
+        queue.put({"k": k, "row": row})
+
+    count = [0]
 
     sweep()
     queue.put({"k": k, "done": True})
@@ -64,7 +73,8 @@ def report(rows: list[dict], seconds: float, args) -> str:
         "", "Rows (reports/fuzz_rows.jsonl) by worker seed and commit: "
         + ", ".join(f"seed {sd} at {c}: {n}" for (sd, c), n in sorted(sweeps.items(), key=str)) + ".", "",
         *_rerun_note(rows),
-        "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization,"
+        "Each draw is a random QKeras model (1-3 Dense or Conv2D/DepthwiseConv2D blocks, optional BatchNormalization "
+        "(power-of-two parameters, or trained-like floats since 2026-12-04),"
         " a drawn kernel quantizer and activation, for convolutions optional Add/Concatenate skips, max/average "
         "pooling and a Flatten or GlobalAveragePooling head; io_parallel/io_stream, Latency/Resource RF 2) validated on inputs "
         "of which a quarter are 8x larger than the rest (every quantizer saturates). `exact`: bit-exact both ways "
@@ -81,11 +91,29 @@ def report(rows: list[dict], seconds: float, args) -> str:
     ]
     wrong = [r for r in rows if r["outcome"] == "wrong"]
     lines += [f"- `codesign.fuzz.run({json.dumps(r['spec'])})`: {r['detail']}" for r in wrong] or ["none"]
+    lines += _rtl_section(rows)
     lines += ["", "What this does not show: models outside the drawn space (separable convolutions, "
               "QConv2DBatchnorm, QBatchNormalization, padding and upsampling are covered by "
               "tests/test_coverage_slow.py, not drawn here; recurrent layers are refused), and exactness on "
               "inputs other than the drawn ones.", ""]
     return "\n".join(lines)
+
+
+def _rtl_section(rows: list[dict]) -> list[str]:
+    """The sampled draws also built as RTL (`--rtl-every`): Yosys synthesis, Verilator simulation against the
+    exact reference."""
+    sampled = [r for r in rows if "rtl" in r]
+    if not sampled:
+        return []
+    counts = collections.Counter(r["rtl"]["outcome"] for r in sampled)
+    float_bn = sum(1 for r in sampled if "float batchnorm" in " ".join(r["kinds"]))
+    wrong = [r for r in sampled if r["rtl"]["outcome"] == "wrong"]
+    return ["", "## RTL of a sample of the exact draws (`codesign synth`: da4ml RTL, Yosys, Verilator)", "",
+            f"{len(sampled)} draws ({float_bn} with a float BatchNormalization): "
+            + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("exact", "refused", "wrong")) + ".", "",
+            *([f"- `codesign.fuzz.run_rtl({json.dumps(r['spec'])}, synthesize=True)`: {r['rtl']['detail']}"
+               for r in wrong] or ["No wrong RTL."]),
+            *sorted({f"- refused: {r['rtl']['detail'][:120]}" for r in sampled if r["rtl"]["outcome"] == "refused"})]
 
 
 def _rerun_note(rows: list[dict]) -> list[str]:
@@ -154,6 +182,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "fuzz.md")
     ap.add_argument("--rows", type=Path, default=ROOT / "reports" / "fuzz_rows.jsonl")
+    ap.add_argument("--rtl-every", type=int, default=0, metavar="N", help="also synthesize (Yosys + Verilator) "
+                    "every Nth exact draw of each worker and check its RTL against the exact reference")
     ap.add_argument("--resume", action="store_true", help="add to the rows already in --rows (use a new --seed)")
     ap.add_argument("--report-only", action="store_true", help="rewrite --out from the rows in --rows, run nothing")
     ap.add_argument("--rerun", metavar="REGEX", help="run again the refused rows whose reason matches REGEX (forms "
@@ -180,7 +210,7 @@ def main() -> None:
 
     queue = mp.get_context("spawn").Queue()
     per = -(-args.draws // args.workers)
-    procs = [mp.get_context("spawn").Process(target=worker, args=(k, args.seed + k, per, queue))
+    procs = [mp.get_context("spawn").Process(target=worker, args=(k, args.seed + k, per, queue, args.rtl_every))
              for k in range(args.workers)]
     for p in procs:
         p.start()

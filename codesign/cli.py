@@ -81,6 +81,22 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
         raise typer.Exit(1)
 
 
+INPUT_TYPE_HELP = ("input type, e.g. 'fixed<11,3>' (default: the narrowest that holds the inputs exactly, "
+                   "else 16 bits rounding, said in a note)")
+
+
+def _input_type(text: Optional[str]):
+    """The --input-type of validate/synth as a QuantSpec (None: derived from the inputs)."""
+    from .spec import parse_hls
+
+    if text is None:
+        return None
+    try:
+        return parse_hls(text)
+    except ValueError as exc:
+        raise CodesignError(f"--input-type {text!r}: {exc}") from None
+
+
 @command()
 def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or architecture .json"),
              inputs: Path = typer.Option(..., "--inputs", help="test inputs, .npy or .npz (x_test, x or one array)"),
@@ -90,7 +106,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
              strategy: str = typer.Option("Latency", help="Latency or Resource"),
              reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml ReuseFactor"),
              part: str = typer.Option("xcvu13p-flga2577-2-e", help="FPGA part"),
-             project: Optional[Path] = typer.Option(None, help="keep the HLS project here")) -> None:
+             project: Optional[Path] = typer.Option(None, help="keep the HLS project here"),
+             input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP)) -> None:
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
     import tempfile
 
@@ -105,7 +122,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     keras_model = load_model(model, weights)
     with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
         where = project or Path(tmp) / "hls_project"
-        result, _ = verify(keras_model, x, opts, where, name=model.stem,
+        result, _ = verify(keras_model, x, opts, where, name=model.stem, input_spec=_input_type(input_type),
                            progress=lambda m: console.print(f"- {m}", highlight=False))
     payload = result.public()
     if json_out:
@@ -116,10 +133,22 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     for layer in result.layers:
         for note in layer.get("notes", []):
             console.print(f"note: layer '{layer['name']}': {note}", highlight=False)
-    if result.inexact_reference_layers:
-        console.print(f"note: sums wider than float32's 24 bits in {result.inexact_reference_layers}: "
-                      "the QKeras reference itself rounds there", highlight=False)
+    _reference_notes(result, lambda m: console.print(m, highlight=False))
     raise typer.Exit(0 if _proven(payload) else 1)
+
+
+def _reference_notes(result, log) -> None:
+    """What a proof's reference is: the inputs it covers, sums it cannot hold, QKeras's float32 distance."""
+    if result.input_note:
+        log(f"note: {result.input_note}")
+    if result.inexact_reference_layers:
+        log(f"note: sums wider than float64's 53 bits in {result.inexact_reference_layers}: the exact reference "
+            "itself rounds there")
+    d = result.float32_distance
+    if d and d["outputs_differ"]:
+        log(f"note: the judge is the exact arithmetic; QKeras's float32 outputs differ from it in "
+            f"{d['outputs_differ']:.1%} of values (max {d['max_abs_diff']:.3g}, argmax agreement "
+            f"{d['argmax_agreement']:.3f}): float32 cannot hold these sums")
 
 
 LEVEL_TITLES = {"synth": "Post-synthesis (Vivado)", "csynth": "HLS C-synthesis"}
@@ -453,6 +482,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                                                      "io_type, else parallel"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
           out: Optional[Path] = typer.Option(None, "--out", help="RTL project folder (default reports/<name>/rtl)"),
+          input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP),
           reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
     """RTL of the network (da4ml), Yosys synthesis and Verilator simulation against QKeras.
     Exit 0 bit-exact, 1 not, 2 bad input or missing tools."""
@@ -466,7 +496,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
         raise CodesignError(f"--n-samples {n_samples}: allowed: 1 or more")
     keras_model, design, split = _model_and_design(model, weights, log, reports)
     if inputs is not None:
-        x, spec = _load_array(inputs, "inputs"), None
+        x, spec = _load_array(inputs, "inputs"), _input_type(input_type)
     elif split is not None:
         x, spec = split.x_test, split.input_spec
     else:
@@ -515,9 +545,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
         table.caption += (f"; line buffers ({result.line_buffer_bits:,} bits) and FIFOs are memory, not counted; "
                           "latency: one input pixel per cycle plus the kernels' register stages")
     Console(width=max(Console().width, 110), stderr=True).print(table)
-    if result.inexact_reference_layers:
-        log(f"note: sums wider than float32's 24 bits in {result.inexact_reference_layers}: "
-            "the QKeras reference itself rounds there")
+    _reference_notes(result, log)
     raise typer.Exit(0 if result.rtl_bit_exact_fraction == 1.0 else 1)
 
 

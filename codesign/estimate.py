@@ -47,15 +47,30 @@ def kernels_of(graph: TypedGraph) -> dict:
             for n in graph.mac_nodes()}
 
 
+HLS4ML_DEFAULT_PRECISION = "fixed<16,6>"  # hls4ml config_from_keras_model's default for every type
+
+
+def is_float_model(keras_model) -> bool:
+    """No QKeras layer and no quantizer anywhere: a plain Keras model, which hls4ml types with its default."""
+    return not any(type(layer).__name__.startswith("Q") for layer in keras_model.layers)
+
+
 def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None, out_dir: Path):
     """(the ModelGraph hls4ml resolves, optimizers applied: the types and reuse factors export would use;
-    the kernels of the typed graph, or {} for a user's hls config)."""
-    if hls_config is None:
+    the kernels of the typed graph, or {} for a user's hls config; notes). A float Keras model without a config
+    is typed as hls4ml types it by default (its float weights have no exact fixed-point type)."""
+    if hls_config is None and not is_float_model(keras_model):
         typed = derive(keras_model, input_spec)
-        return convert(typed, opts, out_dir), kernels_of(typed)
+        return convert(typed, opts, out_dir), kernels_of(typed), []
+    if hls_config is None:
+        cfg = {"Model": {"Precision": HLS4ML_DEFAULT_PRECISION, "ReuseFactor": opts.reuse_factor,
+                         "Strategy": opts.strategy}}
+        note = (f"float model: every type is hls4ml's default {HLS4ML_DEFAULT_PRECISION} (as "
+                "config_from_keras_model gives); quantize it (codesign ptq) or pass --hls-config for other types")
+        return convert_config(keras_model, cfg, opts, out_dir), {}, [note]
     cfg = load_hls_config(hls_config, opts)
     try:
-        return convert_config(keras_model, cfg, opts, out_dir), {}
+        return convert_config(keras_model, cfg, opts, out_dir), {}, []
     except Exception as exc:  # noqa: BLE001 - hls4ml raises bare exceptions for config errors
         raise CodesignError(f"{hls_config}: hls4ml rejected the config: {str(exc).splitlines()[0]}") from None
 
@@ -97,9 +112,9 @@ def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_
     part = load_part(opts.part)
     coefs = Coefficients.load(coefficients) if coefficients else None
     with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
-        graph, kernels = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
+        graph, kernels, notes = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
         model = CostModel(graph_layers(graph, kernels), part, opts.clock_ns, coefs, level)
-        model.notes = reuse_notes(graph, requested_reuse(graph, opts, hls_config))
+        model.notes = notes + reuse_notes(graph, requested_reuse(graph, opts, hls_config))
     return model
 
 

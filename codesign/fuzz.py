@@ -68,7 +68,7 @@ def model_specs():
             blocks.append({"kind": kind, "units": draw(st.integers(2, 6)), "kernel": draw(kernel_quantizers()),
                            "bias": draw(st.builds(lambda b, i: f"quantized_bits({b},{i},alpha=1)", st.integers(2, 10),
                                                   st.integers(0, 4))),
-                           "batchnorm": draw(st.booleans()), "activation": draw(activations()),
+                           "batchnorm": draw(st.sampled_from(BATCHNORMS)), "activation": draw(activations()),
                            "merge": draw(st.sampled_from(["none", "add", "concat"])) if conv else "none",
                            "pool": draw(st.sampled_from(["none", "max", "avg"])) if conv else "none"})
         return {"input": [draw(st.sampled_from([4, 6])), draw(st.sampled_from([4, 6])), draw(st.integers(1, 3))]
@@ -79,6 +79,15 @@ def model_specs():
                 "strategy": draw(st.sampled_from(["Latency", "Resource"])), "seed": draw(st.integers(0, 2**16))}
 
     return draw_spec()
+
+
+BATCHNORMS = ("none", "grid", "float")  # no BatchNormalization, power-of-two parameters, trained-like floats
+
+
+def _batchnorm(block: dict) -> str:
+    """A block's BatchNormalization kind (older rows stored True/False for grid/none)."""
+    bn = block["batchnorm"]
+    return {True: "grid", False: "none"}.get(bn, bn)
 
 
 def _quantizer(text: str):
@@ -109,12 +118,16 @@ def build(spec: dict):
         if b["kernel"] == "float":
             weights[0] = np.round(weights[0] * 16) / 16
         layer.set_weights(weights)
-        if b["batchnorm"]:
+        if _batchnorm(b) != "none":
             bn = tf.keras.layers.BatchNormalization(name=f"bn{i}")
             h = bn(h)
-            n = h.shape[-1]  # parameters on power-of-two grids: hls4ml's float32 scale/bias equal Keras's
-            bn.set_weights([2.0 ** rng.integers(-2, 2, n), np.round(rng.normal(0, 1, n) * 4) / 4,
-                            np.round(rng.normal(0, 1, n) * 4) / 4, 4.0 ** rng.integers(-1, 2, n) - 1e-3])
+            n = h.shape[-1]
+            if _batchnorm(b) == "grid":  # parameters on power-of-two grids: hls4ml's scale/bias equal Keras's
+                bn.set_weights([2.0 ** rng.integers(-2, 2, n), np.round(rng.normal(0, 1, n) * 4) / 4,
+                                np.round(rng.normal(0, 1, n) * 4) / 4, 4.0 ** rng.integers(-1, 2, n) - 1e-3])
+            else:  # as training leaves them: any float32, so x * scale + bias is a wide product
+                bn.set_weights([rng.uniform(0.3, 3, n) * rng.choice([-1, 1], n), rng.normal(0, 1, n),
+                                rng.normal(0, 1, n), rng.uniform(0.05, 4, n)])
         act = b["activation"]
         if act in ("relu", "linear"):
             h = tf.keras.layers.Activation(act, name=f"a{i}")(h)
@@ -157,7 +170,8 @@ class Outcome:
                 if name == "quantized_bits" and "alpha='auto_po2'" in q:
                     name += "(auto_po2)"
                 out.append(f"{role} {name}")
-            out.append(f"layer {b['kind']}" + (" + batchnorm" if b["batchnorm"] else ""))
+            bn = _batchnorm(b)
+            out.append(f"layer {b['kind']}" + {"none": "", "grid": " + batchnorm", "float": " + float batchnorm"}[bn])
             out += [f"layer {b[k]}" for k in ("merge", "pool") if b.get(k, "none") != "none"]
         if self.spec.get("head") == "global_avg":
             out.append("layer global_avg")
@@ -193,3 +207,61 @@ def run(spec: dict) -> Outcome:
 
 def reproducer(outcome: Outcome) -> str:
     return f"codesign.fuzz.run({json.dumps(outcome.spec)})  # {outcome.outcome}: {outcome.detail}"
+
+
+def bn_chain_specs():
+    """ModelSpecs of dense chains with trained-like float BatchNormalizations before each activation (wide
+    products: fixed<40-60, ...>), the case of `../shared/repro/rtl_bn_chain`."""
+    st = _st()
+    chain_acts = st.one_of(
+        st.builds(lambda b, s: f"quantized_tanh({b},0,{s})", st.integers(3, 8), st.sampled_from([0, 1])),
+        st.builds(lambda b, i: f"quantized_relu({b},{i})", st.integers(3, 8), st.integers(0, 3)),
+        st.builds(lambda b: f"quantized_sigmoid({b})", st.integers(3, 8)),
+        st.builds(lambda b, i: f"quantized_bits({b},{i},alpha=1)", st.integers(4, 10), st.integers(0, 3)))
+
+    @st.composite
+    def draw_spec(draw):
+        blocks = [{"kind": "dense", "units": draw(st.integers(2, 8)),
+                   "kernel": f"quantized_bits({draw(st.integers(4, 10))},{draw(st.integers(0, 2))},alpha=1)",
+                   "bias": f"quantized_bits({draw(st.integers(4, 10))},{draw(st.integers(0, 3))},alpha=1)",
+                   "batchnorm": "float", "activation": draw(chain_acts), "merge": "none", "pool": "none"}
+                  for _ in range(draw(st.integers(2, 3)))]
+        return {"input": [draw(st.integers(3, 12))], "blocks": blocks, "input_scale": draw(st.sampled_from([1.0, 4.0])),
+                "io_type": "io_parallel", "head": "none", "strategy": "Latency", "seed": draw(st.integers(0, 2**16))}
+
+    return draw_spec()
+
+
+def run_rtl(spec: dict, synthesize: bool = False) -> Outcome:
+    """The draw's RTL against the exact reference: da4ml's compiled logic (its C++ interpreter computes what the
+    generated Verilog does), or with `synthesize` the Verilog itself through Yosys and Verilator
+    (`codesign synth`, which needs both tools)."""
+    from .validate import exact_core
+
+    try:
+        model = build(spec)
+    except Exception as exc:  # noqa: BLE001
+        return Outcome("refused", f"QKeras: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", spec)
+    x = inputs(spec)
+    try:
+        if synthesize:
+            from .rtl.synth import synth
+
+            with tempfile.TemporaryDirectory(prefix="codesign_fuzz_rtl_") as tmp:
+                result = synth(model, x, Path(tmp) / "rtl", name="fuzz")
+            frac = result.rtl_bit_exact_fraction
+        else:
+            from da4ml.trace import comb_trace
+
+            from .rtl.network import build as build_rtl
+
+            exact = exact_core(model, x)
+            want, _ = exact.reference()
+            logic = comb_trace(*build_rtl(exact.graph))
+            got = np.asarray(logic.predict(exact.xq.reshape(len(x), -1)), np.float64)
+            frac = float(np.mean(got == want.reshape(got.shape)))
+    except CodesignError as exc:
+        return Outcome("refused", str(exc), spec)
+    except Exception as exc:  # noqa: BLE001
+        return Outcome("wrong", f"{type(exc).__name__}: {exc}", spec)
+    return Outcome("exact", "", spec) if frac == 1.0 else Outcome("wrong", f"rtl_bit_exact={frac}", spec)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.layers import STRATEGIES, LayerIR, line_buffer_bits, weight_stats
+from hw_models.layers import STRATEGIES, LayerIR, bn_shape, line_buffer_bits, weight_stats
 
 from .errors import CodesignError
 
@@ -124,8 +124,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
         return LayerIR(kind="merge", **base)
     if cls == "BatchNormalization" or cls == "ApplyAlpha":
         scale = _bits(layer.weights["scale"].type.precision)[0]
-        return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits,
-                       **(base | {"n_out": chans * pos, "n_pos": 1}))
+        return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits, **(base | bn_shape(chans, pos, io_type)))
     if cls == "Softmax" or act == "softmax":
         t = _type_of(layer, "exp_table_t") or _type_of(layer, "table_t")
         return LayerIR(kind="softmax", table_size=int(layer.get_attr("table_size", 1024)),

@@ -181,7 +181,8 @@ def bn_scale_bias(layer) -> tuple[np.ndarray, np.ndarray]:
 def _batchnorm(layer, in_spec: QuantSpec, user: bool = True) -> LayerPrecision:
     scale, bias = bn_scale_bias(layer)
     s, b = spec_for_values(scale, PARAM_FRAC_BITS), spec_for_values(bias, PARAM_FRAC_BITS)
-    notes = ["float BatchNormalization: scale/bias held exactly; Keras computes it in float32"] if user else []
+    notes = ["float BatchNormalization: hls4ml's float32 scale/bias, applied exactly (the proof's reference too; "
+             "Keras's float32 result may differ by an ulp)"] if user else []
     if not (np.array_equal(s.quantize(scale), scale.astype(np.float64))
             and np.array_equal(b.quantize(bias), bias.astype(np.float64))):
         raise CodesignError(f"layer '{layer.name}' (BatchNormalization): scale/bias need more than {PARAM_FRAC_BITS} "

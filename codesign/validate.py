@@ -16,9 +16,9 @@ from .export import ExportOptions, compile_model, convert, quiet
 from .modelio import final_softmax, logits_model, rename_for_cpp
 from .lower import Lowered, lower
 from .precision import LayerKind, TypedGraph, derive
+from .reference import FLOAT64_EXACT_BITS, Distance, ExactReference, distance, wide_nodes
 from .spec import QuantSpec, spec_for_values
 
-FLOAT32_EXACT_BITS = 24  # float32 mantissa: wider accumulators make the Keras reference itself inexact
 INPUT_BITS_MAX = 16
 
 
@@ -35,7 +35,10 @@ class ValidationResult:
     input_precision: str = ""
     renamed_layers: dict = field(default_factory=dict)
     softmax_argmax_agreement: float | None = None
-    inexact_reference_layers: list = field(default_factory=list)  # sums over float32's 24 bits (float_sums)
+    inexact_reference_layers: list = field(default_factory=list)  # sums over float64's 53 bits (wide_nodes)
+    inputs_changed: int = 0  # input values the input type rounded
+    input_note: str | None = None  # ExactCore.input_note
+    float32_distance: dict = field(default_factory=dict)  # QKeras's float32 outputs vs the exact reference
     trace_error: str | None = None  # why the layer trace could not name the first mismatch
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
@@ -45,7 +48,7 @@ class ValidationResult:
     def public(self) -> dict:
         """The `codesign validate --json` shape."""
         keys = ("model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
-                "max_abs_diff", "first_mismatch_layer", "outputs_compared")
+                "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed")
         return {k: getattr(self, k) for k in keys}
 
     def to_json(self) -> dict:
@@ -55,41 +58,21 @@ class ValidationResult:
         return d
 
 
-def float_sums(graph: TypedGraph) -> dict[str, int]:
-    """Width of every sum the QKeras reference computes in float32 from the inputs (MAC and average-pool
-    accumulators, Add and leaky relu results): wider than float32's 24-bit mantissa, the reference itself may
-    round. Not BatchNormalization: a float scale alone has 24 bits, so Keras rounds x * scale as QKeras did
-    in training, and the quantizer after it decides (the fuzz sweep draws such models)."""
-    out = {}
-    for n in graph.nodes:
-        if n.kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.AVG_POOL):
-            out[n.name] = n.accum.width
-        elif n.kind in (LayerKind.ADD, LayerKind.LEAKY_RELU):
-            out[n.name] = n.result.width
-    return out
-
-
-def _widest_float_sum(model, spec: QuantSpec) -> int:
-    return max(float_sums(derive(model, spec)).values(), default=0)
-
-
 def derive_input_spec(x: np.ndarray, model) -> QuantSpec:
-    """Narrowest type holding the inputs exactly, else a 16-bit-or-less type covering their range.
+    """The narrowest type that holds the inputs exactly, if one of at most 16 bits does (hls4ml's default input
+    is 16 bits wide); else a 16-bit type covering their range, rounding (`ExactCore.inputs_changed` counts
+    the values that moved; pass an input type to decide otherwise).
 
-    The width is capped so that every float sum (float_sums) stays within float32's 24-bit mantissa where the
-    input width can achieve it: beyond that the QKeras reference (float32) rounds, and exactness
-    cannot be judged (`inexact_reference_layers` names the layers that stay wider).
+    The width is also capped so that every sum stays within float64's 53 bits, where the exact reference
+    (`reference.py`) holds it; `inexact_reference_layers` names the layers that stay wider.
     """
     model = model if isinstance(model, Lowered) else lower(model)  # lowered once for every width tried
     exact = spec_for_values(x, max_width=INPUT_BITS_MAX)
     if exact.width <= INPUT_BITS_MAX and np.array_equal(exact.quantize(x), np.asarray(x, np.float64)) \
-            and _widest_float_sum(model, exact) <= FLOAT32_EXACT_BITS:
+            and not wide_nodes(derive(model, exact)):
         return exact
-    width = INPUT_BITS_MAX
-    while width > 8:
-        candidate = QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")
-        if _widest_float_sum(model, candidate) <= FLOAT32_EXACT_BITS:
-            break
+    width = min(INPUT_BITS_MAX, exact.width)
+    while width > 8 and wide_nodes(derive(model, QuantSpec(width, exact.integer, exact.signed))):
         width -= 1
     return QuantSpec(width, exact.integer, exact.signed, "RND_CONV", "SAT")
 
@@ -142,57 +125,69 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(eager(model, x)[0], dtype=np.float64)
 
 
-def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str | None:
-    """Trace every node in hls4ml and in the lowered Keras model; name the first whose outputs differ.
+def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray,
+                   reference: ExactReference | None = None) -> str | None:
+    """Trace every node in hls4ml and evaluate it exactly (`reference.py`); name the first whose outputs differ.
 
     Every node is compared (Dense outputs included); a node hls4ml did not trace is an error.
     """
-    import tensorflow as tf
-
-    core = graph.keras_model
-    named = [n for n in graph.nodes if n.kind is not LayerKind.INPUT]
-    probe = tf.keras.Model(core.inputs, [core.get_layer(n.name).output for n in named])
-    keras_outs = eager(probe, x)
+    named = [n for n in graph.nodes if n.kind not in (LayerKind.INPUT, LayerKind.SOFTMAX)]
+    exact = (reference or ExactReference(graph)).values(x, [n.name for n in named])
     with tempfile.TemporaryDirectory(prefix="codesign_trace_") as tmp:
         hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
             _, trace = hls_model.trace(np.ascontiguousarray(x))
     present = {layer.name for layer in hls_model.get_layers()}
-    for node, ref in zip(named, keras_outs):
+    for node in named:
+        ref = exact[node.name]
         got = trace.get(node.name)
         identity = node.kind is LayerKind.RESHAPE and node.result == node.input
         if got is None and identity and (node.name not in present or node.class_name in ("Flatten", "Reshape")):
             continue  # a linear activation hls4ml removed, or a reshape it does in place: the values are its input's
         if got is None:
             raise CodesignError(f"layer '{node.name}': hls4ml did not trace it; cannot tell whether it is exact")
-        if not _same(np.asarray(got, np.float64).reshape(ref.shape), np.asarray(ref, np.float64), node.result):
+        if not _same(np.asarray(got, np.float64).reshape(ref.shape), ref, node.result):
             return node.name
     return None
 
 
 def _same(got: np.ndarray, ref: np.ndarray, spec: QuantSpec) -> bool:
-    """Equal to the Keras reference taken onto the node's grid: QKeras's straight-through arithmetic
-    (x + stop_gradient(q - x)) leaves float32 rounding in values that are exact on the grid. For a type wider
-    than float32's mantissa the reference itself rounds: equal up to a few float32 steps of the tensor's
-    largest value (a wide node is not blamed for the reference's error; a real one shows at the next narrow node)."""
-    if spec.width <= FLOAT32_EXACT_BITS:
+    """Equal to the exact reference taken onto the node's grid (a node's type may be narrower than the Keras
+    layer's float result, e.g. a search's override). For a type wider than float64's mantissa the reference
+    itself rounds: equal up to a few float64 steps of the tensor's largest value."""
+    if spec.width <= FLOAT64_EXACT_BITS:
         return np.array_equal(got, np.round(ref / spec.lsb) * spec.lsb)
-    return bool(np.all(np.abs(got - ref) <= 2.0**-20 * max(float(np.abs(ref).max(initial=0.0)), spec.lsb)))
+    return bool(np.all(np.abs(got - ref) <= 2.0**-49 * max(float(np.abs(ref).max(initial=0.0)), spec.lsb)))
 
 
 @dataclass
 class ExactCore:
-    """The part of a model that must be bit-exact (without its final softmax), its inputs on their grid and
-    its typed graph."""
+    """The part of a model that must be bit-exact (without its final softmax), its inputs on their grid, its
+    typed graph, and how many input values the input type changed (0 when it holds them all)."""
     core: object
     softmax: bool
     input_spec: QuantSpec
     xq: np.ndarray
     graph: TypedGraph
+    inputs_changed: int = 0
+    inputs_max_change: float = 0.0
 
     def inexact_reference_layers(self) -> list[str]:
-        """Sums over float32's 24 bits (float_sums): there the QKeras reference itself may round."""
-        return [name for name, width in float_sums(self.graph).items() if width > FLOAT32_EXACT_BITS]
+        """Sums over float64's 53 bits: there the exact reference itself may round."""
+        return wide_nodes(self.graph)
+
+    def reference(self) -> tuple[np.ndarray, Distance]:
+        """The exact outputs (the judge) and the distance of QKeras's float32 outputs from them."""
+        exact = ExactReference(self.graph).outputs(self.xq)
+        return exact, distance(keras_outputs(self.core, self.xq), exact)
+
+    def input_note(self) -> str | None:
+        """One line when the input type changed the user's inputs (the proof is about the changed ones)."""
+        if not self.inputs_changed:
+            return None
+        return (f"inputs rounded to {self.input_spec.to_hls()}: {self.inputs_changed} of {self.xq.size} values "
+                f"changed (by up to {self.inputs_max_change:g}); the proof covers the rounded inputs; "
+                "--input-type sets the type")
 
 
 def exact_core(model, x: np.ndarray, input_spec: QuantSpec | None = None,
@@ -204,8 +199,10 @@ def exact_core(model, x: np.ndarray, input_spec: QuantSpec | None = None,
         raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
     lowered = lower(core)
     input_spec = input_spec or derive_input_spec(x, lowered)
-    return ExactCore(core, softmax, input_spec, np.ascontiguousarray(input_spec.quantize(x)),
-                     derive(lowered, input_spec, overrides))
+    xq = np.ascontiguousarray(input_spec.quantize(x))
+    moved = np.abs(xq - x)
+    return ExactCore(core, softmax, input_spec, xq, derive(lowered, input_spec, overrides),
+                     inputs_changed=int(np.count_nonzero(moved)), inputs_max_change=float(moved.max(initial=0.0)))
 
 
 def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name: str = "model",
@@ -222,7 +219,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     exact_dir = project_dir.with_name(project_dir.name + "_logits") if softmax else project_dir
     hls_core = convert(graph, opts, exact_dir)
     timings["compile_s"] = round(compile_model(hls_core), 2)
-    ref = keras_outputs(core, xq)
+    ref, float32 = exact.reference()
     start = time.perf_counter()
     with quiet():
         out = np.asarray(hls_core.predict(xq), dtype=np.float64).reshape(ref.shape)
@@ -264,4 +261,6 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
         result.csim_labels, result.csim_outputs = np.argmax(probs, 1), probs
         result.layers.append(full.nodes[-1].to_json())
     result.inexact_reference_layers = exact.inexact_reference_layers()
+    result.inputs_changed, result.input_note = exact.inputs_changed, exact.input_note()
+    result.float32_distance = float32.to_json()
     return result, graph.nodes

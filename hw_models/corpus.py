@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import FixedType, mac_accum, parse_type
-from .layers import LayerIR, WeightStats, line_buffer_bits, unknown_weight_stats
+from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
@@ -169,8 +169,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
             current = res
             continue
         if kind_t == "BatchNormalization":
-            out.append(LayerIR(kind="bn", n_out=chans * pos, w_bits=default.width, acc_bits=res.width,
-                               res_bits=res.width, n_in_elems=chans * pos, **common))
+            out.append(LayerIR(kind="bn", w_bits=default.width, acc_bits=res.width, res_bits=res.width,
+                               n_in_elems=chans * pos, **bn_shape(chans, pos, io), **common))
             current = res
             continue
         if "Pool" in kind_t:

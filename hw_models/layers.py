@@ -72,6 +72,15 @@ def line_buffer_bits(kernel_height: int, in_width: int, channels: int, bits: int
     return max(kernel_height - 1, 0) * in_width * channels * bits
 
 
+def bn_shape(channels: int, positions: int, io_type: str) -> dict[str, int]:
+    """A BatchNormalization's LayerIR shape. io_parallel (nnet_batchnorm.h normalize) unrolls every element of
+    the tensor at once: n_out = channels x positions, one step. io_stream (nnet_batchnorm_stream.h) unrolls
+    one pixel's channels and runs once per pixel: n_out = channels, n_pos = n_steps = positions."""
+    if io_type == "io_stream":
+        return {"n_out": channels, "n_pos": positions, "n_steps": positions}
+    return {"n_out": channels * positions, "n_pos": 1, "n_steps": 1}
+
+
 def csd_digits(values: np.ndarray) -> np.ndarray:
     """Non-zero digits of the non-adjacent form (canonical signed digits) of integers."""
     n = np.abs(np.asarray(values, dtype=np.int64))

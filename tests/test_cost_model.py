@@ -456,3 +456,27 @@ def test_unseen_average_pooling_costs_its_adders():
     c = fit([r for r in recs if r not in pools], variant=Variant(True, 0.5, True, 1.0))
     assert c.weights["lut"]["pool_add"] == c.weights["lut"]["adder"]
     assert np.all(ape(predict(pools, c)["lut"], np.array([r.target["lut"] for r in pools])) < 30.0)
+
+
+def test_stream_batchnorm_is_costed_per_pixel():
+    """nnet_batchnorm_stream.h unrolls one pixel's channels and runs once per pixel. DNNonSilicon's io_stream
+    BatchNormalization over a 15 x 15 x 32 map (16-bit, Vivado HLS 2020.1) has a csynth instance row of 32 DSP
+    and 1,895 LUT; costed as the whole tensor at once (the io_parallel shape) it was 7,200 DSP."""
+    from hw_models.layers import bn_shape
+
+    rec = next(r for r in read_jsonl(DATA / "corpus_subset.jsonl")
+               if r["id"] == "pominiq-DNNonSilicon-hls4ml_prj_a44b786d__hls_csynth__1cf7ce76")
+    row = next(p for p in rec["per_layer_results"] if p["layer"] == "batch_normalization")
+    c = Coefficients.load()
+
+    def bn(io_type):
+        layer = LayerIR(kind="bn", name="bn", class_name="BatchNormalization", io_type=io_type, in_bits=16,
+                        in_integer=6, w_bits=16, acc_bits=16, res_bits=16, n_in_elems=32 * 225,
+                        **bn_shape(32, 225, io_type))
+        return estimate_layer(layer, c, (25, 18), rec["clock_period_ns"])
+
+    stream = bn("io_stream")
+    assert stream["dsp"] == row["DSP"] == 32
+    assert 0.5 < stream["lut"] / row["LUT"] < 2.0
+    assert stream["latency_cycles"] >= 225 - 1  # one pixel per cycle at least
+    assert bn("io_parallel")["dsp"] == 32 * 225

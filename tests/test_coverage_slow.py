@@ -36,6 +36,8 @@ CASES = [  # (builder, io_type, strategy, reuse factor)
     ("composite_activations", "io_parallel", "Latency", 1),
     ("composite_activations", "io_parallel", "Resource", 2),
     ("composite_activations", "io_stream", "Latency", 1),
+    ("bn_chain", "io_parallel", "Latency", 1),
+    ("bn_chain", "io_parallel", "Resource", 2),
 ]
 
 

@@ -173,3 +173,46 @@ def test_io_stream_line_buffers_read_from_hls4ml():
     assert pool_bits == 6  # quantized_relu(6, 2)
     assert bits["io_stream"] == {"conv1": ((3 - 1) * 8 * 1 * conv_bits, conv_bits), "pool1": ((2 - 1) * 6 * 4 * 6, 6)}
     assert {name: b for name, (b, _) in bits["io_parallel"].items()} == {"conv1": 0, "pool1": 0}
+
+
+def test_batchnorm_read_from_hls4ml_is_per_pixel_in_io_stream():
+    """hls4ml's io_stream BatchNormalization (nnet_batchnorm_stream.h) handles one pixel's channels per step;
+    io_parallel's (nnet_batchnorm.h) every element at once."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, quantized_bits, quantized_relu
+
+    from codesign.export import quiet
+    from codesign.hw_graph import graph_layers
+
+    inp = tf.keras.Input((8, 8, 1), name="img")
+    h = QConv2D(4, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1),
+                name="conv")(inp)
+    h = tf.keras.layers.BatchNormalization(name="bn")(h)
+    model = tf.keras.Model(inp, QActivation(quantized_relu(6, 2), name="relu")(h))
+    shapes = {}
+    for io in ("io_stream", "io_parallel"):
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        with quiet():
+            hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, io_type=io, backend="Vitis")
+        shapes[io] = next((L.n_out, L.n_pos, L.n_steps) for L in graph_layers(hls) if L.kind == "bn")
+    assert shapes == {"io_stream": (4, 36, 36), "io_parallel": (144, 1, 1)}
+
+
+def test_a_float_model_is_estimated_with_hls4mls_default_precision(tmp_path):
+    """A plain Keras model's trained weights have no exact fixed-point type (here one needs 2^-30 steps); hls4ml
+    would build it with fixed<16,6> everywhere, so estimate does that and says so."""
+    import tensorflow as tf
+
+    inp = tf.keras.Input((16,), name="x")
+    fc = tf.keras.layers.Dense(8, activation="relu", name="fc")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name="out")(fc(inp)))
+    kernel, bias = fc.get_weights()
+    kernel[0, 0] = 1.2345e-9
+    fc.set_weights([kernel, bias])
+    model.save(tmp_path / "float.h5")
+    result = CliRunner().invoke(app, ["estimate", str(tmp_path / "float.h5"), "--json", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    assert "float model: every type is hls4ml's default fixed<16,6>" in " ".join(result.output.split())
+    layers = {row["name"]: row for row in json.loads((tmp_path / "e.json").read_text())["layers"]}
+    assert layers["fc"]["lut"] > 0 and layers["out"]["lut"] > 0

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
 
+from codesign import fuzz
 from codesign.spec import QuantSpec
 
 da4ml = pytest.importorskip("da4ml")
@@ -97,6 +99,26 @@ def test_unsupported_rounding_is_refused_in_one_line():
         cast(FixedVariableArrayInput((2,)), QuantSpec(4, 2, True, "RND_ZERO", "SAT"), "layer 'x'")
 
 
+def test_da4ml_constants_take_as_many_fraction_bits_as_they_need():
+    """da4ml 0.5.2 searched f in (-32, 32] only; the tracer's constants are unscaled (value / _factor) and reach
+    2^45 after two float BatchNormalizations, or need more than 32 fraction bits."""
+    from codesign.rtl.da4ml_fixes import exact_const_f
+
+    assert [exact_const_f(v) for v in (0.0, 1.0, 0.75, -3.0, 12.0)] == [0, 0, 2, 0, -2]
+    assert exact_const_f(-127 * 2.0**34) == -34 and exact_const_f(2.0**-40) == 40 and exact_const_f(0.1) == 55
+
+
+@seed(20261204)
+@settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(spec=fuzz.bn_chain_specs())
+def test_float_batchnorm_chains_are_exact_in_the_compiled_logic(spec):
+    """QDense -> float BatchNormalization -> quantized activation, 2-3 times (../shared/repro/rtl_bn_chain): the
+    saturating cast after the second product compared a constant on a finer grid than its mux, and the
+    generated Verilog (like da4ml's C++ interpreter) wrapped; every draw of this property was wrong before."""
+    outcome = fuzz.run_rtl(spec)
+    assert outcome.outcome == "exact", fuzz.reproducer(outcome)
+
+
 def test_yosys_statistics_are_read_from_the_log():
     from codesign.rtl.yosys import parse_stat
 
@@ -114,7 +136,7 @@ def test_yosys_family_of_each_part():
 
 
 ZOO = ["public_po2", "odd_grids", "binary_ternary", "float_weights", "depthwise_separable", "reshaping",
-       "sign_sigmoid", "folded_batchnorm", "conv1d_separable", "composite_activations"]
+       "sign_sigmoid", "folded_batchnorm", "conv1d_separable", "composite_activations", "bn_chain"]
 
 
 @pytest.mark.slow
@@ -128,6 +150,7 @@ def test_zoo_logic_equals_qkeras(case):
     from codesign.modelio import final_softmax, logits_model
     from codesign.precision import derive
     from codesign.rtl.network import build
+    from codesign.reference import ExactReference
     from codesign.validate import derive_input_spec
 
     from . import zoo
@@ -138,8 +161,9 @@ def test_zoo_logic_equals_qkeras(case):
     lowered = lower(core)
     spec = derive_input_spec(x, lowered)
     xq = spec.quantize(x)
-    logic = comb_trace(*build(derive(lowered, spec)))
-    want = np.asarray(core.predict(xq.astype(np.float32), verbose=0), np.float64).reshape(len(x), -1)
+    graph = derive(lowered, spec)
+    logic = comb_trace(*build(graph))
+    want = ExactReference(graph).outputs(xq).reshape(len(x), -1)
     got = np.asarray(logic.predict(xq.reshape(len(x), -1)), np.float64).reshape(want.shape)
     assert np.array_equal(got, want)
 

@@ -51,7 +51,8 @@ def test_pipelined_on_a_7_series_part(tmp_path):
     assert "CARRY4" in json.loads((tmp_path / "rtl" / "synth.json").read_text())["cells"]
 
 
-@pytest.mark.parametrize("case", ["binary_ternary", "conv1d_separable", "folded_batchnorm", "composite_activations"])
+@pytest.mark.parametrize("case", ["binary_ternary", "conv1d_separable", "folded_batchnorm", "composite_activations",
+                                  "bn_chain"])
 def test_zoo_rtl_simulation_is_bit_exact(tmp_path, case):
     model = getattr(zoo, case)()
     run, payload = _synth(tmp_path, model, zoo.inputs(model.input_shape[1:], n=60, signed=True))

@@ -8,14 +8,14 @@ from typer.testing import CliRunner
 
 from codesign.cli import app
 from codesign.export import ExportOptions
-from codesign.spec import QuantSpec
+from codesign.spec import QuantSpec, parse_hls
 from codesign.validate import verify
 
 from . import models
 
 pytestmark = pytest.mark.slow
 PUBLIC_KEYS = ["model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
-               "max_abs_diff", "first_mismatch_layer", "outputs_compared"]
+               "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed"]
 
 
 def test_validate_shared_jet_model_cli(tmp_path, jet_files):
@@ -28,9 +28,10 @@ def test_validate_shared_jet_model_cli(tmp_path, jet_files):
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
     assert list(payload) == PUBLIC_KEYS
-    assert payload | {"max_abs_diff": 0.0} == {
+    assert {k: payload[k] for k in PUBLIC_KEYS[:8]} == {
         "model": "qkeras_3layer", "n_samples": 400, "bit_exact_fraction": 1.0, "testbench_bit_exact_fraction": 1.0,
         "argmax_agreement": 1.0, "max_abs_diff": 0.0, "first_mismatch_layer": None, "outputs_compared": "logits"}
+    assert payload["input_precision"] == "fixed<16,6,RND_CONV,SAT>" and payload["inputs_changed"] > 0
     assert payload["max_abs_diff"] == 0.0
 
 
@@ -150,3 +151,61 @@ def test_softmax_of_wide_logits_keeps_the_argmax(tmp_path):
     assert result.softmax_argmax_agreement == 1.0
     assert "typedef ap_ufixed<16,3,AP_RND,AP_SAT,0> probs_inp_norm_t;" in \
         (tmp_path / "prj" / "firmware" / "defines.h").read_text()
+
+
+def _wide_mlp(n_in=48):
+    """A QDense of 12-bit weights over 48 terms: on 16-bit inputs 35-bit sums, beyond float32's 24-bit mantissa."""
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    models.seeded(3)
+    inp = tf.keras.Input((n_in,), name="x")
+    fc = QDense(6, kernel_quantizer=quantized_bits(12, 1, alpha=1), bias_quantizer=quantized_bits(12, 2, alpha=1),
+                name="fc")
+    model = tf.keras.Model(inp, fc(inp))
+    rng = np.random.default_rng(3)
+    fc.set_weights([rng.uniform(-2, 2, (n_in, 6)), rng.uniform(-4, 4, 6)])
+    return model
+
+
+def test_an_exact_design_is_exact_whatever_float32_does(tmp_path):
+    """../shared/repro/float32_reference: the C model equals the exact sums, QKeras's float32 does not; the
+    proof is judged by the exact arithmetic and the float32 distance is reported beside it (exit 0)."""
+    model = _wide_mlp()
+    rng = np.random.default_rng(4)
+    x = np.round(rng.uniform(-4, 4, (200, 48)) * 2**12) / 2**12  # exact in fixed<16,4> (4.0 included)
+    result, _ = verify(model, x, ExportOptions(), tmp_path / "prj", name="wide")
+    assert parse_hls(result.layers[1]["accum"]).width >= 33  # 15-16 + 12 bits + ceil(log2 48) + the bias carry
+    assert (result.bit_exact_fraction, result.testbench_bit_exact_fraction) == (1.0, 1.0)
+    assert result.input_precision in ("fixed<15,3>", "fixed<16,4>") and result.inputs_changed == 0
+    assert result.inexact_reference_layers == []
+    assert result.float32_distance["outputs_differ"] > 0.3  # float32 rounds most of these sums
+    assert 0 < result.float32_distance["max_abs_diff"] < 2.0**-10
+
+
+def test_inputs_are_the_users_unless_an_input_type_says_otherwise(tmp_path):
+    """Inputs on a 2^-8 grid in [-3, 3) fit fixed<11,3>: the proof covers them unchanged. A narrower
+    --input-type rounds them, and validate says how many values changed, in one line and in the JSON."""
+    model = models.mlp(n_in=16)
+    rng = np.random.default_rng(5)
+    x = np.round(rng.uniform(-3, 3, (120, 16)) * 2**8) / 2**8
+    model.save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", x)
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                 "--json", str(tmp_path / "a.json")])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "a.json").read_text())
+    assert (payload["input_precision"], payload["inputs_changed"]) == ("fixed<11,3>", 0)
+    assert "inputs rounded" not in result.output
+    result = runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                 "--json", str(tmp_path / "b.json"), "--input-type", "fixed<8,3,RND_CONV,SAT>"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "b.json").read_text())
+    changed = int(np.count_nonzero(np.round(x * 2**5) / 2**5 != x))
+    assert (payload["input_precision"], payload["inputs_changed"]) == ("fixed<8,3,RND_CONV,SAT>", changed)
+    assert f"inputs rounded to fixed<8,3,RND_CONV,SAT>: {changed} of 1920 values changed" in \
+        " ".join(result.output.split())
+    result = runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                 "--input-type", "fixed<8,3"])
+    assert result.exit_code == 2 and "--input-type 'fixed<8,3'" in result.output

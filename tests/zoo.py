@@ -269,3 +269,24 @@ def composite_activations():
     for i, branch in enumerate(branches[1:]):
         out = tf.keras.layers.Concatenate(name=f"cat{i}")([out, branch])
     return tf.keras.Model(inp, out)
+
+
+def bn_chain():
+    """QDense -> float BatchNormalization (trained-like parameters) -> quantized tanh / relu / hard sigmoid, three
+    times: products of 40-60 bits (../shared/repro/rtl_bn_chain), exact in the C model and in the RTL."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits, quantized_relu, quantized_sigmoid, quantized_tanh
+
+    seeded(12)
+    rng = np.random.default_rng(12)
+    inp = tf.keras.Input((12,), name="x")
+    h = inp
+    for i, (units, act) in enumerate([(16, quantized_tanh(8, 0, 1)), (12, quantized_relu(6, 2)),
+                                      (6, quantized_sigmoid(6))]):
+        h = _dense(units, f"fc{i}", quantized_bits(6, 0, alpha=1), quantized_bits(8, 2, alpha=1))(h)
+        bn = tf.keras.layers.BatchNormalization(name=f"bn{i}")
+        h = bn(h)
+        bn.set_weights([rng.uniform(0.3, 3, units) * rng.choice([-1, 1], units), rng.normal(0, 1, units),
+                        rng.normal(0, 1, units), rng.uniform(0.05, 4, units)])
+        h = QActivation(act, name=f"act{i}")(h)
+    return tf.keras.Model(inp, h)

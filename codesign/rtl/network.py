@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
+from . import da4ml_fixes  # noqa: F401  (da4ml's constants made exact before anything is traced)
 from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac

@@ -20,7 +20,7 @@ from hw_models import load_part
 from ..atomic import atomic_dir
 from ..errors import CodesignError
 from ..spec import QuantSpec
-from ..validate import exact_core, keras_outputs
+from ..validate import exact_core
 from . import hgq, stream, verilator, yosys
 from .network import build, build_kernel
 from .tools import require_synthesis_tools
@@ -29,7 +29,7 @@ from .tools import require_synthesis_tools
 # still ran after 40 min at 14.5 GB. Above this, synthesis is refused unless asked for.
 MAX_LUT_DEFAULT = 150_000
 PUBLIC_KEYS = ("model", "part", "family", "lut", "ff", "carry", "dsp", "latency_cycles", "yosys_seconds", "rtl_dir",
-               "top", "n_samples", "rtl_bit_exact_fraction")
+               "top", "n_samples", "rtl_bit_exact_fraction", "input_precision", "inputs_changed")
 
 
 @dataclass
@@ -53,6 +53,9 @@ class SynthResult:
     max_abs_diff: float = 0.0
     argmax_agreement: float = 1.0
     inexact_reference_layers: list = field(default_factory=list)
+    inputs_changed: int = 0  # input values the input type rounded (validate.ExactCore.input_note)
+    input_note: str | None = None
+    float32_distance: dict = field(default_factory=dict)  # QKeras's float32 outputs vs the exact reference
     timings_s: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
     architecture: str = "parallel"  # or "stream": one kernel per layer (stream.py); totals are their sums
@@ -158,9 +161,12 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         raise CodesignError(f"{name}: its {architecture} RTL needs about {cost:,.0f} LUTs (da4ml's estimate), above "
                             f"--max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a smaller "
                             f"design or raise --max-lut{hint}")
-    # the reference: the QKeras model op by op, or the HGQ proxy itself on the user's inputs
-    ref = (np.asarray(model(np.asarray(x, np.float32)), np.float64) if proxy else keras_outputs(exact.core, xq)
-           ).reshape(len(xq), -1)
+    # the reference: the QKeras model's exact arithmetic (reference.py), or the HGQ proxy itself on the user's inputs
+    if proxy:
+        ref, float32 = np.asarray(model(np.asarray(x, np.float32)), np.float64), None
+    else:
+        ref, float32 = exact.reference()
+    ref = ref.reshape(len(xq), -1)
     with atomic_dir(rtl_dir) as tmp:
         kernels = {}
         for kernel_top, folder, comb in jobs:
@@ -201,6 +207,8 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
         inexact_reference_layers=exact.inexact_reference_layers() if exact else [],
+        inputs_changed=exact.inputs_changed if exact else 0, input_note=exact.input_note() if exact else None,
+        float32_distance=float32.to_json() if float32 else {},
         timings_s=timings, cells=cells, architecture=architecture,
         kernels=per_kernel,
         line_buffer_bits=sum(s.line_buffer_bits for s in stages))
