@@ -212,7 +212,7 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     step = progress or (lambda msg: None)
     model, renamed = rename_for_cpp(model)
     exact = exact_core(model, x, input_spec, overrides)
-    core, softmax, input_spec, xq, graph = exact.core, exact.softmax, exact.input_spec, exact.xq, exact.graph
+    softmax, input_spec, xq, graph = exact.softmax, exact.input_spec, exact.xq, exact.graph
     timings: dict[str, float] = {}
 
     step("export + g++ compile (hls4ml)")

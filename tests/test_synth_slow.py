@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (shutil.which("yosys") an
 CLI = [sys.executable, "-m", "codesign.cli"]
 KEYS = {"model": str, "part": str, "family": str, "lut": int, "ff": int, "carry": int, "dsp": int,
         "latency_cycles": int, "yosys_seconds": float, "rtl_dir": str, "top": str, "n_samples": int,
-        "rtl_bit_exact_fraction": float}
+        "rtl_bit_exact_fraction": float, "input_precision": str, "inputs_changed": int}
 
 
 def _synth(tmp_path, model, x, *args):
@@ -40,6 +40,18 @@ def test_mlp_combinational_is_bit_exact_with_exact_json(tmp_path):
     assert abs(payload["lut"] - full["da4ml_lut_estimate"]) < 0.15 * payload["lut"]
     assert (tmp_path / "rtl" / "src" / "m.v").is_file() and (tmp_path / "rtl" / "yosys.log").is_file()
     assert "LUT" in run.stderr and "bit-exact on 375 samples" in run.stderr
+
+
+def test_default_relative_out_folder_as_the_readme_writes_it(tmp_path):
+    """`codesign synth MODEL.h5 --inputs X.npy` from the folder the files are in: the RTL goes to the relative
+    reports/<name>/rtl, where Yosys (run inside the RTL folder) once could not find the relative sources."""
+    models.mlp().save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", models.inputs((16,), n=40))
+    run = subprocess.run(CLI + ["synth", "m.h5", "--inputs", "x.npy"], capture_output=True, text=True, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    assert run.returncode == 0, run.stderr[-2000:]
+    payload = json.loads((tmp_path / "reports" / "m" / "rtl" / "synth.json").read_text())
+    assert payload["rtl_bit_exact_fraction"] == 1.0 and payload["rtl_dir"] == "reports/m/rtl"
 
 
 def test_pipelined_on_a_7_series_part(tmp_path):

@@ -74,7 +74,11 @@ def io_kifs(solution) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_io_widths(solution) -> None:
-    """The binder's int32 ports hold at most 32 bits of every input and output."""
+    """The binder's int32 ports hold at most 32 bits of every input and output, and at least one bit."""
+    k, i, f = (np.asarray(a) for a in io_kifs(solution)[1])
+    if not np.any(k + i + f > 0):
+        raise CodesignError("every output of the network is the constant 0 (e.g. all weights quantized to 0): "
+                            "there is no logic to synthesize or simulate")
     for kifs, what in zip(io_kifs(solution), ("input", "output")):
         width = int(sum(np.max(a) for a in kifs))
         if width > INT32_BITS:

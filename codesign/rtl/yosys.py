@@ -58,7 +58,7 @@ def parse_stat(text: str) -> dict[str, int]:
 def synthesize(src: Path, top: str, family: str, log: Path, timeout_s: float | None = None) -> YosysResult:
     """`synth_xilinx -flatten -family <family>` of `top` in `src`; the full log goes to `log`."""
     yosys = require("yosys")
-    files = sources(src, top)
+    files = [p.resolve() for p in sources(src, top)]  # yosys runs in mem_dir: a relative src would not resolve
     # -defer: lookup_table.v's $readmemh is read once hierarchy has set MEM_FILE, not with its placeholder.
     # Its ROMs (rom_style "distributed", which Yosys 0.23 cannot map) become logic first, as Vivado makes them.
     roms = f"hierarchy -top {top}\nproc\nmemory -nomap\nmemory_map\n" if any(
