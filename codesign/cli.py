@@ -29,6 +29,20 @@ console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"codesign {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """FPGA NN co-design: QAT, hls4ml export, bit-exact C simulation."""
+
+
 def _fail(msg: str) -> None:
     console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
@@ -67,6 +81,8 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
     """Train float + QAT, export through hls4ml, C-simulate two ways, prove bit-exact, write the report."""
     from .pipeline import run_design
 
+    if epochs is not None and epochs < 1:
+        raise CodesignError(f"--epochs {epochs}: allowed: 1 or more")
     with _progress() as progress:
         results = run_design(design, out, epochs, progress, log=lambda m: console.print(m, highlight=False))
     v = results["validation"]
@@ -368,6 +384,9 @@ def _load_array(path: Path, what: str):
             raise CodesignError(f"{path}: not a .npy array ({type(exc).__name__})") from None
     if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
         raise CodesignError(f"{path}: {what} must be finite numbers")
+    if x.ndim < 2 or not len(x):
+        raise CodesignError(f"{path}: {what} of shape {x.shape}; allowed: (samples, features...) with at least "
+                            "one sample")
     return x
 
 
@@ -559,10 +578,27 @@ def parts() -> None:
     Console(width=max(Console().width, 120)).print(table)
 
 
+_TERMINATED: list[int] = []
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM (timeout, kill, Slurm, docker stop) unwinds like Ctrl-C: temp folders removed, a running search
+    trial failed (so a resume runs it again); the exit code is 143."""
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if _TERMINATED:  # click may have turned the KeyboardInterrupt into its own exit
+            sys.exit(128 + _TERMINATED[0])
+        if isinstance(exc, SystemExit):
+            raise
         sys.exit(130)
 
 

@@ -126,9 +126,9 @@ def user_split(arrays: dict[str, np.ndarray], path: Path, task: Task) -> Split:
         if f"x_{part}" not in arrays:
             continue
         x = arrays[f"x_{part}"]
-        if x.dtype.kind not in "fiu" or x.ndim < 2 or not np.all(np.isfinite(x)):
+        if x.dtype.kind not in "fiu" or x.ndim < 2 or not len(x) or not np.all(np.isfinite(x)):
             raise CodesignError(f"{path}: x_{part}: shape {x.shape}, dtype {x.dtype}; expected finite numbers, "
-                                "(samples, features...)")
+                                "(samples, features...) with at least one sample")
         out[f"x_{part}"] = x.astype(np.float32)
         y = arrays.get(f"y_{part}")
         out[f"y_{part}"] = None if y is None else check(path, f"y_{part}", y, len(x))

@@ -78,6 +78,26 @@ def _fail(path: Path, where: str, msg: str):
     raise CodesignError(f"{path}: {where}: {msg}")
 
 
+# keys each section takes (target, training, quantization.* and search are checked against their dataclasses)
+TOP_KEYS = ("name", "task", "data", "model", "quantization", "target", "training", "search")
+DATA_KEYS = ("name", "file", "test_fraction", "input_type", *ARRAYS)
+MODEL_KEYS = {"mlp": ("builder", "hidden"), "cnn": ("builder", "filters", "kernel", "pool", "dense"),
+              None: ("file", "weights")}
+QUANT_KEYS = ("default", "layers")
+
+
+def _known_keys(path: Path, where: str, values: dict, allowed) -> None:
+    """Refuse a key the section does not take, with the closest allowed one (a typo must not run defaults)."""
+    import difflib
+
+    for key in values:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            _fail(path, f"{where}{key}" if where else str(key),
+                  f"unknown key{hint}; allowed: {', '.join(allowed)}")
+
+
 def _section(path: Path, raw: dict, key: str, required: bool = True) -> dict:
     value = raw.get(key, None if required else {})
     if not isinstance(value, dict):
@@ -179,7 +199,12 @@ def load_design(path: str | Path) -> Design:
         raise CodesignError(f"{path}: {where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise CodesignError(f"{path}: top level must be a mapping with keys name, data, model, quantization, target")
+    _known_keys(path, "", raw, TOP_KEYS)
     data, model = _section(path, raw, "data"), _section(path, raw, "model")
+    _known_keys(path, "data.", data, DATA_KEYS)
+    model_keys = MODEL_KEYS[None] if "file" in model else MODEL_KEYS.get(model.get("builder"))
+    if model_keys:  # an unknown builder is named below
+        _known_keys(path, "model.", model, model_keys)
     files = _files(path, data, model)
     user_data = files["data_file"] is not None or files["data_arrays"] is not None
     if not user_data and data.get("name") not in DATASETS:
@@ -190,6 +215,7 @@ def load_design(path: str | Path) -> Design:
     if files["model_file"] is not None and not user_data:
         _fail(path, "data", "a model file needs its data: data.file: DATA.npz (or data.x_train: X.npy, ...)")
     quant = _section(path, raw, "quantization", required=False)
+    _known_keys(path, "quantization.", quant, QUANT_KEYS)
     # a user model's integer bits follow its weights and activations unless given
     base = LayerQuant(**{k: None for k in AUTO_FIELDS}) if files["model_file"] else None
     default = _quant(path, "quantization.default", quant.get("default") or {}, base)
@@ -216,13 +242,19 @@ def load_design(path: str | Path) -> Design:
             parse_hls(str(input_type))
         except ValueError as exc:
             _fail(path, "data.input_type", str(exc))
+    training = _dataclass_from(path, "training", Training, _section(path, raw, "training", required=False))
+    for key, low in (("epochs", 1), ("batch_size", 1)):
+        if getattr(training, key) < low:
+            _fail(path, f"training.{key}", f"{getattr(training, key)}; allowed: {low} or more")
+    if training.learning_rate <= 0:
+        _fail(path, "training.learning_rate", f"{training.learning_rate}; allowed: a positive number")
     return Design(
         name=str(raw.get("name") or path.stem), path=path, dataset="file" if user_data else data["name"],
         builder=None if files["model_file"] else model["builder"],
         model={k: v for k, v in model.items() if k not in ("builder", "file", "weights")},
         default_quant=default, layer_quant=layers, input_type=input_type, task=Task(task), **files,
         export=export_options(path, _section(path, raw, "target")),
-        training=_dataclass_from(path, "training", Training, _section(path, raw, "training", required=False)),
+        training=training,
         test_fraction=test_fraction,
         extra={"search": _section(path, raw, "search", required=False)},
     )

@@ -59,10 +59,25 @@ def _check_fits(design: Design, model, split: Split) -> None:
 def float_model(design: Design, split: Split):
     """The float model: the builder's (untrained), or the user's model file (trained, or QKeras)."""
     if design.model_file is None:
-        return build_model(design, split.x_train.shape[1:], split.n_classes, quantized=False)
-    model = load_model(design.model_file, design.model_weights)
-    _check_fits(design, model, split)
+        model = build_model(design, split.x_train.shape[1:], split.n_classes, quantized=False)
+    else:
+        model = load_model(design.model_file, design.model_weights)
+        _check_fits(design, model, split)
+    _check_layer_names(design, model)
     return model
+
+
+def _check_layer_names(design: Design, model) -> None:
+    """quantization.layers names layers of the model (a typo must not leave a layer at the default bits)."""
+    import difflib
+
+    names = [layer.name for layer in model.layers]
+    for name in design.layer_quant:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise CodesignError(f"{design.path}: quantization.layers.{name}: no such layer in the model{hint}; "
+                                f"its layers: {', '.join(names)}")
 
 
 def qkeras_model(design: Design, float_net, split: Split):

@@ -195,6 +195,8 @@ def exact_core(model, x: np.ndarray, input_spec: QuantSpec | None = None,
     softmax = final_softmax(model)
     core = logits_model(model) if softmax else model
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 2 or not len(x) or not np.all(np.isfinite(x)):
+        raise CodesignError(f"inputs of shape {x.shape}: allowed: at least one sample of finite numbers")
     if x.shape[1:] != tuple(core.input_shape[1:]):
         raise CodesignError(f"inputs have shape {x.shape[1:]}, the model expects {tuple(core.input_shape[1:])}")
     lowered = lower(core)

@@ -43,6 +43,16 @@ def error_line(result) -> str:
         ({"fc1: {weight_bits: 8}": "fc1: {weight_bitz: 8}"}, "quantization.layers.fc1: unknown field(s) ['weight_bitz']"),
         ({"fc1: {weight_bits: 8}": "fc1: {weight_bits: 99}"}, "quantization.layers.fc1.weight_bits: 99 out of range"),
         ({"strategy: Latency": "strategy: Fast"}, "target.strategy: 'Fast'; allowed: Latency, Resource, distributed_arithmetic"),
+        # a typo in a key must not silently run the default (issue 25: `trainig:` trained 40 epochs, not 1)
+        ({"training:": "trainig:"}, "trainig: unknown key (did you mean 'training'?); allowed: name, task, data"),
+        ({"hidden: [32, 32]": "hiden: [32, 32]"}, "model.hiden: unknown key (did you mean 'hidden'?); allowed: "
+                                                  "builder, hidden"),
+        ({"test_fraction: 0.2": "test_fracton: 0.2"}, "data.test_fracton: unknown key (did you mean "
+                                                      "'test_fraction'?)"),
+        ({"  layers:": "  layer:"}, "quantization.layer: unknown key (did you mean 'layers'?); allowed: default, "
+                                    "layers"),
+        ({"epochs: 40": "epochs: 0"}, "training.epochs: 0; allowed: 1 or more"),
+        ({"learning_rate: 0.003": "learning_rate: -0.1"}, "training.learning_rate: -0.1; allowed: a positive number"),
     ],
 )
 def test_design_field_errors(tmp_path, replace, message):
@@ -183,3 +193,42 @@ def test_inputs_npz_takes_x_test_x_or_its_only_array(tmp_path):
     (tmp_path / "m.h5").write_text("x")
     line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "two.npz")]))
     assert line == f"error: {tmp_path / 'two.npz'}: arrays ['a', 'b']; allowed: a .npz with x_test, x or one array"
+
+
+@pytest.mark.parametrize("command", ["validate", "synth", "analyze"])
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((0, 16)), "of shape (0, 16); allowed: (samples, features...) with at least one sample"),
+    (np.zeros(16), "of shape (16,); allowed: (samples, features...) with at least one sample"),
+    (np.full((2, 16), np.nan), "must be finite numbers"),
+])
+def test_empty_or_nan_inputs_are_one_line_before_any_work(tmp_path, command, bad, message):
+    """Before g++, Yosys or Verilator run: an empty input once cost 23 s (validate) or 280 s (synth) and a
+    traceback."""
+    from .models import mlp
+
+    mlp().save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", bad)
+    flag = "--data" if command == "analyze" else "--inputs"
+    line = error_line(runner.invoke(app, [command, str(tmp_path / "m.h5"), flag, str(tmp_path / "x.npy"), "--out"
+                                          if command != "validate" else "--json", str(tmp_path / "out")]))
+    assert message in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_layer_names_and_epochs_are_checked_before_training(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text(design_text(**{"fc1: {weight_bits: 8}": "fc_1: {weight_bits: 8}"}))
+    line = error_line(runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "reports")]))
+    assert line == (f"error: {path}: quantization.layers.fc_1: no such layer in the model (did you mean 'fc1'?); "
+                    "its layers: pixels, fc1, fc1_relu, fc2, fc2_relu, logits, softmax")
+    line = error_line(runner.invoke(app, ["run", "designs/digits_mlp.yaml", "--epochs", "-1", "--out",
+                                          str(tmp_path / "reports")]))
+    assert line == "error: --epochs -1: allowed: 1 or more"
+    assert not (tmp_path / "reports").exists()
+
+
+def test_version():
+    from codesign import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"codesign {__version__}"

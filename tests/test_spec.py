@@ -122,3 +122,21 @@ def test_atomic_dir_replaces_the_folder_but_keeps_named_siblings(tmp_path):
     assert sorted(p.name for p in final.iterdir()) == ["report.md", "search"]
     assert (final / "report.md").read_text() == "new" and (final / "search" / "trials.csv").read_text() == "kept"
     assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # no temp or old folder left
+
+
+def test_atomic_outputs_honour_the_umask(tmp_path):
+    """Report folders and files are read by other users and search workers on a shared file system: the
+    temp-then-rename path must not leave mkdtemp's 0700 / mkstemp's 0600."""
+    import os
+
+    from codesign.atomic import atomic_dir, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "report") as tmp:
+            (tmp / "a.txt").write_text("x")
+        atomic_write_text(tmp_path / "report" / "b.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "report" / "b.json").stat().st_mode & 0o777 == 0o644

@@ -188,3 +188,22 @@ def test_hgq_cnn_proxy_streamed_and_proven(tmp_path):
     run, parallel = _synth(tmp_path / "p", proxy, x[:100])
     assert run.returncode == 0 and parallel["rtl_bit_exact_fraction"] == 1.0
     assert streamed["lut"] < parallel["lut"]
+
+
+def test_sigterm_leaves_no_temp_folder(tmp_path):
+    """SIGTERM (timeout, kill, Slurm, docker stop) unwinds like Ctrl-C: exit 143, no hidden .rtl.tmp-* left."""
+    import signal
+    import time
+
+    model = zoo.bn_chain()
+    model.save(tmp_path / "m.h5")
+    np.save(tmp_path / "x.npy", zoo.inputs(model.input_shape[1:], n=40, signed=True))
+    proc = subprocess.Popen(CLI + ["synth", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"), "--out",
+                                   str(tmp_path / "rtl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(tmp_path.glob(".rtl.tmp-*/*")) and proc.poll() is None:
+        time.sleep(0.2)  # Yosys is running inside the temp folder
+    assert proc.poll() is None, "synth ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    assert not list(tmp_path.glob(".rtl.tmp-*")) and not (tmp_path / "rtl").exists()

@@ -153,9 +153,14 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             continue
         rejects = 0
         start = time.perf_counter()
-        with get_heartbeat_thread(trial._trial_id, study._storage):  # as Study.optimize does (_optimize.py)
-            metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
-                               weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+        try:
+            with get_heartbeat_thread(trial._trial_id, study._storage):  # as Study.optimize does (_optimize.py)
+                metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
+                                   weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli.main): failed and enqueued again, so a resume runs it
+            study.tell(trial, state=TrialState.FAIL)
+            retry_stale(study, trial)
+            raise
         total = trained_cost(ctx, params, metrics["kernels"])
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
