@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CodesignError
+from .modelio import is_softmax_layer
 
 # original class -> plain Keras class of the lowered layer
 MAC_CLASSES = {"QDense": "Dense", "Dense": "Dense", "QConv1D": "Conv1D", "Conv1D": "Conv1D",
@@ -29,7 +30,7 @@ KEPT = {"QActivation", "Activation", "BatchNormalization", "QBatchNormalization"
         "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D",
         "UpSampling2D", "Add", "Concatenate"}
 DROPPED = {"Dropout"}  # identity at inference; hls4ml skips it too
-SUPPORTED = sorted(set(MAC_CLASSES) | set(SEPARABLE) | KEPT | DROPPED | {"InputLayer"})
+SUPPORTED = sorted(set(MAC_CLASSES) | set(SEPARABLE) | KEPT | DROPPED | {"InputLayer", "Softmax"})
 
 
 @dataclass
@@ -303,6 +304,12 @@ def lower(model) -> Lowered:
             lowered.origin[layer.name] = layer.name
         elif cls == "QActivation":
             y = quantized_activation(layer.get_config()["activation"], layer.name, x, lowered, layer, keep=True)
+        elif cls == "Softmax":  # hls4ml's Softmax; precision.derive allows it as the last layer only
+            if not is_softmax_layer(layer):
+                raise CodesignError(f"layer '{layer.name}' (Softmax): axis {layer.get_config().get('axis')}; "
+                                    "allowed: the last axis")
+            y = tf.keras.layers.Activation("softmax", name=layer.name)(x)
+            lowered.origin[layer.name] = layer.name
         else:
             new = type(layer).from_config(layer.get_config())
             y = new(x)

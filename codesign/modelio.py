@@ -97,9 +97,18 @@ def _renamed_node(key: str, mapping: dict[str, str]) -> str:
     return f"{mapping.get(name, name)}{sep}{index}"
 
 
+def is_softmax_layer(layer) -> bool:
+    """A softmax over the last axis in any Keras spelling: Activation('softmax'), tf.keras.layers.Softmax(), or a
+    (Q)Dense/Conv with activation='softmax'."""
+    cfg = layer.get_config()
+    if type(layer).__name__ == "Softmax":
+        return cfg.get("axis", -1) in (-1, [-1], len(layer.input_shape) - 1)
+    return cfg.get("activation") == "softmax"
+
+
 def final_softmax(model) -> bool:
-    """The model ends in a softmax: an Activation layer, or a (Q)Dense/Conv with activation='softmax'."""
-    return model.layers[-1].get_config().get("activation") == "softmax"
+    """The model ends in a softmax (`is_softmax_layer`)."""
+    return is_softmax_layer(model.layers[-1])
 
 
 def clone_layer(layer, x, **config_changes):
@@ -116,6 +125,6 @@ def logits_model(model):
     import tensorflow as tf
 
     last = model.layers[-1]
-    if type(last).__name__ == "Activation":
+    if type(last).__name__ in ("Activation", "Softmax"):
         return tf.keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
     return tf.keras.Model(model.inputs, clone_layer(last, last.input, activation="linear"), name=f"{model.name}_logits")

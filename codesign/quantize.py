@@ -26,7 +26,7 @@ import numpy as np
 from .design import LayerQuant
 from .errors import CodesignError
 from .lower import inbound_tensors
-from .modelio import clone_layer
+from .modelio import clone_layer, is_softmax_layer
 from .precision import bn_scale_bias
 
 QUANTIZED_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
@@ -35,7 +35,8 @@ COPIED = {"Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1
           "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D", "Add", "Concatenate",
           "BatchNormalization"}
 DROPPED = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "InputLayer"}
-ALLOWED = sorted(set(QUANTIZED_CLASS) | COPIED | DROPPED | {"Activation (relu, linear, a final softmax)", "ReLU"})
+ALLOWED = sorted(set(QUANTIZED_CLASS) | COPIED | DROPPED | {"Activation (relu, linear, a final softmax)", "ReLU",
+                                                           "a final Softmax"})
 ACTIVATION_PERCENTILE = 99.99
 
 
@@ -134,6 +135,8 @@ def _check_supported(model) -> None:
                                     "allowed: relu, linear, softmax as the last layer")
         elif cls == "ReLU":
             _is_relu(layer)
+        elif cls == "Softmax" and layer.name == last and is_softmax_layer(layer):
+            continue
         elif cls not in COPIED and cls not in DROPPED:
             raise CodesignError(f"layer '{layer.name}': {cls} cannot be quantized; allowed: {', '.join(ALLOWED)}")
 

@@ -209,3 +209,30 @@ def test_inputs_are_the_users_unless_an_input_type_says_otherwise(tmp_path):
     result = runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"),
                                  "--input-type", "fixed<8,3"])
     assert result.exit_code == 2 and "--input-type 'fixed<8,3'" in result.output
+
+
+@pytest.mark.parametrize("spelling", ["Activation", "Softmax", "Dense"])
+def test_every_softmax_spelling_is_a_final_softmax(tmp_path, spelling):
+    """Activation('softmax'), tf.keras.layers.Softmax() and Dense(activation='softmax') end a float model alike:
+    `quantize` and `ptq` both convert it, and validate proves the logits and judges the softmax by argmax."""
+    import tensorflow as tf
+
+    import codesign
+    from codesign.ptq.quantize import PTQOptions, ptq
+
+    models.seeded(7)
+    inp = tf.keras.Input((10,), name="x")
+    h = tf.keras.layers.Dense(12, activation="relu", name="fc")(inp)
+    if spelling == "Dense":
+        out = tf.keras.layers.Dense(4, activation="softmax", name="out")(h)
+    else:
+        h = tf.keras.layers.Dense(4, name="out")(h)
+        out = (tf.keras.layers.Activation("softmax", name="sm") if spelling == "Activation"
+               else tf.keras.layers.Softmax(name="sm"))(h)
+    model = tf.keras.Model(inp, out)
+    x = np.round(np.random.default_rng(7).uniform(-2, 2, (60, 10)) * 64) / 64
+    converted = [codesign.quantize(model, bits=8, x=x).model, ptq(model, x, PTQOptions())[0]]
+    for i, qmodel in enumerate(converted):
+        result, _ = verify(qmodel, x, ExportOptions(), tmp_path / f"prj{i}", name=spelling)
+        assert (result.bit_exact_fraction, result.testbench_bit_exact_fraction) == (1.0, 1.0)
+        assert result.outputs_compared == "logits" and result.softmax_argmax_agreement >= 0.9

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CodesignError
-from ..modelio import clone_layer
+from ..modelio import clone_layer, is_softmax_layer
 from .calibration import METHODS, clip_value, integer_bits
 from .transforms import absorb_high_bias, equalize, fold_batchnorm
 
@@ -48,17 +48,19 @@ def _split_activations(model):
         act = cfg.get("activation")
         if isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Conv2D, tf.keras.layers.Conv1D)) and act not in (
                 None, "linear"):
-            if act != "relu":
-                raise CodesignError(f"layer '{layer.name}': activation {act!r} inside the layer; PTQ supports relu")
+            last = layer is model.layers[-1]
+            if act != "relu" and not (act == "softmax" and last):
+                raise CodesignError(f"layer '{layer.name}': activation {act!r} inside the layer; PTQ supports relu, "
+                                    "and softmax on the last layer")
             x = clone_layer(layer, x, activation="linear")
-            x = tf.keras.layers.Activation("relu", name=f"{layer.name}_relu")(x)
+            x = tf.keras.layers.Activation(act, name=f"{layer.name}_{act}")(x)
             continue
         x = clone_layer(layer, x)
     return tf.keras.Model(inp, x, name=model.name)
 
 
 SUPPORTED = "Dense, Conv1D, Conv2D, BatchNormalization (folded), ReLU, Activation relu/softmax/linear, " \
-            "Max/AveragePooling, Flatten, Reshape, Dropout"
+            "a final Softmax, Max/AveragePooling, Flatten, Reshape, Dropout"
 
 
 def _quantized_twin(model, opts: PTQOptions, clips: dict[str, float]):
@@ -90,7 +92,8 @@ def _quantized_twin(model, opts: PTQOptions, clips: dict[str, float]):
         elif isinstance(layer, (tf.keras.layers.MaxPooling2D, tf.keras.layers.MaxPooling1D,
                                 tf.keras.layers.AveragePooling2D, tf.keras.layers.AveragePooling1D,
                                 tf.keras.layers.Flatten, tf.keras.layers.Reshape, tf.keras.layers.Dropout)) or (
-                isinstance(layer, tf.keras.layers.Activation) and cfg["activation"] in ("softmax", "linear")):
+                isinstance(layer, tf.keras.layers.Activation) and cfg["activation"] in ("softmax", "linear")) or (
+                isinstance(layer, tf.keras.layers.Softmax) and layer is model.layers[-1] and is_softmax_layer(layer)):
             x = clone_layer(layer, x)
         else:
             raise CodesignError(f"layer '{layer.name}' ({type(layer).__name__}) is not supported by PTQ; "
