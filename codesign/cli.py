@@ -25,7 +25,7 @@ from hw_models import UnknownPartError, list_parts  # noqa: E402
 from .errors import CodesignError  # noqa: E402
 
 app = typer.Typer(add_completion=False, help="FPGA NN co-design: QAT, hls4ml export, bit-exact C simulation.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a log line stays one line (grep-able), wrapped by the terminal
 EXIT_BAD_INPUT = 2
 
 
@@ -68,10 +68,10 @@ def _proven(validation: dict) -> bool:
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Bars on a terminal, one plain line per step in a log (progress.py)."""
+    from .progress import plain_or_rich
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False)
+    return plain_or_rich(console)
 
 
 @command()

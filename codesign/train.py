@@ -32,7 +32,7 @@ class _EpochBar:
             def on_epoch_end(self, epoch, logs=None):
                 if progress:
                     value = (logs or {}).get(metric, 0.0)
-                    progress.update(self.task, advance=1, description=f"{label} {metric}={value:.3g}")
+                    progress.update(self.task, advance=1, description=f"{label} train {metric}={value:.3g}")
 
         return Callback()
 

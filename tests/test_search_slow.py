@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,11 @@ def searched(tmp_path_factory):
     out = tmp_path_factory.mktemp("search")
     res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out)])
     assert res.exit_code == 0, res.output
+    LOG.append(res.output)
     return out, json.loads(res.output[res.output.index("{"):])
+
+
+LOG: list[str] = []
 
 
 def study(out: Path, strategy: str = "random"):
@@ -55,6 +60,12 @@ def test_search_end_to_end(searched):
     sens = json.loads((folder / "sensitivity.json").read_text())
     assert {r["param"] for r in sens["measured"]} == {"fc1.w", "fc1.a", "logits.w"}
     assert all(r["trace"] > 0 for r in sens["hessian"])
+    # piped (not a terminal): every trial is one plain line saying what it was and what it scored
+    trials = [ln for ln in LOG[0].splitlines() if re.match(r"- trial \d+ fc1:\d/\d logits:\d/-: ", ln)]
+    assert len(trials) == 3, LOG[0]
+    assert all(re.search(r": validation accuracy 0\.\d+, LUT \+ 55 DSP [\d,]+, latency \d+ cycles \(\d+ s\)$", ln)
+               for ln in trials), trials
+    assert re.search(r"^trials \(random\) accuracy=[\d.]+: 3/3 \(", LOG[0], re.MULTILINE), LOG[0]
 
 
 def test_two_workers_share_one_study(searched):

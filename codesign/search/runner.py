@@ -118,6 +118,20 @@ def trained_cost(ctx: Context, params: dict, kernels: dict) -> dict:
     return candidate_cost(ctx, params, kernels).total
 
 
+def _bits(params: dict) -> str:
+    """A candidate in one short string: layer:weight/activation bits, then the rest (strategy, reuse)."""
+    layers: dict[str, dict] = {}
+    rest = []
+    for key, value in sorted(params.items()):
+        name, dot, axis = key.rpartition(".")
+        if dot and axis in ("w", "a"):
+            layers.setdefault(name, {})[axis] = value
+        else:
+            rest.append(f"{key}={value}")
+    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" for n, b in layers.items()]
+    return " ".join(parts + rest)
+
+
 def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     """Ask, reject by the cost model or fine-tune and score, tell; until the study holds n_trials
     completed trials (planned strategies: until their plan is used up). Returns trials evaluated here."""
@@ -131,6 +145,8 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     task = progress.add_task(f"trials ({ctx.settings.strategy})", total=n_trials,
                              completed=completed(study)) if progress else None
     done_here, rejects = 0, 0
+    if 0 < completed(study) < n_trials:
+        log(f"- resuming: {completed(study)} of {n_trials} trials done")
     while completed(study) < n_trials and rejects < MAX_REJECTS:
         if planned and waiting(study) == 0:
             break
@@ -149,6 +165,8 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         if over:
             trial.set_user_attr("rejected", {k: [round(a, 1), round(b, 1)] for k, (a, b) in over.items()})
             study.tell(trial, state=TrialState.PRUNED)
+            log(f"- trial {trial.number} {_bits(params)}: rejected by the budget before training "
+                f"({', '.join(f'{k} {a:,.0f} > {b:,.0f}' for k, (a, b) in over.items())})")
             rejects += 1
             continue
         rejects = 0
@@ -168,6 +186,9 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("val_loss", metrics["val_loss"])
         study.tell(trial, [metrics["val_score"], lut_equivalent(total), total["latency_cycles"]])
+        log(f"- trial {trial.number} {_bits(params)}: validation {ctx.design.task.metric} "
+            f"{ctx.design.task.shown(metrics['val_score']):.4g}, LUT + 55 DSP {lut_equivalent(total):,.0f}, "
+            f"latency {total['latency_cycles']:.0f} cycles ({time.perf_counter() - start:.0f} s)")
         done_here += 1
         if progress:
             progress.update(task, completed=completed(study),
