@@ -42,10 +42,36 @@ def _model(model):
     return model
 
 
+def _inputs(model, x, name: str) -> np.ndarray:
+    """x as an array of samples the model takes: one line naming the argument otherwise."""
+    try:
+        x = np.asarray(x, np.float64)
+    except (TypeError, ValueError):
+        raise CodesignError(f"{name}: not an array of numbers") from None
+    want = tuple(model.input_shape[1:])
+    if x.ndim < 2 or not len(x) or tuple(x.shape[1:]) != want:
+        raise CodesignError(f"{name}: shape {x.shape}; the model takes (samples, {', '.join(map(str, want))}) with "
+                            "at least one sample")
+    if not np.all(np.isfinite(x)):
+        raise CodesignError(f"{name}: {int(np.sum(~np.isfinite(x)))} values are NaN or infinite; allowed: finite "
+                            "numbers")
+    return x
+
+
+def _known_part(part: str, name: str) -> None:
+    from hw_models import UnknownPartError, load_part
+
+    try:
+        load_part(part)
+    except UnknownPartError as exc:
+        raise CodesignError(f"{name}: {exc}") from None
+
+
 def _target(target) -> ExportOptions:
     if target is None:
         return ExportOptions()
-    if isinstance(target, ExportOptions):
+    if isinstance(target, ExportOptions):  # its values were checked when it was made; its part is checked here
+        _known_part(target.part, "target.part")
         return target
     if isinstance(target, dict):
         from .design import export_options
@@ -64,7 +90,7 @@ def _input_spec(model, x, input_type) -> QuantSpec:
             raise CodesignError(f"input_type: {exc}") from None
     if x is None:
         raise CodesignError("give x (inputs, to derive the input type) or input_type (e.g. 'ufixed<8,0>')")
-    return derive_input_spec(np.asarray(x), model)
+    return derive_input_spec(_inputs(model, x, "x"), model)
 
 
 def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, activation_bits: int | None = None,
@@ -74,6 +100,13 @@ def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, ac
     e.g. {"fc1": {"weight_bits": 8}}. A QKeras model comes back unchanged."""
     from .quantize import quantize as quantize_model
 
+    for key, value in (("bits", bits), ("weight_bits", weight_bits), ("activation_bits", activation_bits),
+                       ("bias_bits", bias_bits)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 32):
+            raise CodesignError(f"{key}: {value!r}; allowed: an integer 2..32")
+    model = _model(model)
+    if x is not None:
+        x = _inputs(model, x, "x")
     default = LayerQuant(weight_bits=weight_bits or bits, weight_integer=None, bias_bits=bias_bits or max(bits, 8),
                          bias_integer=None, activation_bits=activation_bits or bits, activation_integer=None)
     per_layer = {}
@@ -83,7 +116,7 @@ def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, ac
         except TypeError as exc:
             raise CodesignError(f"layers['{name}']: {exc}; allowed keys: "
                                 f"{', '.join(f.name for f in dataclasses.fields(LayerQuant))}") from None
-    return quantize_model(_model(model), default, per_layer, None if x is None else np.asarray(x, np.float32))
+    return quantize_model(model, default, per_layer, None if x is None else x.astype(np.float32))
 
 
 @dataclass
@@ -132,7 +165,7 @@ def validate(model, x, target=None, *, project_dir=None, input_type=None) -> Val
     spec = _input_spec(model, x, input_type) if input_type is not None else None
     with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
         where = Path(project_dir) if project_dir else Path(tmp) / "hls_project"
-        result, _ = verify(model, np.asarray(x), opts, where, name=getattr(model, "name", "model"), input_spec=spec)
+        result, _ = verify(model, _inputs(model, x, "x"), opts, where, name=getattr(model, "name", "model"), input_spec=spec)
     return result
 
 
@@ -145,8 +178,9 @@ def synth(model, x, out_dir, *, part: str = "xcvu13p-flga2577-2-e", pipeline: fl
     from .rtl.synth import synth as run_synth
 
     model = _model(model)
+    _known_part(part, "part")
     spec = _input_spec(model, x, input_type) if input_type is not None else None
-    return run_synth(model, np.asarray(x), Path(out_dir), name=getattr(model, "name", "model"), part=part,
+    return run_synth(model, _inputs(model, x, "x"), Path(out_dir), name=getattr(model, "name", "model"), part=part,
                      pipeline=pipeline, input_spec=spec, max_lut=max_lut, architecture=architecture)
 
 

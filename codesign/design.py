@@ -11,7 +11,7 @@ import yaml
 from hw_models import UnknownPartError, load_part
 
 from .errors import CodesignError
-from .export import DA, IO_TYPES, STRATEGIES, ExportOptions
+from .export import ExportOptions
 from .data import ARRAYS
 from .tasks import TASKS, Task
 
@@ -171,19 +171,17 @@ def _files(path: Path, data: dict, model: dict) -> dict:
 
 
 def export_options(path: Path, target: dict) -> ExportOptions:
-    opts = _dataclass_from(path, "target", ExportOptions, target)
+    """A design's target (ExportOptions checks its own values on construction), its part known."""
+    try:
+        opts = _dataclass_from(path, "target", ExportOptions, target)
+    except CodesignError as exc:
+        if str(exc).startswith(f"{path}: "):
+            raise
+        raise CodesignError(f"{path}: {exc}") from None
     try:
         load_part(opts.part)
     except UnknownPartError as exc:
         _fail(path, "target.part", str(exc))
-    if opts.io_type not in IO_TYPES:
-        _fail(path, "target.io_type", f"{opts.io_type!r}; allowed: {', '.join(IO_TYPES)}")
-    if opts.strategy not in STRATEGIES:
-        _fail(path, "target.strategy", f"{opts.strategy!r}; allowed: {', '.join(STRATEGIES)}")
-    if opts.reuse_factor < 1 or opts.clock_ns <= 0:
-        _fail(path, "target", "reuse_factor must be >= 1 and clock_ns > 0")
-    if opts.strategy == DA and opts.reuse_factor != 1:
-        _fail(path, "target.reuse_factor", f"{opts.reuse_factor} with strategy {DA}; allowed: 1 (hls4ml 1.3.0)")
     return opts
 
 

@@ -28,6 +28,25 @@ class ExportOptions:
     reuse_factor: int = 1
     backend: str = "Vitis"
 
+    def __post_init__(self):
+        """Checked on construction (a design's target, codesign.Target, every dataclasses.replace): the part is
+        checked where a known part is needed (design.export_options, the API), not here."""
+        for key, kind, what in (("part", str, "a part name"), ("clock_ns", (int, float), "a number (ns)"),
+                                ("io_type", str, "io_parallel or io_stream"), ("strategy", str, "a strategy name"),
+                                ("reuse_factor", int, "an integer"), ("backend", str, "a backend name")):
+            value = getattr(self, key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise CodesignError(f"target.{key}: {value!r}; allowed: {what}")
+        if self.io_type not in IO_TYPES:
+            raise CodesignError(f"target.io_type: {self.io_type!r}; allowed: {', '.join(IO_TYPES)}")
+        if self.strategy not in STRATEGIES:
+            raise CodesignError(f"target.strategy: {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        if self.reuse_factor < 1 or self.clock_ns <= 0:
+            raise CodesignError("target: reuse_factor must be >= 1 and clock_ns > 0")
+        if self.strategy == DA and self.reuse_factor != 1:
+            raise CodesignError(f"target.reuse_factor: {self.reuse_factor} with strategy {DA}; allowed: 1 "
+                                "(hls4ml 1.3.0)")
+
 
 # hls4ml 1.3.0 nnet_sepconv2d.h / nnet_sepconv1d.h: io_parallel depthwise + Resource builds, then asserts at run time
 DEPTHWISE_LATENCY_NOTE = ("Latency strategy: hls4ml's io_parallel depthwise convolution has no Resource strategy "

@@ -239,3 +239,26 @@ def test_search_of_a_qkeras_model_asks_for_the_float_one(tmp_path):
     tf.keras.Model(inp, QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1))(inp)).save(tmp_path / "model.h5")
     with pytest.raises(CodesignError, match=r"model.h5: a QKeras model; `codesign search` chooses every layer's bits"):
         prepare(path, tmp_path / "out", {}, train_base=True, log=lambda m: None)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, x: codesign.quantize(m, bits=0, x=x), "bits: 0; allowed: an integer 2..32"),
+    (lambda m, x: codesign.quantize(m, bits=6, x=x[:, :3]), "x: shape (16, 3, 6, 1); the model takes (samples, 6, 6, 1)"),
+    (lambda m, x: codesign.quantize(m, bits=6, x=x[:0]), "x: shape (0, 6, 6, 1); the model takes"),
+    (lambda m, x: codesign.validate(codesign.quantize(m, x=x).model, np.full_like(x, np.nan)),
+     "x: 576 values are NaN or infinite; allowed: finite numbers"),
+    (lambda m, x: codesign.Target(io_type="io_serial"), "target.io_type: 'io_serial'; allowed: io_parallel, io_stream"),
+    (lambda m, x: codesign.Target(reuse_factor="2"), "target.reuse_factor: '2'; allowed: an integer"),
+    (lambda m, x: codesign.export(codesign.quantize(m, x=x).model, "/tmp/none", codesign.Target(part="xc7foo"), x=x),
+     "target.part: unknown FPGA part 'xc7foo'"),
+    (lambda m, x: codesign.synth(codesign.quantize(m, x=x).model, x, "/tmp/none", part="xc7foo"),
+     "part: unknown FPGA part 'xc7foo'"),
+])
+def test_the_api_raises_codesign_error_for_what_the_caller_passed(call, message):
+    """One CodesignError line naming the argument, never a TensorFlow/hls4ml exception (issue 25)."""
+    from codesign.errors import CodesignError
+
+    x = np.random.default_rng(0).uniform(0, 1, (16, 6, 6, 1)).astype(np.float32)
+    with pytest.raises(CodesignError) as err:
+        call(float_cnn(), x)
+    assert message in str(err.value) and "\n" not in str(err.value)
