@@ -232,3 +232,16 @@ def test_version():
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"codesign {__version__}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "designs/digits_mlp.yaml", "--storage", "journal:/missing/dir/x.log"],
+     "--storage journal:/missing/dir/x.log: folder /missing/dir does not exist"),
+    (["learn", "designs/mnist_cnn.yaml"], "designs/mnist_cnn.yaml: model.builder: learned quantization supports mlp "
+                                          "designs"),
+])
+def test_cheap_checks_come_before_training(tmp_path, args, message):
+    """Refused before the base model is trained (issue 25): the output is that one line, no epoch progress."""
+    line = error_line(runner.invoke(app, [*args, "--out", str(tmp_path / "reports")]))
+    assert line == f"error: {message}"
+    assert not (tmp_path / "reports").exists()

@@ -120,6 +120,8 @@ def learn(design: Design, opts: LearnOptions, out_root: Path, progress=None, log
     from ..train import accuracy, fit
     from ..validate import verify
 
+    if design.builder != "mlp":  # before training, not after
+        raise CodesignError(f"{design.path}: model.builder: learned quantization supports mlp designs")
     start = time.perf_counter()
     split, float_model, _, acc, _, _ = train_design(design, progress)
     model, pairs = build(design, float_model, split.input_spec.width, split.x_train[:512])

@@ -15,7 +15,7 @@ from . import sensitivity as S
 from .candidate import candidate_cost
 from .context import BASE_SECTIONS, Context, design_key, prepare
 from .judge import JUDGES, judge_front, write_summary
-from .runner import completed, open_study, recover_interrupted, work
+from .runner import completed, open_study, recover_interrupted, storage_for, work
 from .strategies import greedy_path, ilp_plans, pick_feasible
 
 
@@ -153,6 +153,8 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
         from ..rtl.tools import require_synthesis_tools
 
         require_synthesis_tools()
+    if storage is not None:  # reachable before hours of training, not after
+        storage_for(storage, Path(out_root))
     ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
     check_feasible(ctx)
     study = open_study(ctx, storage, create=True)

@@ -36,7 +36,13 @@ def storage_for(url: str | None, folder: Path):
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
-        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        path = Path(url[len("journal:"):])
+        if not path.parent.is_dir():
+            raise CodesignError(f"--storage {url}: folder {path.parent} does not exist")
+        try:
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        except OSError as exc:
+            raise CodesignError(f"--storage {url}: cannot open the journal file ({exc.strerror})") from None
     heartbeat = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S,
                  "heartbeat_stale_trial_callback": retry_stale}
     if url.startswith("sqlite"):
