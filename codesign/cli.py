@@ -123,7 +123,9 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
              reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml ReuseFactor"),
              part: str = typer.Option("xcvu13p-flga2577-2-e", help="FPGA part"),
              project: Optional[Path] = typer.Option(None, help="keep the HLS project here"),
-             input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP)) -> None:
+             input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP),
+             force: bool = typer.Option(False, "--force", help="compile even an io_parallel design the estimate "
+                                                              "puts far beyond the largest part")) -> None:
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
     import tempfile
 
@@ -136,6 +138,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
                                               "reuse_factor": reuse_factor})
     x = _load_array(inputs, "inputs")
     keras_model = load_model(model, weights)
+    if opts.io_type == "io_parallel" and not force:
+        _refuse_far_beyond_any_part(keras_model, x, opts, _input_type(input_type), model)
     with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
         where = project or Path(tmp) / "hls_project"
         result, _ = verify(keras_model, x, opts, where, name=model.stem, input_spec=_input_type(input_type),
@@ -151,6 +155,31 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
             console.print(f"note: layer '{layer['name']}': {note}", highlight=False)
     _reference_notes(result, lambda m: console.print(m, highlight=False))
     raise typer.Exit(0 if _proven(payload) else 1)
+
+
+FAR_BEYOND = 2.0  # x the largest part's LUTs: refused without --force
+SLOW_COMPILE_LUT = 200_000  # an io_parallel CNN estimated at 618k LUT compiled for 15 minutes here: said first
+
+
+def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path) -> None:
+    """Before g++ compiles hls4ml's fully unrolled C++: refuse a design far beyond any part, warn of a big one."""
+    from .estimate import estimate_model
+    from .validate import exact_core
+
+    exact = exact_core(keras_model, x, input_spec)  # the input type validate will use (cheap: no hls4ml)
+    try:
+        estimate, _ = estimate_model(exact.core, opts, exact.input_spec)
+    except CodesignError:  # nothing to estimate with: validate says what is wrong itself
+        return
+    biggest = max(list_parts(), key=lambda p: p.lut)
+    lut = estimate.total["lut"]
+    if lut > FAR_BEYOND * biggest.lut:
+        raise CodesignError(f"{where}: io_parallel: the estimate is {lut:,.0f} LUT, {lut / biggest.lut:.1f}x the "
+                            f"largest part ({biggest.part}, {biggest.lut:,}); its C++ would compile for a long time: "
+                            "use --io-type io_stream, or --force")
+    if lut > SLOW_COMPILE_LUT:
+        console.print(f"note: io_parallel, estimated at {lut:,.0f} LUT: hls4ml's fully unrolled C++ of a design this "
+                      "size compiles for many minutes (--io-type io_stream compiles far faster)", highlight=False)
 
 
 def _reference_notes(result, log) -> None:

@@ -216,3 +216,20 @@ def test_a_float_model_is_estimated_with_hls4mls_default_precision(tmp_path):
     assert "float model: every type is hls4ml's default fixed<16,6>" in " ".join(result.output.split())
     layers = {row["name"]: row for row in json.loads((tmp_path / "e.json").read_text())["layers"]}
     assert layers["fc"]["lut"] > 0 and layers["out"]["lut"] > 0
+
+
+def test_validate_refuses_an_io_parallel_design_far_beyond_any_part(tmp_path):
+    """Before g++ spends tens of minutes on hls4ml's unrolled C++: one line, and --io-type io_stream or --force."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QDense, quantized_bits
+
+    inp = tf.keras.Input((1024,), name="x")
+    out = QDense(1024, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1),
+                 name="fc")(inp)
+    tf.keras.Model(inp, out).save(tmp_path / "big.h5")
+    np.save(tmp_path / "x.npy", np.zeros((2, 1024)))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "big.h5"), "--inputs", str(tmp_path / "x.npy")])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "io_parallel: the estimate is" in lines[0] and "use --io-type io_stream, or --force" in lines[0]
