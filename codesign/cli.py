@@ -97,6 +97,23 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
         raise typer.Exit(1)
 
 
+TARGET_FLAGS = {"part": "--part", "io_type": "--io-type", "strategy": "--strategy", "reuse_factor": "--reuse-factor",
+                "clock_ns": "--clock"}
+
+
+def _target_from_flags(values: dict):
+    """The hls4ml target of a command's flags; an error names the flag the user typed, not a design field."""
+    from .design import export_options
+
+    try:
+        return export_options(Path("--options"), values)
+    except CodesignError as exc:
+        message = str(exc).removeprefix("--options: ")
+        for field_name, flag in TARGET_FLAGS.items():
+            message = message.replace(f"target.{field_name}", flag)
+        raise CodesignError(message) from None
+
+
 INPUT_TYPE_HELP = ("input type, e.g. 'fixed<11,3>' (default: the narrowest that holds the inputs exactly, "
                    "else 16 bits rounding, said in a note)")
 
@@ -130,11 +147,10 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
     import tempfile
 
     from .atomic import atomic_write_text
-    from .design import export_options
     from .modelio import load_model
     from .validate import verify
 
-    opts = export_options(Path("--options"), {"io_type": io_type, "part": part, "strategy": strategy,
+    opts = _target_from_flags({"io_type": io_type, "part": part, "strategy": strategy,
                                               "reuse_factor": reuse_factor})
     x = _load_array(inputs, "inputs")
     keras_model = load_model(model, weights)
@@ -247,7 +263,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              part: Optional[str] = typer.Option(None, help="FPGA part (default xcvu13p-flga2577-2-e)"),
              io_type: Optional[str] = typer.Option(None, help="io_parallel or io_stream"),
              strategy: Optional[str] = typer.Option(None, help="Latency or Resource"),
-             reuse: Optional[int] = typer.Option(None, help="reuse factor for every layer"),
+             reuse: Optional[int] = typer.Option(None, "--reuse-factor", "--reuse",
+                                                 help="hls4ml ReuseFactor for every layer"),
              clock: Optional[float] = typer.Option(None, help="clock period in ns"),
              input_type: str = typer.Option("fixed<16,6>", help="input precision (model files only)"),
              coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
@@ -258,7 +275,6 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
     Vivado."""
     from .atomic import atomic_write_text
-    from .design import export_options
     from .estimate import estimate_model
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
@@ -266,7 +282,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     given = {k: v for k, v in {"part": part, "io_type": io_type, "strategy": strategy, "reuse_factor": reuse,
                                "clock_ns": clock}.items() if v is not None}
     base = asdict(design_opts) if design_opts else {}
-    opts = export_options(Path("--options"), {**base, **given})
+    opts = _target_from_flags({**base, **given})
     result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients, level)
     for note in notes:
         log(f"[yellow]note:[/yellow] {note}")
@@ -440,6 +456,9 @@ def ptq(model: Path = typer.Argument(..., help="float Keras model (.h5/.keras, o
     from .ptq.quantize import ptq as run_ptq
 
     x = _load_array(calib, "calibration").astype("float32")
+    for flag, value in (("--bits", bits), ("--activation-bits", activation_bits), ("--bias-bits", bias_bits)):
+        if value is not None and not 2 <= value <= 32:
+            raise CodesignError(f"{flag} {value}: allowed: 2..32")
     opts = PTQOptions(bits, activation_bits or bits, bias_bits, method, bias_correction, cle, absorb_bias)
     qmodel, _, report = run_ptq(load_model(model, weights), x, opts)
     tmp = out.with_name(out.stem + ".tmp" + out.suffix)
@@ -464,7 +483,6 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
     """Per-layer quantization error (float vs QKeras vs C-sim), histograms, sensitivity ranking."""
     from .analyze import analyze as run_analysis
     from .analyze import link_into_design_report
-    from .design import export_options
     from .modelio import load_model
     from .validate import derive_input_spec
 
@@ -481,7 +499,7 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
     if data is None:
         raise CodesignError("--data: required for a model file")
     x = _load_array(data, "data")
-    opts = export_options(Path("--options"), {"io_type": io_type})
+    opts = _target_from_flags({"io_type": io_type})
     qmodel = load_model(model, weights)
     spec = derive_input_spec(x, qmodel)
     x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
@@ -561,11 +579,10 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
-    from .design import export_options
     from .spec import parse_hls
 
     base = asdict(design.export) if design else {}
-    opts = export_options(Path("--options"), base | {"part": part})
+    opts = _target_from_flags(base | {"part": part})
     table = Table("measure", "LUT", "FF", "CARRY", "DSP", "latency (cycles)", title=f"{name} on {part}")
     for kernel in result.kernels:  # a streamed RTL: one row per kernel, then their sum
         table.add_row(f"  kernel {' + '.join(kernel['layers'])} (x{kernel['calls_per_sample']} per sample)",
