@@ -3,7 +3,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test test-fast setup bench clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || { echo "error: codesign needs Python 3.11 (python3.11 on PATH)" >&2; exit 2; }
@@ -21,6 +21,10 @@ demo: $(STAMP)
 # one pytest worker per core (pytest-xdist); a file's tests stay on one worker (module fixtures run once)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -ra -n auto --dist loadfile
+
+# the inner loop: every test not marked slow (no training, no hls4ml compile, no Yosys), about a minute
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -ra -n auto -m "not slow"
 
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet -e ".[test,bench]"
