@@ -56,8 +56,42 @@ def load_model(path: str | Path, weights: str | Path | None = None):
         raise
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        unknown = _unknown_classes(path)
+        if unknown:  # Keras's advice (a custom_object_scope) cannot help: name the class and what is there
+            cls = unknown[0]
+            where = ("a QKeras layer newer than the QKeras codesign runs (qkeras 0.9.0)" if cls.startswith("Q")
+                     else "not a Keras or QKeras 0.9.0 layer")
+            raise CodesignError(f"{path}: layer class {cls!r} is {where}; allowed: the layers of tf.keras 2.14 "
+                                "and QKeras 0.9.0 (e.g. QDense + BatchNormalization for QDenseBatchnorm)") from None
         raise CodesignError(f"{path}: cannot load model ({first})") from exc
     return model
+
+
+def _unknown_classes(path: Path) -> list[str]:
+    """Layer classes in a saved model's config that neither tf.keras nor QKeras 0.9.0 (nor HGQ) define."""
+    import json
+    import zipfile
+
+    import tensorflow as tf
+
+    try:
+        if path.suffix == ".json":
+            config = json.loads(path.read_text())
+        elif path.suffix == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("model_config")
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except Exception:  # noqa: BLE001 - not a readable config: the load error stands
+        return []
+    layers = (config.get("config") or {}).get("layers") or []
+    known = set(custom_objects())
+    return [L["class_name"] for L in layers if isinstance(L, dict) and L.get("class_name") not in known
+            and not hasattr(tf.keras.layers, str(L.get("class_name")))]
 
 
 def safe_name(name: str, taken: set[str]) -> str:

@@ -262,3 +262,24 @@ def test_errors_name_the_flag_the_user_typed(tmp_path, args, message):
     paths = {"m": tmp_path / "m.h5", "x": tmp_path / "x.npy", "q": tmp_path / "q.h5"}
     line = error_line(runner.invoke(app, [a.format(**paths) for a in args]))
     assert line.startswith(message), line
+
+
+def test_a_qkeras_layer_newer_than_qkeras_0_9_is_named(tmp_path):
+    """MLPerf Tiny's hls4ml submissions use QDenseBatchnorm (QKeras > 0.9.0): Keras's advice to use a
+    custom_object_scope cannot help; the line names the class and what is allowed."""
+    import json
+
+    import h5py
+    import tensorflow as tf
+
+    inp = tf.keras.Input((4,), name="x")
+    tf.keras.Model(inp, tf.keras.layers.Dense(2, name="fc")(inp)).save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"][1]["class_name"] = "QDenseBatchnorm"
+        f.attrs["model_config"] = json.dumps(config)
+    np.save(tmp_path / "x.npy", np.zeros((2, 4)))
+    line = error_line(runner.invoke(app, ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")]))
+    assert line == (f"error: {tmp_path / 'm.h5'}: layer class 'QDenseBatchnorm' is a QKeras layer newer than the "
+                    "QKeras codesign runs (qkeras 0.9.0); allowed: the layers of tf.keras 2.14 and QKeras 0.9.0 "
+                    "(e.g. QDense + BatchNormalization for QDenseBatchnorm)")
