@@ -140,6 +140,8 @@ def histograms(qmodel, x: np.ndarray, folder: Path) -> list[str]:
         ax.axvline(lo, color="C3", ls="--", lw=1, label=f"clip [{lo:g}, {hi:g}]")
         ax.axvline(hi, color="C3", ls="--", lw=1)
         ax.set_title(f"{layer.name}: {label}, {spec.to_hls()}", fontsize=9)
+        ax.set_xlabel("value (grey lines: the type's grid, when it has at most 64 steps)", fontsize=8)
+        ax.set_ylabel(f"count ({label.split(' ')[0]})", fontsize=8)
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = folder / f"hist_{layer.name}.png"
@@ -173,17 +175,18 @@ def analyze(qmodel, x: np.ndarray, folder: Path, opts: ExportOptions, input_spec
     return {"layers": errors, "sensitivity_ranking": ranking, "plots": plots, "report": str(folder / "analysis.md")}
 
 
-def link_into_design_report(report: Path, result: dict) -> None:
-    """Append (or refresh) a 'Quantization error analysis' section in a design's report.md."""
-    from .atomic import atomic_write_text
+def link_into_design_report(report: Path, result: dict) -> Path | None:
+    """A 'Quantization error analysis' section in a design's report (kept when the report is written again);
+    returns report.html, or None when the design has no run report yet."""
+    from .report import refresh_report
 
     marker = "## Quantization error analysis"
-    text = report.read_text() if report.is_file() else ""
-    text = text.split(marker)[0].rstrip() + "\n\n"
     worst = result["sensitivity_ranking"][0] if result["sensitivity_ranking"] else None
     lines = [marker, "", "| layer | SQNR dB float vs QKeras | C-sim bit-exact |", "|---|---|---|"]
     lines += [f"| {r['layer']} | {r['sqnr_db_float_vs_quant']:.1f} | {r['csim_bit_exact']} |" for r in result["layers"]]
     if worst:
         lines += ["", f"Most sensitive layer: {worst['layer']} (output SQNR {worst['output_sqnr_db']:.1f} dB when "
                       f"quantized alone). Details and histograms: [analysis/analysis.md](analysis/analysis.md)."]
-    atomic_write_text(report, text + "\n".join(lines) + "\n")
+    if not (report.parent / "results.json").is_file():
+        return None
+    return refresh_report(report.parent, lines + [""])

@@ -198,6 +198,14 @@ def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path) -
                       "size compiles for many minutes (--io-type io_stream compiles far faster)", highlight=False)
 
 
+def _refresh_design_report(folder: Path) -> None:
+    """A design's run report lists what other commands left beside it: written again, and its path said."""
+    if (folder / "results.json").is_file():
+        from .report import refresh_report
+
+        console.print(f"design report: {refresh_report(folder)}", highlight=False)
+
+
 def _reference_notes(result, log) -> None:
     """What a proof's reference is: the inputs it covers, sums it cannot hold, QKeras's float32 distance."""
     if result.input_note:
@@ -376,6 +384,8 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
         overrides = _search_overrides(strategy, trials, budget, finetune_epochs, budget_on)
         summary = run_search(design, out, overrides, storage, workers, progress,
                              log=lambda m: console.print(m, highlight=False), judge=judge)
+    console.print(f"report: {out / summary['design'] / 'search' / 'search.html'}", highlight=False)
+    _refresh_design_report(out / summary["design"])
     best = summary["best"]
     print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],
@@ -505,8 +515,11 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
     x = spec.quantize(x).astype("float32")  # inputs cast to the input type, as validate does
     folder = out or (report_dir / "analysis" if report_dir else reports / "analysis" / model.stem)
     result = run_analysis(qmodel, x, folder, opts, spec)
+    console.print(f"report: {folder / 'analysis.md'}", highlight=False)
     if report_dir is not None:
-        link_into_design_report(report_dir / "report.md", result)
+        html = link_into_design_report(report_dir / "report.md", result)
+        if html:
+            console.print(f"design report: {html}", highlight=False)
     print(json.dumps(result, indent=2, default=float))
 
 
@@ -611,6 +624,8 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                           "latency: one input pixel per cycle plus the kernels' register stages")
     Console(width=max(Console().width, 110), stderr=True).print(table)
     _reference_notes(result, log)
+    if design is not None and out is None:
+        _refresh_design_report(reports / name)
     raise typer.Exit(0 if result.rtl_bit_exact_fraction == 1.0 else 1)
 
 

@@ -128,6 +128,7 @@ def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int |
         measured = {"float": evaluate(net, split.x_test, split.y_test, task),
                     "qat": evaluate(qat, split.x_test, split.y_test, task),
                     "csim": task.metrics(result.csim_outputs, split.x_test, split.y_test)}
+        estimate = _estimate(qat, design, split, log)
         results = {
             "design": design.name,
             "design_file": str(design.path),
@@ -137,9 +138,22 @@ def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int |
             **{m: {k: v[m] for k, v in measured.items()} for m in measured["csim"]},  # accuracy | mse (+ roc_auc)
             "validation": result.to_json(),
             "timings_s": {"train_s": round(train_s, 1), **result.timings_s},
+            **({"estimate": estimate} if estimate else {}),
         }
         qat.save(tmp / "model_qat.h5")
         np.save(tmp / "test_inputs.npy", split.x_test)
         write_report(tmp, results)
-    log(f"report: {final / 'report.md'}")
+    log(f"report: {final / 'report.md'}, {final / 'report.html'}")
     return results
+
+
+def _estimate(qat, design: Design, split: Split, log) -> dict | None:
+    """The exported design's estimated hardware for the report (None, said, when the cost model cannot)."""
+    from .estimate import estimate_model
+
+    try:
+        est, _ = estimate_model(qat, design.export, split.input_spec)
+    except CodesignError as exc:
+        log(f"- no hardware estimate in the report: {exc}")
+        return None
+    return est.as_json()

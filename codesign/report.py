@@ -37,6 +37,56 @@ def metric_rows(results: dict) -> list[str]:
     return rows
 
 
+HW_COLUMNS = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
+HW_TITLES = ("LUT", "FF", "DSP", "BRAM_18K", "latency (cycles)", "II")
+
+
+def hardware_section(est: dict | None) -> list[str]:
+    """The design's estimated resources and latency (codesign's cost model, no Vivado): per layer, total, the
+    held-out p10 - p90 interval and the part's utilisation."""
+    if not est:
+        return []
+    level = "after Vivado synthesis" if est["level"] == "synth" else "as the HLS C-synthesis report says"
+    rows = ["## Hardware estimate", "", f"codesign's cost model ({level}; `codesign estimate` prints the same), "
+            f"part `{est['part']}`. The interval is where 80% of held-out real reports fall (p10 - p90).", "",
+            "| layer | class | template | " + " | ".join(HW_TITLES) + " |", "|---|---|---|" + "---|" * len(HW_TITLES)]
+    for layer in est["layers"]:
+        rows.append(f"| {layer['name']} | {layer['class']} | {layer['template']} | "
+                    + " | ".join(f"{layer.get(k, 0):,.0f}" for k in HW_COLUMNS) + " |")
+    total, interval = est["total"], est.get("interval", {})
+    rows.append("| **total** | | | " + " | ".join(f"**{total.get(k, 0):,.0f}**" for k in HW_COLUMNS) + " |")
+    rows.append("| p10 - p90 | | | " + " | ".join(
+        f"{interval[k][0]:,.0f} - {interval[k][1]:,.0f}" if k in interval else "" for k in HW_COLUMNS) + " |")
+    use = est.get("utilization", {})
+    rows += ["", "Utilisation of the part: " + ", ".join(f"{k.upper().replace('_18K', '')} {use[k]:.2%}"
+                                                         for k in ("lut", "ff", "dsp", "bram_18k") if k in use) + ".",
+             ""]
+    return rows
+
+
+def sibling_sections(folder: Path) -> list[str]:
+    """What other commands left beside the run (synth, search, analyze, learn), with links: read each time the
+    report is written, so no command's section is lost when another one runs."""
+    rows = []
+    synth = folder / "rtl" / "synth.json"
+    if synth.is_file():
+        s = json.loads(synth.read_text())
+        rows += ["## RTL measured by Yosys (`codesign synth`)", "",
+                 f"{s['architecture']} RTL on `{s['part']}`: **{s['lut']:,} LUT**, {s['ff']:,} FF, {s['carry']:,} "
+                 f"CARRY, {s['dsp']} DSP, {s['latency_cycles']} cycles; RTL vs the exact arithmetic "
+                 f"{s['rtl_bit_exact_fraction']:.4f} bit-exact on {s['n_samples']} samples "
+                 f"([rtl/synth.json](rtl/synth.json)).", ""]
+    links = [(folder / "search" / "search.html", "search: the Pareto front and every trial"),
+             (folder / "analysis" / "analysis.md", "analysis: per-layer quantization error and histograms"),
+             (folder / "learned" / "report.md", "learned: per-layer bits learned with a LUT penalty")]
+    present = [(p, what) for p, what in links if p.is_file()]
+    if present:
+        rows += ["## Other results for this design", ""]
+        rows += [f"- [{p.relative_to(folder)}]({p.relative_to(folder)}): {what}" for p, what in present]
+        rows.append("")
+    return rows
+
+
 def render_markdown(results: dict) -> str:
     v = results["validation"]
     lines = [
@@ -68,6 +118,7 @@ def render_markdown(results: dict) -> str:
         "",
         "![bit widths](bit_widths.png)",
         "",
+        *hardware_section(results.get("estimate")),
     ]
     return "\n".join(lines)
 
@@ -94,8 +145,22 @@ def plot_bit_widths(layers: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(folder: Path, results: dict) -> None:
+def write_report(folder: Path, results: dict) -> Path:
+    """results.json, report.md and report.html (returned) of a run in `folder`."""
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (folder / "report.md").write_text(render_markdown(results))
     plot_bit_widths(results["validation"]["layers"], folder / "bit_widths.png")
-    write_html(folder / "report.md", f"codesign: {results['design']}")
+    return refresh_report(folder)
+
+
+def refresh_report(folder: Path, extra: list[str] | None = None) -> Path:
+    """report.md + report.html of a design folder from its results.json and what other commands left beside it;
+    `extra` (e.g. analyze's section) is kept in results.json so the next refresh keeps it too."""
+    from .atomic import atomic_write_text
+
+    results = json.loads((folder / "results.json").read_text())
+    if extra is not None:
+        results["extra_sections"] = extra
+        atomic_write_text(folder / "results.json", json.dumps(results, indent=2) + "\n")
+    text = render_markdown(results) + "\n".join(sibling_sections(folder) + results.get("extra_sections", []))
+    atomic_write_text(folder / "report.md", text.rstrip() + "\n")
+    return write_html(folder / "report.md", f"codesign: {results['design']}")

@@ -49,7 +49,9 @@ def pareto(rows: list[dict], cost_key: str) -> list[dict]:
 
 
 def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, float], path: Path, title: str,
-         task: Task = Task()) -> None:
+         task: Task = Task(), chosen: dict | None = None) -> None:
+    """Trials and Pareto fronts against cost and latency; the chosen design marked. Costs are the estimates of
+    each trial after fine-tuning (its weights moved), so a trial the budget let in may land beyond it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,9 +66,17 @@ def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, floa
                    label="trials")
         f = fronts[key]
         ax.step([float(r[key]) for r in f], [task.shown(r["val_score"]) for r in f], where="post", color="C3",
-                label="Pareto front")
+                marker="o", ms=4, label="Pareto front")
+        if chosen is not None:
+            ax.scatter([float(chosen[key])], [task.shown(chosen["val_score"])], s=140, facecolors="none",
+                       edgecolors="k", lw=1.5, zorder=5, label=f"chosen: trial {chosen['number']}")
         if limit_key and limit_key in limits:
-            ax.axvline(limits[limit_key], color="k", ls="--", lw=0.8, label="budget")
+            ax.axvline(limits[limit_key], color="k", ls="--", lw=0.8,
+                       label="budget (trials are costed after fine-tuning)")
+        values = {float(r[key]) for r in done}
+        if len(values) == 1:  # every trial has the same latency: say so instead of a one-column plot
+            ax.text(0.5, 0.06, f"all {len(done)} trials have {label.split(',')[0].split(' (')[0]} {values.pop():g}",
+                    transform=ax.transAxes, ha="center", fontsize=8)
         ax.set_xlabel(label)
         ax.set_ylabel(f"validation {task.metric}")
         ax.legend(fontsize=8)

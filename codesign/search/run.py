@@ -173,9 +173,10 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     fronts = {k: R.pareto(rows, k) for k in ("lut_equivalent", "latency_cycles")}
     R.write_csv(ctx.folder / "pareto_lut_equivalent.csv", fronts["lut_equivalent"])
     R.write_csv(ctx.folder / "pareto_latency.csv", fronts["latency_cycles"])
-    R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
-           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials", ctx.design.task)
     chosen = choose_best(ctx, rows, log)
+    R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
+           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials", ctx.design.task,
+           chosen=chosen[0] if chosen else None)
     if chosen is None:
         raise CodesignError("no completed trial fits the budget on its exported graph; widen the budget or the "
                             "search space, or run more trials")
