@@ -616,7 +616,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
                       f"{total['latency_cycles']:,.0f}")
     except CodesignError as exc:  # the RTL is measured; only the comparison row is missing
         log(f"note: no codesign estimate to compare: {exc}")
-    reference = "the HGQ proxy" if is_proxy(keras_model) else "QKeras"
+    reference = "the HGQ proxy" if is_proxy(keras_model) else "QKeras (its exact arithmetic)"
     table.caption = (f"RTL vs {reference} ({result.outputs_compared}): {result.rtl_bit_exact_fraction:.4f} "
                      f"bit-exact on {result.n_samples} samples; RTL in {rtl_dir}")
     if result.architecture == "stream":

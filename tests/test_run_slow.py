@@ -28,4 +28,9 @@ def test_run_digits_design(tmp_path):
     # csim accuracy equals QAT accuracy up to softmax-table argmax flips
     assert abs(saved["accuracy"]["csim"] - saved["accuracy"]["qat"]) <= 1 - v["softmax_argmax_agreement"] + 1e-9
     assert (folder / "hls_project" / "firmware" / "myproject.cpp").is_file()
-    assert "| fc1 | Dense | fixed<8,1> |" in (folder / "report.md").read_text()
+    report = (folder / "report.md").read_text()
+    assert "| fc1 | Dense | fixed<8,1> |" in report
+    # the exported design's estimated hardware, per layer and in total (what `codesign estimate` prints)
+    est = saved["estimate"]
+    assert est["part"] == "xcvu13p-flga2577-2-e" and [r["name"] for r in est["layers"]][:2] == ["pixels", "fc1"]
+    assert f"| **total** | | | **{est['total']['lut']:,.0f}** |" in report and "Utilisation of the part: LUT" in report
