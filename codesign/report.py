@@ -76,10 +76,12 @@ def sibling_sections(folder: Path) -> list[str]:
                  f"CARRY, {s['dsp']} DSP, {s['latency_cycles']} cycles; RTL vs the exact arithmetic "
                  f"{s['rtl_bit_exact_fraction']:.4f} bit-exact on {s['n_samples']} samples "
                  f"([rtl/synth.json](rtl/synth.json)).", ""]
-    links = [(folder / "search" / "search.html", "search: the Pareto front and every trial"),
-             (folder / "analysis" / "analysis.md", "analysis: per-layer quantization error and histograms"),
-             (folder / "learned" / "report.md", "learned: per-layer bits learned with a LUT penalty")]
-    present = [(p, what) for p, what in links if p.is_file()]
+    links = [(("search/search.html", "search/search.md"), "search: the Pareto front and every trial"),
+             (("analysis/analysis.md",), "analysis: per-layer quantization error and histograms"),
+             (("learned/report.html", "learned/report.md", "learned/results.json"),
+              "learned: per-layer bits learned with a LUT penalty")]
+    present = [(found[0], what) for names, what in links
+               for found in [[folder / n for n in names if (folder / n).is_file()]] if found]
     if present:
         rows += ["## Other results for this design", ""]
         rows += [f"- [{p.relative_to(folder)}]({p.relative_to(folder)}): {what}" for p, what in present]
@@ -161,6 +163,6 @@ def refresh_report(folder: Path, extra: list[str] | None = None) -> Path:
     if extra is not None:
         results["extra_sections"] = extra
         atomic_write_text(folder / "results.json", json.dumps(results, indent=2) + "\n")
-    text = render_markdown(results) + "\n".join(sibling_sections(folder) + results.get("extra_sections", []))
+    text = render_markdown(results) + "\n" + "\n".join(sibling_sections(folder) + results.get("extra_sections", []))
     atomic_write_text(folder / "report.md", text.rstrip() + "\n")
     return write_html(folder / "report.md", f"codesign: {results['design']}")
