@@ -110,7 +110,14 @@ def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, ac
     default = LayerQuant(weight_bits=weight_bits or bits, weight_integer=None, bias_bits=bias_bits or max(bits, 8),
                          bias_integer=None, activation_bits=activation_bits or bits, activation_integer=None)
     per_layer = {}
+    names = [layer.name for layer in model.layers]
     for name, values in (layers or {}).items():
+        if name not in names:  # a typo must not leave the layer at the default bits
+            import difflib
+
+            close = difflib.get_close_matches(str(name), names, n=1)
+            raise CodesignError(f"layers[{name!r}]: no such layer in the model"
+                                + (f" (did you mean {close[0]!r}?)" if close else "") + f"; its layers: {', '.join(names)}")
         try:
             per_layer[name] = dataclasses.replace(default, **values)
         except TypeError as exc:

@@ -248,6 +248,8 @@ def test_search_of_a_qkeras_model_asks_for_the_float_one(tmp_path):
     (lambda m, x: codesign.validate(codesign.quantize(m, x=x).model, np.full_like(x, np.nan)),
      "x: 576 values are NaN or infinite; allowed: finite numbers"),
     (lambda m, x: codesign.Target(io_type="io_serial"), "target.io_type: 'io_serial'; allowed: io_parallel, io_stream"),
+    (lambda m, x: codesign.quantize(m, bits=6, x=x, layers={"c_1": {"weight_bits": 8}}),
+     "layers['c_1']: no such layer in the model (did you mean 'c1'?); its layers: img, c1"),
     (lambda m, x: codesign.Target(reuse_factor="2"), "target.reuse_factor: '2'; allowed: an integer"),
     (lambda m, x: codesign.export(codesign.quantize(m, x=x).model, "/tmp/none", codesign.Target(part="xc7foo"), x=x),
      "target.part: unknown FPGA part 'xc7foo'"),
