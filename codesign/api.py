@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .design import LayerQuant
-from .errors import CodesignError
+from .errors import CodesignError, did_you_mean
 from .export import ExportOptions
 from .quantize import Quantized
 from .spec import QuantSpec, parse_hls
@@ -113,11 +113,8 @@ def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, ac
     names = [layer.name for layer in model.layers]
     for name, values in (layers or {}).items():
         if name not in names:  # a typo must not leave the layer at the default bits
-            import difflib
-
-            close = difflib.get_close_matches(str(name), names, n=1)
-            raise CodesignError(f"layers[{name!r}]: no such layer in the model"
-                                + (f" (did you mean {close[0]!r}?)" if close else "") + f"; its layers: {', '.join(names)}")
+            raise CodesignError(f"layers[{name!r}]: no such layer in the model{did_you_mean(name, names)}; "
+                                f"its layers: {', '.join(names)}")
         try:
             per_layer[name] = dataclasses.replace(default, **values)
         except TypeError as exc:

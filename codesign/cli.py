@@ -154,11 +154,12 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
                                               "reuse_factor": reuse_factor})
     x = _load_array(inputs, "inputs")
     keras_model = load_model(model, weights)
-    if opts.io_type == "io_parallel" and not force:
-        _refuse_far_beyond_any_part(keras_model, x, opts, _input_type(input_type), model)
+    spec = _input_type(input_type)
+    if opts.io_type == "io_parallel" and not force:  # derives the input type verify would: given to it
+        spec = _refuse_far_beyond_any_part(keras_model, x, opts, spec, model)
     with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
         where = project or Path(tmp) / "hls_project"
-        result, _ = verify(keras_model, x, opts, where, name=model.stem, input_spec=_input_type(input_type),
+        result, _ = verify(keras_model, x, opts, where, name=model.stem, input_spec=spec,
                            progress=lambda m: console.print(f"- {m}", highlight=False))
     payload = result.public()
     if json_out:
@@ -177,8 +178,9 @@ FAR_BEYOND = 2.0  # x the largest part's LUTs: refused without --force
 SLOW_COMPILE_LUT = 200_000  # an io_parallel CNN estimated at 618k LUT compiled for 15 minutes here: said first
 
 
-def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path) -> None:
-    """Before g++ compiles hls4ml's fully unrolled C++: refuse a design far beyond any part, warn of a big one."""
+def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path):
+    """Before g++ compiles hls4ml's fully unrolled C++: refuse a design far beyond any part, warn of a big one.
+    Returns the input type it estimated with (derived from x unless given), for the proof to use."""
     from .estimate import estimate_model
     from .validate import exact_core
 
@@ -186,7 +188,7 @@ def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path) -
     try:
         estimate, _ = estimate_model(exact.core, opts, exact.input_spec)
     except CodesignError:  # nothing to estimate with: validate says what is wrong itself
-        return
+        return exact.input_spec
     biggest = max(list_parts(), key=lambda p: p.lut)
     lut = estimate.total["lut"]
     if lut > FAR_BEYOND * biggest.lut:
@@ -196,6 +198,7 @@ def _refuse_far_beyond_any_part(keras_model, x, opts, input_spec, where: Path) -
     if lut > SLOW_COMPILE_LUT:
         console.print(f"note: io_parallel, estimated at {lut:,.0f} LUT: hls4ml's fully unrolled C++ of a design this "
                       "size compiles for many minutes (--io-type io_stream compiles far faster)", highlight=False)
+    return exact.input_spec
 
 
 def _refresh_design_report(folder: Path) -> None:

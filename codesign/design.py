@@ -10,7 +10,7 @@ import yaml
 
 from hw_models import UnknownPartError, load_part
 
-from .errors import CodesignError
+from .errors import CodesignError, did_you_mean
 from .export import ExportOptions
 from .data import ARRAYS
 from .tasks import TASKS, Task
@@ -88,14 +88,10 @@ QUANT_KEYS = ("default", "layers")
 
 def _known_keys(path: Path, where: str, values: dict, allowed) -> None:
     """Refuse a key the section does not take, with the closest allowed one (a typo must not run defaults)."""
-    import difflib
-
     for key in values:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
             _fail(path, f"{where}{key}" if where else str(key),
-                  f"unknown key{hint}; allowed: {', '.join(allowed)}")
+                  f"unknown key{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}")
 
 
 def _section(path: Path, raw: dict, key: str, required: bool = True) -> dict:

@@ -13,7 +13,7 @@ from .atomic import atomic_dir
 from .builders import build_model
 from .data import Split, load_npy_files, load_npz, load_split
 from .design import Design, load_design
-from .errors import CodesignError
+from .errors import CodesignError, did_you_mean
 from .modelio import load_model
 from .quantize import quantize
 from .report import write_report
@@ -69,15 +69,11 @@ def float_model(design: Design, split: Split):
 
 def _check_layer_names(design: Design, model) -> None:
     """quantization.layers names layers of the model (a typo must not leave a layer at the default bits)."""
-    import difflib
-
     names = [layer.name for layer in model.layers]
     for name in design.layer_quant:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise CodesignError(f"{design.path}: quantization.layers.{name}: no such layer in the model{hint}; "
-                                f"its layers: {', '.join(names)}")
+            raise CodesignError(f"{design.path}: quantization.layers.{name}: no such layer in the model"
+                                f"{did_you_mean(name, names)}; its layers: {', '.join(names)}")
 
 
 def qkeras_model(design: Design, float_net, split: Split):

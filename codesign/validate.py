@@ -125,14 +125,13 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(eager(model, x)[0], dtype=np.float64)
 
 
-def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray,
-                   reference: ExactReference | None = None) -> str | None:
+def first_mismatch(graph: TypedGraph, opts: ExportOptions, x: np.ndarray) -> str | None:
     """Trace every node in hls4ml and evaluate it exactly (`reference.py`); name the first whose outputs differ.
 
     Every node is compared (Dense outputs included); a node hls4ml did not trace is an error.
     """
     named = [n for n in graph.nodes if n.kind not in (LayerKind.INPUT, LayerKind.SOFTMAX)]
-    exact = (reference or ExactReference(graph)).values(x, [n.name for n in named])
+    exact = ExactReference(graph).values(x, [n.name for n in named])
     with tempfile.TemporaryDirectory(prefix="codesign_trace_") as tmp:
         hls_model = convert(graph, opts, Path(tmp) / "prj", trace=True)
         with quiet():
