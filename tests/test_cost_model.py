@@ -250,13 +250,22 @@ def test_every_estimate_carries_its_held_out_interval():
 
 
 def test_budget_checks_the_upper_bound():
+    """With `upper`, a limit holds the top of the estimate's own interval: per layer its template's band, so a
+    distributed_arithmetic layer is checked at x1.10 (its Yosys band), a Latency layer at its Vivado band."""
+    pytest.importorskip("da4ml")
     from codesign.search.space import Budget
 
-    plain, upper = Budget(lut=1000.0), Budget(lut=1000.0, margins={"lut": 1.5})
-    assert plain.violations({"lut": 800.0}) == {}
-    assert upper.violations({"lut": 800.0}) == {"lut": (1200.0, 1000.0)}
-    assert upper.estimate_limits() == {"lut": pytest.approx(666.67, abs=0.01)}
-    assert "checked on the upper bound: estimate x 1.50 lut" in upper.describe()
+    part = load_part("xcvu13p-flga2577-2-e")
+    da = estimate([_fc(strategy="distributed_arithmetic")], part)
+    latency = estimate([_fc()], part)
+    for est in (da, latency):
+        lut, high = est.total["lut"], est.interval["lut"][1]
+        plain, upper = Budget(lut=(lut + high) / 2), Budget(lut=(lut + high) / 2, upper=True)
+        assert plain.violations(est) == {}
+        assert upper.violations(est) == {"lut": (high, (lut + high) / 2)}
+        assert upper.estimate_limits(est)["lut"] == pytest.approx((lut + high) / 2 * lut / high)
+    assert da.interval["lut"][1] / da.total["lut"] < 1.2 < latency.interval["lut"][1] / latency.total["lut"]
+    assert "checked on the estimate's upper bound" in Budget(lut=1.0, upper=True).describe()
 
 
 def test_synth_level_against_the_real_post_synthesis_report():

@@ -115,3 +115,16 @@ def test_unreachable_storage_is_one_line(tmp_path):
     with pytest.raises(CodesignError, match=r"^--storage postgresql://nobody@127\.0\.0\.1:1/none: cannot open the "
                                             r"study storage \(.*\)$"):
         storage_for("postgresql://nobody@127.0.0.1:1/none", tmp_path)
+
+
+def test_seeds_are_the_uniform_corners_and_a_spread_of_the_greedy_path():
+    from codesign.search.strategies import population_for, spread, uniform_corners
+
+    space = SearchSpace(layers=("a", "b"), weight_bits=(2, 3, 4, 8), activation_bits=(3, 6, 8), activation_layers=("a",))
+    assert uniform_corners(space) == [{"a.w": 8, "b.w": 8, "a.a": 8}, {"a.w": 4, "b.w": 4, "a.a": 6},
+                                      {"a.w": 3, "b.w": 3, "a.a": 3}]
+    path = [{"i": i} for i in range(10)]
+    assert spread(path, 4) == [{"i": 0}, {"i": 3}, {"i": 6}, {"i": 9}]
+    assert spread(path, 20) == path and spread(path, 0) == []
+    # NSGA-II learns within small budgets: 15 trials -> 4 per generation (about 4 generations), 40 -> 8
+    assert [population_for(t) for t in (6, 15, 24, 40, 200)] == [4, 4, 6, 8, 8]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw_models.da import SOLVER_OPTIONS, matmul
+
 from ..errors import CodesignError
 from .network import pool_geometry, pool_windows, reduce_windows, round_half_even, to_array, windows
 
@@ -92,7 +94,7 @@ def _conv(layer, x, one_window: bool = False):
     size = kernel.shape[:-2]
     win = windows(x._vars, size, tuple(np.atleast_1d(cfg["strides"])), "valid" if one_window else cfg["padding"])
     positions = win.shape[:len(size)]
-    y = to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
+    y = matmul(to_array(win.reshape(*positions, -1), x), kernel.reshape(-1, kernel.shape[-1]))
     return y + rest[0] if rest and cfg.get("use_bias", True) else y
 
 
@@ -116,7 +118,7 @@ def _apply(layer, x, one_window: bool = False):
         kernel, *rest = (np.asarray(w, np.float64) for w in layer.get_weights())
         if layer.get_config()["activation"] != "linear":
             raise CodesignError(f"layer '{layer.name}': a Dense with a fused activation; proxies keep them apart")
-        return x @ kernel + (rest[0] if rest else 0.0)
+        return matmul(x, kernel) + (rest[0] if rest else 0.0)
     if name in CONV:
         return _conv(layer, x, one_window)
     if name in MAX_POOL:
@@ -144,7 +146,7 @@ def build(model):
     """(inputs, outputs) da4ml arrays of an HGQ proxy model; its inputs are `input_grid(model, x)`."""
     from da4ml.trace import FixedVariableArrayInput
 
-    inp = FixedVariableArrayInput(tuple(model.input_shape[1:]))
+    inp = FixedVariableArrayInput(tuple(model.input_shape[1:]), solver_options=SOLVER_OPTIONS)
     values = {model.layers[1].name: _quantize(inp, model.layers[1])}  # declares the grid input_grid() produced
     out = None
     for layer in model.layers[2:]:
@@ -216,7 +218,7 @@ def build_kernel(model, stage):
     from da4ml.trace import FixedVariableArrayInput
 
     ((src, shape),) = stage.inputs
-    inp = FixedVariableArrayInput((int(np.prod(shape)),))
+    inp = FixedVariableArrayInput((int(np.prod(shape)),), solver_options=SOLVER_OPTIONS)
     before = model.get_layer(src)  # the value as its quantizer shaped it: before any Flatten/Reshape
     while type(before).__name__ in WIRING:
         before = _parent(before)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw_models.da import SOLVER_OPTIONS, matmul  # (importing it makes da4ml's constants exact: da4ml_fixes)
+
 from ..errors import CodesignError
-from . import da4ml_fixes  # noqa: F401  (da4ml's constants made exact before anything is traced)
 from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
@@ -99,7 +100,7 @@ def _mac(node: LayerPrecision, x, layer, graph: TypedGraph, one_window: bool = F
     bias = np.zeros(kernel.shape[-1]) if src.bias is None else np.asarray(src.bias, np.float64)
     cfg = layer.get_config()
     if node.kind is LayerKind.DENSE:
-        y = x @ kernel
+        y = matmul(x, kernel)
     else:
         if tuple(np.atleast_1d(cfg.get("dilation_rate", 1))) not in ((1,), (1, 1)):
             raise CodesignError(f"layer '{node.name}': dilation_rate {cfg['dilation_rate']}; allowed: 1")
@@ -113,10 +114,10 @@ def _mac(node: LayerPrecision, x, layer, graph: TypedGraph, one_window: bool = F
             cols = win.reshape(*positions, -1, w.shape[-1])
             out = np.empty(positions + (w.shape[-1],), dtype=object)
             for c in range(w.shape[-1]):
-                out[..., c] = (to_array(cols[..., c], x) @ w[:, c])._vars
+                out[..., c] = matmul(to_array(cols[..., c], x), w[:, c:c + 1])._vars[..., 0]
             y = to_array(out, x)
         else:
-            y = to_array(win.reshape(*positions, -1), x) @ kernel.reshape(-1, kernel.shape[-1])
+            y = matmul(to_array(win.reshape(*positions, -1), x), kernel.reshape(-1, kernel.shape[-1]))
     return cast(y + bias, node.result, f"layer '{node.name}'")
 
 
@@ -259,7 +260,7 @@ def build(graph: TypedGraph, until: str | None = None):
     nodes = [n for n in graph.nodes if n.kind is not LayerKind.SOFTMAX]
     until = until or nodes[-1].name
     first = nodes[0]
-    inp = FixedVariableArrayInput(tuple(graph.keras_model.input_shape[1:]))
+    inp = FixedVariableArrayInput(tuple(graph.keras_model.input_shape[1:]), solver_options=SOLVER_OPTIONS)
     values = {first.name: cast(inp, input_spec_of(graph, first.name), f"input '{first.name}'")}
     for node in nodes[1:]:
         values[node.name] = _node_value(graph, node, values)
@@ -275,7 +276,7 @@ def build_kernel(graph: TypedGraph, nodes: list[LayerPrecision], inputs: list[tu
     windows (a pooling one is; a convolution is then computed there alone, without its padding)."""
     from da4ml.trace import FixedVariableArrayInput
 
-    inp = FixedVariableArrayInput((sum(int(np.prod(shape)) for _, shape in inputs),))
+    inp = FixedVariableArrayInput((sum(int(np.prod(shape)) for _, shape in inputs),), solver_options=SOLVER_OPTIONS)
     values, start = {}, 0
     for name, shape in inputs:
         size = int(np.prod(shape))

@@ -9,7 +9,7 @@ from hw_models.cost import Estimate
 from ..builders import layer_quantizers
 from ..design import Design
 from ..estimate import graph_assignment
-from ..export import reuse_for
+from ..export import DA, reuse_for
 from ..lower import WeightSource, quantized_values
 from ..precision import TypedGraph, derive
 from ..quantizers import activation_spec
@@ -53,3 +53,19 @@ def cost_assignment(ctx: Context, params: dict, kernels: dict | None = None) -> 
 
 def candidate_cost(ctx: Context, params: dict, kernels: dict | None = None) -> Estimate:
     return ctx.cost_model.estimate(cost_assignment(ctx, params, kernels))
+
+
+def cost_model_text(ctx: Context) -> str:
+    """Which model prices the candidates: that of the architecture each one exports."""
+    strategies = ctx.space.strategies if len(ctx.space.strategies) > 1 else (ctx.design.export.strategy,)
+    parts = []
+    for s in strategies:
+        if s == DA:
+            from hw_models.da import coefficients
+
+            c = coefficients()
+            parts.append(f"{DA}: da4ml's adder-graph cost of each candidate's exact weights, as `codesign synth` "
+                         f"builds it (Yosys / cost {c['ratio_p10']:.2f}-{c['ratio_p90']:.2f})")
+        else:
+            parts.append(f"{s}: the hls4ml {s} template fitted on Vivado/Vitis reports (synthesis level)")
+    return "; ".join(parts)

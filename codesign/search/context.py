@@ -18,7 +18,7 @@ from ..design import Design, load_design
 from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from ..lower import Lowered, lower
-from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings, upper_margins
+from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
 
 BASE_MODEL = "base_qat.h5"
 BASE_KEY = "base_qat.key"  # hash of what the base model was trained from (design_key)
@@ -96,7 +96,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
     budget = parse_budget(settings.budget, part, design.export.clock_ns,
                           "--budget" if overrides.get("budget") else f"{design.path}: search.budget")
     if settings.budget_on == "upper":
-        budget = replace(budget, margins=upper_margins())
+        budget = replace(budget, upper=True)
     folder = Path(out_root) / design.name / "search"
     folder.mkdir(parents=True, exist_ok=True)
     split, x_val, y_val = _splits(design)

@@ -12,11 +12,11 @@ from ..atomic import atomic_dir, atomic_write_text
 from ..errors import CodesignError
 from . import results as R
 from . import sensitivity as S
-from .candidate import candidate_cost
+from .candidate import candidate_cost, cost_model_text
 from .context import BASE_SECTIONS, Context, design_key, prepare
 from .judge import JUDGES, judge_front, write_summary
 from .runner import completed, open_study, recover_interrupted, storage_for, work
-from .strategies import greedy_path, ilp_plans, pick_feasible
+from .strategies import greedy_path, ilp_plans, pick_feasible, population_for, spread, uniform_corners
 
 
 def check_feasible(ctx: Context) -> None:
@@ -26,13 +26,13 @@ def check_feasible(ctx: Context) -> None:
 
     bottom = ctx.space.bottom()
     axes = {k: v for k, v in ctx.space.params().items() if k in ("reuse_factor", "strategy")}
-    totals = []
+    checked = []
     for combo in itertools.product(*axes.values()):
-        total = candidate_cost(ctx, bottom | dict(zip(axes, combo))).total
-        if not ctx.budget.violations(total):
+        est = candidate_cost(ctx, bottom | dict(zip(axes, combo)))
+        if not ctx.budget.violations(est):
             return
-        totals.append(total)
-    least = {k: min(t[k] for t in totals) for k in totals[0]}
+        checked.append(ctx.budget.checked(est))
+    least = {k: min(t[k] for t in checked) for k in checked[0]}
     over = ctx.budget.violations(least)
     need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items()) or \
         "no single candidate meets every limit at once"
@@ -65,7 +65,7 @@ def plan(ctx: Context, study, sens: dict, log=print) -> None:
     if ctx.settings.strategy not in ("greedy", "ilp") or "planned" in study.user_attrs:
         return
     table = S.additive_table(sens["measured"])
-    cost = lambda p: candidate_cost(ctx, p).total  # noqa: E731
+    cost = lambda p: candidate_cost(ctx, p)  # noqa: E731
     n = ctx.settings.trials
     if ctx.settings.strategy == "greedy":
         plans = pick_feasible(greedy_path(ctx.space, table, cost), ctx.budget, cost, n)
@@ -75,6 +75,28 @@ def plan(ctx: Context, study, sens: dict, log=print) -> None:
         study.enqueue_trial(p, skip_if_exists=True)
     study.set_user_attr("planned", len(plans))
     log(f"- {ctx.settings.strategy}: {len(plans)} planned candidates")
+
+
+def seed(ctx: Context, study, sens: dict, log=print) -> None:
+    """Sampling strategies start from informed candidates, not random draws: the uniform corners (what a
+    plain QKeras user builds) and points spread along the greedy sensitivity-per-cost path, under the cost
+    model that prices the built design; at most half the trial budget, enqueued once."""
+    if ctx.settings.strategy not in ("nsga2", "random") or "seeded" in study.user_attrs:
+        return
+    cost = lambda p: candidate_cost(ctx, p)  # noqa: E731
+    budget_ok = lambda p: not ctx.budget.violations(cost(p))  # noqa: E731
+    half = max(1, ctx.settings.trials // 2)
+    corners = spread([c for c in uniform_corners(ctx.space) if budget_ok(c)], max(1, half // 2))
+    path = [p for p in greedy_path(ctx.space, S.additive_table(sens["measured"]), cost) if budget_ok(p)]
+    # the path's interior: its ends are the widest and the narrowest candidates
+    seeds = corners + [p for p in spread(path[1:-1], half - len(corners)) if p not in corners]
+    for p in seeds[:half]:
+        study.enqueue_trial(p, skip_if_exists=True)
+    study.set_user_attr("seeded", len(seeds[:half]))
+    n_corners = len([p for p in seeds[:half] if p in corners])
+    log(f"- seeded: {n_corners} uniform corner(s) and {len(seeds[:half]) - n_corners} point(s) of the greedy path, "
+        f"then {ctx.settings.strategy}" + (f" (population {population_for(ctx.settings.trials)})"
+                                           if ctx.settings.strategy == "nsga2" else ""))
 
 
 def _worker_command(design: Path, out_root: Path, storage: str | None, overrides: dict) -> list[str]:
@@ -116,9 +138,9 @@ def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):
     for row in done[:tries]:
         variant, model = trial_model(ctx, row)
         exact = cost_model_for(model, variant.export, ctx.split.input_spec).estimate()
-        if not ctx.budget.violations(exact.total):
+        if not ctx.budget.violations(exact):
             return row, variant, model, exact
-        log(f"- trial {row['number']}: over budget on its exported graph ({ctx.budget.violations(exact.total)})")
+        log(f"- trial {row['number']}: over budget on its exported graph ({ctx.budget.violations(exact)})")
     return None
 
 
@@ -137,8 +159,9 @@ def export_best(ctx: Context, chosen, log=print) -> dict:
                f"val_{task.metric}": task.shown(row["val_score"]), f"test_{task.metric}_csim": test[task.metric],
                "test_metrics_csim": test,
                "validation": result.to_json(), "estimate_exported_graph": exact.total,
+               "estimate_interval": exact.interval,
                "estimate_lut_equivalent": exact.lut_equivalent,
-               "within_budget": not ctx.budget.violations(exact.total)}
+               "within_budget": not ctx.budget.violations(exact)}
         model.save(tmp / "model_qat.h5")
         atomic_write_text(tmp / "results.json", json.dumps(out, indent=2, default=float))
     return out
@@ -156,6 +179,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     if storage is not None:  # reachable before hours of training, not after
         storage_for(storage, Path(out_root))
     ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
+    log(f"- cost model: {cost_model_text(ctx)}")
     check_feasible(ctx)
     study = open_study(ctx, storage, create=True)
     retried = recover_interrupted(study)
@@ -163,6 +187,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
         log(f"- resumed: {retried} interrupted trial(s) enqueued again")
     sens = sensitivity(ctx, progress, log)
     plan(ctx, study, sens, log)
+    seed(ctx, study, sens, log)
     procs = [subprocess.Popen(_worker_command(design, out_root, storage, overrides), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(max(0, workers - 1))]
     here = work(ctx, study, ctx.settings.trials, progress, log)
@@ -185,7 +210,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
         f"LUT-eq {chosen[3].lut_equivalent:,.0f}; exporting")
     best = export_best(ctx, chosen, log)
     summary = {"design": ctx.design.name, "task": ctx.design.task.name, "metric": ctx.design.task.metric,
-               "strategy": ctx.settings.strategy, "budget": ctx.budget.limits(),
+               "strategy": ctx.settings.strategy, "cost_model": cost_model_text(ctx), "budget": ctx.budget.limits(),
                "trials_completed": completed(study), "trials_total": len(rows), "evaluated_by_this_process": here,
                "workers": workers, "retried_after_interrupt": retried, "sensitivity_seconds": sens["seconds"],
                "best": best, "pareto_lut_equivalent": fronts["lut_equivalent"],

@@ -12,7 +12,7 @@ from ..errors import CodesignError
 from .candidate import candidate_cost
 from .context import Context
 from .evaluate import evaluate
-from .strategies import lut_equivalent, sampler
+from .strategies import lut_equivalent, population_for, sampler
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation score (tasks.py), LUT + 55 DSP, latency cycles
 MAX_REJECTS = 50  # consecutive budget rejections before a sampling worker gives up
@@ -73,11 +73,13 @@ def open_study(ctx: Context, storage_url: str | None, create: bool):
     if not create:
         try:
             return optuna.load_study(study_name=name, storage=storage,
-                                     sampler=sampler(ctx.settings.strategy, ctx.settings.seed + os.getpid()))
+                                     sampler=sampler(ctx.settings.strategy, ctx.settings.seed + os.getpid(),
+                                                     population_for(ctx.settings.trials)))
         except KeyError:
             raise CodesignError(f"no study {name!r} in the storage; start it with `codesign search`") from None
     return optuna.create_study(study_name=name, storage=storage, directions=DIRECTIONS, load_if_exists=True,
-                               sampler=sampler(ctx.settings.strategy, ctx.settings.seed))
+                               sampler=sampler(ctx.settings.strategy, ctx.settings.seed,
+                                               population_for(ctx.settings.trials)))
 
 
 def recover_interrupted(study) -> int:
@@ -119,9 +121,9 @@ def waiting(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
-def trained_cost(ctx: Context, params: dict, kernels: dict) -> dict:
-    """The candidate's cost with its fine-tuned weights (zero / power-of-two counts change in training)."""
-    return candidate_cost(ctx, params, kernels).total
+def trained_cost(ctx: Context, params: dict, kernels: dict):
+    """The candidate's Estimate with its fine-tuned weights (zero / power-of-two counts change in training)."""
+    return candidate_cost(ctx, params, kernels)
 
 
 def _bits(params: dict) -> str:
@@ -167,7 +169,7 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
         trial.set_user_attr("worker", os.getpid())
-        over = ctx.budget.violations(total)
+        over = ctx.budget.violations(est)
         if over:
             trial.set_user_attr("rejected", {k: [round(a, 1), round(b, 1)] for k, (a, b) in over.items()})
             study.tell(trial, state=TrialState.PRUNED)
@@ -185,10 +187,11 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             study.tell(trial, state=TrialState.FAIL)
             retry_stale(study, trial)
             raise
-        total = trained_cost(ctx, params, metrics["kernels"])
+        est = trained_cost(ctx, params, metrics["kernels"])
+        total = est.total
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
-        trial.set_user_attr("within_budget", not ctx.budget.violations(total))
+        trial.set_user_attr("within_budget", not ctx.budget.violations(est))
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("val_loss", metrics["val_loss"])
         study.tell(trial, [metrics["val_score"], lut_equivalent(total), total["latency_cycles"]])

@@ -22,9 +22,9 @@ BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 class Budget:
     """Absolute limits (None = unconstrained); latency in clock cycles.
 
-    `margins` holds, per resource, the factor from an estimate to its upper bound (the p90 of report /
-    estimate on held-out repositories, hw_models coefficients `intervals`): a candidate meets a limit
-    only when estimate x margin does. Empty: the estimate itself is checked.
+    upper: a candidate meets a limit only when the top of its estimate's interval does (per layer, the p90
+    of report / estimate on held-out data of that layer's template: hls4ml's Latency/Resource fit against
+    Vivado, the distributed_arithmetic one against Yosys), else the estimate itself is checked.
     """
 
     lut: float | None = None
@@ -32,39 +32,35 @@ class Budget:
     dsp: float | None = None
     bram_18k: float | None = None
     latency_cycles: float | None = None
-    margins: dict = field(default_factory=dict)
+    upper: bool = False
 
     def limits(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in BUDGET_RESOURCES if getattr(self, k) is not None}
 
-    def estimate_limits(self) -> dict[str, float]:
-        """The limits on the estimate itself: limit / margin (what a linear planner can constrain)."""
-        return {k: v / self.margins.get(k, 1.0) for k, v in self.limits().items()}
+    def checked(self, cost) -> dict[str, float]:
+        """The values held against the limits: an Estimate's total, or with `upper` its interval's top
+        (a plain dict of totals is checked as it is)."""
+        total = dict(getattr(cost, "total", cost))
+        interval = getattr(cost, "interval", {}) if self.upper else {}
+        return total | {k: float(interval[k][1]) for k in total if k in interval}
 
-    def violations(self, total: dict[str, float]) -> dict[str, tuple[float, float]]:
-        """{resource: (the checked value: the estimate's upper bound where margins are set, the limit)}."""
-        out = {}
-        for k, v in self.limits().items():
-            checked = total[k] * self.margins.get(k, 1.0)
-            if checked > v + 1e-9:
-                out[k] = (checked, v)
-        return out
+    def estimate_limits(self, reference) -> dict[str, float]:
+        """The limits on the estimate itself (what a linear planner can constrain): limit x estimate / checked
+        value of a reference candidate's Estimate."""
+        checked, total = self.checked(reference), dict(getattr(reference, "total", reference))
+        return {k: v * total[k] / checked[k] if checked[k] else v for k, v in self.limits().items()}
+
+    def violations(self, cost) -> dict[str, tuple[float, float]]:
+        """{resource: (the checked value, the limit)} for every limit the candidate's cost exceeds."""
+        checked = self.checked(cost)
+        return {k: (checked[k], v) for k, v in self.limits().items() if checked[k] > v + 1e-9}
 
     def describe(self) -> str:
         text = ", ".join(f"{k} <= {v:,.0f}" for k, v in self.limits().items()) or "none"
-        used = {k: m for k, m in self.margins.items() if k in self.limits()}
-        if used:
-            text += " (checked on the upper bound: estimate x " + ", ".join(f"{m:.2f} {k}" for k, m in used.items()) \
-                + ", the p90 of report / estimate on held-out repositories)"
+        if self.upper and self.limits():
+            text += (" (checked on the estimate's upper bound: per layer the p90 of report / estimate on "
+                     "held-out data of its template)")
         return text
-
-
-def upper_margins() -> dict[str, float]:
-    """Estimate -> upper bound factors of the shipped cost model at synthesis level, the search's (its
-    held-out p90 of report / estimate)."""
-    from hw_models.cost import default_coefficients
-
-    return {k: hi for k, (_, hi) in default_coefficients().bounds("synth").items() if k in BUDGET_RESOURCES}
 
 
 def parse_budget(spec: dict | str | None, part: Part, clock_ns: float, where: str) -> Budget:

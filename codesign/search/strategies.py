@@ -7,16 +7,26 @@ evaluate them); random and nsga2 sample through optuna's samplers at ask time.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .space import Budget, SearchSpace
 
-CostFn = Callable[[dict], dict]  # params -> totals {lut, ff, dsp, bram_18k, latency_cycles, ...}
+if TYPE_CHECKING:
+    from hw_models.cost import Estimate
+
+CostFn = Callable[[dict], "Estimate"]  # params -> the candidate's hw_models Estimate
 
 
-def lut_equivalent(total: dict) -> float:
+def totals(cost) -> dict:
+    """An Estimate's totals (a plain dict of totals as it is)."""
+    return getattr(cost, "total", cost)
+
+
+def lut_equivalent(cost) -> float:
+    """LUT + 55 x DSP of an Estimate or of its totals (HGQ's LUT-equivalent, Sun et al. 2024)."""
+    total = totals(cost)
     return total["lut"] + 55.0 * total["dsp"]
 
 
@@ -48,6 +58,28 @@ def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
         path.append(dict(state))
 
 
+def uniform_corners(space: SearchSpace, least_bits: int = 3) -> list[dict]:
+    """One candidate per weight width >= least_bits with every layer at it (a uniform QKeras model; its
+    activations at the narrowest searched width >= it), widest first."""
+    corners = []
+    acts = sorted(space.activation_bits)
+    for bits in sorted((b for b in space.weight_bits if b >= least_bits), reverse=True):
+        act = next((a for a in acts if a >= bits), acts[-1])
+        corner = dict(space.top(), **{k: (bits if k.endswith(".w") else act) for k in space.params()
+                                      if k.endswith((".w", ".a"))})
+        if corner not in corners:
+            corners.append(corner)
+    return corners
+
+
+def spread(path: list[dict], n: int) -> list[dict]:
+    """n candidates evenly spaced along a greedy path (its ends included when n >= 2)."""
+    if n <= 0 or not path:
+        return []
+    idx = np.unique(np.round(np.linspace(0, len(path) - 1, min(n, len(path)))).astype(int))
+    return [path[i] for i in idx]
+
+
 def pick_feasible(path: list[dict], budget: Budget, cost: CostFn, n: int) -> list[dict]:
     """The first n candidates of the path that fit the budget (the least-lowered ones come first)."""
     return [p for p in path if not budget.violations(cost(p))][:n]
@@ -60,20 +92,21 @@ def ilp_plans(space: SearchSpace, table: dict, cost: CostFn, budget: Budget, n: 
 
     layers = sorted({k.rsplit(".", 1)[0] for k in space.params() if k.endswith((".w", ".a"))})
     top = space.top()
-    base = cost(top)
+    reference = cost(top)
+    base = totals(reference)
     options, rows = [], []
     for name in layers:
         keys = [k for k in (f"{name}.w", f"{name}.a") if k in top]
         for combo in itertools.product(*(sorted(space.params()[k]) for k in keys)):
             change = dict(zip(keys, combo))
-            total = cost(dict(top, **change))
+            total = totals(cost(dict(top, **change)))
             options.append((name, change))
             rows.append((_sens(change, table), {r: total[r] - base[r] for r in budget_resources(budget)}))
     n_var = len(options)
     c = np.array([s for s, _ in rows]) + 1e-9 * np.arange(n_var)  # tiny tie-break keeps plans deterministic
     one_each = np.array([[1.0 if options[j][0] == name else 0.0 for j in range(n_var)] for name in layers])
-    limits = budget.estimate_limits() or {"lut": base["lut"]}
-    bottom = cost(space.bottom())
+    limits = budget.estimate_limits(reference) or {"lut": base["lut"]}
+    bottom = totals(cost(space.bottom()))
     plans = []
     for level in np.linspace(1.0, 0.0, max(n, 2)):
         A, ub = [one_each], [np.ones(len(layers))]
@@ -97,6 +130,12 @@ def ilp_plans(space: SearchSpace, table: dict, cost: CostFn, budget: Budget, n: 
 
 def budget_resources(budget: Budget) -> list[str]:
     return list(budget.limits()) or ["lut"]
+
+
+def population_for(trials: int) -> int:
+    """NSGA-II population: a quarter of the trial budget, 4 to 8, so that at least 4 generations learn
+    (population 8 with 6-15 trials left every candidate a random draw)."""
+    return int(min(8, max(4, trials // 4)))
 
 
 def sampler(strategy: str, seed: int, population: int = 8):
