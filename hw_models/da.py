@@ -21,6 +21,7 @@ kernels within one block (every kernel of the Yosys corpus) are solved whole, as
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,8 +87,8 @@ def matmul(x, kernel: np.ndarray):
     if len(parts) == 1:
         return FixedVariableArray(x._vars, SOLVER_OPTIONS) @ kernel
     columns = []
-    for c in sorted({p[1].start: p[1] for p in parts}.values(), key=lambda s: s.start):
-        sums = [FixedVariableArray(x._vars[..., r], BLOCK_OPTIONS) @ kernel[r, c] for r, cc in parts if cc == c]
+    for c, group in itertools.groupby(parts, key=lambda p: p[1]):  # blocks come column group by column group
+        sums = [FixedVariableArray(x._vars[..., r], BLOCK_OPTIONS) @ kernel[r, c] for r, _ in group]
         while len(sums) > 1:  # balanced: depth log2(blocks), not blocks - 1
             sums = [sums[j] + sums[j + 1] if j + 1 < len(sums) else sums[j] for j in range(0, len(sums), 2)]
         columns.append(sums[0]._vars)
@@ -102,7 +103,7 @@ def solve(kernel: np.ndarray, k, i, f, bias: np.ndarray | None = None):
     kernel = np.asarray(kernel, np.float64).reshape(-1, np.shape(kernel)[-1])
     n_in = kernel.shape[0]
     k, i, f = (np.broadcast_to(np.asarray(a), (n_in,)) for a in (k, i, f))
-    inp = FixedVariableArray.from_kif(k, i, f, HWConfig(1, -1, -1), solver_options=SOLVER_OPTIONS)
+    inp = FixedVariableArray.from_kif(k, i, f, HWConfig(1, -1, -1))  # matmul sets the solver options
     out = matmul(inp, kernel)
     if bias is not None:
         out = out + np.asarray(bias, np.float64).ravel()

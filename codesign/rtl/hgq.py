@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw_models.da import SOLVER_OPTIONS, matmul
+from hw_models.da import matmul
 
 from ..errors import CodesignError
 from .network import pool_geometry, pool_windows, reduce_windows, round_half_even, to_array, windows
@@ -146,7 +146,7 @@ def build(model):
     """(inputs, outputs) da4ml arrays of an HGQ proxy model; its inputs are `input_grid(model, x)`."""
     from da4ml.trace import FixedVariableArrayInput
 
-    inp = FixedVariableArrayInput(tuple(model.input_shape[1:]), solver_options=SOLVER_OPTIONS)
+    inp = FixedVariableArrayInput(tuple(model.input_shape[1:]))
     values = {model.layers[1].name: _quantize(inp, model.layers[1])}  # declares the grid input_grid() produced
     out = None
     for layer in model.layers[2:]:
@@ -218,7 +218,7 @@ def build_kernel(model, stage):
     from da4ml.trace import FixedVariableArrayInput
 
     ((src, shape),) = stage.inputs
-    inp = FixedVariableArrayInput((int(np.prod(shape)),), solver_options=SOLVER_OPTIONS)
+    inp = FixedVariableArrayInput((int(np.prod(shape)),))
     before = model.get_layer(src)  # the value as its quantizer shaped it: before any Flatten/Reshape
     while type(before).__name__ in WIRING:
         before = _parent(before)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw_models.da import SOLVER_OPTIONS, matmul  # (importing it makes da4ml's constants exact: da4ml_fixes)
+from hw_models.da import matmul  # every constant-matrix product; importing it makes da4ml exact (da4ml_fixes)
 
 from ..errors import CodesignError
 from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
@@ -260,7 +260,7 @@ def build(graph: TypedGraph, until: str | None = None):
     nodes = [n for n in graph.nodes if n.kind is not LayerKind.SOFTMAX]
     until = until or nodes[-1].name
     first = nodes[0]
-    inp = FixedVariableArrayInput(tuple(graph.keras_model.input_shape[1:]), solver_options=SOLVER_OPTIONS)
+    inp = FixedVariableArrayInput(tuple(graph.keras_model.input_shape[1:]))
     values = {first.name: cast(inp, input_spec_of(graph, first.name), f"input '{first.name}'")}
     for node in nodes[1:]:
         values[node.name] = _node_value(graph, node, values)
@@ -276,7 +276,7 @@ def build_kernel(graph: TypedGraph, nodes: list[LayerPrecision], inputs: list[tu
     windows (a pooling one is; a convolution is then computed there alone, without its padding)."""
     from da4ml.trace import FixedVariableArrayInput
 
-    inp = FixedVariableArrayInput((sum(int(np.prod(shape)) for _, shape in inputs),), solver_options=SOLVER_OPTIONS)
+    inp = FixedVariableArrayInput((sum(int(np.prod(shape)) for _, shape in inputs),))
     values, start = {}, 0
     for name, shape in inputs:
         size = int(np.prod(shape))

@@ -121,11 +121,6 @@ def waiting(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
-def trained_cost(ctx: Context, params: dict, kernels: dict):
-    """The candidate's Estimate with its fine-tuned weights (zero / power-of-two counts change in training)."""
-    return candidate_cost(ctx, params, kernels)
-
-
 def _bits(params: dict) -> str:
     """A candidate in one short string: layer:weight/activation bits, then the rest (strategy, reuse)."""
     layers: dict[str, dict] = {}
@@ -187,7 +182,8 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             study.tell(trial, state=TrialState.FAIL)
             retry_stale(study, trial)
             raise
-        est = trained_cost(ctx, params, metrics["kernels"])
+        # costed again with its fine-tuned weights (zero / power-of-two counts change in training)
+        est = candidate_cost(ctx, params, metrics["kernels"])
         total = est.total
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))

@@ -18,6 +18,11 @@ BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's up
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 
 
+def totals(cost) -> dict:
+    """An Estimate's totals (a plain dict of totals as it is)."""
+    return dict(getattr(cost, "total", cost))
+
+
 @dataclass(frozen=True)
 class Budget:
     """Absolute limits (None = unconstrained); latency in clock cycles.
@@ -40,14 +45,14 @@ class Budget:
     def checked(self, cost) -> dict[str, float]:
         """The values held against the limits: an Estimate's total, or with `upper` its interval's top
         (a plain dict of totals is checked as it is)."""
-        total = dict(getattr(cost, "total", cost))
+        total = totals(cost)
         interval = getattr(cost, "interval", {}) if self.upper else {}
         return total | {k: float(interval[k][1]) for k in total if k in interval}
 
     def estimate_limits(self, reference) -> dict[str, float]:
         """The limits on the estimate itself (what a linear planner can constrain): limit x estimate / checked
         value of a reference candidate's Estimate."""
-        checked, total = self.checked(reference), dict(getattr(reference, "total", reference))
+        checked, total = self.checked(reference), totals(reference)
         return {k: v * total[k] / checked[k] if checked[k] else v for k, v in self.limits().items()}
 
     def violations(self, cost) -> dict[str, tuple[float, float]]:

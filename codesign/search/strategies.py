@@ -11,17 +11,12 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .space import Budget, SearchSpace
+from .space import Budget, SearchSpace, totals
 
 if TYPE_CHECKING:
     from hw_models.cost import Estimate
 
 CostFn = Callable[[dict], "Estimate"]  # params -> the candidate's hw_models Estimate
-
-
-def totals(cost) -> dict:
-    """An Estimate's totals (a plain dict of totals as it is)."""
-    return getattr(cost, "total", cost)
 
 
 def lut_equivalent(cost) -> float:
