@@ -12,9 +12,11 @@ and the same training budget in epochs for every method, spent as each method is
   - HGQ 0.2.6: one training from scratch with budget epochs, beta ramped log-linearly from 1e-7 to 1e-3 (the
     HGQ paper's schedule; its authors' MLP configs end at 1e-3 - 2e-3), every epoch's proxy kept while on the
     (validation accuracy, EBOPs) front, as HGQ's ParetoFront callback keeps them;
-  - codesign search (nsga2 seeded with uniform corners and the greedy path, no budget, priced as hls4ml's
-    distributed_arithmetic builds it: the judge's architecture): base float + QAT with budget/4 epochs
-    each, T trials of (budget/2)/T fine-tuning epochs.
+  - codesign search (`descent` over per-layer weight bits, activation bits and sparsity 0/50/75/90%, no
+    budget, priced as hls4ml's distributed_arithmetic builds it: the judge's architecture): base float + QAT
+    with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
+    validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
+    fine-tuned steps. The ablation (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
 A user's model (user_cnn: examples/keras_user_model, a float CNN with BatchNormalization) comes trained, so
 no method spends float epochs: uniform QKeras gets budget/4 QAT epochs per width, AutoQKeras T trials of
 budget/T epochs from the user's network, HGQ starts from the user's weights (BatchNormalization folded, as
@@ -52,8 +54,10 @@ from codesign.export import quiet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_FILES = {"digits_mlp": ROOT / "designs" / "digits_mlp.yaml", "mnist_cnn": ROOT / "designs" / "mnist_cnn.yaml",
+                "mnist_mlp": ROOT / "designs" / "mnist_mlp.yaml",
                 "user_cnn": ROOT / "examples" / "keras_user_model" / "design.yaml"}  # user_cnn: a user's model
-TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.95), "user_cnn": (0.95, 0.97)}
+TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.95), "user_cnn": (0.95, 0.97),
+           "mnist_mlp": (0.93, 0.94, 0.95)}
 WIDTHS = (8, 6, 4, 3)
 JUDGE_SAMPLES = 200  # validation inputs simulated for the RTL proof of each pick
 AQ_CONFIG = {  # quantized_bits(bits, integer, symmetric=0, keep_negative=1): full two's-complement grid
@@ -278,7 +282,28 @@ def hgq_mirror(net, inp, x, beta: float):
     return model
 
 
-def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int) -> list[Candidate]:
+# codesign's search as configured per variant: "codesign" is the product's recommended setting, the others
+# the ablation (issue 22), each with one mechanism changed: strategy; pruning (the design's sparsity axis) on
+# or off; successive halving on or off; priced as built (da4ml) or by the Latency template; epochs per step of
+# a descent (the chain then has (budget left) / that many fine-tuned steps)
+ABLATIONS = {"codesign": {"strategy": "descent", "pruning": True, "halving": False, "step_epochs": 2},
+             "codesign nsga2": {"strategy": "nsga2", "pruning": True, "halving": True},
+             "codesign -pruning": {"strategy": "descent", "pruning": False, "halving": False, "step_epochs": 2},
+             "codesign -halving": {"strategy": "nsga2", "pruning": True, "halving": False},
+             "codesign -priced as built": {"strategy": "descent", "pruning": True, "halving": False, "step_epochs": 2,
+                                           "priced_as_built": False}}
+
+
+def describe(config: dict) -> str:
+    return (f"{config['strategy']}" + (f" ({config['step_epochs']} fine-tuning epochs per step on average)"
+                                       if config.get("step_epochs") else "")
+            + f", pruning {'on' if config['pruning'] else 'off'}"
+            + f", successive halving {'on' if config['halving'] else 'off'}"
+            + f", priced {'as built (da4ml)' if config.get('priced_as_built', True) else 'by the Latency template'}")
+
+
+def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int,
+             method: str = "codesign") -> list[Candidate]:
     import csv
 
     import yaml
@@ -292,11 +317,20 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
             raw[section][key] = str((design_path.parent / raw[section][key]).resolve())
     raw["training"] = {**raw["training"], "seed": seed, "epochs": budget // 4}
     before = budget // 4 * phases(load_design(design_path))  # float (a builder's) + QAT epochs
-    # the search prices what the judge builds: hls4ml's distributed_arithmetic (da4ml adder graphs)
-    raw["target"] = {**raw.get("target", {}), "strategy": "distributed_arithmetic", "reuse_factor": 1}
-    raw["search"] = {**raw.get("search", {}), "strategy": "nsga2", "trials": trials,
-                     "finetune_epochs": max(1, (budget - before) // trials), "seed": seed}
+    # the search prices what the judge builds: hls4ml's distributed_arithmetic (da4ml adder graphs); the
+    # ablation's "-priced as built" keeps the design's Latency template estimate
+    config = ABLATIONS[method]
+    if config.get("priced_as_built", True):
+        raw["target"] = {**raw.get("target", {}), "strategy": "distributed_arithmetic", "reuse_factor": 1}
+    per_trial = config.get("step_epochs") or max(1, (budget - before) // trials)
+    steps = (budget - before) // per_trial if config.get("step_epochs") else trials
+    raw["search"] = {**raw.get("search", {}), "strategy": config["strategy"], "trials": steps,
+                     "finetune_epochs": per_trial, "seed": seed}
     raw["search"].pop("budget", None)
+    if per_trial >= 2 and config["halving"]:  # the same epochs, spread over more candidates
+        raw["search"]["halving"] = {"min_epochs": 1, "eta": 4}
+    if not config["pruning"]:
+        raw["search"]["space"] = {k: v for k, v in raw["search"].get("space", {}).items() if k != "sparsity"}
     out = []
     with tempfile.TemporaryDirectory(prefix="protocol_cs_") as tmp:
         path = Path(tmp) / design_path.name
@@ -306,7 +340,7 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         rows = [r for r in csv.DictReader((ctx.folder / "trials.csv").open()) if r["state"] == "COMPLETE"]
         for r in rows:
             _, model = trial_model(ctx, dict(r, number=int(r["number"])))
-            out.append(Candidate("codesign", f"trial {r['number']}", model, accuracy(model, x_val, y_val), budget))
+            out.append(Candidate(method, f"trial {r['number']}", model, accuracy(model, x_val, y_val), budget))
     return out
 
 
@@ -391,7 +425,11 @@ def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
     return row
 
 
-def run_seed(name: str, seed: int, budget: int, trials: int, log) -> list[dict]:
+METHODS = ("uniform QKeras", "AutoQKeras", "HGQ", *ABLATIONS)
+DEFAULT_METHODS = ("uniform QKeras", "AutoQKeras", "HGQ", "codesign")
+
+
+def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAULT_METHODS) -> list[dict]:
     design = seeded_design(name, seed, budget // 4)
     split, x_val, y_val = splits(design)
     cands: list[Candidate] = []
@@ -399,7 +437,10 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log) -> list[dict]:
     for method, make in (("uniform QKeras", lambda: uniform(design, split, x_val, y_val, budget)),
                          ("AutoQKeras", lambda: autoqkeras(design, split, x_val, y_val, budget, trials)),
                          ("HGQ", lambda: hgq(design, split, x_val, y_val, budget)),
-                         ("codesign", lambda: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials))):
+                         *((m, lambda m=m: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials, m))
+                           for m in ABLATIONS)):
+        if method not in methods:
+            continue
         start = time.perf_counter()
         made = make()
         timings[method] = time.perf_counter() - start
@@ -517,6 +558,11 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                          + (f"{ratio.mean():.2f} ± {ratio.std():.2f}" if len(ratio) else "n/a") + " |")
     lines += ["", "**Verdict** (issue 22: codesign's Yosys LUT / the peer's, paired by seed over the seeds where both "
               "reach the target, mean over those seeds):", ""] + verdicts
+    ablated = [m for m in methods if m.startswith("codesign") and m != "codesign"]
+    if ablated:
+        lines += ["", "**Ablation** (rows `codesign ...` above: codesign's search with one mechanism changed, same "
+                  "seeds and epochs; their `LUT / codesign's` column says what that mechanism buys):", ""]
+        lines += [f"- `{m}`: {describe(ABLATIONS[m])}" for m in ["codesign", *ablated]]
     fitted = sorted({r.get("estimator") or "before 2026-12-03" for r in rows if r["estimate_lut_eq"] is not None})
     lines += ["", "<details><summary>every pick</summary>", "",
               "| seed | method | candidate | targets | val acc | test acc | da4ml cost | Yosys LUT | RTL exact | "
@@ -550,7 +596,7 @@ def paired_ratios(rows: list[dict], ours: dict, method: str, target: float) -> n
 def verdict(target: float, rows: list[dict], ours: dict, methods: list[str]) -> str:
     """One line per target, issue 22's: codesign's Yosys LUT / each peer's, paired by seed over the seeds where
     both reach the target; against the cheapest peer (the largest ratio) the aim is <= 0.9, against HGQ <= 0.8."""
-    peers = [m for m in methods if m != "codesign"]
+    peers = [m for m in methods if not m.startswith("codesign")]
     if not ours:
         return f"- {target}: codesign reaches it on no seed."
     ratio = {}
@@ -591,31 +637,43 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("reports/peer_protocol.md"))
     ap.add_argument("--resume", action="store_true", help="keep this design's seeds already in OUT.json; run the "
                     "others (same epochs and trials)")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                    help="run only these (comma-separated) and keep the other methods' stored candidates and picks of "
+                         "the same seeds, epochs and trials, e.g. --methods codesign after a change to the search")
     ap.add_argument("--one-seed", type=int, default=None, help=argparse.SUPPRESS)  # a worker: one seed -> JSON
     args = ap.parse_args()
     log = lambda m: print(m, flush=True)  # noqa: E731
+    methods = [m.strip() for m in args.methods.split(",")]
+    if set(methods) - set(METHODS):
+        ap.error(f"--methods: {sorted(set(methods) - set(METHODS))}; allowed: {', '.join(METHODS)}")
     if args.one_seed is not None:
-        result = run_seed(args.design, args.one_seed, args.epochs, args.trials, log)
+        result = run_seed(args.design, args.one_seed, args.epochs, args.trials, log, methods)
         atomic_write_text(args.out, json.dumps(result, indent=1, default=float))
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     store_path = args.out.with_suffix(".json")
     store = load_store(store_path)
     kept = store.get(args.design, {})
-    same = args.resume and (kept.get("epochs"), kept.get("trials")) == (args.epochs, args.trials)
-    rows = [r for r in kept.get("rows", []) if r["seed"] in seeds] if same else []
-    candidates = [c for c in kept.get("candidates", []) if c["seed"] in seeds] if same else []
+    subset = set(methods) != set(DEFAULT_METHODS)
+    same = (args.resume or subset) and (kept.get("epochs"), kept.get("trials")) == (args.epochs, args.trials)
+    if subset and not (same and set(seeds) <= set(kept.get("seeds", []))):
+        ap.error(f"--methods {args.methods}: the other methods' results for seeds {seeds}, {args.epochs} epochs and "
+                 f"{args.trials} trials are not in {store_path}; run every method first")
+    rerun = (lambda r: r["method"] in methods) if subset else (lambda r: False)  # noqa: E731
+    rows = [r for r in kept.get("rows", []) if r["seed"] in seeds and not rerun(r)] if same else []
+    candidates = [c for c in kept.get("candidates", []) if c["seed"] in seeds and not rerun(c)] if same else []
     start = time.perf_counter()
     earlier_s = kept.get("wall_s", 0) if same else 0  # the kept seeds' time: wall_s counts every seed
     for seed in seeds:
-        if any(r["seed"] == seed for r in rows):
+        if not subset and any(r["seed"] == seed for r in rows):
             continue
         # each seed in its own process: TensorFlow and da4ml keep what 40+ candidates allocated (22 GB by the
         # third seed in one process)
         with tempfile.TemporaryDirectory(prefix="protocol_seed_") as tmp:
             part = Path(tmp) / "rows.json"
             subprocess.run([sys.executable, __file__, "--design", args.design, "--epochs", str(args.epochs),
-                            "--trials", str(args.trials), "--one-seed", str(seed), "--out", str(part)], check=True)
+                            "--trials", str(args.trials), "--one-seed", str(seed), "--out", str(part),
+                            "--methods", ",".join(methods)], check=True)
             result = json.loads(part.read_text())
             rows += result["picks"]
             candidates += result["candidates"]

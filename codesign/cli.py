@@ -369,7 +369,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
                                                           "(fractions <= 1 of the part, counts > 1, latency in "
                                                           "cycles or e.g. 250ns)"),
            budget_on: Optional[str] = typer.Option(None, "--budget-on", help=BUDGET_ON_HELP),
-           strategy: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random"),
+           strategy: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random | descent"),
            trials: Optional[int] = typer.Option(None, help="completed trials to reach"),
            finetune_epochs: Optional[int] = typer.Option(None, help="QAT fine-tuning epochs per candidate"),
            storage: Optional[str] = typer.Option(None, help="optuna storage URL (default: SQLite file in the "

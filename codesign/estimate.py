@@ -61,7 +61,7 @@ def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_confi
     is typed as hls4ml types it by default (its float weights have no exact fixed-point type)."""
     if hls_config is None and not is_float_model(keras_model):
         typed = derive(keras_model, input_spec)
-        return convert(typed, opts, out_dir), kernels_of(typed), []
+        return convert(typed, opts, out_dir, codegen=False), kernels_of(typed), []
     if hls_config is None:
         cfg = {"Model": {"Precision": HLS4ML_DEFAULT_PRECISION, "ReuseFactor": opts.reuse_factor,
                          "Strategy": opts.strategy}}

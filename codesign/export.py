@@ -126,14 +126,18 @@ def quiet():
 # x >= floor(t) differs from QKeras's BN(x) >= 0 between grid points) and whose 0/1 output re-types the next
 # Dense. hls4ml's `SkipOptimizers` config is ignored by its flows (graph.py: "effectively broken").
 TYPE_OVERRIDING_PASSES = ("merge_batch_norm_quantized_tanh", "quantize_dense_output")
+# hls4ml's distributed_arithmetic code generation: da4ml's solve of each whole kernel, unsplit (a 784x64 layer
+# runs for many minutes). An estimate needs the graph, not the code: hw_models.da costs the kernels itself.
+DA_CODEGEN_PASSES = ("distributed_arithmetic_codegen", "distributed_arithmetic_einsum_codegen")
 
 
 @contextlib.contextmanager
-def without_type_overriding_passes(backend: str):
+def without_type_overriding_passes(backend: str, also: tuple[str, ...] = ()):
+    """hls4ml's passes that would override decided types switched off (and the passes `also` names)."""
     from hls4ml.model.optimizer import get_optimizer
 
     patched = []
-    for name in TYPE_OVERRIDING_PASSES:
+    for name in TYPE_OVERRIDING_PASSES + also:
         for prefix in dict.fromkeys((backend.lower(), "vivado")):
             try:
                 opt = get_optimizer(f"{prefix}:{name}")
@@ -159,10 +163,11 @@ def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
         )
 
 
-def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False):
-    """Convert the lowered model with every type of the typed graph; check hls4ml kept each one."""
+def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool = False, codegen: bool = True):
+    """Convert the lowered model with every type of the typed graph; check hls4ml kept each one.
+    codegen=False: without hls4ml's distributed_arithmetic code generation (a graph to estimate, not to write)."""
     check_strategy(opts)
-    with without_type_overriding_passes(opts.backend):
+    with without_type_overriding_passes(opts.backend, () if codegen else DA_CODEGEN_PASSES):
         hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
     check_resolved_types(hls_model, graph.nodes)
     return hls_model

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import prune
 from .atomic import atomic_dir
 from .builders import build_model
 from .data import Split, load_npy_files, load_npz, load_split
@@ -100,7 +101,8 @@ def train_design(design: Design, progress=None, epochs: int | None = None, split
     if design.model_file is None:
         net = fit(net, split, design.training, "float baseline", progress, epochs, design.task)
     qat, design = qkeras_model(design, net, split)
-    qat = fit(qat, split, design.training, "QAT (QKeras)", progress, epochs, design.task)
+    qat = fit(qat, split, design.training, "QAT (QKeras)", progress, epochs, design.task,
+              prune.layer_sparsity(design, qat))
     metric = design.task.metric
     scores = {"float": evaluate(net, split.x_test, split.y_test, design.task)[metric],
               "qat": evaluate(qat, split.x_test, split.y_test, design.task)[metric]}

@@ -38,18 +38,25 @@ class _EpochBar:
 
 
 def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None,
-        task: Task = Task()):
-    """Train on the split's training part for the task (cross-entropy on labels, or MSE on targets / inputs)."""
+        task: Task = Task(), sparsity: dict[str, float] | None = None, ramp_epochs: int | None = None):
+    """Train on the split's training part for the task (cross-entropy on labels, or MSE on targets / inputs);
+    `sparsity` {layer: s} prunes those kernels by magnitude as training goes, ramped over `ramp_epochs`
+    (default all; 0: at the target from the start) (codesign/prune.py)."""
     import tensorflow as tf
 
+    from . import prune
     from .modelio import final_softmax
 
     epochs = training.epochs if epochs is None else epochs
+    if sparsity and epochs <= 0:
+        prune.apply(model, sparsity)
+        return model
     model.compile(tf.keras.optimizers.Adam(training.learning_rate), task.loss(logits=not final_softmax(model)),
                   metrics=[task.metric])
     model.fit(split.x_train, task.targets(split.x_train, split.y_train), epochs=epochs,
               batch_size=training.batch_size, verbose=0, shuffle=True,
-              callbacks=[_EpochBar(label, epochs, progress, task.metric)])
+              callbacks=[_EpochBar(label, epochs, progress, task.metric)]
+              + ([prune.callback(sparsity, epochs if ramp_epochs is None else ramp_epochs)] if sparsity else []))
     return model
 
 

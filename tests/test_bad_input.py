@@ -239,6 +239,9 @@ def test_version():
      "--storage journal:/missing/dir/x.log: folder /missing/dir does not exist"),
     (["learn", "designs/mnist_cnn.yaml"], "designs/mnist_cnn.yaml: model.builder: learned quantization supports mlp "
                                           "designs"),
+    (["search", "designs/digits_mlp.yaml", "--strategy", "descent", "--workers", "2"],
+     "strategy descent is one chain of candidates, each trained from the one before: run it without workers "
+     "(--workers 1, no `codesign worker`)"),
 ])
 def test_cheap_checks_come_before_training(tmp_path, args, message):
     """Refused before the base model is trained (issue 25): the output is that one line, no epoch progress."""

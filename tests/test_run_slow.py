@@ -34,3 +34,28 @@ def test_run_digits_design(tmp_path):
     est = saved["estimate"]
     assert est["part"] == "xcvu13p-flga2577-2-e" and [r["name"] for r in est["layers"]][:2] == ["pixels", "fc1"]
     assert f"| **total** | | | **{est['total']['lut']:,.0f}** |" in report and "Utilisation of the part: LUT" in report
+
+
+def test_run_prunes_a_layer_as_the_design_file_says(tmp_path):
+    """`quantization.layers.fc1.sparsity: 0.75` (hls4ml tutorial style pruning): exact zeros in the trained QKeras
+    kernel and in the HLS weights, the design still bit-exact."""
+    import numpy as np
+    import yaml
+
+    from codesign.modelio import load_model
+
+    raw = yaml.safe_load(open("designs/digits_mlp.yaml"))
+    raw["quantization"]["layers"]["fc1"]["sparsity"] = 0.75
+    raw.pop("search")
+    design = tmp_path / "pruned.yaml"
+    design.write_text(yaml.safe_dump(raw))
+    results = run_design(design, tmp_path, epochs=2, log=lambda m: None)
+    assert results["validation"]["bit_exact_fraction"] == 1.0
+    model = load_model(tmp_path / "digits_mlp" / "model_qat.h5")
+    fc1 = model.get_layer("fc1")
+    assert int(np.sum(fc1.kernel.numpy() == 0)) == 1536  # 0.75 x 64 x 32
+    assert int(np.sum(np.asarray(fc1.kernel_quantizer_internal(fc1.kernel)) == 0)) >= 1536
+    assert float(np.mean(model.get_layer("fc2").kernel.numpy() == 0)) < 0.1  # only the named layer
+    hls = np.array(open(tmp_path / "digits_mlp" / "hls_project" / "firmware" / "weights" / "w2.txt").read()
+                   .split(","), float)
+    assert hls.size == 2048 and int(np.sum(hls == 0)) >= 1536

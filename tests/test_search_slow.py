@@ -229,3 +229,60 @@ def test_da_strategy_searched_and_front_judged_by_yosys(tmp_path):
     cost_model = json.loads((folder / "search.json").read_text())["cost_model"]
     assert cost_model.startswith("Latency: the hls4ml Latency template") and \
         "distributed_arithmetic: da4ml's adder-graph cost of each candidate's exact weights" in cost_model
+
+
+def test_pruned_candidates_by_successive_halving(tmp_path):
+    """Every candidate pruned (sparsity 0.5 or 0.75 per layer), trained 1 epoch and then to 2 only when promoted:
+    the trials spend the epochs of 3 full trials, the exported best holds exactly its zeros and is bit-exact."""
+    import numpy as np
+    import optuna
+
+    from codesign.modelio import load_model
+
+    design = REPO / "tests" / "data" / "search_prune.yaml"
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output[res.output.index("{"):])
+    assert summary["bit_exact_fraction"] == 1.0 and summary["testbench_bit_exact_fraction"] == 1.0
+    params = summary["best_params"]
+    assert set(params) == {"fc1.w", "fc1.a", "fc1.s", "logits.w", "logits.s"}
+    model = load_model(tmp_path / "search_prune" / "search" / "best" / "model_qat.h5")
+    for name, n in (("fc1", 64 * 16), ("logits", 16 * 10)):
+        assert int(np.sum(model.get_layer(name).kernel.numpy() == 0)) == round(params[f"{name}.s"] * n), name
+    study = optuna.load_study(study_name="search_prune-random",
+                              storage=f"sqlite:///{tmp_path / 'search_prune' / 'search' / 'study.db'}")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    epochs = [t.user_attrs["epochs"] for t in done]
+    assert sum(epochs) >= 6 and set(epochs) <= {0, 1, 2}, epochs
+    base = [t for t in done if t.user_attrs.get("base")]  # the design's own bits are not all choices (sparsity 0)
+    assert not base and "- base model: its bits are not all choices of the space" in res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("- trial ")]
+    assert all(re.search(r"fc1:\d/6@(50|75)% logits:\d/-@(50|75)%: validation accuracy .*, [12] of 2 epochs\)$", ln)
+               for ln in lines), lines
+
+
+def test_descent_walks_one_notch_per_step_from_the_base_model(tmp_path):
+    """strategy descent: trial 0 is the base model as trained; every later trial lowers one knob by one notch of
+    the trial before it and starts from that trial's weights, down to the narrowest design; steps that cost
+    no loss spend no epochs, and the chain spends the epochs of --trials fine-tuned trials at most."""
+    import optuna
+
+    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(tmp_path), "--strategy", "descent", "--trials", "20"])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="search_tiny-descent",
+                              storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")
+    done = sorted((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
+    assert done[0].user_attrs["base"] and done[0].user_attrs["epochs"] == 0
+    assert done[0].params == {"fc1.w": 6, "fc1.a": 6, "logits.w": 6}
+    order = {"fc1.w": [6, 4, 2], "fc1.a": [6, 3], "logits.w": [6, 4, 2]}
+    for before, after in zip(done, done[1:]):
+        # a step that costs (almost) no validation loss is a candidate as it is: no epochs
+        assert after.user_attrs["parent"] == before.number
+        assert (after.user_attrs["epochs"] == 0) == bool(after.user_attrs.get("free"))
+        moved = {k: (before.params[k], v) for k, v in after.params.items() if v != before.params[k]}
+        assert len(moved) == 1, moved
+        (key, (a, b)), = moved.items()
+        assert order[key].index(b) == order[key].index(a) + 1
+    assert done[-1].params == {"fc1.w": 2, "fc1.a": 3, "logits.w": 2} and len(done) == 1 + 2 + 1 + 2
+    assert 20 - 2 <= sum(t.user_attrs["epochs"] for t in done) <= 20  # the epochs of 20 trials of 1 epoch
+    assert "- trial 5 fc1:2/3 logits:2/-" in res.output

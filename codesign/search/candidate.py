@@ -12,18 +12,23 @@ from ..estimate import graph_assignment
 from ..export import DA, reuse_for
 from ..lower import WeightSource, quantized_values
 from ..precision import TypedGraph, derive
+from ..prune import pruned
 from ..quantizers import activation_spec
 from .context import Context
+from .space import KNOBS, split_param
 
 
 def design_variant(design: Design, params: dict) -> Design:
-    """Per-layer weight/activation bits and the global reuse factor/strategy of one candidate."""
+    """Per-layer weight/activation bits and sparsity, and the global reuse factor/strategy of one candidate."""
     layer_quant = dict(design.layer_quant)
-    names = {k.rsplit(".", 1)[0] for k in params if k.endswith((".w", ".a"))}
-    for name in names:
-        base = design.quant_for(name)
-        layer_quant[name] = dataclasses.replace(base, weight_bits=int(params.get(f"{name}.w", base.weight_bits)),
-                                                activation_bits=int(params.get(f"{name}.a", base.activation_bits)))
+    changes: dict[str, dict] = {}
+    for key, value in params.items():
+        if split_param(key):
+            name, knob = split_param(key)
+            field = KNOBS[knob]
+            changes.setdefault(name, {})[field] = float(value) if field == "sparsity" else int(value)
+    for name, change in changes.items():
+        layer_quant[name] = dataclasses.replace(design.quant_for(name), **change)
     strategy = str(params.get("strategy", design.export.strategy))
     reuse = int(reuse_for(strategy, params.get("reuse_factor", design.export.reuse_factor)))
     export = dataclasses.replace(design.export, reuse_factor=reuse, strategy=strategy)
@@ -38,7 +43,8 @@ def candidate_graph(ctx: Context, params: dict, kernels: dict | None = None) -> 
     for name in ctx.space.layers:
         kq, bq, aq = layer_quantizers(variant.quant_for(name))
         kernel, bias = ctx.base_model.get_layer(name).get_weights()[:2]
-        kernel = kernels[name] if kernels and name in kernels else quantized_values(kq, kernel)
+        kernel = kernels[name] if kernels and name in kernels else \
+            quantized_values(kq, pruned(kernel, variant.quant_for(name).sparsity))
         weights[name] = WeightSource(kernel, kq, quantized_values(bq, bias), bq)
         if name in ctx.space.activation_layers:
             overrides[f"{name}_relu"] = activation_spec(aq, f"layer '{name}_relu'")
@@ -69,3 +75,19 @@ def cost_model_text(ctx: Context) -> str:
         else:
             parts.append(f"{s}: the hls4ml {s} template fitted on Vivado/Vitis reports (synthesis level)")
     return "; ".join(parts)
+
+
+def base_params(ctx: Context) -> dict | None:
+    """The design's own settings as a candidate (the trained base QAT model), None when one is not a choice of
+    the space."""
+    params = {}
+    for key, choices in ctx.space.params().items():
+        if split_param(key):
+            layer, knob = split_param(key)
+            value = getattr(ctx.design.quant_for(layer), KNOBS[knob])
+        else:
+            value = {"reuse_factor": ctx.design.export.reuse_factor, "strategy": ctx.design.export.strategy}[key]
+        if value not in choices:
+            return None
+        params[key] = value
+    return params

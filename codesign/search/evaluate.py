@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import prune
 from ..pipeline import qkeras_model
 from ..tasks import Task
 from ..train import fit, seed_everything, transfer_weights
@@ -36,17 +37,34 @@ def val_metrics(model, x: np.ndarray, y: np.ndarray | None, task: Task) -> tuple
     return acc, loss
 
 
-def evaluate(ctx: Context, params: dict, seed: int, weights_path=None) -> dict:
+def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: list[int] | None = None,
+             promote=None, start_from=None) -> dict:
+    """Fine-tune the candidate and score it on the validation split after each rung (cumulative epochs; default
+    the search's rungs, [0]: the base weights as they are, pruned at once). After every rung but the last,
+    `promote(rung_index, score)` decides whether it trains on (successive halving); else it stops there.
+    `start_from`: a weights file to start from instead of the base model's (a descent step's parent)."""
     import tensorflow as tf
 
     seed_everything(seed)
     tf.keras.backend.clear_session()
     variant, model = variant_model(ctx, params)
-    if ctx.settings.finetune_epochs:
-        fit(model, ctx.split, variant.training, "fine-tune", None, ctx.settings.finetune_epochs, ctx.design.task)
-    score, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
+    if start_from is not None:
+        model.load_weights(str(start_from))
+    sparsity = prune.layer_sparsity(variant, model)
+    rungs = ctx.settings.rungs() if rungs is None else rungs
+    done = 0
+    for i, epochs in enumerate(rungs):
+        if epochs > done:  # the first rung ramps the sparsity up; later ones hold it
+            fit(model, ctx.split, variant.training, "fine-tune", None, epochs - done, ctx.design.task, sparsity,
+                ramp_epochs=None if done == 0 else 0)
+        elif done == 0:
+            prune.apply(model, sparsity)
+        done = epochs
+        score, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
+        if i + 1 < len(rungs) and promote is not None and not promote(i, score):
+            break
     if weights_path is not None:
         model.save_weights(str(weights_path))
     kernels = {name: np.asarray(model.get_layer(name).kernel_quantizer_internal(model.get_layer(name).kernel))
                for name in ctx.space.layers}
-    return {"val_score": score, "val_loss": loss, "kernels": kernels}
+    return {"val_score": score, "val_loss": loss, "kernels": kernels, "epochs": done}

@@ -32,12 +32,12 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
                      f"{float(r['lut']):,.0f} | {float(r['dsp']):,.0f} | {float(r['latency_cycles']):,.0f} | "
                      f"`{r['params']}` |")
     lines += ["", "![Pareto fronts](pareto.png)", "", "## Sensitivity", "",
-              "Measured: validation loss increase when only that knob is lowered (the rest at the widest choice, "
+              "Measured: validation loss increase when only that knob is lowered (bits) or raised (sparsity; the rest at the widest choice, "
               "no fine-tuning). Hessian: Hutchinson trace of the loss w.r.t. the layer's kernel and HAWQ-v2 "
               "Omega = Tr(H)/n x ||Q(W) - W||^2.", "",
-              f"| param | bits | delta loss | delta {metric} |", "|---|---|---|---|"]
+              f"| param | choice | delta loss | delta {metric} |", "|---|---|---|---|"]
     for r in sens["measured"]:
-        lines.append(f"| {r['param']} | {r['bits']} | {r['delta_loss']:.4f} | {r['delta_score']:.4f} |")
+        lines.append(f"| {r['param']} | {r['choice']} | {r['delta_loss']:.4f} | {r['delta_score']:.4f} |")
     lines += ["", "| layer | weight bits | Hessian trace | Omega |", "|---|---|---|---|"]
     for r in sens["hessian"]:
         lines.append(f"| {r['layer']} | {r['bits']} | {r['trace']:.4g} | {r['omega']:.3g} |")

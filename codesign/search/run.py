@@ -12,11 +12,11 @@ from ..atomic import atomic_dir, atomic_write_text
 from ..errors import CodesignError
 from . import results as R
 from . import sensitivity as S
-from .candidate import candidate_cost, cost_model_text
+from .candidate import base_params, candidate_cost, cost_model_text
 from .context import BASE_SECTIONS, Context, design_key, prepare
 from .judge import JUDGES, judge_front, write_summary
 from .runner import completed, open_study, recover_interrupted, storage_for, work
-from .strategies import greedy_path, ilp_plans, pick_feasible, population_for, spread, uniform_corners
+from .strategies import greedy_path, lut_equivalent, ilp_plans, pick_feasible, population_for, spread, uniform_corners
 
 
 def check_feasible(ctx: Context) -> None:
@@ -37,13 +37,15 @@ def check_feasible(ctx: Context) -> None:
     need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items()) or \
         "no single candidate meets every limit at once"
     raise CodesignError(f"infeasible budget: even the narrowest candidates (weights {min(ctx.space.weight_bits)} "
-                        f"bits, activations {min(ctx.space.activation_bits)} bits, every reuse factor and strategy) "
+                        f"bits, activations {min(ctx.space.activation_bits)} bits, sparsity {max(ctx.space.sparsity):.0%}, "
+                        f"every reuse factor and strategy) "
                         f"need at least {need}")
 
 
 def sensitivity(ctx: Context, progress=None, log=print) -> dict:
     path = ctx.folder / "sensitivity.json"
-    key = design_key(ctx.design, BASE_SECTIONS + ("search",))  # the space and base model it was measured on
+    # the space and base model it was measured on; v2: rows name their "choice" (bits or sparsity)
+    key = design_key(ctx.design, BASE_SECTIONS + ("search",)) + ":v2"
     if path.is_file():
         cached = json.loads(path.read_text())
         if cached.get("key") == key:
@@ -86,7 +88,9 @@ def seed(ctx: Context, study, sens: dict, log=print) -> None:
     cost = lambda p: candidate_cost(ctx, p)  # noqa: E731
     budget_ok = lambda p: not ctx.budget.violations(cost(p))  # noqa: E731
     half = max(1, ctx.settings.trials // 2)
-    corners = spread([c for c in uniform_corners(ctx.space) if budget_ok(c)], max(1, half // 2))
+    # corners (every width x sparsity) spread along their cost, cheapest to widest
+    corners = sorted((c for c in uniform_corners(ctx.space) if budget_ok(c)), key=lambda c: -lut_equivalent(cost(c)))
+    corners = spread(corners, max(1, half // 2))
     path = [p for p in greedy_path(ctx.space, S.additive_table(sens["measured"]), cost) if budget_ok(p)]
     # the path's interior: its ends are the widest and the narrowest candidates
     seeds = corners + [p for p in spread(path[1:-1], half - len(corners)) if p not in corners]
@@ -97,6 +101,20 @@ def seed(ctx: Context, study, sens: dict, log=print) -> None:
     log(f"- seeded: {n_corners} uniform corner(s) and {len(seeds[:half]) - n_corners} point(s) of the greedy path, "
         f"then {ctx.settings.strategy}" + (f" (population {population_for(ctx.settings.trials)})"
                                            if ctx.settings.strategy == "nsga2" else ""))
+
+
+def add_base(ctx: Context, study, log=print) -> None:
+    """The base QAT model, trained before the search, is a candidate as it is (no fine-tuning, no epochs):
+    enqueued once, after the planned and seeded candidates."""
+    if "base_added" in study.user_attrs:
+        return
+    params = base_params(ctx)
+    study.set_user_attr("base_added", params is not None)
+    if params is None:
+        log("- base model: its bits are not all choices of the space, so it is not a candidate")
+        return
+    study.enqueue_trial(params, user_attrs={"base": True})
+    log("- base model: a candidate as trained (no fine-tuning)")
 
 
 def _worker_command(design: Path, out_root: Path, storage: str | None, overrides: dict) -> list[str]:
@@ -110,7 +128,19 @@ def _worker_command(design: Path, out_root: Path, storage: str | None, overrides
     return cmd
 
 
+def one_chain(design: Path, overrides: dict, workers: int) -> None:
+    """Before any training: a descent is one chain and takes no workers."""
+    from ..design import load_design
+    from .space import search_settings
+
+    loaded = load_design(design)
+    if workers > 1 and search_settings(loaded.path, loaded.extra.get("search") or {}, overrides).strategy == "descent":
+        raise CodesignError("strategy descent is one chain of candidates, each trained from the one before: "
+                            "run it without workers (--workers 1, no `codesign worker`)")
+
+
 def run_worker(design: Path, out_root: Path, storage: str | None, overrides: dict, progress=None, log=print) -> int:
+    one_chain(design, overrides, 2)
     ctx = prepare(design, out_root, overrides, train_base=False, log=log)
     study = open_study(ctx, storage, create=False)
     return work(ctx, study, ctx.settings.trials, progress, log)
@@ -178,6 +208,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
         require_synthesis_tools()
     if storage is not None:  # reachable before hours of training, not after
         storage_for(storage, Path(out_root))
+    one_chain(design, overrides, workers)
     ctx = prepare(design, out_root, overrides, train_base=True, log=log, progress=progress)
     log(f"- cost model: {cost_model_text(ctx)}")
     check_feasible(ctx)
@@ -188,6 +219,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     sens = sensitivity(ctx, progress, log)
     plan(ctx, study, sens, log)
     seed(ctx, study, sens, log)
+    add_base(ctx, study, log)
     procs = [subprocess.Popen(_worker_command(design, out_root, storage, overrides), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(max(0, workers - 1))]
     here = work(ctx, study, ctx.settings.trials, progress, log)

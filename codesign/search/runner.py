@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import CodesignError
 from .candidate import candidate_cost
 from .context import Context
+from .space import split_param
 from .evaluate import evaluate
 from .strategies import lut_equivalent, population_for, sampler
 
@@ -24,7 +25,8 @@ GRACE_S = int(os.environ.get("CODESIGN_GRACE_S", "60"))
 
 def retry_stale(study, trial) -> None:
     """Heartbeat-stale trial (its worker died): run its candidate again, marked as a retry."""
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    kept = {k: trial.user_attrs[k] for k in ("base", "parent", "free", "step_epochs") if k in trial.user_attrs}
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **kept})
 
 
 def storage_for(url: str | None, folder: Path):
@@ -121,17 +123,57 @@ def waiting(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
+def rungs_of(trial) -> list[int] | None:
+    """A trial's training: none for the base model and a descent's free step, a descent step's own epochs,
+    else the search's rungs (None)."""
+    if trial.user_attrs.get("base") or trial.user_attrs.get("free"):
+        return [0]
+    return [trial.user_attrs["step_epochs"]] if "step_epochs" in trial.user_attrs else None
+
+
+def parent_weights(ctx: Context, trial):
+    """The weights a trial starts from: its parent trial's (a descent step), else None (the base model's)."""
+    parent = trial.user_attrs.get("parent")
+    return None if parent is None else ctx.folder / "trials" / f"trial_{parent}.weights.h5"
+
+
+def used(ctx: Context, study) -> float:
+    """Trials spent: completed trials; with successive halving or a descent, their fine-tuning epochs in units
+    of a fully trained candidate (the base model and candidates scored as they are cost none)."""
+    if not ctx.settings.halving and ctx.settings.strategy != "descent":
+        return completed(study)
+    from optuna.trial import TrialState
+
+    epochs = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return epochs / ctx.settings.finetune_epochs
+
+
+def promote(ctx: Context, study, trial, rung: int, score: float) -> bool:
+    """Successive halving across cost (asynchronous, as ASHA: Li et al. 2020): a trial scored at a rung trains
+    on when it is among the best 1/eta of the trials scored at that rung that cost no more than it (by the
+    cost model before training); the cheapest so far always does."""
+    key = f"rung_{rung}"
+    trial.set_user_attr(key, score)
+    cost = trial.user_attrs["planned_lut_equivalent"]
+    cheaper = [t.user_attrs[key] for t in study.get_trials(deepcopy=False)
+               if t.number != trial.number and key in t.user_attrs and t.user_attrs["planned_lut_equivalent"] <= cost]
+    better = sum(s > score for s in cheaper)
+    return better < max(1.0, (len(cheaper) + 1) / ctx.settings.eta)
+
+
 def _bits(params: dict) -> str:
-    """A candidate in one short string: layer:weight/activation bits, then the rest (strategy, reuse)."""
+    """A candidate in one short string: layer:weight/activation bits (@ sparsity), then the rest (strategy,
+    reuse)."""
     layers: dict[str, dict] = {}
     rest = []
     for key, value in sorted(params.items()):
-        name, dot, axis = key.rpartition(".")
-        if dot and axis in ("w", "a"):
-            layers.setdefault(name, {})[axis] = value
+        if split_param(key):
+            name, knob = split_param(key)
+            layers.setdefault(name, {})[knob] = value
         else:
             rest.append(f"{key}={value}")
-    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" for n, b in layers.items()]
+    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" + (f"@{b['s']:.0%}" if b.get("s") else "")
+             for n, b in layers.items()]
     return " ".join(parts + rest)
 
 
@@ -142,15 +184,19 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     from optuna.trial import TrialState
 
     dists = distributions(ctx)
-    planned = ctx.settings.strategy in ("greedy", "ilp")
+    planned = ctx.settings.strategy in ("greedy", "ilp", "descent")
     weights_dir = ctx.folder / "trials"
     weights_dir.mkdir(exist_ok=True)
     task = progress.add_task(f"trials ({ctx.settings.strategy})", total=n_trials,
-                             completed=completed(study)) if progress else None
+                             completed=used(ctx, study)) if progress else None
     done_here, rejects = 0, 0
-    if 0 < completed(study) < n_trials:
-        log(f"- resuming: {completed(study)} of {n_trials} trials done")
-    while completed(study) < n_trials and rejects < MAX_REJECTS:
+    if 0 < used(ctx, study) < n_trials:
+        log(f"- resuming: {used(ctx, study):g} of {n_trials} trials done")
+    while used(ctx, study) < n_trials and rejects < MAX_REJECTS:
+        if ctx.settings.strategy == "descent" and waiting(study) == 0:
+            from .descent import next_step
+
+            next_step(ctx, study, log)
         if planned and waiting(study) == 0:
             break
         recover_interrupted(study)  # a worker elsewhere may have died since
@@ -163,6 +209,7 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("params_json", json.dumps(params, sort_keys=True))
         trial.set_user_attr("estimate", {k: round(v, 1) for k, v in total.items()})
         trial.set_user_attr("lut_equivalent", round(lut_equivalent(total), 1))
+        trial.set_user_attr("planned_lut_equivalent", round(lut_equivalent(total), 1))
         trial.set_user_attr("worker", os.getpid())
         over = ctx.budget.violations(est)
         if over:
@@ -177,7 +224,10 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         try:
             with get_heartbeat_thread(trial._trial_id, study._storage):  # as Study.optimize does (_optimize.py)
                 metrics = evaluate(ctx, params, seed=ctx.settings.seed + trial.number,
-                                   weights_path=weights_dir / f"trial_{trial.number}.weights.h5")
+                                   weights_path=weights_dir / f"trial_{trial.number}.weights.h5",
+                                   rungs=rungs_of(trial),
+                                   promote=lambda i, score: promote(ctx, study, trial, i, score),
+                                   start_from=parent_weights(ctx, trial))
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli.main): failed and enqueued again, so a resume runs it
             study.tell(trial, state=TrialState.FAIL)
             retry_stale(study, trial)
@@ -190,13 +240,17 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("within_budget", not ctx.budget.violations(est))
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 2))
         trial.set_user_attr("val_loss", metrics["val_loss"])
+        trial.set_user_attr("epochs", metrics["epochs"])
         study.tell(trial, [metrics["val_score"], lut_equivalent(total), total["latency_cycles"]])
         log(f"- trial {trial.number} {_bits(params)}: validation {ctx.design.task.metric} "
             f"{ctx.design.task.shown(metrics['val_score']):.4g}, LUT + 55 DSP {lut_equivalent(total):,.0f}, "
-            f"latency {total['latency_cycles']:.0f} cycles ({time.perf_counter() - start:.0f} s)")
+            f"latency {total['latency_cycles']:.0f} cycles ({time.perf_counter() - start:.0f} s"
+            + (f", {metrics['epochs']} of {ctx.settings.finetune_epochs} epochs" if ctx.settings.halving else
+               f", {metrics['epochs']} epochs" if ctx.settings.strategy == "descent" else "")
+            + ")")
         done_here += 1
         if progress:
-            progress.update(task, completed=completed(study),
+            progress.update(task, completed=used(ctx, study),
                             description=f"trials ({ctx.settings.strategy}) {ctx.design.task.metric}="
                                         f"{ctx.design.task.shown(metrics['val_score']):.3g}")
     return done_here

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import Context
+from .space import KNOB_NAMES, split_param
 from .evaluate import val_metrics, variant_model
 
 
@@ -17,20 +18,30 @@ def measured(ctx: Context, progress=None) -> list[dict]:
     task_kind = ctx.design.task
     ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], ctx.x_val, ctx.y_val, task_kind)
     rows = []
-    keys = [(k, v) for k, v in ctx.space.params().items() if k.endswith((".w", ".a"))]
+    keys = [(k, ctx.space.ordered(k)) for k in ctx.space.params() if split_param(k)]
     task = progress.add_task("sensitivity (measured)", total=sum(len(v) for _, v in keys)) if progress else None
     for key, choices in keys:
-        for bits in choices:
-            params = dict(top, **{key: bits})
+        layer, knob = split_param(key)
+        for choice in choices:
+            params = dict(top, **{key: choice})
             tf.keras.backend.clear_session()
-            score, loss = (ref_score, ref_loss) if bits == top[key] else val_metrics(
-                variant_model(ctx, params)[1], ctx.x_val, ctx.y_val, task_kind)
-            rows.append({"layer": key.rsplit(".", 1)[0], "knob": "weights" if key.endswith(".w") else "activations",
-                         "param": key, "bits": int(bits), "val_loss": loss, "val_score": score,
+            score, loss = (ref_score, ref_loss) if choice == top[key] else val_metrics(
+                _pruned_at_once(ctx, params), ctx.x_val, ctx.y_val, task_kind)
+            rows.append({"layer": layer, "knob": KNOB_NAMES[knob], "param": key, "choice": choice,
+                         "val_loss": loss, "val_score": score,
                          "delta_loss": max(0.0, loss - ref_loss), "delta_score": ref_score - score})
             if progress:
                 progress.advance(task)
     return rows
+
+
+def _pruned_at_once(ctx: Context, params: dict):
+    """The candidate's model with its sparsity applied at once (no fine-tuning), as measured."""
+    from .. import prune
+
+    variant, model = variant_model(ctx, params)
+    prune.apply(model, prune.layer_sparsity(variant, model))
+    return model
 
 
 def hutchinson_traces(ctx: Context, probes: int = 16, batch: int = 256, seed: int = 0) -> dict[str, float]:
@@ -82,6 +93,6 @@ def hawq_omega(ctx: Context, traces: dict[str, float]) -> list[dict]:
     return rows
 
 
-def additive_table(rows: list[dict]) -> dict[tuple[str, int], float]:
-    """(param, bits) -> measured loss increase, the additive sensitivity the greedy and ILP minimise."""
-    return {(r["param"], r["bits"]): r["delta_loss"] for r in rows}
+def additive_table(rows: list[dict]) -> dict[tuple[str, float], float]:
+    """(param, choice) -> measured loss increase, the additive sensitivity the greedy and ILP minimise."""
+    return {(r["param"], r["choice"]): r["delta_loss"] for r in rows}

@@ -9,13 +9,30 @@ from hw_models import Part
 
 from ..errors import CodesignError
 from ..export import DA, STRATEGIES
+from ..prune import SPARSITY_RANGE
 
-STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random")
+STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
-SPACE_KEYS = ("weight_bits", "activation_bits", "reuse_factors", "strategies")
-SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "budget", "budget_on", "space", "seed")
+SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "reuse_factors", "strategies")
+SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed")
+HALVING_KEYS = ("min_epochs", "eta")
 BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's upper bound (p90), or the estimate
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
+
+
+# A per-layer candidate parameter is "<layer>.<knob>"; each knob sets one LayerQuant field.
+KNOBS = {"w": "weight_bits", "a": "activation_bits", "s": "sparsity"}
+KNOB_NAMES = {"w": "weights", "a": "activations", "s": "sparsity"}
+
+
+def param(layer: str, knob: str) -> str:
+    return f"{layer}.{knob}"
+
+
+def split_param(key: str) -> tuple[str, str] | None:
+    """(layer, knob) of a per-layer parameter, None for a global one (reuse_factor, strategy)."""
+    name, dot, knob = key.rpartition(".")
+    return (name, knob) if dot and knob in KNOBS else None
 
 
 def totals(cost) -> dict:
@@ -106,26 +123,39 @@ class SearchSpace:
     layers: tuple[str, ...]                 # quantized layers searched (weights + their activation)
     weight_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
     activation_bits: tuple[int, ...] = (3, 4, 5, 6, 8)
+    sparsity: tuple[float, ...] = (0.0,)   # fractions of each kernel pruned (a knob when there are several)
     reuse_factors: tuple[int, ...] = (1,)
     strategies: tuple[str, ...] = ("Latency",)
     activation_layers: tuple[str, ...] = field(default=())  # layers whose activation bits matter
 
     def params(self) -> dict[str, tuple]:
         """Optuna parameter names and their choices."""
-        p = {f"{name}.w": self.weight_bits for name in self.layers}
-        p.update({f"{name}.a": self.activation_bits for name in self.activation_layers})
+        p = {param(name, "w"): self.weight_bits for name in self.layers}
+        p.update({param(name, "a"): self.activation_bits for name in self.activation_layers})
+        if len(self.sparsity) > 1:
+            p.update({param(name, "s"): self.sparsity for name in self.layers})
         if len(self.reuse_factors) > 1:
             p["reuse_factor"] = self.reuse_factors
         if len(self.strategies) > 1:
             p["strategy"] = self.strategies
         return p
 
+    def ordered(self, key: str) -> list:
+        """A parameter's choices, widest first: bits (and reuse factors) largest first, sparsity smallest
+        first, strategies as given. top() takes the first of each, bottom() the last."""
+        choices = self.params()[key]
+        if key == "strategy":
+            return list(choices)
+        knob = split_param(key)
+        return sorted(choices, reverse=not (knob and knob[1] == "s"))
+
     def top(self) -> dict:
-        """The widest candidate (every choice at its largest)."""
-        return {k: max(v) if k != "strategy" else v[0] for k, v in self.params().items()}
+        """The widest candidate (every choice at its most costly)."""
+        return {k: self.ordered(k)[0] for k in self.params()}
 
     def bottom(self) -> dict:
-        return {k: min(v) if k != "strategy" else v[-1] for k, v in self.params().items()}
+        """The narrowest candidate (every choice at its cheapest)."""
+        return {k: self.ordered(k)[-1] for k in self.params()}
 
 
 @dataclass(frozen=True)
@@ -137,6 +167,22 @@ class SearchSettings:
     budget: dict | str | None = None
     budget_on: str = "upper"
     space: dict = field(default_factory=dict)
+    halving: dict | None = None   # successive halving: {min_epochs, eta} (Li et al. 2020, ASHA)
+
+    def rungs(self) -> list[int]:
+        """Cumulative fine-tuning epochs at which a trial is scored: min_epochs x eta^k below finetune_epochs,
+        then finetune_epochs; one rung (finetune_epochs) without halving."""
+        if not self.halving:
+            return [self.finetune_epochs]
+        out, e = [], int(self.halving.get("min_epochs", 1))
+        while e < self.finetune_epochs:
+            out.append(e)
+            e *= int(self.halving.get("eta", 3))
+        return out + [self.finetune_epochs]
+
+    @property
+    def eta(self) -> int:
+        return int((self.halving or {}).get("eta", 3))
 
 
 def _int_tuple(value, where: str, low: int, high: int) -> tuple[int, ...]:
@@ -161,6 +207,24 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
         v = getattr(s, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
             raise CodesignError(f"{where}.{key}: {v!r}; allowed: an integer >= {low}")
+    if s.strategy == "descent" and s.finetune_epochs < 1:
+        raise CodesignError(f"{where}.finetune_epochs: 0; allowed with strategy descent: an integer >= 1 (its "
+                            "fine-tuned steps share trials x finetune_epochs epochs)")
+    if s.halving is not None and s.strategy == "descent":
+        raise CodesignError(f"{where}.halving: not with strategy descent (each of its steps trains on from the last "
+                            "one); allowed with greedy, ilp, nsga2, random")
+    if s.halving is not None:
+        h = s.halving
+        if not isinstance(h, dict) or set(h) - set(HALVING_KEYS):
+            raise CodesignError(f"{where}.halving: {h!r}; allowed: a mapping with {', '.join(HALVING_KEYS)}, "
+                                "e.g. {min_epochs: 1, eta: 3}")
+        for key, low in (("min_epochs", 1), ("eta", 2)):
+            v = h.get(key, low if key == "min_epochs" else 3)
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise CodesignError(f"{where}.halving.{key}: {v!r}; allowed: an integer >= {low}")
+        if h.get("min_epochs", 1) >= s.finetune_epochs:
+            raise CodesignError(f"{where}.halving.min_epochs: {h.get('min_epochs', 1)}; allowed: fewer than "
+                                f"finetune_epochs ({s.finetune_epochs}), the epochs of a fully trained candidate")
     if not isinstance(s.space, dict) or set(s.space) - set(SPACE_KEYS):
         raise CodesignError(f"{where}.space: unknown field(s) {sorted(set(s.space) - set(SPACE_KEYS))}; "
                             f"allowed: {', '.join(SPACE_KEYS)}")
@@ -175,6 +239,14 @@ def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layer
         kw["weight_bits"] = _int_tuple(sp["weight_bits"], f"{where}.weight_bits", 2, 16)
     if "activation_bits" in sp:
         kw["activation_bits"] = _int_tuple(sp["activation_bits"], f"{where}.activation_bits", 2, 16)
+    if "sparsity" in sp:
+        low, high = SPARSITY_RANGE
+        v = sp["sparsity"]
+        if not (isinstance(v, list) and v and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                  and low <= x <= high for x in v)):
+            raise CodesignError(f"{where}.sparsity: {v!r}; allowed: a non-empty list of fractions in {low}..{high} "
+                                "(e.g. [0, 0.5, 0.75, 0.9])")
+        kw["sparsity"] = tuple(sorted({float(x) for x in v}))
     if "reuse_factors" in sp:
         kw["reuse_factors"] = _int_tuple(sp["reuse_factors"], f"{where}.reuse_factors", 1, 4096)
     if "strategies" in sp:

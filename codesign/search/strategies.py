@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .space import Budget, SearchSpace, totals
+from .space import Budget, SearchSpace, split_param, totals
 
 if TYPE_CHECKING:
     from hw_models.cost import Estimate
@@ -32,7 +32,7 @@ def _sens(params: dict, table: dict) -> float:
 def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
     """From the widest candidate, repeatedly lower the one knob with the smallest sensitivity increase per
     LUT-equivalent saved, down to the narrowest: the path traces an accuracy/cost front."""
-    choices = {k: sorted(v) for k, v in space.params().items() if k.endswith((".w", ".a"))}
+    choices = {k: space.ordered(k) for k in space.params() if split_param(k)}
     state = space.top()
     path = [dict(state)]
     while True:
@@ -40,9 +40,9 @@ def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
         best = None
         for key, opts in choices.items():
             i = opts.index(state[key])
-            if i == 0:
+            if i == len(opts) - 1:
                 continue
-            new = dict(state, **{key: opts[i - 1]})
+            new = dict(state, **{key: opts[i + 1]})
             saved = here_cost - lut_equivalent(cost(new))
             score = (_sens(new, table) - here_sens) / max(saved, 1e-6)
             if best is None or score < best[0]:
@@ -54,16 +54,18 @@ def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
 
 
 def uniform_corners(space: SearchSpace, least_bits: int = 3) -> list[dict]:
-    """One candidate per weight width >= least_bits with every layer at it (a uniform QKeras model; its
-    activations at the narrowest searched width >= it), widest first."""
+    """One candidate per weight width >= least_bits and sparsity with every layer at them (a uniform QKeras
+    model, pruned uniformly as hls4ml's tutorial prunes; activations at the narrowest searched width >= the
+    weights'), widest first."""
     corners = []
     acts = sorted(space.activation_bits)
     for bits in sorted((b for b in space.weight_bits if b >= least_bits), reverse=True):
-        act = next((a for a in acts if a >= bits), acts[-1])
-        corner = dict(space.top(), **{k: (bits if k.endswith(".w") else act) for k in space.params()
-                                      if k.endswith((".w", ".a"))})
-        if corner not in corners:
-            corners.append(corner)
+        for sparsity in sorted(space.sparsity):
+            act = next((a for a in acts if a >= bits), acts[-1])
+            width = {"w": bits, "a": act, "s": sparsity}
+            corner = dict(space.top(), **{k: width[split_param(k)[1]] for k in space.params() if split_param(k)})
+            if corner not in corners:
+                corners.append(corner)
     return corners
 
 
@@ -85,14 +87,14 @@ def ilp_plans(space: SearchSpace, table: dict, cost: CostFn, budget: Budget, n: 
     for a ladder of budget levels between the narrowest design and the budget: up to n distinct plans."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    layers = sorted({k.rsplit(".", 1)[0] for k in space.params() if k.endswith((".w", ".a"))})
+    layers = sorted({split_param(k)[0] for k in space.params() if split_param(k)})
     top = space.top()
     reference = cost(top)
     base = totals(reference)
     options, rows = [], []
     for name in layers:
-        keys = [k for k in (f"{name}.w", f"{name}.a") if k in top]
-        for combo in itertools.product(*(sorted(space.params()[k]) for k in keys)):
+        keys = [k for k in top if split_param(k) and split_param(k)[0] == name]
+        for combo in itertools.product(*(space.ordered(k) for k in keys)):
             change = dict(zip(keys, combo))
             total = totals(cost(dict(top, **change)))
             options.append((name, change))

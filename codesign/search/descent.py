@@ -1,0 +1,100 @@
+"""`descent`: one chain of candidates from the trained base model down to the narrowest design, each step a
+trial fine-tuned from the weights of the step before.
+
+At each step every knob (a layer's weight or activation bits, its sparsity) is lowered by one notch in
+turn, with the current fine-tuned weights and no training (validation loss, inference only), and costed by
+the model that prices the built design; the step taken is the one with the least loss increase per
+LUT-equivalent saved (the greedy rule of HAWQ-v3 / iterative pruning, Han et al. 2015, re-measured at every
+step instead of once on the base model; among steps that cost no loss, the one that saves most). Its weights
+carry all earlier fine-tuning forward, so the chain spends every epoch on one front, as HGQ's beta ramp does
+in one training. A step that raises the validation loss by at most FREE_LOSS of the current loss is taken
+without fine-tuning (a candidate scored as it is, no epochs spent), so the epochs go where accuracy is lost:
+each fine-tuned step gets the epochs left (trials x finetune_epochs, less those spent) shared over the
+notches left to the narrowest design, at least one.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .candidate import base_params, candidate_cost
+from .context import Context
+from .evaluate import val_metrics, variant_model
+from .space import split_param
+from .strategies import lut_equivalent
+
+FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
+
+
+def _last_step(study):
+    """The newest finished step of the chain (a COMPLETE trial), or None before the first."""
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    return max(done, key=lambda t: t.number) if done else None
+
+
+def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
+    """(validation loss on the given weights, pruned at once, no training; LUT-equivalent). The cost is that of
+    the base model's weights at `params`: each (layer, bits, sparsity) is solved once per search (the cost
+    model's cache), not once per step, and a step's saving is what the knob saves, not training noise."""
+    import tensorflow as tf
+
+    from .. import prune
+
+    tf.keras.backend.clear_session()
+    variant, model = variant_model(ctx, params)
+    if weights is not None:
+        model.load_weights(str(weights))
+    prune.apply(model, prune.layer_sparsity(variant, model))
+    _, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
+    return loss, lut_equivalent(candidate_cost(ctx, params))
+
+
+def step_epochs(ctx: Context, study, state: dict) -> int:
+    """The epochs left shared over this step (to `state`) and the notches left below it (at least 1)."""
+    from optuna.trial import TrialState
+
+    spent = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    left = ctx.settings.trials * ctx.settings.finetune_epochs - spent
+    notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
+                  for k in ctx.space.params() if split_param(k))
+    return max(1, round(left / (notches + 1)))  # this step and every one after it
+
+
+def next_step(ctx: Context, study, log=print) -> dict | None:
+    """Enqueue the chain's next candidate (params, and the trial whose weights it starts from); None at the
+    bottom of the space. Steps the budget rejects are walked through without training (their weights stay
+    the last trained ones) until one fits."""
+    last = _last_step(study)
+    if last is None:  # the chain starts from the base model (run.add_base), else the space's top
+        state, weights, parent = base_params(ctx) or ctx.space.top(), None, None
+        if not ctx.budget.violations(candidate_cost(ctx, state)):
+            study.enqueue_trial(state)
+            return state
+    else:
+        state = json.loads(last.user_attrs.get("params_json", json.dumps(last.params)))
+        weights, parent = ctx.folder / "trials" / f"trial_{last.number}.weights.h5", last.number
+    while True:
+        here_loss, here_cost = _probe(ctx, state, weights)
+        best = None
+        for key in (k for k in ctx.space.params() if split_param(k)):
+            order = ctx.space.ordered(key)
+            i = order.index(state[key])
+            if i + 1 == len(order):
+                continue
+            option = dict(state, **{key: order[i + 1]})
+            loss, cost = _probe(ctx, option, weights)
+            saved = max(here_cost - cost, 1e-6)
+            score = (max(loss - here_loss, 0.0) / saved, -saved)  # no loss lost: the largest saving first
+            if best is None or score < best[0]:
+                best = (score, option, key, loss - here_loss)
+        if best is None:
+            return None
+        _, state, key, rise = best
+        if not ctx.budget.violations(candidate_cost(ctx, state)):
+            free = rise <= FREE_LOSS * here_loss
+            study.enqueue_trial(state, user_attrs=({} if parent is None else {"parent": parent})
+                                | ({"free": True} if free else {"step_epochs": step_epochs(ctx, study, state)}))
+            return state
+        log(f"- descent: {key} -> {state[key]} still over the budget; lowering on")
