@@ -37,8 +37,9 @@ def check_feasible(ctx: Context) -> None:
     need = ", ".join(f"{k} {a:,.0f} (budget {b:,.0f})" for k, (a, b) in over.items()) or \
         "no single candidate meets every limit at once"
     raise CodesignError(f"infeasible budget: even the narrowest candidates (weights {min(ctx.space.weight_bits)} "
-                        f"bits, activations {min(ctx.space.activation_bits)} bits, sparsity {max(ctx.space.sparsity):.0%}, "
-                        f"every reuse factor and strategy) "
+                        f"bits, activations {min(ctx.space.activation_bits)} bits, "
+                        + (f"sparsity {max(ctx.space.sparsity):.0%}, " if len(ctx.space.sparsity) > 1 else "")
+                        + "every reuse factor and strategy) "
                         f"need at least {need}")
 
 
