@@ -30,7 +30,7 @@ def _last_step(study):
     """The newest finished step of the chain (a COMPLETE trial), or None before the first."""
     from optuna.trial import TrialState
 
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return max(done, key=lambda t: t.number) if done else None
 
 
@@ -53,10 +53,9 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
 
 def step_epochs(ctx: Context, study, state: dict) -> int:
     """The epochs left shared over this step (to `state`) and the notches left below it (at least 1)."""
-    from optuna.trial import TrialState
+    from .runner import spent_epochs
 
-    spent = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    left = ctx.settings.trials * ctx.settings.finetune_epochs - spent
+    left = ctx.settings.trials * ctx.settings.finetune_epochs - spent_epochs(study)
     notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
                   for k in ctx.space.params() if split_param(k))
     return max(1, round(left / (notches + 1)))  # this step and every one after it

@@ -142,10 +142,14 @@ def used(ctx: Context, study) -> float:
     of a fully trained candidate (the base model and candidates scored as they are cost none)."""
     if not ctx.settings.halving and ctx.settings.strategy != "descent":
         return completed(study)
+    return spent_epochs(study) / ctx.settings.finetune_epochs
+
+
+def spent_epochs(study) -> int:
+    """Fine-tuning epochs the completed trials trained."""
     from optuna.trial import TrialState
 
-    epochs = sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    return epochs / ctx.settings.finetune_epochs
+    return sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def promote(ctx: Context, study, trial, rung: int, score: float) -> bool:
