@@ -19,7 +19,7 @@ import json
 
 from .candidate import base_params, candidate_cost
 from .context import Context
-from .evaluate import val_metrics, variant_model
+from .evaluate import pruned_model, val_metrics
 from .space import split_param
 from .strategies import lut_equivalent
 
@@ -40,14 +40,8 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
     model's cache), not once per step, and a step's saving is what the knob saves, not training noise."""
     import tensorflow as tf
 
-    from .. import prune
-
     tf.keras.backend.clear_session()
-    variant, model = variant_model(ctx, params)
-    if weights is not None:
-        model.load_weights(str(weights))
-    prune.apply(model, prune.layer_sparsity(variant, model))
-    _, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
+    _, loss = val_metrics(pruned_model(ctx, params, weights), ctx.x_val, ctx.y_val, ctx.design.task)
     return loss, lut_equivalent(candidate_cost(ctx, params))
 
 

@@ -20,6 +20,15 @@ def variant_model(ctx: Context, params: dict):
     return variant, model
 
 
+def pruned_model(ctx: Context, params: dict, weights=None):
+    """The candidate's model (base weights, or a weights file), its sparsity applied at once: no training."""
+    variant, model = variant_model(ctx, params)
+    if weights is not None:
+        model.load_weights(str(weights))
+    prune.apply(model, prune.layer_sparsity(variant, model))
+    return model
+
+
 def val_metrics(model, x: np.ndarray, y: np.ndarray | None, task: Task) -> tuple[float, float]:
     """(score the search maximizes, loss) on the validation split: accuracy and mean cross-entropy, or
     minus the MSE and the MSE (codesign/tasks.py)."""

@@ -7,7 +7,7 @@ import numpy as np
 
 from .context import Context
 from .space import KNOB_NAMES, split_param
-from .evaluate import val_metrics, variant_model
+from .evaluate import pruned_model, val_metrics, variant_model
 
 
 def measured(ctx: Context, progress=None) -> list[dict]:
@@ -26,22 +26,13 @@ def measured(ctx: Context, progress=None) -> list[dict]:
             params = dict(top, **{key: choice})
             tf.keras.backend.clear_session()
             score, loss = (ref_score, ref_loss) if choice == top[key] else val_metrics(
-                _pruned_at_once(ctx, params), ctx.x_val, ctx.y_val, task_kind)
+                pruned_model(ctx, params), ctx.x_val, ctx.y_val, task_kind)
             rows.append({"layer": layer, "knob": KNOB_NAMES[knob], "param": key, "choice": choice,
                          "val_loss": loss, "val_score": score,
                          "delta_loss": max(0.0, loss - ref_loss), "delta_score": ref_score - score})
             if progress:
                 progress.advance(task)
     return rows
-
-
-def _pruned_at_once(ctx: Context, params: dict):
-    """The candidate's model with its sparsity applied at once (no fine-tuning), as measured."""
-    from .. import prune
-
-    variant, model = variant_model(ctx, params)
-    prune.apply(model, prune.layer_sparsity(variant, model))
-    return model
 
 
 def hutchinson_traces(ctx: Context, probes: int = 16, batch: int = 256, seed: int = 0) -> dict[str, float]:
