@@ -283,19 +283,19 @@ def hgq_mirror(net, inp, x, beta: float):
 
 
 # codesign's search as configured per variant: "codesign" is the product's recommended setting, the others
-# the ablation (issue 22), each with one mechanism changed: strategy; pruning (the design's sparsity axis) on
+# the ablation (issue 22), each with one mechanism changed: algorithm; pruning (the design's sparsity axis) on
 # or off; successive halving on or off; priced as built (da4ml) or by the Latency template; epochs per step of
 # a descent (the chain then has (budget left) / that many fine-tuned steps)
-ABLATIONS = {"codesign": {"strategy": "descent", "pruning": True, "halving": False, "step_epochs": 2},
-             "codesign nsga2": {"strategy": "nsga2", "pruning": True, "halving": True},
-             "codesign -pruning": {"strategy": "descent", "pruning": False, "halving": False, "step_epochs": 2},
-             "codesign -halving": {"strategy": "nsga2", "pruning": True, "halving": False},
-             "codesign -priced as built": {"strategy": "descent", "pruning": True, "halving": False, "step_epochs": 2,
+ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2},
+             "codesign nsga2": {"algorithm": "nsga2", "pruning": True, "halving": True},
+             "codesign -pruning": {"algorithm": "descent", "pruning": False, "halving": False, "step_epochs": 2},
+             "codesign -halving": {"algorithm": "nsga2", "pruning": True, "halving": False},
+             "codesign -priced as built": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2,
                                            "priced_as_built": False}}
 
 
 def describe(config: dict) -> str:
-    return (f"{config['strategy']}" + (f" ({config['step_epochs']} fine-tuning epochs per step on average)"
+    return (f"{config['algorithm']}" + (f" ({config['step_epochs']} fine-tuning epochs per step on average)"
                                        if config.get("step_epochs") else "")
             + f", pruning {'on' if config['pruning'] else 'off'}"
             + f", successive halving {'on' if config['halving'] else 'off'}"
@@ -324,7 +324,7 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         raw["target"] = {**raw.get("target", {}), "strategy": "distributed_arithmetic", "reuse_factor": 1}
     per_trial = config.get("step_epochs") or max(1, (budget - before) // trials)
     steps = (budget - before) // per_trial if config.get("step_epochs") else trials
-    raw["search"] = {**raw.get("search", {}), "strategy": config["strategy"], "trials": steps,
+    raw["search"] = {**raw.get("search", {}), "algorithm": config["algorithm"], "trials": steps,
                      "finetune_epochs": per_trial, "seed": seed}
     raw["search"].pop("budget", None)
     if per_trial >= 2 and config["halving"]:  # the same epochs, spread over more candidates

@@ -263,7 +263,7 @@ def run_design(name: str, trials: int, betas: list[float]) -> tuple[dict, dict]:
     score("HGQ 0.2.6 (beta sweep)", hq, time.perf_counter() - t, lambda e: hgq_cost(e["proxy"], design))
     with tempfile.TemporaryDirectory(prefix="cs_search_") as tmp:
         cs, wall = codesign_search(design_path, trials, Path(tmp), design, split)
-        score(f"codesign ({design.extra['search'].get('strategy', 'nsga2')})", cs, wall,
+        score(f"codesign ({design.extra['search'].get('algorithm', 'nsga2')})", cs, wall,
               lambda e: cost_of(e["model"], e["design"], spec))
     facts = {"split": (len(split.x_train), len(x_val), len(split.x_test)), "epochs": design.training.epochs,
              "finetune": finetune, "target": design.export}

@@ -265,7 +265,7 @@ def _data_file(data, folder: Path) -> Path:
 
 
 def search(model, data, target=None, *, task: str = "classification", budget: str = "lut=0.05",
-           strategy: str = "nsga2", trials: int = 20,
+           algorithm: str = "nsga2", trials: int = 20,
            finetune_epochs: int = 2, qat_epochs: int = 3, bits: int = 6, space: dict | None = None,
            halving: dict | None = None, out="codesign_out", name: str | None = None, progress: bool = True,
            log=print) -> Study:
@@ -273,6 +273,7 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
     regression (MSE) or autoencoder (reconstruction MSE; data without y, or y marking anomalies with 1).
     `space`: {weight_bits, activation_bits, sparsity, reuse_factors, strategies} lists; `halving`:
     {min_epochs, eta} to train candidates by successive halving (more candidates for the same epochs).
+    `algorithm`: greedy, ilp, nsga2, random or descent; the hls4ml strategy is the target's (`Target(strategy=...)`).
 
     `model`: a float Keras or QKeras model (object or .h5/.keras path); `data`: .npz path or arrays.
     Writes OUT/<name>/search/ (trials, Pareto CSV/PNG, search.md, best/hls_project) and returns the Study.
@@ -292,7 +293,7 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
         "quantization": {"default": {"weight_bits": bits, "bias_bits": max(bits, 8), "activation_bits": bits}},
         "target": dataclasses.asdict(opts) | {"backend": opts.backend},
         "training": {"epochs": qat_epochs, "batch_size": 64, "learning_rate": 0.001, "seed": 0},
-        "search": {"strategy": strategy, "trials": trials, "finetune_epochs": finetune_epochs, "budget": budget,
+        "search": {"algorithm": algorithm, "trials": trials, "finetune_epochs": finetune_epochs, "budget": budget,
                    **({"space": space} if space else {}), **({"halving": halving} if halving else {})},
     }
     design_file = inputs / "design.yaml"

@@ -62,9 +62,32 @@ def command(*args, **kwargs):
     return register
 
 
-def _proven(validation: dict) -> bool:
-    """Exit 0 only when both C simulations (compile()+predict() and the g++ test bench) are bit-exact."""
-    return validation["bit_exact_fraction"] == 1.0 and validation.get("testbench_bit_exact_fraction") == 1.0
+def _proven(validation: dict, accept_float_layers: bool = False) -> bool:
+    """Exit 0 only when both C simulations (compile()+predict() and the g++ test bench) are bit-exact, to QKeras
+    or, where the model has float layers and the user accepts them, to hls4ml's arithmetic there."""
+    exact = validation["bit_exact_fraction"] == 1.0 and validation.get("testbench_bit_exact_fraction") == 1.0
+    return exact and (accept_float_layers or not _float_layers_differ(validation))
+
+
+def _float_layers_differ(validation: dict) -> bool:
+    """Some output of these inputs differs between hls4ml's arithmetic and QKeras's float layers."""
+    return bool((validation.get("float_layers") or {}).get("outputs_differ"))
+
+
+ACCEPT_FLOAT_HELP = ("exit 0 when layers QKeras computes in float (a mean over a window that is not a power of two, "
+                     "a real sigmoid/tanh near a rounding tie) are exact to hls4ml's fixed-point arithmetic, though "
+                     "some outputs differ from QKeras's")
+
+
+def _say_float_layers(validation: dict, accept: bool) -> None:
+    """The float layers' line: what was proven there and how far QKeras's float result is; and how to accept it."""
+    from .reference import FloatLayerDistance
+
+    if validation.get("float_layers"):
+        line = FloatLayerDistance(**validation["float_layers"]).line()
+        refused = _float_layers_differ(validation) and not accept
+        console.print(("not accepted: " if refused else "note: ") + line
+                      + ("; --accept-float-layers accepts that" if refused else ""), highlight=False)
 
 
 def _progress():
@@ -77,7 +100,8 @@ def _progress():
 @command()
 def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digits_mlp.yaml"),
         out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/"),
-        epochs: Optional[int] = typer.Option(None, help="override the design's training epochs")) -> None:
+        epochs: Optional[int] = typer.Option(None, help="override the design's training epochs"),
+        accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Train float + QAT, export through hls4ml, C-simulate two ways, prove bit-exact, write the report."""
     from .pipeline import run_design
 
@@ -93,7 +117,8 @@ def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digit
                       "bit_exact_fraction": v["bit_exact_fraction"],
                       "testbench_bit_exact_fraction": v["testbench_bit_exact_fraction"],
                       "softmax_argmax_agreement": v["softmax_argmax_agreement"]}, indent=2))
-    if not _proven(v):
+    _say_float_layers(v, accept_float_layers)
+    if not _proven(v, accept_float_layers):
         raise typer.Exit(1)
 
 
@@ -142,7 +167,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
              project: Optional[Path] = typer.Option(None, help="keep the HLS project here"),
              input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP),
              force: bool = typer.Option(False, "--force", help="compile even an io_parallel design the estimate "
-                                                              "puts far beyond the largest part")) -> None:
+                                                              "puts far beyond the largest part"),
+             accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
     import tempfile
 
@@ -171,7 +197,8 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
         for note in layer.get("notes", []):
             console.print(f"note: layer '{layer['name']}': {note}", highlight=False)
     _reference_notes(result, lambda m: console.print(m, highlight=False))
-    raise typer.Exit(0 if _proven(payload) else 1)
+    _say_float_layers(payload, accept_float_layers)
+    raise typer.Exit(0 if _proven(payload, accept_float_layers) else 1)
 
 
 FAR_BEYOND = 2.0  # x the largest part's LUTs: refused without --force
@@ -354,8 +381,8 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
     console.print(f"wrote {out}", highlight=False)
 
 
-def _search_overrides(strategy, trials, budget, finetune_epochs=None, budget_on=None) -> dict:
-    return {"strategy": strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs,
+def _search_overrides(algorithm, trials, budget, finetune_epochs=None, budget_on=None, hls_strategy=None) -> dict:
+    return {"algorithm": algorithm, "hls_strategy": hls_strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs,
             "budget_on": budget_on}
 
 
@@ -369,7 +396,11 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
                                                           "(fractions <= 1 of the part, counts > 1, latency in "
                                                           "cycles or e.g. 250ns)"),
            budget_on: Optional[str] = typer.Option(None, "--budget-on", help=BUDGET_ON_HELP),
-           strategy: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random | descent"),
+           algorithm: Optional[str] = typer.Option(None, help="greedy | ilp | nsga2 | random | descent (the "
+                                                             "design's search.algorithm)"),
+           strategy: Optional[str] = typer.Option(None, help="hls4ml strategy of every candidate: Latency, "
+                                                            "Resource or distributed_arithmetic (the design's "
+                                                            "target.strategy)"),
            trials: Optional[int] = typer.Option(None, help="completed trials to reach"),
            finetune_epochs: Optional[int] = typer.Option(None, help="QAT fine-tuning epochs per candidate"),
            storage: Optional[str] = typer.Option(None, help="optuna storage URL (default: SQLite file in the "
@@ -377,20 +408,21 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
            workers: int = typer.Option(1, help="local worker processes (this one included)"),
            judge: str = typer.Option("estimate", help="estimate | yosys: re-measure the Pareto front by "
                                                       "synthesis (da4ml RTL, Yosys) and plot both fronts"),
-           out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/search/")) -> None:
+           out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/search/"),
+           accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Hardware-aware per-layer mixed-precision search; exports the best point within budget, bit-exact."""
     from .search.run import run_search
 
     if workers < 1:
         _fail("--workers: must be >= 1")
     with _progress() as progress:
-        overrides = _search_overrides(strategy, trials, budget, finetune_epochs, budget_on)
+        overrides = _search_overrides(algorithm, trials, budget, finetune_epochs, budget_on, strategy)
         summary = run_search(design, out, overrides, storage, workers, progress,
                              log=lambda m: console.print(m, highlight=False), judge=judge)
     console.print(f"report: {out / summary['design'] / 'search' / 'search.html'}", highlight=False)
     _refresh_design_report(out / summary["design"])
     best = summary["best"]
-    print(json.dumps({"design": summary["design"], "strategy": summary["strategy"],
+    print(json.dumps({"design": summary["design"], "algorithm": summary["algorithm"],
                       "trials_completed": summary["trials_completed"], "best_params": best["params"],
                       f"best_val_{summary['metric']}": best[f"val_{summary['metric']}"],
                       f"best_test_{summary['metric']}_csim": best[f"test_{summary['metric']}_csim"],
@@ -400,13 +432,15 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
                       "wall_seconds": summary["wall_seconds"]}
                      | ({"judge_spearman": summary["judge_yosys"]["spearman_estimate_vs_yosys"]}
                         if "judge_yosys" in summary else {}), indent=2))
-    if not _proven(best["validation"]):
+    _say_float_layers(best["validation"], accept_float_layers)
+    if not _proven(best["validation"], accept_float_layers):
         raise typer.Exit(1)
 
 
 @command()
 def worker(design: Path = typer.Argument(..., help="the design file the study was started with"),
            storage: Optional[str] = typer.Option(None, help="optuna storage URL of the study"),
+           algorithm: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
            strategy: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
            trials: Optional[int] = typer.Option(None, help="as given to `codesign search`"),
            budget: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
@@ -417,7 +451,8 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
 
     from .search.run import run_worker
 
-    n = run_worker(design, out, storage, _search_overrides(strategy, trials, budget, budget_on=budget_on),
+    n = run_worker(design, out, storage, _search_overrides(algorithm, trials, budget, budget_on=budget_on,
+                                                           hls_strategy=strategy),
                    log=lambda m: console.print(m, highlight=False))
     console.print(f"worker {os.getpid()}: evaluated {n} trial(s)", highlight=False)
 

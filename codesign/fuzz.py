@@ -198,7 +198,8 @@ def run(spec: dict) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - anything else is a bug to report
         return Outcome("wrong", f"{type(exc).__name__}: {exc}", spec)
     if result.bit_exact_fraction == 1.0 and result.testbench_bit_exact_fraction == 1.0:
-        return Outcome("exact", "", spec)
+        # a float layer: exact to hls4ml's arithmetic, its distance from QKeras said in the detail
+        return Outcome("exact", result.float_layer_line() or "", spec)
     return Outcome("wrong", f"bit_exact={result.bit_exact_fraction} testbench={result.testbench_bit_exact_fraction} "
                             f"first_mismatch={result.first_mismatch_layer} "
                             f"inexact_reference={result.inexact_reference_layers} trace_error={result.trace_error}",

@@ -21,6 +21,7 @@ from .errors import CodesignError
 from .lower import Lowered, lower
 from .quantizers import activation_spec, is_sign, quantizer_name, quantizer_object, weight_spec
 from .spec import QuantSpec, accumulate, add, mac, product, spec_for_values, union
+from .tables import RANGES, TABLE_INPUT_FRAC, table_type, table_values
 
 # Float parameters (BatchNorm scale/bias computed by hls4ml in float32) are held up to this many
 # fraction bits; a float32 value of magnitude >= 2^-24 never needs more than 48.
@@ -86,6 +87,9 @@ class LayerPrecision:
     input: QuantSpec | None = None
     product: QuantSpec | None = None
     notes: list[str] = field(default_factory=list)
+    # QKeras computes this layer in float where hls4ml's fixed-point result differs (a mean over a window that is
+    # not a power of two): the proof is against hls4ml's own arithmetic, and validate reports the distance
+    float_layer: bool = False
 
     def hls_precision(self) -> dict[str, str]:
         """The hls4ml config `Precision` entry: every type of this layer, weights and biases included."""
@@ -203,15 +207,19 @@ def _pool(layer, in_spec: QuantSpec) -> LayerPrecision:
                 d % s for d, s in zip(layer.input_shape[1:-1], layer.strides)):
             raise CodesignError(f"layer '{layer.name}' ({cls}): padding='same' averages edge windows over fewer "
                                 "values; allowed: padding='valid' or sizes the stride divides")
-    shift = int(math.log2(size)) if size > 0 else 0
-    if 2**shift != size:
-        raise CodesignError(f"layer '{layer.name}' ({cls}): averages {size} values, not a power of two, so its mean "
-                            "is not exact in fixed point; allowed: pool areas 2, 4, 8, 16, ...")
-    # hls4ml nnet_pooling.h avg(): sum in accum_t, then `/= N` still in accum_t -> needs both growths
+    # hls4ml nnet_pooling.h avg(): sum in accum_t, then `/= N` still in accum_t -> needs both growths. For a
+    # power of two the mean is exact; else its fraction bits grow as for the next power of two and the quotient
+    # is truncated toward zero there (ap_fixed `/` is an integer sdiv at accum_t's LSB): deterministic, but not
+    # QKeras's float mean (a float layer: the proof is against hls4ml's arithmetic, `reference.hls_mean`)
+    shift = math.ceil(math.log2(size)) if size > 1 else 0
+    float_mean = 2**shift != size
+    notes = [f"averages {size} values, not a power of two: hls4ml truncates the mean toward zero at "
+             f"2^{-(in_spec.frac + shift)}, QKeras keeps a float mean"] if float_mean else []
     acc = accumulate(in_spec, size)
     acc = QuantSpec(acc.width + shift, acc.integer, acc.signed)
     mean = QuantSpec(in_spec.width + shift, in_spec.integer, in_spec.signed)
-    return LayerPrecision(layer.name, cls, mean, acc, n_terms=size, kind=LayerKind.AVG_POOL)
+    return LayerPrecision(layer.name, cls, mean, acc, n_terms=size, kind=LayerKind.AVG_POOL, float_layer=float_mean,
+                          notes=notes)
 
 
 def softmax_precision(name: str) -> LayerPrecision:
@@ -233,11 +241,8 @@ def _activation(layer, in_spec: QuantSpec, is_last: bool) -> LayerPrecision:
                         "allowed: linear, relu, a final softmax, or a QActivation")
 
 
-# table entries: far finer than any result grid, so the cast rounds the table's float value
-TABLE_FRAC = 40
-TABLE_INPUT_FRAC = (-2, 12)  # input fraction bits for which the table (2 * range * 2^f entries) indexes exactly
-# nnet_activation.h sigmoid / tanh: entry i holds f(x_i), x_i = R * (2i - N) / N, for |x| < R = 8 / 4
-TABLES = {"sigmoid": (8.0, lambda x: 1.0 / (1.0 + np.exp(-x))), "tanh": (4.0, np.tanh)}
+# nnet_activation.h sigmoid / tanh: (table range R, the function) for the near-tie check
+TABLES = {"sigmoid": (RANGES["sigmoid"], lambda x: 1.0 / (1.0 + np.exp(-x))), "tanh": (RANGES["tanh"], np.tanh)}
 
 
 def function_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
@@ -245,10 +250,11 @@ def function_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
     (nnet_activation.h sigmoid/tanh): x looks up index x * N / (2R) + N/2, clamped to [0, N). With
     N = 2R * 2^f for inputs of f fraction bits every x in [-R, R) has its own entry, at exactly x.
 
-    QKeras rounds its float32 function (tf.sigmoid / tf.tanh) onto the result grid, hls4ml the C++ one: both
-    are within a few float32 steps of the true value, so they agree unless the true value is that close to
-    a rounding tie; every input value is checked, and inputs beyond +-R must round as the table's clamped
-    end entries do.
+    QKeras rounds TensorFlow's float32 function onto the result grid, hls4ml the C++ one (`tables.py`): both are
+    within a few float32 steps of the true value, so they agree unless it is that close to a rounding tie, and
+    beyond +-R the table repeats its end entries. Where they may round apart (a tie within 2^-20 of a step, or
+    a different value at any input), the layer is a float layer: proven against hls4ml's table, and the
+    distance from QKeras reported (`reference.float_layer_distance`).
     """
     fn_name = "sigmoid" if quantizer_name(q) == "quantized_sigmoid" else "tanh"
     half, fn = TABLES[fn_name]
@@ -260,29 +266,27 @@ def function_table(name: str, q, in_spec: QuantSpec) -> LayerPrecision:
                             f"holds one entry per input value only for {TABLE_INPUT_FRAC[0]} to "
                             f"{TABLE_INPUT_FRAC[1]}; allowed: quantize the input to at most "
                             f"{TABLE_INPUT_FRAC[1]} fraction bits first")
-    scale = result.lsb ** -1  # values are rounded at k / scale
     ulp = in_spec.lsb
     lo, hi = max(in_spec.min_value, -half), min(in_spec.max_value, half - ulp)
     xs = np.arange(round(lo / ulp), round(hi / ulp) + 1) * ulp
-    scaled = fn(xs) * scale
-    gap = np.abs(scaled - np.floor(scaled) - 0.5)
-    if np.any(gap <= scale * 2.0**-20):
-        x = float(xs[np.argmin(gap)])
-        raise CodesignError(f"{where}: {fn_name}({x}) lies within float32 rounding of a rounding tie of "
-                            f"{result.to_hls()}, so QKeras's and hls4ml's float {fn_name}s may round it apart; "
-                            "allowed: other bits or input grids")
+    ends = [e for e in (in_spec.min_value, in_spec.max_value) if abs(e) > half - ulp]  # where the table clamps
+    scaled = fn(xs) / result.lsb
+    near_tie = np.abs(scaled - np.floor(scaled) - 0.5) <= 2.0**-20 / result.lsb
+    grid = np.concatenate([xs, ends])
+    apart = _qkeras_values(q, grid) != table_values(fn_name, grid, ulp, result)
+    apart[:len(xs)] |= near_tie
+    notes = [f"{int(apart.sum())} of {len(grid)} input values: QKeras's float32 {fn_name} and hls4ml's table may "
+             "round apart (a rounding tie, or inputs beyond the table's range)"] if apart.any() else []
+    return LayerPrecision(name, "QActivation", result, params={"table": table_type(result)},
+                          kind=LayerKind.FUNCTION_TABLE, table_size=int(2 * half * 2**f), table_function=fn_name,
+                          float_layer=bool(apart.any()), notes=notes)
 
-    def q_of(x: float) -> float:
-        return float(result.quantize(fn(np.array([x])))[0])
 
-    for end, clamp in ((in_spec.max_value, half - ulp), (in_spec.min_value, -half)):
-        if abs(end) > half - ulp and q_of(end) != q_of(clamp):
-            raise CodesignError(f"{where}: inputs reach {end}, where QKeras gives {q_of(end)} but the table's end "
-                                f"entry {fn_name}({clamp}) gives {q_of(clamp)}; allowed: inputs within +-{half:g} or "
-                                "fewer bits")
-    table = QuantSpec(TABLE_FRAC + int(result.signed), int(result.signed), result.signed, "RND_CONV", "SAT")
-    return LayerPrecision(name, "QActivation", result, params={"table": table},
-                          kind=LayerKind.FUNCTION_TABLE, table_size=int(2 * half * 2**f), table_function=fn_name)
+def _qkeras_values(q, xs: np.ndarray) -> np.ndarray:
+    """QKeras's quantizer itself on (float32-exact) inputs."""
+    import tensorflow as tf
+
+    return np.asarray(q(tf.constant(xs, tf.float32)), np.float64)
 
 
 def _leaky_relu(layer, in_spec: QuantSpec) -> LayerPrecision:

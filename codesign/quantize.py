@@ -18,7 +18,6 @@ Weights are carried over; the returned `Quantized` says which bits every layer g
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +26,7 @@ from .design import LayerQuant
 from .errors import CodesignError
 from .lower import inbound_tensors
 from .modelio import clone_layer, is_softmax_layer
+from .policy import integer_bits as _int_bits
 from .precision import bn_scale_bias
 
 QUANTIZED_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
@@ -46,6 +46,7 @@ class Quantized:
     model: object
     layer_quant: dict[str, LayerQuant] = field(default_factory=dict)
     folded: dict[str, str] = field(default_factory=dict)  # BatchNormalization -> the layer it was folded into
+    relu_sources: dict[str, str] = field(default_factory=dict)  # QActivation -> the float layer whose relu it is
 
     def to_json(self) -> dict:
         return {"layers": {k: dataclasses.asdict(v) for k, v in self.layer_quant.items()}, "folded": self.folded}
@@ -53,11 +54,6 @@ class Quantized:
 
 def is_qkeras(model) -> bool:
     return any(type(layer).__module__.startswith("qkeras") for layer in model.layers)
-
-
-def _int_bits(magnitude: float) -> int:
-    """Integer bits (QKeras convention, sign excluded) covering |values| <= magnitude."""
-    return max(0, math.ceil(math.log2(magnitude))) if magnitude > 0 else 0
 
 
 def _act_name(cfg) -> str:
@@ -69,7 +65,7 @@ def _consumers(layer) -> list:
     return [node.outbound_layer for node in layer._outbound_nodes]
 
 
-def _is_relu(layer) -> bool:
+def is_relu(layer) -> bool:
     cls = type(layer).__name__
     if cls == "ReLU":
         cfg = layer.get_config()
@@ -111,7 +107,7 @@ class _Planner:
                     self.folded_bn.add(nxt[0].name)
                     tail = nxt[0]
                 nxt = _consumers(tail)
-                if len(nxt) == 1 and _is_relu(nxt[0]):
+                if len(nxt) == 1 and is_relu(nxt[0]):
                     self.relu_of[nxt[0].name] = layer.name
                     self.relu_after[layer.name] = nxt[0].name
 
@@ -134,11 +130,18 @@ def _check_supported(model) -> None:
                 raise CodesignError(f"layer '{layer.name}' (Activation): {act!r} is not bit-exact in hls4ml; "
                                     "allowed: relu, linear, softmax as the last layer")
         elif cls == "ReLU":
-            _is_relu(layer)
+            is_relu(layer)
         elif cls == "Softmax" and layer.name == last and is_softmax_layer(layer):
             continue
         elif cls not in COPIED and cls not in DROPPED:
             raise CodesignError(f"layer '{layer.name}': {cls} cannot be quantized; allowed: {', '.join(ALLOWED)}")
+
+
+def relu_outputs(model) -> list[str]:
+    """The layers whose outputs each relu's range is taken from: ReLU layers, and MAC layers with a fused relu."""
+    return [lyr.name for lyr in model.layers if is_relu(lyr)] + \
+           [lyr.name for lyr in model.layers if type(lyr).__name__ in QUANTIZED_CLASS
+            and _act_name(lyr.get_config()) == "relu"]
 
 
 def _activation_ranges(model, names: list[str], x: np.ndarray | None) -> dict[str, float]:
@@ -168,8 +171,10 @@ def resolve(q: LayerQuant, kernel=None, bias=None, act_max: float | None = None)
 
 
 def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQuant] | None = None,
-             x: np.ndarray | None = None) -> Quantized:
-    """The QKeras twin of a float Keras model (see the module docstring). A QKeras model is returned as is."""
+             x: np.ndarray | None = None, ranges: dict[str, float] | None = None) -> Quantized:
+    """The QKeras twin of a float Keras model (see the module docstring). A QKeras model is returned as is.
+    `ranges`: each relu's calibrated range (by its float layer's name, or its MAC layer's for a fused relu),
+    instead of the percentile of its activations on x (PTQ's calibration methods)."""
     import tensorflow as tf
     import qkeras
     from qkeras import QActivation
@@ -183,11 +188,8 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
     _check_supported(model)
     plan = _Planner(model)
     quant_of = lambda name: layers.get(name, default)  # noqa: E731
-    relu_outputs = [lyr.name for lyr in model.layers if _is_relu(lyr)] + \
-                   [lyr.name for lyr in model.layers if type(lyr).__name__ in QUANTIZED_CLASS
-                    and _act_name(lyr.get_config()) == "relu"]
-    needs_data = any(q.activation_integer is None for q in [default, *layers.values()])
-    ranges = _activation_ranges(model, relu_outputs, x if needs_data else None)
+    needs_data = ranges is None and any(q.activation_integer is None for q in [default, *layers.values()])
+    ranges = ranges if ranges is not None else _activation_ranges(model, relu_outputs(model), x if needs_data else None)
 
     inp = tf.keras.Input(model.inputs[0].shape[1:], name=model.layers[0].name)
     tensors = {model.inputs[0].ref(): inp}
@@ -225,9 +227,10 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
             new.set_weights([kernel, bias])
             if relu:
                 y = QActivation(aq, name=f"{layer.name}_relu")(y)
+                out.relu_sources[f"{layer.name}_relu"] = layer.name
             elif _act_name(cfg) == "softmax":
                 y = tf.keras.layers.Activation("softmax", name=f"{layer.name}_softmax")(y)
-        elif _is_relu(layer):
+        elif is_relu(layer):
             mac = plan.relu_of.get(layer.name)
             if mac is not None:
                 q, name = out.layer_quant[mac], f"{mac}_relu"
@@ -236,6 +239,7 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
                 name = layer.name
                 out.layer_quant[name] = q
             y = QActivation(layer_quantizers(q)[2], name=name)(x_in)
+            out.relu_sources[name] = layer.name
         else:
             y = clone_layer(layer, x_in)
         tensors[layer.output.ref()] = y

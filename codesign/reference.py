@@ -10,7 +10,13 @@ exactly, whatever the order of the additions:
 - BatchNormalization: x * scale + bias with hls4ml's own float32 scale and bias (`bn_scale_bias`), the
   arithmetic the C model does exactly (Keras's rsqrt-based float32 result is within a few ulps of it);
 - QActivation: the QKeras layer itself where its input is exact in float32 (its quantizer is then exact),
-  else the quantizer's own type (`quantizers.activation_spec`) applied in float64.
+  else the quantizer's own type (`quantizers.activation_spec`) applied in float64;
+- a real sigmoid/tanh: hls4ml's lookup table as its C++ fills it (`tables.py`), equal to QKeras's wherever
+  `precision.function_table` found no rounding tie;
+- a float layer (`LayerPrecision.float_layer`: a mean over a window that is not a power of two, or a real
+  sigmoid/tanh that QKeras's float32 rounds apart from the table): hls4ml's own arithmetic (`hls_mean`, the
+  table), the one the C model must match; `ExactReference(graph, keras_float=True)` computes QKeras's float function there instead, and
+  `float_layer_distance` says how far the two models' outputs are apart.
 
 Sums wider than 53 bits are still rounded by float64 (`wide_nodes` names them). The QKeras float32
 result is not the judge; `Distance` reports how far it is from this reference.
@@ -18,12 +24,13 @@ result is not the judge; `Distance` reports how far it is from this reference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .precision import TABLES, LayerKind, TypedGraph, bn_scale_bias
 from .quantizers import activation_spec, is_sign, quantizer_name, quantizer_object
+from .tables import table_values
 
 FLOAT64_EXACT_BITS = 53  # float64 mantissa: sums up to this width are exact in any order
 BATCH = 1024
@@ -65,6 +72,16 @@ def _quantize_float64(layer, x: np.ndarray, kind: LayerKind) -> np.ndarray:
     return spec.quantize(x)
 
 
+def hls_mean(mean: np.ndarray, n: int, in_lsb: float, out_lsb: float) -> np.ndarray:
+    """hls4ml's mean of n values given their exact float64 mean: nnet_pooling.h avg() sums in accum_t, then
+    `y /= n`, an integer division of the sum's raw bits at accum_t's LSB (`out_lsb`) that truncates toward
+    zero (ap_fixed_base.h operator/: sdiv). The sum is recovered exactly from the float64 mean (both roundings
+    are far below its LSB `in_lsb` for sums of up to 50 bits)."""
+    total = np.round(mean * n / in_lsb).astype(np.int64)  # the sum in input LSBs
+    raw = total * round(in_lsb / out_lsb)  # the same sum in accum_t LSBs (out_lsb = in_lsb / 2^k)
+    return np.sign(raw) * (np.abs(raw) // n) * out_lsb
+
+
 def _exact_in_float32(x: np.ndarray) -> bool:
     return bool(np.array_equal(x.astype(np.float32).astype(np.float64), x))
 
@@ -72,8 +89,9 @@ def _exact_in_float32(x: np.ndarray) -> bool:
 class ExactReference:
     """Evaluates a typed graph's Keras model exactly (see the module docstring); twins are built once."""
 
-    def __init__(self, graph: TypedGraph):
+    def __init__(self, graph: TypedGraph, keras_float: bool = False):
         self.graph = graph
+        self.keras_float = keras_float  # float layers as QKeras computes them, not as hls4ml does
         self._twins: dict[str, object] = {}
 
     def _twin(self, layer):
@@ -89,12 +107,17 @@ class ExactReference:
         if node.kind is LayerKind.BATCHNORM:
             scale, bias = (np.asarray(a, np.float64) for a in bn_scale_bias(layer))
             return x * scale + bias
+        if node.kind is LayerKind.FUNCTION_TABLE and not self.keras_float:  # hls4ml's table, as its C++ fills it
+            return table_values(node.table_function, x, node.input.lsb, node.result)
         if node.class_name == "QActivation":
             if _exact_in_float32(x):
                 return np.asarray(layer(tf.constant(x, tf.float32), training=False), np.float64)
             return _quantize_float64(layer, x, node.kind)
         args = [tf.constant(v, tf.float64) for v in inputs]
-        return np.asarray(self._twin(layer)(args if len(args) > 1 else args[0], training=False), np.float64)
+        out = np.asarray(self._twin(layer)(args if len(args) > 1 else args[0], training=False), np.float64)
+        if node.float_layer and not self.keras_float:
+            return hls_mean(out, node.n_terms, node.input.lsb, node.accum.lsb)
+        return out
 
     def values(self, xq: np.ndarray, names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Every node's exact output on inputs xq (already on the input type's grid); `names`: keep only those."""
@@ -136,3 +159,39 @@ def distance(float32: np.ndarray, exact: np.ndarray) -> Distance:
     return Distance(outputs_differ=float(np.mean(a != b)) if a.size else 0.0,
                     max_abs_diff=float(np.max(np.abs(a - b))) if a.size else 0.0,
                     argmax_agreement=float(np.mean(np.argmax(a, 1) == np.argmax(b, 1))) if a.size else 1.0)
+
+
+@dataclass
+class FloatLayerDistance:
+    """How far the model with QKeras's float layers is from the one with hls4ml's arithmetic there (both exact
+    elsewhere): the price of a float layer, reported by validate and accepted only when asked."""
+    layers: list[str]
+    outputs_differ: int  # output values that differ
+    outputs: int
+    max_abs_diff: float
+    output_type: str
+    max_lsb: float  # the largest difference, in LSBs of the output type
+    argmax_agreement: float
+
+    def line(self) -> str:
+        where = ", ".join(f"'{n}'" for n in self.layers)
+        return (f"exact to hls4ml's arithmetic at float layer(s) {where}; {self.outputs_differ} of {self.outputs} "
+                f"outputs differ from QKeras's float result, by <= {self.max_abs_diff:.3g} ({self.max_lsb:.3g} LSB of "
+                f"{self.output_type}); argmax agreement {self.argmax_agreement:.4f}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def float_layer_distance(graph: TypedGraph, keras: np.ndarray, hls: np.ndarray) -> FloatLayerDistance | None:
+    """None without float layers; else the distance of the outputs with QKeras's float function there
+    (`ExactReference(graph, keras_float=True)`) from those with hls4ml's arithmetic (the judge), both exact."""
+    layers = [n.name for n in graph.nodes if n.float_layer]
+    if not layers:
+        return None
+    keras, hls = keras.reshape(len(hls), -1), hls.reshape(len(hls), -1)
+    diff = np.abs(keras - hls)
+    out = graph.nodes[-1].result
+    return FloatLayerDistance(layers, int(np.count_nonzero(diff)), int(diff.size), float(diff.max(initial=0.0)),
+                              out.to_hls(), float(diff.max(initial=0.0) / out.lsb),
+                              float(np.mean(np.argmax(keras, 1) == np.argmax(hls, 1))) if hls.size else 1.0)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .html import write_html
+from .reference import FloatLayerDistance
 
 COLUMNS = ("name", "class", "weight", "bias", "accum", "result", "n_terms")
 
@@ -108,6 +109,8 @@ def render_markdown(results: dict) -> str:
         f"| max abs difference | {_fmt(v['max_abs_diff'])} |",
         f"| first mismatching layer | {v['first_mismatch_layer'] or 'none'} |",
         f"| input precision | `{v['input_precision']}` |",
+        *([f"| float layers (proven against hls4ml's arithmetic) | {FloatLayerDistance(**v['float_layers']).line()} |"]
+          if v.get("float_layers") else []),
         "",
         "Times (s): " + ", ".join(f"{k} {val}" for k, val in results["timings_s"].items()),
         "",

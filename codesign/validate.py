@@ -16,7 +16,8 @@ from .export import ExportOptions, compile_model, convert, quiet
 from .modelio import final_softmax, logits_model, rename_for_cpp
 from .lower import Lowered, lower
 from .precision import LayerKind, TypedGraph, derive
-from .reference import FLOAT64_EXACT_BITS, Distance, ExactReference, distance, wide_nodes
+from .reference import (FLOAT64_EXACT_BITS, Distance, ExactReference, FloatLayerDistance, distance,
+                        float_layer_distance, wide_nodes)
 from .spec import QuantSpec, spec_for_values
 
 INPUT_BITS_MAX = 16
@@ -39,6 +40,7 @@ class ValidationResult:
     inputs_changed: int = 0  # input values the input type rounded
     input_note: str | None = None  # ExactCore.input_note
     float32_distance: dict = field(default_factory=dict)  # QKeras's float32 outputs vs the exact reference
+    float_layers: dict | None = None  # reference.FloatLayerDistance: layers proven against hls4ml's arithmetic
     trace_error: str | None = None  # why the layer trace could not name the first mismatch
     timings_s: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)
@@ -48,8 +50,13 @@ class ValidationResult:
     def public(self) -> dict:
         """The `codesign validate --json` shape."""
         keys = ("model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
-                "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed")
+                "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed",
+                "float_layers")
         return {k: getattr(self, k) for k in keys}
+
+    def float_layer_line(self) -> str | None:
+        """The line validate prints when a float layer was proven against hls4ml's arithmetic."""
+        return FloatLayerDistance(**self.float_layers).line() if self.float_layers else None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -170,15 +177,28 @@ class ExactCore:
     graph: TypedGraph
     inputs_changed: int = 0
     inputs_max_change: float = 0.0
+    _keras: np.ndarray | None = field(default=None, repr=False)  # outputs with QKeras's float layers, exactly
 
     def inexact_reference_layers(self) -> list[str]:
         """Sums over float64's 53 bits: there the exact reference itself may round."""
         return wide_nodes(self.graph)
 
     def reference(self) -> tuple[np.ndarray, Distance]:
-        """The exact outputs (the judge) and the distance of QKeras's float32 outputs from them."""
+        """The exact outputs (the judge) and the distance of QKeras's float32 outputs from QKeras's function
+        computed exactly (the judge itself, unless the model has float layers: `float_layers`)."""
         exact = ExactReference(self.graph).outputs(self.xq)
-        return exact, distance(keras_outputs(self.core, self.xq), exact)
+        return exact, distance(keras_outputs(self.core, self.xq), self._keras_exact(exact))
+
+    def float_layers(self, exact: np.ndarray) -> FloatLayerDistance | None:
+        """How far the judge (hls4ml's arithmetic at the float layers) is from QKeras's function; None without."""
+        return float_layer_distance(self.graph, self._keras_exact(exact), exact)
+
+    def _keras_exact(self, exact: np.ndarray) -> np.ndarray:
+        if not any(n.float_layer for n in self.graph.nodes):
+            return exact
+        if self._keras is None:
+            self._keras = ExactReference(self.graph, keras_float=True).outputs(self.xq)
+        return self._keras
 
     def input_note(self) -> str | None:
         """One line when the input type changed the user's inputs (the proof is about the changed ones)."""
@@ -264,4 +284,6 @@ def verify(model, x: np.ndarray, opts: ExportOptions, project_dir: Path, *, name
     result.inexact_reference_layers = exact.inexact_reference_layers()
     result.inputs_changed, result.input_note = exact.inputs_changed, exact.input_note()
     result.float32_distance = float32.to_json()
+    floats = exact.float_layers(ref)
+    result.float_layers = floats.to_json() if floats else None
     return result, graph.nodes

@@ -107,3 +107,21 @@ def _hgq_proxy(conv: bool, n: int):
     model.fit(x.astype(np.float32), y, epochs=3, batch_size=32, verbose=0, callbacks=[ResetMinMax(), FreeBOPs()])
     trace_minmax(model, x.astype(np.float32), verbose=0)
     return to_proxy_model(model), x.astype(np.float32)
+
+
+def float_mean_cnn(global_pool: bool = False):
+    """A CNN whose average pooling averages 9 (3x3) or 36 (global 6x6) signed values: not a power of two, so
+    QKeras's float mean has no fixed type and hls4ml's truncated one is proven instead (a float layer)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits
+
+    seeded()
+    wq = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))
+    inp = tf.keras.Input((8, 8, 1), name="img")
+    h = QConv2D(3, 3, name="conv1", **wq)(inp)
+    h = QActivation(quantized_bits(6, 2, alpha=1), name="act1")(h)
+    h = (tf.keras.layers.GlobalAveragePooling2D(name="pool") if global_pool
+         else tf.keras.layers.AveragePooling2D(3, name="pool"))(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = QDense(5, name="out", **wq)(h)
+    return tf.keras.Model(inp, h)

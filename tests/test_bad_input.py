@@ -239,9 +239,13 @@ def test_version():
      "--storage journal:/missing/dir/x.log: folder /missing/dir does not exist"),
     (["learn", "designs/mnist_cnn.yaml"], "designs/mnist_cnn.yaml: model.builder: learned quantization supports mlp "
                                           "designs"),
-    (["search", "designs/digits_mlp.yaml", "--strategy", "descent", "--workers", "2"],
-     "strategy descent is one chain of candidates, each trained from the one before: run it without workers "
+    (["search", "designs/digits_mlp.yaml", "--algorithm", "descent", "--workers", "2"],
+     "algorithm descent is one chain of candidates, each trained from the one before: run it without workers "
      "(--workers 1, no `codesign worker`)"),
+    (["search", "designs/digits_mlp.yaml", "--strategy", "Fast"],
+     "--strategy: 'Fast'; allowed: Latency, Resource, distributed_arithmetic"),
+    (["search", "designs/digits_mlp.yaml", "--algorithm", "anneal"],
+     "--algorithm: 'anneal'; allowed: greedy, ilp, nsga2, random, descent"),
 ])
 def test_cheap_checks_come_before_training(tmp_path, args, message):
     """Refused before the base model is trained (issue 25): the output is that one line, no epoch progress."""

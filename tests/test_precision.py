@@ -233,3 +233,52 @@ def test_softmax_fused_into_the_last_dense_is_split_off():
     np.testing.assert_allclose(tf.nn.softmax(core.predict(x, verbose=0)), model.predict(x, verbose=0), rtol=1e-6)
     assert [n.kind for n in derive(model, QuantSpec(8, 1)).nodes][-2:] == [LayerKind.DENSE, LayerKind.SOFTMAX]
     assert [n.kind for n in derive(core, QuantSpec(8, 1)).nodes][-1] is LayerKind.DENSE
+
+
+def test_mean_over_nine_values_is_a_float_layer_truncated_toward_zero():
+    from codesign.reference import hls_mean
+
+    from .models import float_mean_cnn
+
+    p = derive(float_mean_cnn(), QuantSpec(8, 0, False))["pool"]
+    # act1 is fixed<6,3> (3 fraction bits); 9 values: 4 more integer bits for the sum, 4 more fraction bits
+    assert (p.accum.to_hls(), p.result.to_hls(), p.float_layer) == ("fixed<14,7>", "fixed<10,3>", True)
+    assert not derive(cnn(pool="avg"), QuantSpec(8, 0, False))["pool1"].float_layer
+    # sums -10, -9, -8, 8, 10 (in LSBs of 1) over 9 values, at 2^-4: -17.8 -> -17, -16, -14.2 -> -14, 14, 17
+    means = np.array([-10, -9, -8, 8, 10]) / 9
+    assert hls_mean(means, 9, 1.0, 1 / 16).tolist() == [-17 / 16, -1.0, -14 / 16, 14 / 16, 17 / 16]
+
+
+def test_tables_are_filled_as_hls4ml_cpp_fills_them(tmp_path):
+    """codesign/tables.py against hls4ml's own init_sigmoid_table / init_tanh_table, compiled with g++: every
+    entry of a 2^14-entry table, held in double so that a double tanh or sigmoid would show (it differs from
+    the float one on almost every entry)."""
+    import subprocess
+    from pathlib import Path
+
+    import hls4ml
+
+    from codesign.tables import c_function
+
+    templates = Path(hls4ml.__file__).parent / "templates" / "vivado"
+    n = 2**14
+    (tmp_path / "t.cpp").write_text(f"""
+#include "ap_fixed.h"
+#include "nnet_utils/nnet_activation.h"
+#include <cstdio>
+struct cfg {{ typedef double table_t; }};
+int main() {{
+  static double t[{n}], s[{n}];
+  nnet::init_tanh_table<cfg, {n}>(t);
+  nnet::init_sigmoid_table<cfg, {n}>(s);
+  fwrite(t, sizeof(double), {n}, stdout);
+  fwrite(s, sizeof(double), {n}, stdout);
+}}
+""")
+    subprocess.run(["g++", "-O2", f"-I{templates / 'ap_types'}", f"-I{templates}", "t.cpp", "-o", "t"], cwd=tmp_path,
+                   check=True)
+    out = np.frombuffer(subprocess.run([str(tmp_path / "t")], capture_output=True, check=True).stdout, np.float64)
+    i = np.arange(n)
+    assert np.array_equal(out[:n], c_function("tanh", 8.0 * (i - n / 2) / n))
+    assert np.array_equal(out[n:], c_function("sigmoid", 16.0 * (i - n / 2) / n))
+    assert np.mean(out[:n] == np.tanh(8.0 * (i - n / 2) / n)) < 0.01

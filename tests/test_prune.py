@@ -98,10 +98,10 @@ def test_halving_rungs_and_settings():
         search_settings("d.yaml", {"finetune_epochs": 4, "halving": {"eta": 1}}, {})
     with pytest.raises(CodesignError, match=r"search.halving: \{'rungs': 3\}; allowed: a mapping with min_epochs, eta"):
         search_settings("d.yaml", {"halving": {"rungs": 3}}, {})
-    with pytest.raises(CodesignError, match=r"search.halving: not with strategy descent"):
-        search_settings("d.yaml", {"strategy": "descent", "finetune_epochs": 4, "halving": {"min_epochs": 1}}, {})
-    with pytest.raises(CodesignError, match=r"search.finetune_epochs: 0; allowed with strategy descent: an integer >= 1"):
-        search_settings("d.yaml", {"strategy": "descent", "finetune_epochs": 0}, {})
+    with pytest.raises(CodesignError, match=r"search.halving: not with algorithm descent"):
+        search_settings("d.yaml", {"algorithm": "descent", "finetune_epochs": 4, "halving": {"min_epochs": 1}}, {})
+    with pytest.raises(CodesignError, match=r"search.finetune_epochs: 0; allowed with algorithm descent: an integer >= 1"):
+        search_settings("d.yaml", {"algorithm": "descent", "finetune_epochs": 0}, {})
 
 
 class _Trial(SimpleNamespace):

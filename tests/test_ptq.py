@@ -86,7 +86,8 @@ def test_ptq_model_exports_bit_exact_and_cli(tmp_path):
     fused, _, _ = ptq(model, s.x_train[:300], PTQOptions(8, 8))
     assert [type(layer).__name__ for layer in fused.layers][-2:] == ["QDense", "Activation"]
     assert fused.layers[-1].get_config()["activation"] == "softmax"
-    with pytest.raises(Exception, match="activation 'tanh' inside the layer"):
+    with pytest.raises(Exception, match=r"layer 't' \(Dense\): activation 'tanh'; allowed: relu, linear, softmax on "
+                                        "the last layer"):
         ptq(tf.keras.Model(inp, tf.keras.layers.Dense(10, activation="tanh", name="t")(h)), s.x_train[:300])
     inp = tf.keras.Input((64,), name="pixels")
     h = tf.keras.layers.Dense(24, name="fc1")(inp)
@@ -117,3 +118,37 @@ def test_ptq_model_exports_bit_exact_and_cli(tmp_path):
     assert r.exit_code == 0, r.output
     md = (tmp_path / "anl" / "analysis.md").read_text()
     assert "| fc1 | QDense |" in md and "| True |" in md and (tmp_path / "anl" / "hist_fc1.png").is_file()
+
+
+@pytest.mark.slow
+def test_ptq_is_the_one_converter_for_branches_and_keeps_bn_after_relu(tmp_path):
+    """PTQ builds its QKeras model with `codesign.quantize` (issue 25): a skip connection (Add) converts as in
+    `run`, and a BatchNormalization after a relu-fused Dense is kept, not folded through the relu (the chain
+    transforms folded it: BN(relu(Wx)) became relu(BN-folded Wx), a different function)."""
+    import tensorflow as tf
+
+    from codesign.export import ExportOptions
+    from codesign.ptq.quantize import PTQOptions, ptq
+    from codesign.validate import verify
+
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((12,), name="x")
+    h = tf.keras.layers.Dense(16, activation="relu", name="d1")(inp)
+    bn = tf.keras.layers.BatchNormalization(name="bn")
+    h = bn(h)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(4, name="d2")(h))
+    bn.set_weights([rng.uniform(-2, -0.5, 16), rng.normal(0, 0.5, 16), rng.normal(0, 0.5, 16), rng.uniform(0.3, 2, 16)])
+    x = rng.normal(0, 1, (400, 12)).astype(np.float32)
+    for opts in (PTQOptions(16, 16, 24, method="minmax"), PTQOptions(16, 16, 24, method="minmax", cle=True)):
+        q, float_model, _ = ptq(model, x, opts)
+        np.testing.assert_allclose(float_model.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+        np.testing.assert_allclose(q.predict(x, verbose=0), model.predict(x, verbose=0), atol=0.01)
+    skip_in = tf.keras.Input((12,), name="x")
+    a = tf.keras.layers.Dense(8, activation="relu", name="a")(skip_in)
+    b = tf.keras.layers.Dense(8, name="b")(a)
+    out = tf.keras.layers.Dense(3, name="out")(tf.keras.layers.Add(name="add")([a, b]))
+    q, _, report = ptq(tf.keras.Model(skip_in, out), x, PTQOptions(8, 8))
+    assert sorted(report["layers"]) == ["a", "a_relu", "b", "out"] and "add" in [lyr.name for lyr in q.layers]
+    res, _ = verify(q, x, ExportOptions(), tmp_path / "prj", testbench=False)
+    assert res.bit_exact_fraction == 1.0

@@ -154,7 +154,7 @@ def test_planned_strategies_run(searched):
     """The budget is met by the estimate's upper bound (its held-out p90), not by the estimate alone."""
     out, _ = searched
     for strategy in ("greedy", "ilp"):
-        res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--strategy", strategy,
+        res = runner.invoke(app, ["search", str(DESIGN), "--out", str(out), "--algorithm", strategy,
                                   "--trials", "2", "--budget", "lut=0.02"])
         assert res.exit_code == 0, res.output
         summary = json.loads(res.output[res.output.index("{"):])
@@ -267,7 +267,7 @@ def test_descent_walks_one_notch_per_step_from_the_base_model(tmp_path):
     no loss spend no epochs, and the chain spends the epochs of --trials fine-tuned trials at most."""
     import optuna
 
-    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(tmp_path), "--strategy", "descent", "--trials", "20"])
+    res = runner.invoke(app, ["search", str(DESIGN), "--out", str(tmp_path), "--algorithm", "descent", "--trials", "20"])
     assert res.exit_code == 0, res.output
     study = optuna.load_study(study_name="search_tiny-descent",
                               storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")

@@ -33,13 +33,18 @@ def test_bad_budget(spec, message):
 
 
 def test_bad_search_settings():
-    with pytest.raises(CodesignError, match=r"d.yaml: search.strategy: 'anneal'; allowed: greedy, ilp, nsga2, random"):
-        search_settings("d.yaml", {"strategy": "anneal"}, {})
+    with pytest.raises(CodesignError, match=r"d.yaml: search.algorithm: 'anneal'; allowed: greedy, ilp, nsga2, random"):
+        search_settings("d.yaml", {"algorithm": "anneal"}, {})
+    with pytest.raises(CodesignError, match=r"^--algorithm: 'anneal'; allowed: greedy, ilp, nsga2, random, descent$"):
+        search_settings("d.yaml", {}, {"algorithm": "anneal"})
+    with pytest.raises(CodesignError, match=r"^d.yaml: search.strategy: renamed d.yaml: search.algorithm \(greedy, ilp, "
+                                            r"nsga2, random, descent\); the hls4ml strategy is target.strategy$"):
+        search_settings("d.yaml", {"strategy": "nsga2"}, {})
     with pytest.raises(CodesignError, match=r"search: unknown field\(s\) \['trails'\]"):
         search_settings("d.yaml", {"trails": 3}, {})
     with pytest.raises(CodesignError, match=r"search.trials: 0; allowed: an integer >= 1"):
         search_settings("d.yaml", {}, {"trials": 0})
-    assert search_settings("d.yaml", {"strategy": "ilp"}, {"strategy": "greedy"}).strategy == "greedy"
+    assert search_settings("d.yaml", {"algorithm": "ilp"}, {"algorithm": "greedy"}).algorithm == "greedy"
     with pytest.raises(CodesignError, match=r"^--budget-on: 'p95'; allowed: upper, estimate"):
         search_settings("d.yaml", {}, {"budget_on": "p95"})
     with pytest.raises(CodesignError, match=r"d.yaml: search.budget_on: 'p95'; allowed: upper, estimate"):

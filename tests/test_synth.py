@@ -297,3 +297,18 @@ def test_hgq_proxy_streamed_kernels_equal_the_proxy():
                if type(layer).__name__ == "FixedPointQuantizer"):
         with pytest.raises(CodesignError, match="per-pixel bit widths; a stream kernel serves every pixel"):
             hgq.stream_plan(per_pixel)
+
+
+def test_a_float_mean_is_refused_before_tracing(tmp_path):
+    """The RTL builder has no division: a mean of 9 values is refused in one line, before da4ml or Yosys run."""
+    from codesign.errors import CodesignError
+    from codesign.rtl.synth import synth
+
+    from .models import float_mean_cnn, inputs
+
+    model = float_mean_cnn()
+    with pytest.raises(CodesignError, match=r"^layer 'pool' \(AveragePooling2D\): averages 9 values, not a power of "
+                                            r"two; the RTL builder averages 2, 4, 8, ... values; its hls4ml C model "
+                                            r"is proven by `codesign validate --accept-float-layers`$"):
+        synth(model, inputs(model.input_shape[1:]), tmp_path / "rtl")
+    assert not (tmp_path / "rtl").exists()

@@ -15,7 +15,8 @@ from . import models
 
 pytestmark = pytest.mark.slow
 PUBLIC_KEYS = ["model", "n_samples", "bit_exact_fraction", "testbench_bit_exact_fraction", "argmax_agreement",
-               "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed"]
+               "max_abs_diff", "first_mismatch_layer", "outputs_compared", "input_precision", "inputs_changed",
+               "float_layers"]
 
 
 def test_validate_shared_jet_model_cli(tmp_path, jet_files):
@@ -236,3 +237,54 @@ def test_every_softmax_spelling_is_a_final_softmax(tmp_path, spelling):
         result, _ = verify(qmodel, x, ExportOptions(), tmp_path / f"prj{i}", name=spelling)
         assert (result.bit_exact_fraction, result.testbench_bit_exact_fraction) == (1.0, 1.0)
         assert result.outputs_compared == "logits" and result.softmax_argmax_agreement >= 0.9
+
+
+@pytest.mark.parametrize("global_pool, io_type", [(False, "io_parallel"), (True, "io_stream")])
+def test_float_mean_is_proven_against_hls4ml_arithmetic(tmp_path, global_pool, io_type):
+    """A mean of 9 or 36 signed values: hls4ml divides the sum in accum_t, truncating toward zero (a floor would
+    differ on 99% of this model's outputs); QKeras's float mean is reported, accepted only when asked (issue 25)."""
+    model = models.float_mean_cnn(global_pool)
+    model.save(tmp_path / "m.h5")
+    x = models.inputs(model.input_shape[1:]) - 0.5
+    np.save(tmp_path / "x.npy", x)
+    args = ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"), "--io-type", io_type,
+            "--json", str(tmp_path / "r.json")]
+    refused = CliRunner().invoke(app, args)
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert (payload["bit_exact_fraction"], payload["testbench_bit_exact_fraction"]) == (1.0, 1.0)
+    floats = payload["float_layers"]
+    assert floats["layers"] == ["pool"] and floats["outputs"] == 250 * 5
+    assert 0 < floats["outputs_differ"] <= floats["outputs"] and floats["max_lsb"] > 0
+    line = next(ln for ln in refused.output.splitlines() if ln.startswith("not accepted:"))
+    assert line.startswith("not accepted: exact to hls4ml's arithmetic at float layer(s) 'pool'; "
+                           f"{floats['outputs_differ']} of {floats['outputs']} outputs differ from QKeras's float "
+                           "result, by <= ")
+    assert line.endswith("; --accept-float-layers accepts that") and refused.exit_code == 1, refused.output
+    note = "averages 36 values" if global_pool else "averages 9 values"
+    assert f"note: layer 'pool': {note}, not a power of two: hls4ml truncates the mean toward zero" in refused.output
+    accepted = CliRunner().invoke(app, [*args, "--accept-float-layers"])
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_real_tanh_that_rounds_apart_from_qkeras_is_proven_against_hls4ml_table(tmp_path):
+    """quantized_tanh(11, use_real_tanh) on a 2^-10 grid: TensorFlow's float32 tanh(+-2.4716796875) rounds to the
+    other side of a step than the tanhf hls4ml's table is filled with. Was refused as a near tie; now the C model
+    is proven equal to the table computed as its C++ does (codesign/tables.py), and the two outputs that differ
+    from QKeras are reported."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_tanh
+
+    inp = tf.keras.Input((4,))
+    tf.keras.Model(inp, QActivation(quantized_tanh(11, use_real_tanh=True), name="th")(inp)).save(tmp_path / "m.h5")
+    x = np.round(np.random.default_rng(0).uniform(-4, 4, (300, 4)) * 1024) / 1024
+    x[:2, 0] = [2.4716796875, -2.4716796875]
+    np.save(tmp_path / "x.npy", x)
+    args = ["validate", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"), "--json", str(tmp_path / "r.json")]
+    refused = CliRunner().invoke(app, args)
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert (payload["bit_exact_fraction"], payload["testbench_bit_exact_fraction"]) == (1.0, 1.0)
+    assert refused.exit_code == 1 and (
+        "not accepted: exact to hls4ml's arithmetic at float layer(s) 'th'; 2 of 1200 outputs differ from QKeras's "
+        "float result, by <= 0.000977 (1 LSB of fixed<11,1,RND_CONV,SAT>); argmax agreement 1.0000; "
+        "--accept-float-layers accepts that") in refused.output
+    assert CliRunner().invoke(app, [*args, "--accept-float-layers"]).exit_code == 0

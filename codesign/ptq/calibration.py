@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from ..policy import integer_bits  # noqa: F401 - a clip's integer bits: the one rule, re-exported
+
 METHODS = ("minmax", "ema_minmax", "percentile", "mean_ksigma", "mse", "kl")
 
 
@@ -95,8 +97,3 @@ def clip_value(x: np.ndarray, method: str, bits: int, signed: bool = False) -> f
     if method == "kl":
         return kl(x, bits)
     raise ValueError(f"unknown calibration method {method!r}; allowed: {', '.join(METHODS)}")
-
-
-def integer_bits(clip: float) -> int:
-    """Integer bits of a fixed-point type whose range [0, 2^i) covers the clip (QKeras convention)."""
-    return max(0, math.ceil(math.log2(clip))) if clip > 0 else 0

@@ -30,7 +30,8 @@ def fold_batchnorm(model):
         layer = layers[i]
         nxt = layers[i + 1] if i + 1 < len(layers) else None
         if isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Conv2D, tf.keras.layers.Conv1D)) and \
-                isinstance(nxt, tf.keras.layers.BatchNormalization):
+                isinstance(nxt, tf.keras.layers.BatchNormalization) and layer.get_config().get("activation") in (
+                    None, "linear"):  # BN(relu(Wx)) is not relu(BN-folded W x)
             w, b = (layer.get_weights() + [np.zeros(layer.get_weights()[0].shape[-1])])[:2]
             gamma, beta, mu, var = nxt.get_weights()
             scale = gamma / np.sqrt(var + nxt.epsilon)
@@ -49,12 +50,12 @@ def _relu_pairs(model) -> list[tuple]:
     """(dense1, dense2) pairs with only a ReLU between them (folded models)."""
     import tensorflow as tf
 
+    from ..quantize import is_relu
+
     layers = _dense_chain(model)
     pairs = []
     for a, act, b in zip(layers, layers[1:], layers[2:]):
-        relu = isinstance(act, tf.keras.layers.ReLU) or (isinstance(act, tf.keras.layers.Activation)
-                                                         and act.get_config()["activation"] == "relu")
-        if isinstance(a, tf.keras.layers.Dense) and relu and isinstance(b, tf.keras.layers.Dense):
+        if isinstance(a, tf.keras.layers.Dense) and is_relu(act) and isinstance(b, tf.keras.layers.Dense):
             pairs.append((a, b))
     return pairs
 

@@ -15,7 +15,8 @@ import numpy as np
 from hw_models.da import matmul  # every constant-matrix product; importing it makes da4ml exact (da4ml_fixes)
 
 from ..errors import CodesignError
-from ..precision import TABLES, LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
+from ..precision import LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
+from ..tables import table_values
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
 
@@ -136,11 +137,10 @@ def _sign(v):
     return v.msb_mux(-1.0, 1.0)
 
 
-def _rom(v, spec: QuantSpec, fn):
-    """QKeras's real sigmoid/tanh quantizer of every value v can take: precision.function_table proved that
-    hls4ml's table (clamped at its ends) rounds each of them the same way."""
+def _rom(v, node: LayerPrecision):
+    """hls4ml's real sigmoid/tanh table (clamped at its ends, `tables.py`) at every value v can take."""
     xs = np.arange(round((v.high - v.low) / v.step) + 1) * float(v.step) + float(v.low)
-    return v.lookup(spec.quantize(fn(xs)))
+    return v.lookup(table_values(node.table_function, xs, node.input.lsb, node.result))
 
 
 def _activation(node: LayerPrecision, x, layer):
@@ -150,9 +150,7 @@ def _activation(node: LayerPrecision, x, layer):
     if node.kind is LayerKind.RELU:
         return x.relu()
     if node.kind is LayerKind.FUNCTION_TABLE:  # one ROM per element over the values it can take
-        fn = TABLES[node.table_function][1]
-        return to_array(np.array([_rom(v, node.result, fn) for v in x._vars.ravel()], dtype=object)
-                         .reshape(x.shape), x)
+        return to_array(np.array([_rom(v, node) for v in x._vars.ravel()], dtype=object).reshape(x.shape), x)
     if node.kind is LayerKind.LEAKY_RELU:  # nnet_activation.h leaky_relu: x > 0 ? x : alpha * x (exact type)
         alpha = float(layer.get_config()["alpha"])
         return cast(x.relu() - (-x).relu() * alpha, node.result, where)

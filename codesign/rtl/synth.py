@@ -19,6 +19,7 @@ from hw_models import load_part
 
 from ..atomic import atomic_dir
 from ..errors import CodesignError
+from ..precision import LayerKind
 from ..spec import QuantSpec
 from ..validate import exact_core
 from . import hgq, stream, verilator, yosys
@@ -146,6 +147,13 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     proxy = hgq.is_proxy(model)
     exact = None if proxy else exact_core(model, x, input_spec)
     xq, graph = (hgq.input_grid(model, x), None) if proxy else (exact.xq, exact.graph)
+    for node in graph or []:
+        if node.float_layer:  # hls4ml's `/= N` is an integer division: no constant-matrix product builds it
+            what = (f"averages {node.n_terms} values, not a power of two; the RTL builder averages 2, 4, 8, ... "
+                    "values" if node.kind is LayerKind.AVG_POOL else "QKeras's float32 function and hls4ml's table "
+                    "round some inputs apart (a float layer); the RTL is built only where they agree")
+            raise CodesignError(f"layer '{node.name}' ({node.class_name}): {what}; its hls4ml C model is proven by "
+                                "`codesign validate --accept-float-layers`")
     timings: dict[str, float] = {"verilator_build_s": 0.0, "simulate_s": 0.0}
     top = top_name(name)
 

@@ -84,13 +84,23 @@ def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
     return fine, xval, yval
 
 
+def with_strategy(design: Design, strategy: str | None) -> Design:
+    """The design with `search --strategy` (the hls4ml strategy of every candidate) as its target.strategy."""
+    if strategy is None:
+        return design
+    try:
+        return replace(design, export=replace(design.export, strategy=strategy))
+    except CodesignError as exc:
+        raise CodesignError(str(exc).replace("target.strategy", "--strategy")) from None
+
+
 def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, train_base: bool, log=print,
             progress=None) -> Context:
     from ..modelio import load_model
     from ..pipeline import float_model, qkeras_model, train_design
     from ..quantize import is_qkeras
 
-    design = load_design(design_path)
+    design = with_strategy(load_design(design_path), overrides.get("hls_strategy"))
     settings = search_settings(design.path, design.extra.get("search") or {}, overrides)
     part = load_part(design.export.part)
     budget = parse_budget(settings.budget, part, design.export.clock_ns,

@@ -12,7 +12,7 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
     v = b["validation"]
     task = ctx.design.task
     metric = task.metric
-    lines = [f"# Search: {s['design']} ({s['strategy']})", "",
+    lines = [f"# Search: {s['design']} ({s['algorithm']})", "",
              f"Part {ctx.part.part}, clock {ctx.design.export.clock_ns} ns, {ctx.design.export.io_type}. "
              f"Budget: {ctx.budget.describe()}. {s['trials_completed']} trials completed, "
              f"{s['trials_total'] - s['trials_completed']} rejected by the cost model or interrupted; "

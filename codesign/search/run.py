@@ -65,26 +65,26 @@ def sensitivity(ctx: Context, progress=None, log=print) -> dict:
 
 def plan(ctx: Context, study, sens: dict, log=print) -> None:
     """Greedy and ILP candidates go into the study once, as enqueued trials any worker can take."""
-    if ctx.settings.strategy not in ("greedy", "ilp") or "planned" in study.user_attrs:
+    if ctx.settings.algorithm not in ("greedy", "ilp") or "planned" in study.user_attrs:
         return
     table = S.additive_table(sens["measured"])
     cost = lambda p: candidate_cost(ctx, p)  # noqa: E731
     n = ctx.settings.trials
-    if ctx.settings.strategy == "greedy":
+    if ctx.settings.algorithm == "greedy":
         plans = pick_feasible(greedy_path(ctx.space, table, cost), ctx.budget, cost, n)
     else:
         plans = ilp_plans(ctx.space, table, cost, ctx.budget, n)
     for p in plans:
         study.enqueue_trial(p, skip_if_exists=True)
     study.set_user_attr("planned", len(plans))
-    log(f"- {ctx.settings.strategy}: {len(plans)} planned candidates")
+    log(f"- {ctx.settings.algorithm}: {len(plans)} planned candidates")
 
 
 def seed(ctx: Context, study, sens: dict, log=print) -> None:
     """Sampling strategies start from informed candidates, not random draws: the uniform corners (what a
     plain QKeras user builds) and points spread along the greedy sensitivity-per-cost path, under the cost
     model that prices the built design; at most half the trial budget, enqueued once."""
-    if ctx.settings.strategy not in ("nsga2", "random") or "seeded" in study.user_attrs:
+    if ctx.settings.algorithm not in ("nsga2", "random") or "seeded" in study.user_attrs:
         return
     cost = lambda p: candidate_cost(ctx, p)  # noqa: E731
     budget_ok = lambda p: not ctx.budget.violations(cost(p))  # noqa: E731
@@ -100,8 +100,8 @@ def seed(ctx: Context, study, sens: dict, log=print) -> None:
     study.set_user_attr("seeded", len(seeds[:half]))
     n_corners = len([p for p in seeds[:half] if p in corners])
     log(f"- seeded: {n_corners} uniform corner(s) and {len(seeds[:half]) - n_corners} point(s) of the greedy path, "
-        f"then {ctx.settings.strategy}" + (f" (population {population_for(ctx.settings.trials)})"
-                                           if ctx.settings.strategy == "nsga2" else ""))
+        f"then {ctx.settings.algorithm}" + (f" (population {population_for(ctx.settings.trials)})"
+                                           if ctx.settings.algorithm == "nsga2" else ""))
 
 
 def add_base(ctx: Context, study, log=print) -> None:
@@ -122,7 +122,7 @@ def _worker_command(design: Path, out_root: Path, storage: str | None, overrides
     cmd = [sys.executable, "-m", "codesign.cli", "worker", str(design), "--out", str(out_root)]
     if storage:
         cmd += ["--storage", storage]
-    for key, flag in (("strategy", "--strategy"), ("trials", "--trials"), ("budget", "--budget"),
+    for key, flag in (("algorithm", "--algorithm"), ("hls_strategy", "--strategy"), ("trials", "--trials"), ("budget", "--budget"),
                       ("budget_on", "--budget-on")):
         if overrides.get(key) is not None:
             cmd += [flag, str(overrides[key])]
@@ -135,8 +135,8 @@ def one_chain(design: Path, overrides: dict, workers: int) -> None:
     from .space import search_settings
 
     loaded = load_design(design)
-    if workers > 1 and search_settings(loaded.path, loaded.extra.get("search") or {}, overrides).strategy == "descent":
-        raise CodesignError("strategy descent is one chain of candidates, each trained from the one before: "
+    if workers > 1 and search_settings(loaded.path, loaded.extra.get("search") or {}, overrides).algorithm == "descent":
+        raise CodesignError("algorithm descent is one chain of candidates, each trained from the one before: "
                             "run it without workers (--workers 1, no `codesign worker`)")
 
 
@@ -233,7 +233,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     R.write_csv(ctx.folder / "pareto_latency.csv", fronts["latency_cycles"])
     chosen = choose_best(ctx, rows, log)
     R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
-           f"{ctx.design.name}: {ctx.settings.strategy}, {completed(study)} trials", ctx.design.task,
+           f"{ctx.design.name}: {ctx.settings.algorithm}, {completed(study)} trials", ctx.design.task,
            chosen=chosen[0] if chosen else None)
     if chosen is None:
         raise CodesignError("no completed trial fits the budget on its exported graph; widen the budget or the "
@@ -243,7 +243,7 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
         f"LUT-eq {chosen[3].lut_equivalent:,.0f}; exporting")
     best = export_best(ctx, chosen, log)
     summary = {"design": ctx.design.name, "task": ctx.design.task.name, "metric": ctx.design.task.metric,
-               "strategy": ctx.settings.strategy, "cost_model": cost_model_text(ctx), "budget": ctx.budget.limits(),
+               "algorithm": ctx.settings.algorithm, "cost_model": cost_model_text(ctx), "budget": ctx.budget.limits(),
                "trials_completed": completed(study), "trials_total": len(rows), "evaluated_by_this_process": here,
                "workers": workers, "retried_after_interrupt": retried, "sensitivity_seconds": sens["seconds"],
                "best": best, "pareto_lut_equivalent": fronts["lut_equivalent"],

@@ -63,7 +63,7 @@ def storage_for(url: str | None, folder: Path):
 
 
 def study_name(ctx: Context) -> str:
-    return f"{ctx.design.name}-{ctx.settings.strategy}"
+    return f"{ctx.design.name}-{ctx.settings.algorithm}"
 
 
 def open_study(ctx: Context, storage_url: str | None, create: bool):
@@ -75,12 +75,12 @@ def open_study(ctx: Context, storage_url: str | None, create: bool):
     if not create:
         try:
             return optuna.load_study(study_name=name, storage=storage,
-                                     sampler=sampler(ctx.settings.strategy, ctx.settings.seed + os.getpid(),
+                                     sampler=sampler(ctx.settings.algorithm, ctx.settings.seed + os.getpid(),
                                                      population_for(ctx.settings.trials)))
         except KeyError:
             raise CodesignError(f"no study {name!r} in the storage; start it with `codesign search`") from None
     return optuna.create_study(study_name=name, storage=storage, directions=DIRECTIONS, load_if_exists=True,
-                               sampler=sampler(ctx.settings.strategy, ctx.settings.seed,
+                               sampler=sampler(ctx.settings.algorithm, ctx.settings.seed,
                                                population_for(ctx.settings.trials)))
 
 
@@ -140,7 +140,7 @@ def parent_weights(ctx: Context, trial):
 def used(ctx: Context, study) -> float:
     """Trials spent: completed trials; with successive halving or a descent, their fine-tuning epochs in units
     of a fully trained candidate (the base model and candidates scored as they are cost none)."""
-    if not ctx.settings.halving and ctx.settings.strategy != "descent":
+    if not ctx.settings.halving and ctx.settings.algorithm != "descent":
         return completed(study)
     return spent_epochs(study) / ctx.settings.finetune_epochs
 
@@ -188,16 +188,16 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     from optuna.trial import TrialState
 
     dists = distributions(ctx)
-    planned = ctx.settings.strategy in ("greedy", "ilp", "descent")
+    planned = ctx.settings.algorithm in ("greedy", "ilp", "descent")
     weights_dir = ctx.folder / "trials"
     weights_dir.mkdir(exist_ok=True)
-    task = progress.add_task(f"trials ({ctx.settings.strategy})", total=n_trials,
+    task = progress.add_task(f"trials ({ctx.settings.algorithm})", total=n_trials,
                              completed=used(ctx, study)) if progress else None
     done_here, rejects = 0, 0
     if 0 < used(ctx, study) < n_trials:
         log(f"- resuming: {used(ctx, study):g} of {n_trials} trials done")
     while used(ctx, study) < n_trials and rejects < MAX_REJECTS:
-        if ctx.settings.strategy == "descent" and waiting(study) == 0:
+        if ctx.settings.algorithm == "descent" and waiting(study) == 0:
             from .descent import next_step
 
             next_step(ctx, study, log)
@@ -250,11 +250,11 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
             f"{ctx.design.task.shown(metrics['val_score']):.4g}, LUT + 55 DSP {lut_equivalent(total):,.0f}, "
             f"latency {total['latency_cycles']:.0f} cycles ({time.perf_counter() - start:.0f} s"
             + (f", {metrics['epochs']} of {ctx.settings.finetune_epochs} epochs" if ctx.settings.halving else
-               f", {metrics['epochs']} epochs" if ctx.settings.strategy == "descent" else "")
+               f", {metrics['epochs']} epochs" if ctx.settings.algorithm == "descent" else "")
             + ")")
         done_here += 1
         if progress:
             progress.update(task, completed=used(ctx, study),
-                            description=f"trials ({ctx.settings.strategy}) {ctx.design.task.metric}="
+                            description=f"trials ({ctx.settings.algorithm}) {ctx.design.task.metric}="
                                         f"{ctx.design.task.shown(metrics['val_score']):.3g}")
     return done_here

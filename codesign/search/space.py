@@ -11,10 +11,10 @@ from ..errors import CodesignError
 from ..export import DA, STRATEGIES
 from ..prune import SPARSITY_RANGE
 
-STRATEGY_NAMES = ("greedy", "ilp", "nsga2", "random", "descent")
+ALGORITHMS = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
 SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "reuse_factors", "strategies")
-SEARCH_KEYS = ("strategy", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed")
+SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed")
 HALVING_KEYS = ("min_epochs", "eta")
 BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's upper bound (p90), or the estimate
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
@@ -160,7 +160,7 @@ class SearchSpace:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    strategy: str = "nsga2"
+    algorithm: str = "nsga2"
     trials: int = 40
     finetune_epochs: int = 3
     seed: int = 0
@@ -193,13 +193,17 @@ def _int_tuple(value, where: str, low: int, high: int) -> tuple[int, ...]:
 
 def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
     where = f"{path}: search"
+    if "strategy" in raw:  # renamed: `strategy` is the hls4ml strategy everywhere else (target.strategy)
+        raise CodesignError(f"{where}.strategy: renamed {where}.algorithm ({', '.join(ALGORITHMS)}); the hls4ml "
+                            "strategy is target.strategy")
     unknown = set(raw) - set(SEARCH_KEYS)
     if unknown:
         raise CodesignError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {', '.join(SEARCH_KEYS)}")
     merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
     s = SearchSettings(**{k: merged[k] for k in SEARCH_KEYS if k in merged})
-    if s.strategy not in STRATEGY_NAMES:
-        raise CodesignError(f"{where}.strategy: {s.strategy!r}; allowed: {', '.join(STRATEGY_NAMES)}")
+    if s.algorithm not in ALGORITHMS:
+        field_name = "--algorithm" if overrides.get("algorithm") is not None else f"{where}.algorithm"
+        raise CodesignError(f"{field_name}: {s.algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
     if s.budget_on not in BUDGET_ON:
         field_name = "--budget-on" if overrides.get("budget_on") is not None else f"{where}.budget_on"
         raise CodesignError(f"{field_name}: {s.budget_on!r}; allowed: {', '.join(BUDGET_ON)}")
@@ -207,11 +211,11 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
         v = getattr(s, key)
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
             raise CodesignError(f"{where}.{key}: {v!r}; allowed: an integer >= {low}")
-    if s.strategy == "descent" and s.finetune_epochs < 1:
-        raise CodesignError(f"{where}.finetune_epochs: 0; allowed with strategy descent: an integer >= 1 (its "
+    if s.algorithm == "descent" and s.finetune_epochs < 1:
+        raise CodesignError(f"{where}.finetune_epochs: 0; allowed with algorithm descent: an integer >= 1 (its "
                             "fine-tuned steps share trials x finetune_epochs epochs)")
-    if s.halving is not None and s.strategy == "descent":
-        raise CodesignError(f"{where}.halving: not with strategy descent (each of its steps trains on from the last "
+    if s.halving is not None and s.algorithm == "descent":
+        raise CodesignError(f"{where}.halving: not with algorithm descent (each of its steps trains on from the last "
                             "one); allowed with greedy, ilp, nsga2, random")
     if s.halving is not None:
         h = s.halving
