@@ -11,6 +11,11 @@ import time
 from dataclasses import dataclass, field
 
 
+def _count(value: float) -> str:
+    """A count as a person reads it: 3, or 1.7 of a fractional total (a descent counts trials in epochs)."""
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
+
+
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -56,7 +61,7 @@ class PlainProgress:
     def _line(self, task_id: int) -> None:
         task = self._tasks[task_id]
         elapsed = time.monotonic() - task.start
-        count = f"{task.completed:g}/{task.total:g}" if task.total else f"{task.completed:g}"
+        count = f"{_count(task.completed)}/{_count(task.total)}" if task.total else _count(task.completed)
         eta = ""
         if task.total and 0 < task.completed < task.total:
             eta = f", ETA {_clock(elapsed / task.completed * (task.total - task.completed))}"

@@ -70,6 +70,11 @@ def test_search_end_to_end(searched):
     assert "- cost model: Latency: the hls4ml Latency template fitted on Vivado/Vitis reports" in LOG[0]
     assert "- seeded: 1 uniform corner(s) and 0 point(s) of the greedy path, then random" in LOG[0]
     assert "- trial 0 fc1:6/6 logits:6/-: " in LOG[0]
+    # the report names each candidate as the log does, and what priced it
+    md = (folder / "search.md").read_text()
+    best = summary["best_params"]
+    assert f"- candidate: `fc1:{best['fc1.w']}/{best['fc1.a']} logits:{best['logits.w']}/-`" in md
+    assert "Candidates priced by Latency: the hls4ml Latency template fitted on Vivado/Vitis reports" in md
 
 
 def test_two_workers_share_one_study(searched):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from ..atomic import atomic_write_text
 from ..html import write_html
 from .context import Context
+from .space import DESCRIBE_LEGEND, describe
+
+
+def _params(p) -> dict:
+    """A trial's params: a dict, or the JSON of one (trials.csv rows)."""
+    return json.loads(p) if isinstance(p, str) else p
 
 
 def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
@@ -17,8 +25,9 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
              f"Budget: {ctx.budget.describe()}. {s['trials_completed']} trials completed, "
              f"{s['trials_total'] - s['trials_completed']} rejected by the cost model or interrupted; "
              f"{s['workers']} worker(s); wall time {s['wall_seconds']:.0f} s.", "",
+             f"Candidates priced by {s['cost_model']}. Candidates read {DESCRIBE_LEGEND}.", "",
              "## Best point within budget (exported, C-simulated)", "",
-             f"- candidate: `{b['params']}`",
+             f"- candidate: `{describe(_params(b['params']))}`",
              f"- validation {metric} {b['val_' + metric]:.4g}; test {metric} of the C simulation "
              f"{b['test_' + metric + '_csim']:.4g}",
              f"- bit-exact fraction {v['bit_exact_fraction']}, test bench {v['testbench_bit_exact_fraction']}",
@@ -26,11 +35,11 @@ def write_search_report(ctx: Context, s: dict, sens: dict) -> None:
                                                             b["estimate_exported_graph"].items()) +
              f"; LUT-equivalent {b['estimate_lut_equivalent']:,.0f}; within budget: {b['within_budget']}", "",
              f"## Pareto front (validation {metric} vs LUT + 55 DSP)", "",
-             f"| trial | {metric} | LUT-eq | LUT | DSP | latency | params |", "|---|---|---|---|---|---|---|"]
+             f"| trial | {metric} | LUT-eq | LUT | DSP | latency | candidate |", "|---|---|---|---|---|---|---|"]
     for r in s["pareto_lut_equivalent"]:
         lines.append(f"| {r['number']} | {task.shown(r['val_score']):.4g} | {float(r['lut_equivalent']):,.0f} | "
                      f"{float(r['lut']):,.0f} | {float(r['dsp']):,.0f} | {float(r['latency_cycles']):,.0f} | "
-                     f"`{r['params']}` |")
+                     f"`{describe(_params(r['params']))}` |")
     lines += ["", "![Pareto fronts](pareto.png)", "", "## Sensitivity", "",
               "Measured: validation loss increase when only that knob is lowered (bits) or raised (sparsity; the rest at the widest choice, "
               "no fine-tuning). Hessian: Hutchinson trace of the loss w.r.t. the layer's kernel and HAWQ-v2 "

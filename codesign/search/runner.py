@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import CodesignError
 from .candidate import candidate_cost
 from .context import Context
-from .space import split_param
+from .space import describe
 from .evaluate import evaluate
 from .strategies import lut_equivalent, population_for, sampler
 
@@ -165,22 +165,6 @@ def promote(ctx: Context, study, trial, rung: int, score: float) -> bool:
     return better < max(1.0, (len(cheaper) + 1) / ctx.settings.eta)
 
 
-def _bits(params: dict) -> str:
-    """A candidate in one short string: layer:weight/activation bits (@ sparsity), then the rest (strategy,
-    reuse)."""
-    layers: dict[str, dict] = {}
-    rest = []
-    for key, value in sorted(params.items()):
-        if split_param(key):
-            name, knob = split_param(key)
-            layers.setdefault(name, {})[knob] = value
-        else:
-            rest.append(f"{key}={value}")
-    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" + (f"@{b['s']:.0%}" if b.get("s") else "")
-             for n, b in layers.items()]
-    return " ".join(parts + rest)
-
-
 def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
     """Ask, reject by the cost model or fine-tune and score, tell; until the study holds n_trials
     completed trials (planned strategies: until their plan is used up). Returns trials evaluated here."""
@@ -219,7 +203,7 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         if over:
             trial.set_user_attr("rejected", {k: [round(a, 1), round(b, 1)] for k, (a, b) in over.items()})
             study.tell(trial, state=TrialState.PRUNED)
-            log(f"- trial {trial.number} {_bits(params)}: rejected by the budget before training "
+            log(f"- trial {trial.number} {describe(params)}: rejected by the budget before training "
                 f"({', '.join(f'{k} {a:,.0f} > {b:,.0f}' for k, (a, b) in over.items())})")
             rejects += 1
             continue
@@ -246,7 +230,7 @@ def work(ctx: Context, study, n_trials: int, progress=None, log=print) -> int:
         trial.set_user_attr("val_loss", metrics["val_loss"])
         trial.set_user_attr("epochs", metrics["epochs"])
         study.tell(trial, [metrics["val_score"], lut_equivalent(total), total["latency_cycles"]])
-        log(f"- trial {trial.number} {_bits(params)}: validation {ctx.design.task.metric} "
+        log(f"- trial {trial.number} {describe(params)}: validation {ctx.design.task.metric} "
             f"{ctx.design.task.shown(metrics['val_score']):.4g}, LUT + 55 DSP {lut_equivalent(total):,.0f}, "
             f"latency {total['latency_cycles']:.0f} cycles ({time.perf_counter() - start:.0f} s"
             + (f", {metrics['epochs']} of {ctx.settings.finetune_epochs} epochs" if ctx.settings.halving else

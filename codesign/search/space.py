@@ -260,3 +260,23 @@ def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layer
                                 f"({DA} always at ReuseFactor 1)")
         kw["strategies"] = tuple(st)
     return SearchSpace(layers=tuple(mac_layers), activation_layers=tuple(act_layers), **kw)
+
+
+DESCRIBE_LEGEND = ("`fc1:5/3@50%`: layer fc1 with 5-bit weights, 3-bit activations (`-`: none searched), 50% of its "
+                   "weights pruned")
+
+
+def describe(params: dict) -> str:
+    """A candidate in one short string: layer:weight/activation bits (@ sparsity), then the rest (strategy,
+    reuse); DESCRIBE_LEGEND says how to read it."""
+    layers: dict[str, dict] = {}
+    rest = []
+    for key, value in sorted(params.items()):
+        if split_param(key):
+            name, knob = split_param(key)
+            layers.setdefault(name, {})[knob] = value
+        else:
+            rest.append(f"{key}={value}")
+    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" + (f"@{b['s']:.0%}" if b.get("s") else "")
+             for n, b in layers.items()]
+    return " ".join(parts + rest)
