@@ -309,7 +309,8 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     import yaml
 
     from codesign.search.context import prepare
-    from codesign.search.run import run_search, trial_model
+    from codesign.search.evaluate import trial_model
+    from codesign.search.run import run_search
 
     raw = yaml.safe_load(design_path.read_text())
     for section, key in (("data", "file"), ("model", "file"), ("model", "weights")):  # the copy lives elsewhere

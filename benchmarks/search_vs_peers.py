@@ -172,7 +172,8 @@ def hgq_cost(proxy, design) -> dict:
 
 def codesign_search(design_path: Path, trials: int, out: Path, design, split) -> tuple[list[dict], float]:
     """Our search with the design's own search settings and the same trial count."""
-    from codesign.search.run import run_search, trial_model
+    from codesign.search.evaluate import trial_model
+    from codesign.search.run import run_search
     from codesign.search.context import prepare
 
     start = time.perf_counter()

@@ -23,7 +23,7 @@ import numpy as np
 
 from .design import LayerQuant
 from .errors import CodesignError, did_you_mean
-from .export import ExportOptions
+from .export import DEFAULT_PART, ExportOptions
 from .quantize import Quantized
 from .spec import QuantSpec, parse_hls
 from .validate import ValidationResult
@@ -173,7 +173,7 @@ def validate(model, x, target=None, *, project_dir=None, input_type=None) -> Val
     return result
 
 
-def synth(model, x, out_dir, *, part: str = "xcvu13p-flga2577-2-e", pipeline: float = 0, input_type=None,
+def synth(model, x, out_dir, *, part: str = DEFAULT_PART, pipeline: float = 0, input_type=None,
           max_lut: float = 150_000, architecture: str = "parallel"):
     """RTL of a QKeras model (da4ml), Yosys synthesis and Verilator simulation compared with QKeras on inputs x.
     architecture: "parallel" (one module, as hls4ml io_parallel) or "stream" (one kernel per layer, as io_stream).

@@ -12,6 +12,7 @@ from hw_models.cost import Coefficients
 from hw_models.fit import (Variant, cross_validate, fit, predict, ratio_intervals, select_variant, synth_held_out,
                            synth_ratios, template_intervals)
 from hw_models.reports import ReportError, find_reports, read_report
+from hw_models.targets import DEFAULT_PART
 
 from .errors import CodesignError
 from .export import ExportOptions, convert_config
@@ -34,7 +35,7 @@ def project_record(project: Path) -> Record:
         raise CodesignError(f"{project}: no csynth.xml or *_csynth.rpt (run C synthesis first)")
     target = read_report(reports[0])[1]
     model_file = _model_path(project, cfg)
-    opts = ExportOptions(part=target.get("part") or cfg.get("Part", "xcvu13p-flga2577-2-e"),
+    opts = ExportOptions(part=target.get("part") or cfg.get("Part", DEFAULT_PART),
                          clock_ns=float(cfg.get("ClockPeriod", 5.0)), io_type=cfg.get("IOType", "io_parallel"),
                          backend=cfg.get("Backend", "Vitis"))
     import tempfile

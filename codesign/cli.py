@@ -21,6 +21,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from hw_models import UnknownPartError, list_parts  # noqa: E402
+from hw_models.targets import DEFAULT_PART  # noqa: E402
 
 from .errors import CodesignError  # noqa: E402
 
@@ -163,7 +164,7 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
              io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream"),
              strategy: str = typer.Option("Latency", help="Latency or Resource"),
              reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml ReuseFactor"),
-             part: str = typer.Option("xcvu13p-flga2577-2-e", help="FPGA part"),
+             part: str = typer.Option(DEFAULT_PART, help="FPGA part"),
              project: Optional[Path] = typer.Option(None, help="keep the HLS project here"),
              input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP),
              force: bool = typer.Option(False, "--force", help="compile even an io_parallel design the estimate "
@@ -298,7 +299,7 @@ def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log,
 def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, architecture .json, or a design .yaml"),
              weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
              hls_config: Optional[Path] = typer.Option(None, help="hls4ml-style config YAML (Model/LayerName)"),
-             part: Optional[str] = typer.Option(None, help="FPGA part (default xcvu13p-flga2577-2-e)"),
+             part: Optional[str] = typer.Option(None, help=f"FPGA part (default {DEFAULT_PART})"),
              io_type: Optional[str] = typer.Option(None, help="io_parallel or io_stream"),
              strategy: Optional[str] = typer.Option(None, help="Latency or Resource"),
              reuse: Optional[int] = typer.Option(None, "--reuse-factor", "--reuse",
@@ -590,7 +591,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
           inputs: Optional[Path] = typer.Option(None, "--inputs", help="inputs, .npy or .npz (default for a design: its "
                                                 "test inputs)"),
           weights: Optional[Path] = typer.Option(None, help="weights .h5 for an architecture JSON"),
-          part: Optional[str] = typer.Option(None, help="FPGA part (default: the design's, else xcvu13p-flga2577-2-e)"),
+          part: Optional[str] = typer.Option(None, help=f"FPGA part (default: the design's, else {DEFAULT_PART})"),
           pipeline: float = typer.Option(0, help="0: combinational; N > 0: a register stage every N adder delays"),
           n_samples: int = typer.Option(1000, "--n-samples", help="simulate at most this many inputs"),
           max_lut: float = typer.Option(150_000, "--max-lut", help="refuse RTL larger than this (da4ml's estimate)"),
@@ -618,7 +619,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
         x, spec = split.x_test, split.input_spec
     else:
         raise CodesignError(f"{model}: --inputs is required for a model file (a design file brings its own data)")
-    part = part or (design.export.part if design else "xcvu13p-flga2577-2-e")
+    part = part or (design.export.part if design else DEFAULT_PART)
     architecture = architecture or ("stream" if design and design.export.io_type == "io_stream" else "parallel")
     name = design.name if design else model.stem
     rtl_dir = out or reports / name / "rtl"

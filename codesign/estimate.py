@@ -11,6 +11,7 @@ from hw_models import load_part
 from hw_models.cost import LEVELS, Coefficients, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
+from hw_models.targets import strategy_key
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
@@ -143,6 +144,6 @@ def graph_assignment(cost_model: CostModel, graph: TypedGraph, reuse_factor: int
             if reuse_factor is not None:
                 change["rf"] = int(reuse_factor)
             if strategy is not None:
-                change["strategy"] = str(strategy).lower()
+                change["strategy"] = strategy_key(strategy)
         out[layer.name] = change
     return out

@@ -9,19 +9,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw_models.layers import DA
+from hw_models.targets import DA, DEFAULT_PART, IO_TYPES, STRATEGIES  # noqa: F401 - re-exported
 
 from .errors import CodesignError
 from .precision import MAC_KINDS, LayerKind, LayerPrecision, TypedGraph
 from .spec import QuantSpec, parse_hls
 
-IO_TYPES = ("io_parallel", "io_stream")
-STRATEGIES = ("Latency", "Resource", DA)
 
 
 @dataclass(frozen=True)
 class ExportOptions:
-    part: str = "xcvu13p-flga2577-2-e"
+    part: str = DEFAULT_PART
     clock_ns: float = 5.0
     io_type: str = "io_parallel"
     strategy: str = "Latency"

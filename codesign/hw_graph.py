@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from hw_models.layers import STRATEGIES, LayerIR, bn_shape, line_buffer_bits, weight_stats
+from hw_models.layers import LayerIR, bn_shape, line_buffer_bits, weight_stats
+from hw_models.targets import strategy_key
 
 from .errors import CodesignError
 
@@ -32,8 +33,7 @@ def _type_of(layer, attr: str):
 
 
 def _strategy(layer) -> str:
-    name = str(layer.get_attr("strategy", "latency")).lower()
-    return name if name in STRATEGIES else "resource" if name.startswith("resource") else "latency"
+    return strategy_key(layer.get_attr("strategy", "latency"))
 
 
 def _common(layer, io_type: str) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .fixed import FixedType, mac_accum, parse_type
 from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
+from .targets import strategy_key
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
@@ -85,8 +86,7 @@ def _layer_rf(layer: dict, rec: dict) -> int:
 
 
 def _strategy(layer: dict, rec: dict) -> str:
-    s = str(layer.get("strategy") or rec.get("strategy") or "latency").lower()
-    return "resource" if s.startswith("resource") else "latency"
+    return strategy_key(layer.get("strategy") or rec.get("strategy"))
 
 
 def record_layers(rec: dict) -> list[LayerIR]:

@@ -9,9 +9,7 @@ import numpy as np
 
 MAC_KINDS = ("dense", "conv", "depthwise")
 KINDS = MAC_KINDS + ("bn", "relu", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
-STRATEGIES = ("latency", "resource", "distributed_arithmetic")
-DA = "distributed_arithmetic"
-IO_TYPES = ("io_parallel", "io_stream")
+from .targets import DA, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
 
 
 @dataclass(frozen=True)

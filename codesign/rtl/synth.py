@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_models import load_part
+from hw_models.targets import DEFAULT_PART
 
 from ..atomic import atomic_dir
 from ..errors import CodesignError
@@ -127,7 +128,7 @@ def trace(model, graph, architecture: str) -> tuple[list, list[tuple[str, object
                     for s in stages if not s.wiring]
 
 
-def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = "xcvu13p-flga2577-2-e",
+def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = DEFAULT_PART,
           pipeline: float = 0, input_spec: QuantSpec | None = None, progress=None,
           max_lut: float = MAX_LUT_DEFAULT, architecture: str = "parallel") -> SynthResult:
     """Build, synthesize and simulate `model` on inputs x; the RTL project goes to `rtl_dir`.

@@ -20,6 +20,7 @@ import json
 from .candidate import base_params, candidate_cost
 from .context import Context
 from .evaluate import pruned_model, val_metrics
+from .results import spent_epochs
 from .space import split_param
 from .strategies import lut_equivalent
 
@@ -47,8 +48,6 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
 
 def step_epochs(ctx: Context, study, state: dict) -> int:
     """The epochs left shared over this step (to `state`) and the notches left below it (at least 1)."""
-    from .runner import spent_epochs
-
     left = ctx.settings.trials * ctx.settings.finetune_epochs - spent_epochs(study)
     notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
                   for k in ctx.space.params() if split_param(k))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .. import prune
@@ -17,6 +19,16 @@ def variant_model(ctx: Context, params: dict):
     variant = design_variant(ctx.design, params)
     model, _ = qkeras_model(variant, ctx.float_model, ctx.split)
     transfer_weights(ctx.base_model, model)
+    return variant, model
+
+
+def trial_model(ctx: Context, row: dict):
+    """The fine-tuned model of a trial, rebuilt from its saved weights."""
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    variant, model = variant_model(ctx, json.loads(row["params"]))
+    model.load_weights(str(ctx.folder / "trials" / f"trial_{row['number']}.weights.h5"))
     return variant, model
 
 

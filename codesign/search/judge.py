@@ -23,7 +23,7 @@ JUDGE_SAMPLES = 200  # validation inputs simulated per front point (the RTL proo
 def judge_front(ctx: Context, front: list[dict], log=print) -> list[dict]:
     """Yosys LUT/FF/CARRY and the RTL proof of every trial on the LUT-equivalent front."""
     from ..rtl.synth import synth
-    from .run import trial_model
+    from .evaluate import trial_model
 
     x = ctx.split.x_val if ctx.split.x_val is not None else ctx.split.x_test
     rows = []

@@ -84,3 +84,10 @@ def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, floa
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def spent_epochs(study) -> int:
+    """Fine-tuning epochs the completed trials trained."""
+    from optuna.trial import TrialState
+
+    return sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))

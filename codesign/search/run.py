@@ -14,6 +14,7 @@ from . import results as R
 from . import sensitivity as S
 from .candidate import base_params, candidate_cost, cost_model_text
 from .context import BASE_SECTIONS, Context, design_key, prepare
+from .evaluate import trial_model
 from .judge import JUDGES, judge_front, write_summary
 from .runner import completed, open_study, recover_interrupted, storage_for, work
 from .strategies import greedy_path, lut_equivalent, ilp_plans, pick_feasible, population_for, spread, uniform_corners
@@ -145,18 +146,6 @@ def run_worker(design: Path, out_root: Path, storage: str | None, overrides: dic
     ctx = prepare(design, out_root, overrides, train_base=False, log=log)
     study = open_study(ctx, storage, create=False)
     return work(ctx, study, ctx.settings.trials, progress, log)
-
-
-def trial_model(ctx: Context, row: dict):
-    """The fine-tuned model of a trial, rebuilt from its saved weights."""
-    import tensorflow as tf
-
-    from .evaluate import variant_model
-
-    tf.keras.backend.clear_session()
-    variant, model = variant_model(ctx, json.loads(row["params"]))
-    model.load_weights(str(ctx.folder / "trials" / f"trial_{row['number']}.weights.h5"))
-    return variant, model
 
 
 def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):

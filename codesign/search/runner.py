@@ -13,6 +13,7 @@ from .candidate import candidate_cost
 from .context import Context
 from .space import describe
 from .evaluate import evaluate
+from .results import spent_epochs
 from .strategies import lut_equivalent, population_for, sampler
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation score (tasks.py), LUT + 55 DSP, latency cycles
@@ -143,13 +144,6 @@ def used(ctx: Context, study) -> float:
     if not ctx.settings.halving and ctx.settings.algorithm != "descent":
         return completed(study)
     return spent_epochs(study) / ctx.settings.finetune_epochs
-
-
-def spent_epochs(study) -> int:
-    """Fine-tuning epochs the completed trials trained."""
-    from optuna.trial import TrialState
-
-    return sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def promote(ctx: Context, study, trial, rung: int, score: float) -> bool:
