@@ -39,12 +39,16 @@ class LayerQuant:
     sparsity: float = 0.0  # fraction of the kernel pruned to exact zeros by magnitude (codesign/prune.py)
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class Training:
     epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 0.003
     seed: int = 0
+    schedule: str = "constant"  # SCHEDULES: the learning rate over each fit (constant, or cosine decay to 1%)
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,8 @@ def load_design(path: str | Path) -> Design:
             _fail(path, f"training.{key}", f"{getattr(training, key)}; allowed: {low} or more")
     if training.learning_rate <= 0:
         _fail(path, "training.learning_rate", f"{training.learning_rate}; allowed: a positive number")
+    if training.schedule not in SCHEDULES:
+        _fail(path, "training.schedule", f"{training.schedule!r}; allowed: {', '.join(SCHEDULES)}")
     return Design(
         name=str(raw.get("name") or path.stem), path=path, dataset="file" if user_data else data["name"],
         builder=None if files["model_file"] else model["builder"],

@@ -37,6 +37,16 @@ class _EpochBar:
         return Callback()
 
 
+def learning_rate(training: Training, steps: int):
+    """The learning rate of a fit of `steps` optimizer steps: constant, or cosine decay to 1% of it over the fit
+    (Loshchilov & Hutter 2017, without restarts)."""
+    import tensorflow as tf
+
+    if training.schedule == "constant":
+        return training.learning_rate
+    return tf.keras.optimizers.schedules.CosineDecay(training.learning_rate, max(1, steps), alpha=0.01)
+
+
 def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None,
         task: Task = Task(), sparsity: dict[str, float] | None = None, ramp_epochs: int | None = None):
     """Train on the split's training part for the task (cross-entropy on labels, or MSE on targets / inputs);
@@ -51,8 +61,8 @@ def fit(model, split: Split, training: Training, label: str, progress=None, epoc
     if sparsity and epochs <= 0:
         prune.apply(model, sparsity)
         return model
-    model.compile(tf.keras.optimizers.Adam(training.learning_rate), task.loss(logits=not final_softmax(model)),
-                  metrics=[task.metric])
+    rate = learning_rate(training, epochs * -(-len(split.x_train) // training.batch_size))
+    model.compile(tf.keras.optimizers.Adam(rate), task.loss(logits=not final_softmax(model)), metrics=[task.metric])
     model.fit(split.x_train, task.targets(split.x_train, split.y_train), epochs=epochs,
               batch_size=training.batch_size, verbose=0, shuffle=True,
               callbacks=[_EpochBar(label, epochs, progress, task.metric)]
