@@ -131,6 +131,11 @@ def _renamed_node(key: str, mapping: dict[str, str]) -> str:
     return f"{mapping.get(name, name)}{sep}{index}"
 
 
+def consumers(layer) -> list:
+    """The layers that take this layer's output (Keras keeps them as outbound nodes)."""
+    return [node.outbound_layer for node in layer._outbound_nodes]
+
+
 def is_softmax_layer(layer) -> bool:
     """A softmax over the last axis in any Keras spelling: Activation('softmax'), tf.keras.layers.Softmax(), or a
     (Q)Dense/Conv with activation='softmax'."""

@@ -25,7 +25,7 @@ import numpy as np
 from .design import LayerQuant
 from .errors import CodesignError
 from .lower import inbound_tensors
-from .modelio import clone_layer, is_softmax_layer
+from .modelio import clone_layer, consumers, is_softmax_layer
 from .policy import integer_bits as _int_bits
 from .precision import bn_scale_bias
 
@@ -59,10 +59,6 @@ def is_qkeras(model) -> bool:
 def _act_name(cfg) -> str:
     act = cfg.get("activation", "linear")
     return act if isinstance(act, str) else str(act.get("class_name", act)).lower()
-
-
-def _consumers(layer) -> list:
-    return [node.outbound_layer for node in layer._outbound_nodes]
 
 
 def is_relu(layer) -> bool:
@@ -101,12 +97,12 @@ class _Planner:
                 continue
             tail = layer
             if _act_name(layer.get_config()) == "linear":
-                nxt = _consumers(layer)
+                nxt = consumers(layer)
                 if len(nxt) == 1 and type(nxt[0]).__name__ == "BatchNormalization":
                     self.fold_into[layer.name] = nxt[0]
                     self.folded_bn.add(nxt[0].name)
                     tail = nxt[0]
-                nxt = _consumers(tail)
+                nxt = consumers(tail)
                 if len(nxt) == 1 and is_relu(nxt[0]):
                     self.relu_of[nxt[0].name] = layer.name
                     self.relu_after[layer.name] = nxt[0].name

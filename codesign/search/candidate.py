@@ -47,7 +47,8 @@ def candidate_graph(ctx: Context, params: dict, kernels: dict | None = None) -> 
             quantized_values(kq, pruned(kernel, variant.quant_for(name).sparsity))
         weights[name] = WeightSource(kernel, kq, quantized_values(bq, bias), bq)
         if name in ctx.space.activation_layers:
-            overrides[f"{name}_relu"] = activation_spec(aq, f"layer '{name}_relu'")
+            act = ctx.activation_of[name]
+            overrides[act] = activation_spec(aq, f"layer '{act}'")
     return derive(dataclasses.replace(ctx.lowered, weights=weights), ctx.split.input_spec, overrides)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..design import Design, load_design
 from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from ..lower import Lowered, lower
+from ..modelio import consumers
 from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
 
 BASE_MODEL = "base_qat.h5"
@@ -55,13 +56,19 @@ class Context:
     folder: Path
     lowered: Lowered       # the base model lowered once; candidates re-quantize its weights (candidate.py)
     float_model: object    # the architecture candidates are quantized from (pipeline.qkeras_model)
+    activation_of: dict[str, str] = field(default_factory=dict)  # MAC layer -> its searched activation layer
 
 
-def searched_layers(model) -> tuple[list[str], list[str]]:
-    """(quantized MAC layers, those whose activation is searched) of a builder model."""
-    macs = [layer.name for layer in model.layers if type(layer).__name__ in ("QDense", "QConv2D", "QConv1D")]
-    names = {layer.name for layer in model.layers}
-    return macs, [m for m in macs if f"{m}_relu" in names]
+def searched_layers(model) -> tuple[list[str], dict[str, str]]:
+    """(quantized MAC layers, {MAC layer: its activation layer} for those whose activation is searched: a
+    QActivation that is the layer's only consumer, whatever its name)."""
+    macs = [layer for layer in model.layers if type(layer).__name__ in ("QDense", "QConv2D", "QConv1D")]
+    acts = {}
+    for layer in macs:
+        after = consumers(layer)
+        if len(after) == 1 and type(after[0]).__name__ == "QActivation":
+            acts[layer.name] = after[0].name
+    return [m.name for m in macs], acts
 
 
 def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
@@ -138,11 +145,12 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
         atomic_write_text(folder / BASE_KEY, key + "\n")
     x_val = split.input_spec.quantize(x_val).astype(np.float32)  # the grid the FPGA receives (idempotent)
     macs, acts = searched_layers(base)
-    space = build_space(settings, design.path, macs, acts)
+    space = build_space(settings, design.path, macs, list(acts))
     from ..estimate import cost_model_for
 
     log("- parsing the hls4ml graph for the cost model")
     cost = cost_model_for(base, design.export, split.input_spec)
     cost.input_spec = split.input_spec
     (folder / "space.json").write_text(json.dumps({k: list(v) for k, v in space.params().items()}, indent=1))
-    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder, lower(base), net)
+    return Context(design, settings, space, budget, part, split, x_val, y_val, base, cost, folder, lower(base), net,
+                   acts)
