@@ -77,3 +77,15 @@ def test_hw_models_is_framework_free():
         names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | \
                 {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not names & {"tensorflow", "keras", "qkeras", "torch", "hls4ml", "codesign"}, path
+
+
+def test_readme_layout_is_generated_from_the_tree():
+    """README.md's Layout section lists every module with its docstring: regenerate it with
+    `.venv/bin/python scripts/layout.py --write` after adding, removing or re-describing one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("layout", ROOT / "scripts" / "layout.py")
+    layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layout)
+    readme = (ROOT / "README.md").read_text()
+    assert readme == layout.readme_with_section(readme)
