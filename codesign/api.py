@@ -23,6 +23,7 @@ import numpy as np
 
 from .design import LayerQuant
 from .errors import CodesignError, did_you_mean
+from .folders import ReportLayout
 from .export import DEFAULT_PART, ExportOptions
 from .quantize import Quantized
 from .spec import QuantSpec, parse_hls
@@ -305,5 +306,5 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
             summary = run_search(design_file, Path(out), {}, None, 1, bar, log)
     else:
         summary = run_search(design_file, Path(out), {}, None, 1, None, log)
-    folder = Path(out) / name / "search"
+    folder = ReportLayout(out, name).search
     return Study(folder, summary["best"], summary["pareto_lut_equivalent"], summary)

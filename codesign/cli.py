@@ -24,6 +24,7 @@ from hw_models import UnknownPartError, list_parts  # noqa: E402
 from hw_models.targets import DEFAULT_PART  # noqa: E402
 
 from .errors import CodesignError  # noqa: E402
+from .folders import REPORTS_ROOT, ReportLayout  # noqa: E402
 
 app = typer.Typer(add_completion=False, help="FPGA NN co-design: QAT, hls4ml export, bit-exact C simulation.")
 console = Console(stderr=True, soft_wrap=True)  # a log line stays one line (grep-able), wrapped by the terminal
@@ -100,7 +101,7 @@ def _progress():
 
 @command()
 def run(design: Path = typer.Argument(..., help="design file, e.g. designs/digits_mlp.yaml"),
-        out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/"),
+        out: Path = typer.Option(REPORTS_ROOT, help="report root; writes OUT/<design>/"),
         epochs: Optional[int] = typer.Option(None, help="override the design's training epochs"),
         accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Train float + QAT, export through hls4ml, C-simulate two ways, prove bit-exact, write the report."""
@@ -255,7 +256,7 @@ LEVEL_TITLES = {"synth": "Post-synthesis (Vivado)", "csynth": "HLS C-synthesis"}
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
 
 
-def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path = Path("reports")):
+def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path = REPORTS_ROOT):
     """(keras model, design or None, the design's split or None) for a model file or a design file.
 
     For a design, the weights are those `codesign run` trained (reports/<design>/model_qat.h5) when they exist.
@@ -270,7 +271,7 @@ def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path =
     design = load_design(model)
     split = design_split(design)
     keras_model, _ = qkeras_model(design, float_model(design, split), split)  # also fixes the input grid
-    trained = reports / design.name / "model_qat.h5"
+    trained = ReportLayout(reports, design.name).qat_model
     if trained.is_file():
         log(f"- weights: {trained}")
         keras_model = load_model(trained)
@@ -281,7 +282,7 @@ def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path =
     return keras_model, design, split
 
 
-def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log, reports: Path = Path("reports")):
+def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log, reports: Path = REPORTS_ROOT):
     """(keras model, input spec, design export options or None) for a model file or a design file."""
     from .spec import parse_hls
 
@@ -310,7 +311,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
                                                      "what the HLS C-synthesis report says (about 2x the LUTs)"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
-             reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
+             reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
     Vivado."""
     from .atomic import atomic_write_text
@@ -409,7 +410,7 @@ def search(design: Path = typer.Argument(..., help="design file with an optional
            workers: int = typer.Option(1, help="local worker processes (this one included)"),
            judge: str = typer.Option("estimate", help="estimate | yosys: re-measure the Pareto front by "
                                                       "synthesis (da4ml RTL, Yosys) and plot both fronts"),
-           out: Path = typer.Option(Path("reports"), help="report root; writes OUT/<design>/search/"),
+           out: Path = typer.Option(REPORTS_ROOT, help="report root; writes OUT/<design>/search/"),
            accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Hardware-aware per-layer mixed-precision search; exports the best point within budget, bit-exact."""
     from .search.run import run_search
@@ -446,7 +447,7 @@ def worker(design: Path = typer.Argument(..., help="the design file the study wa
            trials: Optional[int] = typer.Option(None, help="as given to `codesign search`"),
            budget: Optional[str] = typer.Option(None, help="as given to `codesign search`"),
            budget_on: Optional[str] = typer.Option(None, "--budget-on", help="as given to `codesign search`"),
-           out: Path = typer.Option(Path("reports"), help="report root of the study")) -> None:
+           out: Path = typer.Option(REPORTS_ROOT, help="report root of the study")) -> None:
     """Join a running search: take trials from its storage until the study is complete."""
     import os
 
@@ -528,7 +529,7 @@ def analyze(model: Path = typer.Argument(..., help="QKeras model (.h5/.keras, .j
             out: Optional[Path] = typer.Option(None, help="report folder (default reports/analysis/<model>, or "
                                                           "reports/<design>/analysis)"),
             io_type: str = typer.Option("io_parallel", help="io_parallel or io_stream"),
-            reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
+            reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """Per-layer quantization error (float vs QKeras vs C-sim), histograms, sensitivity ranking."""
     from .analyze import analyze as run_analysis
     from .analyze import link_into_design_report
@@ -568,7 +569,7 @@ def learn(design: Path = typer.Argument(..., help="an mlp design file"),
           schedule: str = typer.Option("linear", help="linear (0 -> beta) or constant"),
           epochs: int = typer.Option(30, help="training epochs with learned bit widths"),
           blend: bool = typer.Option(False, help="alpha-blending instead of the straight-through estimator"),
-          out: Path = typer.Option(Path("reports"), help="writes OUT/<design>/learned/")) -> None:
+          out: Path = typer.Option(REPORTS_ROOT, help="writes OUT/<design>/learned/")) -> None:
     """Learn per-layer bit widths with an FPGA cost term; snap to QKeras; export and prove bit-exact."""
     from .design import load_design
     from .learned.train import LearnOptions
@@ -601,7 +602,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
           json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON here"),
           out: Optional[Path] = typer.Option(None, "--out", help="RTL project folder (default reports/<name>/rtl)"),
           input_type: Optional[str] = typer.Option(None, "--input-type", help=INPUT_TYPE_HELP),
-          reports: Path = typer.Option(Path("reports"), help=REPORTS_HELP)) -> None:
+          reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """RTL of the network (da4ml), Yosys synthesis and Verilator simulation against QKeras.
     Exit 0 bit-exact, 1 not, 2 bad input or missing tools."""
     from .atomic import atomic_write_text
@@ -622,7 +623,7 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     part = part or (design.export.part if design else DEFAULT_PART)
     architecture = architecture or ("stream" if design and design.export.io_type == "io_stream" else "parallel")
     name = design.name if design else model.stem
-    rtl_dir = out or reports / name / "rtl"
+    rtl_dir = out or ReportLayout(reports, name).rtl
     result = synthesize(keras_model, x[:n_samples], rtl_dir, name=name, part=part, pipeline=pipeline,
                         input_spec=spec, progress=lambda m: log(f"- {m}"), max_lut=max_lut,
                         architecture=architecture)

@@ -15,6 +15,7 @@ from .builders import build_model
 from .data import Split, load_npy_files, load_npz, load_split
 from .design import Design, load_design
 from .errors import CodesignError, did_you_mean
+from .folders import REPORTS_ROOT, SIBLINGS, ReportLayout
 from .modelio import load_model
 from .quantize import quantize
 from .report import write_report
@@ -109,18 +110,14 @@ def train_design(design: Design, progress=None, epochs: int | None = None, split
     return split, net, qat, scores, time.perf_counter() - start, design
 
 
-# what search, learn, analyze and synth write into reports/<design>/: a new run keeps them
-OTHER_COMMANDS_OUTPUTS = ("search", "learned", "analysis", "rtl")
-
-
-def run_design(path: str | Path, out_root: str | Path = "reports", epochs: int | None = None, progress=None,
+def run_design(path: str | Path, out_root: str | Path = REPORTS_ROOT, epochs: int | None = None, progress=None,
                log=print) -> dict:
     design = load_design(path)
     split, net, qat, scores, train_s, design = train_design(design, progress, epochs)
     task = design.task
     log(f"{task.metric}: float {scores['float']:.4g}, QAT {scores['qat']:.4g}")
-    final = Path(out_root) / design.name
-    with atomic_dir(final, keep=OTHER_COMMANDS_OUTPUTS) as tmp:
+    final = ReportLayout(out_root, design.name).design
+    with atomic_dir(final, keep=SIBLINGS) as tmp:  # what search, learn, analyze and synth left stays
         result, _ = verify(qat, split.x_test, design.export, tmp / "hls_project", name=design.name,
                            input_spec=split.input_spec, progress=lambda m: log(f"- {m}"))
         measured = {"float": evaluate(net, split.x_test, split.y_test, task),

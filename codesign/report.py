@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .folders import ReportLayout
 from .html import write_html
 from .reference import FloatLayerDistance
 
@@ -69,7 +70,7 @@ def sibling_sections(folder: Path) -> list[str]:
     """What other commands left beside the run (synth, search, analyze, learn), with links: read each time the
     report is written, so no command's section is lost when another one runs."""
     rows = []
-    synth = folder / "rtl" / "synth.json"
+    synth = ReportLayout(folder.parent, folder.name).rtl / "synth.json"
     if synth.is_file():
         s = json.loads(synth.read_text())
         rows += ["## RTL measured by Yosys (`codesign synth`)", "",

@@ -19,6 +19,7 @@ from hw_models.cost import Coefficients
 
 from ..design import Design
 from ..errors import CodesignError
+from ..folders import ReportLayout
 from .layers import LearnedDense, LearnedReLU
 
 
@@ -161,7 +162,7 @@ def learn(design: Design, opts: LearnOptions, out_root: Path, progress=None, log
         fit(qmodel, split, design.training, "QAT after snapping", progress, opts.finetune_epochs)
     q = {name: dataclasses.asdict(snapped.quant_for(name)) for name in snapped.layer_quant}
     log("- learned bits: " + ", ".join(f"{n} w{v['weight_bits']}/a{v['activation_bits']}" for n, v in q.items()))
-    final = out_root / design.name / "learned"
+    final = ReportLayout(out_root, design.name).learned
     with atomic_dir(final) as tmp:
         result, _ = verify(qmodel, split.x_test, snapped.export, tmp / "hls_project", name=f"{design.name}_learned",
                            input_spec=split.input_spec, progress=lambda m: log(f"  {m}"))

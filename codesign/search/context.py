@@ -17,6 +17,7 @@ from ..data import Split
 from ..design import Design, load_design
 from ..atomic import atomic_write_text
 from ..errors import CodesignError
+from ..folders import ReportLayout
 from ..lower import Lowered, lower
 from ..modelio import consumers
 from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
@@ -114,7 +115,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
                           "--budget" if overrides.get("budget") else f"{design.path}: search.budget")
     if settings.budget_on == "upper":
         budget = replace(budget, upper=True)
-    folder = Path(out_root) / design.name / "search"
+    folder = ReportLayout(out_root, design.name).search
     folder.mkdir(parents=True, exist_ok=True)
     split, x_val, y_val = _splits(design)
     base_file = folder / BASE_MODEL
