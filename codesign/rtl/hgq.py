@@ -16,7 +16,7 @@ import numpy as np
 from hw_models.da import matmul
 
 from ..errors import CodesignError
-from .network import pool_geometry, pool_windows, reduce_windows, round_half_even, to_array, windows
+from .network import pool_geometry, pool_windows, quantize_variable, reduce_windows, to_array, windows
 
 ROUNDING = {"TRN": "TRN", "RND": "RND", "RND_CONV": "RND_CONV"}  # HGQ name -> what the RTL builds
 OVERFLOW = ("WRAP", "SAT", "SAT_SYM")
@@ -70,10 +70,7 @@ def _quantize(x, layer):
         if k[idx] + i[idx] + f[idx] <= 0:  # bits == 0: HGQ multiplies the value by 0
             out[idx] = FixedVariable.from_const(0.0, hwconf=v.hwconf, _factor=1)
             continue
-        mode = rounding
-        if mode == "RND_CONV":
-            v, mode = round_half_even(v, int(f[idx])), "TRN"
-        out[idx] = v.quantize(int(k[idx]), int(i[idx]), int(f[idx]), overflow, mode)
+        out[idx] = quantize_variable(v, int(k[idx]), int(i[idx]), int(f[idx]), overflow, rounding)
     return to_array(out, x)
 
 
@@ -171,7 +168,7 @@ def _grid_of(model, name: str):
 def stream_plan(model) -> list:
     """The proxy as hls4ml io_stream builds it (`stream.py`): one kernel per Conv/MaxPooling (one window) or
     Dense (one pixel's channels), the quantizers and activations after it fused in, Flatten/Reshape as wiring."""
-    from .stream import Stage
+    from .stream import Stage, stream_buffer_bits
 
     readers: dict[str, int] = {}
     for layer in model.layers[2:]:
@@ -200,10 +197,10 @@ def stream_plan(model) -> list:
             else:
                 kernel, strides = pool_geometry(layer, spatial)
                 padding = "valid"
-            rows = int(np.prod(_shape(parent)[1:])) if len(kernel) > 1 else _shape(parent)[-1]
             width = int(np.max(_per_element(_grid_of(model, parent.name).bits)))
             current = Stage([layer], [(parent.name, kernel + _shape(parent)[-1:])], kernel, strides, padding,
-                            calls=int(np.prod(_shape(layer)[:-1])), line_buffer_bits=(kernel[0] - 1) * rows * width)
+                            calls=int(np.prod(_shape(layer)[:-1])),
+                            line_buffer_bits=stream_buffer_bits(kernel, _shape(parent), width))
         elif name == "Dense" or name in FUSED:
             current = Stage([layer], [(parent.name, _shape(parent)[-1:])], calls=int(np.prod(spatial)) or 1)
         else:

@@ -46,24 +46,29 @@ def round_half_even(v, f: int):
 
 def cast(arr, spec: QuantSpec, where: str):
     """Cast every element of a da4ml array to `spec` as ap_fixed does (rounding first, then overflow)."""
-    from da4ml.trace import FixedVariable, FixedVariableArray
+    from da4ml.trace import FixedVariableArray
 
     if spec.rounding not in ("TRN", "RND", "RND_CONV") or spec.overflow not in ("WRAP", "SAT", "SAT_SYM"):
         raise CodesignError(f"{where}: type {spec.to_hls()}: RTL is built for rounding TRN/RND/RND_CONV and "
                             "overflow WRAP/SAT/SAT_SYM")
     k, i, f = _kif(spec)
-    flat = np.empty(arr.size, dtype=object)
-    for n, v in enumerate(arr._vars.ravel()):
-        if v.low == v.high:  # a constant (e.g. a zero kernel column): cast in numpy; da4ml 0.5.2 folds an
-            # unsigned quantize of a negative constant wrongly (-0.125 -> -0.25 where the wrapped bit is +0.25)
-            value = float(spec.quantize(np.array([float(v.low)]))[0])
-            flat[n] = FixedVariable.from_const(value, hwconf=v.hwconf, _factor=1)
-            continue
-        rounding = spec.rounding
-        if rounding == "RND_CONV":
-            v, rounding = round_half_even(v, f), "TRN"
-        flat[n] = v.quantize(k, i, f, spec.overflow, rounding)
+    flat = np.array([quantize_variable(v, k, i, f, spec.overflow, spec.rounding) for v in arr._vars.ravel()],
+                    dtype=object)
     return FixedVariableArray(flat.reshape(arr.shape), arr.solver_options)
+
+
+def quantize_variable(v, k: int, i: int, f: int, overflow: str, rounding: str):
+    """One da4ml variable cast as ap_fixed does to (keep_negative k, integer bits i without the sign, fraction
+    bits f): the one symbolic cast of every RTL front-end (the QKeras typed graph's and HGQ's)."""
+    from da4ml.trace import FixedVariable
+
+    if v.low == v.high:  # a constant (e.g. a zero kernel column): cast in numpy; da4ml 0.5.2 folds an
+        # unsigned quantize of a negative constant wrongly (-0.125 -> -0.25 where the wrapped bit is +0.25)
+        spec = QuantSpec(k + i + f, k + i, bool(k), rounding, overflow)
+        return FixedVariable.from_const(float(spec.quantize(np.array([float(v.low)]))[0]), hwconf=v.hwconf, _factor=1)
+    if rounding == "RND_CONV":
+        v, rounding = round_half_even(v, f), "TRN"
+    return v.quantize(k, i, f, overflow, rounding)
 
 
 def windows(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> np.ndarray:

@@ -21,12 +21,20 @@ from typing import Callable
 
 import numpy as np
 
+from hw_models.layers import line_buffer_bits
+
 from ..errors import CodesignError
 from ..precision import LayerKind, LayerPrecision, TypedGraph
 from .network import ELEMENTWISE, input_spec_of, move_values, pool_geometry, windows
 
 WINDOWED = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.MAX_POOL, LayerKind.AVG_POOL)
 WIRING = (LayerKind.RESHAPE, LayerKind.CONCATENATE)
+
+
+def stream_buffer_bits(kernel: tuple[int, ...], shape: tuple[int, ...], width: int) -> int:
+    """The line buffer of a windowed stage over an input of this shape (H[, W], C): kernel_h - 1 rows of
+    W x C values (a 1D window: kernel - 1 pixels of C values), as the cost model counts it."""
+    return line_buffer_bits(kernel[0], shape[1] if len(kernel) > 1 else 1, shape[-1], width)
 
 
 @dataclass
@@ -90,11 +98,9 @@ def plan(graph: TypedGraph) -> list[Stage]:
         elif node.kind in WINDOWED:
             kernel, strides, padding = _window(graph, node)
             shape = _shape(graph, node.inputs[0])
-            # nnet_conv2d_stream.h keeps kernel_h - 1 rows of the input (a 1D one kernel - 1 pixels)
-            rows = int(np.prod(shape[1:])) if len(kernel) > 1 else shape[-1]
             stage = Stage([node], [(node.inputs[0], kernel + shape[-1:])], kernel, strides, padding,
                           calls=int(np.prod(_shape(graph, node.name)[:-1])),
-                          line_buffer_bits=(kernel[0] - 1) * rows * input_spec_of(graph, node.inputs[0]).width)
+                          line_buffer_bits=stream_buffer_bits(kernel, shape, input_spec_of(graph, node.inputs[0]).width))
             stages.append(stage)
         elif node.kind in ELEMENTWISE or node.kind in (LayerKind.DENSE, LayerKind.ADD):
             stage = Stage([node], [(n, _shape(graph, n)[-1:]) for n in node.inputs],
