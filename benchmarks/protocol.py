@@ -356,12 +356,10 @@ def architecture(design) -> str:
 def rtl_cost(c: Candidate, x_val, arch: str) -> float:
     """da4ml's LUT estimate of the candidate's RTL (the pick criterion: the same builder as the judge); a stream
     costs the sum of its kernels."""
-    from codesign.rtl import hgq as hgq_rtl
+    from codesign.rtl.frontend import frontend
     from codesign.rtl.synth import trace
-    from codesign.validate import exact_core
 
-    graph = None if hgq_rtl.is_proxy(c.model) else exact_core(c.model, x_val[:50], None).graph
-    return float(sum(comb.cost for _, comb in trace(c.model, graph, arch)[1]))
+    return float(sum(comb.cost for _, comb in trace(frontend(c.model, x_val[:50]), arch)[1]))
 
 
 def _cost_file(job: tuple[str, str, str]) -> float:

@@ -1,6 +1,6 @@
 """`codesign synth`: the network as RTL (da4ml), synthesized (Yosys) and simulated (Verilator) against QKeras.
 
-The RTL is built from the typed graph (`network.py`), so it has the types hls4ml is given; the
+The RTL is built by a front-end (`frontend.py`: the typed graph of `network.py`, or an HGQ proxy), so it has the types hls4ml is given; the
 Verilator simulation is compared bit for bit with the QKeras model's own outputs (logits when the
 model ends in a softmax), never with da4ml's evaluation of itself.
 """
@@ -20,11 +20,9 @@ from hw_models.targets import DEFAULT_PART
 
 from ..atomic import atomic_dir
 from ..errors import CodesignError
-from ..precision import LayerKind
 from ..spec import QuantSpec
-from ..validate import exact_core
-from . import hgq, stream, verilator, yosys
-from .network import build, build_kernel
+from . import stream, verilator, yosys
+from .frontend import Frontend, frontend
 from .tools import require_synthesis_tools
 
 # Yosys 0.23 synth_xilinx took 76 s for a 35k-LUT MLP here; a fully parallel CNN of 691k LUTs (mnist_cnn)
@@ -114,18 +112,15 @@ def _kernel(comb, top: str, folder: Path, target, pipeline: float, step) -> Kern
     return Kernel(top, folder, mapped, solution, latency, lib, seconds)
 
 
-def trace(model, graph, architecture: str) -> tuple[list, list[tuple[str, object]]]:
-    """(stream stages, [(stage name, da4ml combinational logic)]) of a QKeras model's typed graph or of an HGQ
-    proxy (graph None): the whole network as one module named "" (parallel), or one kernel per stream stage."""
+def trace(front: Frontend, architecture: str) -> tuple[list, list[tuple[str, object]]]:
+    """(stream stages, [(stage name, da4ml combinational logic)]) of a front-end: the whole network as one module
+    named "" (parallel), or one kernel per stream stage."""
     from da4ml.trace import comb_trace
 
-    proxy = graph is None
     if architecture == "parallel":
-        return [], [("", comb_trace(*(hgq.build(model) if proxy else build(graph))))]
-    stages = hgq.stream_plan(model) if proxy else stream.plan(graph)
-    return stages, [(s.name, comb_trace(*(hgq.build_kernel(model, s) if proxy else
-                                          build_kernel(graph, s.nodes, s.inputs, s.window is not None))))
-                    for s in stages if not s.wiring]
+        return [], [("", comb_trace(*front.build()))]
+    stages = front.plan()
+    return stages, [(s.name, comb_trace(*front.build_kernel(s))) for s in stages if not s.wiring]
 
 
 def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str = DEFAULT_PART,
@@ -145,22 +140,14 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
     target = load_part(part)
     if pipeline < 0:
         raise CodesignError(f"--pipeline {pipeline}: allowed: 0 (combinational) or a positive delay per stage")
-    proxy = hgq.is_proxy(model)
-    exact = None if proxy else exact_core(model, x, input_spec)
-    xq, graph = (hgq.input_grid(model, x), None) if proxy else (exact.xq, exact.graph)
-    for node in graph or []:
-        if node.float_layer:  # hls4ml's `/= N` is an integer division: no constant-matrix product builds it
-            what = (f"averages {node.n_terms} values, not a power of two; the RTL builder averages 2, 4, 8, ... "
-                    "values" if node.kind is LayerKind.AVG_POOL else "QKeras's float32 function and hls4ml's table "
-                    "round some inputs apart (a float layer); the RTL is built only where they agree")
-            raise CodesignError(f"layer '{node.name}' ({node.class_name}): {what}; its hls4ml C model is proven by "
-                                "`codesign validate --accept-float-layers`")
+    front = frontend(model, x, input_spec)
+    xq = front.xq
     timings: dict[str, float] = {"verilator_build_s": 0.0, "simulate_s": 0.0}
     top = top_name(name)
 
     step("tracing the network with da4ml")
     start = time.perf_counter()
-    stages, traced = trace(model, graph, architecture)
+    stages, traced = trace(front, architecture)
     jobs = [(top if not stage else top_name(f"{name}_{stage}"), stage, comb) for stage, comb in traced]
     timings["trace_s"] = round(time.perf_counter() - start, 2)
     costs = {folder: round(float(comb.cost), 1) for _, folder, comb in jobs}
@@ -170,11 +157,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         raise CodesignError(f"{name}: its {architecture} RTL needs about {cost:,.0f} LUTs (da4ml's estimate), above "
                             f"--max-lut {max_lut:,.0f}: Yosys would take hours and tens of GB; synthesize a smaller "
                             f"design or raise --max-lut{hint}")
-    # the reference: the QKeras model's exact arithmetic (reference.py), or the HGQ proxy itself on the user's inputs
-    if proxy:
-        ref, float32 = np.asarray(model(np.asarray(x, np.float32)), np.float64), None
-    else:
-        ref, float32 = exact.reference()
+    ref, float32 = front.reference()  # the exact arithmetic of a QKeras model, or the HGQ proxy itself
     ref = ref.reshape(len(xq), -1)
     with atomic_dir(rtl_dir) as tmp:
         kernels = {}
@@ -187,8 +170,7 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         if architecture == "parallel":
             got = kernels[""].run(xq)
         else:
-            run = lambda stage, rows: kernels[stage.name].run(rows)  # noqa: E731
-            got = hgq.simulate_stream(stages, model, xq, run) if proxy else stream.simulate(stages, graph, xq, run)
+            got = front.simulate(stages, lambda stage, rows: kernels[stage.name].run(rows))
         timings["simulate_s"] = round(time.perf_counter() - start, 3)
         for kernel in kernels.values():
             shutil.rmtree(kernel.folder / "sim" / "obj_dir", ignore_errors=True)
@@ -210,14 +192,9 @@ def synth(model, x: np.ndarray, rtl_dir: Path, *, name: str = "model", part: str
         carry=total("carry"), dsp=total("dsp"), latency_cycles=latency,
         yosys_seconds=round(total("seconds"), 1), rtl_dir=str(rtl_dir),
         top=top, n_samples=len(xq), rtl_bit_exact_fraction=float(np.mean(got == ref)),
-        outputs_compared="logits" if exact and exact.softmax else "outputs",
-        input_precision=exact.input_spec.to_hls() if exact else "HGQ per-element (the proxy's input quantizer)",
         da4ml_lut_estimate=round(cost, 1),
         max_abs_diff=float(np.max(np.abs(got - ref))) if got.size else 0.0,
         argmax_agreement=float(np.mean(np.argmax(got, 1) == np.argmax(ref, 1))),
-        inexact_reference_layers=exact.inexact_reference_layers() if exact else [],
-        inputs_changed=exact.inputs_changed if exact else 0, input_note=exact.input_note() if exact else None,
-        float32_distance=float32.to_json() if float32 else {},
-        timings_s=timings, cells=cells, architecture=architecture,
+        float32_distance=float32, timings_s=timings, cells=cells, architecture=architecture,
         kernels=per_kernel,
-        line_buffer_bits=sum(s.line_buffer_bits for s in stages))
+        line_buffer_bits=sum(s.line_buffer_bits for s in stages), **front.facts())
