@@ -1,8 +1,8 @@
 """`codesign synth`: the network as RTL (da4ml), synthesized (Yosys) and simulated (Verilator) against QKeras.
 
-The RTL is built by a front-end (`frontend.py`: the typed graph of `network.py`, or an HGQ proxy), so it has the types hls4ml is given; the
-Verilator simulation is compared bit for bit with the QKeras model's own outputs (logits when the
-model ends in a softmax), never with da4ml's evaluation of itself.
+The RTL is built by a front-end (`frontend.py`: the typed graph of `network.py`, or an HGQ proxy), so it has
+the types hls4ml is given; the Verilator simulation is compared bit for bit with the QKeras model's own
+outputs (logits when the model ends in a softmax), never with da4ml's evaluation of itself.
 """
 
 from __future__ import annotations
