@@ -89,3 +89,16 @@ def test_readme_layout_is_generated_from_the_tree():
     spec.loader.exec_module(layout)
     readme = (ROOT / "README.md").read_text()
     assert readme == layout.readme_with_section(readme)
+
+
+def test_slow_tests_live_in_slow_files():
+    """The two lanes by file name: test_*_slow.py marks all its tests slow (`make test` only); every other file
+    has none (`make test-fast` runs them all)."""
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        file_slow = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+                        and "slow" in ast.unparse(n.value) for n in tree.body)
+        marked = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+                  and any("mark.slow" in ast.unparse(d) for d in n.decorator_list)]
+        assert file_slow == path.stem.endswith("_slow"), path.name
+        assert not marked, f"{path.name}: {marked} marked slow one by one; move them to a *_slow.py file"
