@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fixed import FixedType, mac_accum, parse_type
+from .fixed import QuantSpec, mac_accum, parse_type
 from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
 from .targets import strategy_key
 
@@ -56,19 +56,19 @@ def _shape(value) -> list[int]:
     return list(value)
 
 
-def _weight_type(text: str | None, default: FixedType) -> tuple[FixedType, str]:
+def _weight_type(text: str | None, default: QuantSpec) -> tuple[QuantSpec, str]:
     low = (text or "").lower()
     if "hgq" in low or "patched" in low or "bitnet" in low:
         raise Unsupported(f"weights not reconstructable: {text}")
     if low.startswith("binary"):
-        return FixedType(2, 2), "binary"
+        return QuantSpec(2, 2), "binary"
     if low.startswith("ternary"):
-        return FixedType(2, 2), "ternary"
+        return QuantSpec(2, 2), "ternary"
     t = parse_type(text)
     return (t or default), "fixed"
 
 
-def _result_type(text: str | None, fallback: FixedType, default: FixedType) -> FixedType:
+def _result_type(text: str | None, fallback: QuantSpec, default: QuantSpec) -> QuantSpec:
     low = (text or "").lower()
     if not text or low.startswith("auto") or "derived" in low:
         return fallback
@@ -90,7 +90,7 @@ def _strategy(layer: dict, rec: dict) -> str:
 
 
 def record_layers(rec: dict) -> list[LayerIR]:
-    default = parse_type(rec.get("model_default_precision")) or FixedType(16, 6)
+    default = parse_type(rec.get("model_default_precision")) or QuantSpec(16, 6)
     io = rec.get("io_type") or ""
     if io not in ("io_parallel", "io_stream"):
         raise Unsupported(f"io_type {io!r}")

@@ -11,7 +11,7 @@ from hw_models.corpus import Unsupported, load_records, read_jsonl, to_record
 from hw_models.cost import Coefficients, bram_18k, dsp, dsp_per_mult, estimate, estimate_layer
 from hw_models.costmodel import CostModel
 from hw_models.fit import predict
-from hw_models.fixed import FixedType, mac_accum, parse_type
+from hw_models.fixed import QuantSpec, mac_accum, parse_type
 from hw_models.layers import LayerIR, WeightStats, csd_digits, weight_stats
 from hw_models.reports import ReportError, parse_csynth_rpt, parse_csynth_xml, parse_vivado_synth, read_report
 from hw_models.reuse import closest_reuse_factor, valid_reuse_factors
@@ -72,11 +72,11 @@ def test_table_activation_bram_matches_real_report():
 
 
 def test_fixed_types_and_auto_accumulator():
-    assert parse_type("ap_fixed<16,6,AP_RND,AP_SAT> (default)") == FixedType(16, 6, True)
-    assert parse_type("ap_ufixed<7,0>") == FixedType(7, 0, False)
-    assert parse_type("ap_int<8>") == FixedType(8, 8, True)
+    assert parse_type("ap_fixed<16,6,AP_RND,AP_SAT> (default)") == QuantSpec(16, 6, True)
+    assert parse_type("ap_ufixed<7,0>") == QuantSpec(7, 0, False)
+    assert parse_type("ap_int<8>") == QuantSpec(8, 8, True)
     assert parse_type("auto") is None
-    assert mac_accum(FixedType(16, 6), FixedType(7, 1), 64) == FixedType(29, 13, True)
+    assert mac_accum(QuantSpec(16, 6), QuantSpec(7, 1), 64) == QuantSpec(29, 13, True)
 
 
 def test_reuse_factor_rule_matches_hls4ml():
