@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cost import Coefficients, Estimate, default_coefficients, estimate
+from .fixed import QuantSpec
 from .layers import MAC_KINDS, LayerIR, weight_stats
 from .parts import Part
 from .reuse import closest_reuse_factor
@@ -37,11 +38,10 @@ class CostModel:
             data = layer.extra.get("weights")
             if data is None:
                 self._stats[key] = layer.weights, None
-            else:  # re-quantize with the layer's integer bits kept (QKeras quantized_bits rounds to nearest)
-                frac = w_bits - int(layer.extra.get("w_integer", 1))
-                lim = 2.0 ** (w_bits - 1 - frac)
-                q = np.clip(np.round(np.asarray(data) * 2.0 ** frac) / 2.0 ** frac, -lim, lim - 2.0 ** -frac)
-                self._stats[key] = weight_stats(q, frac), q
+            else:  # re-quantized with the layer's integer bits kept, as QKeras quantized_bits rounds (to nearest)
+                spec = QuantSpec(w_bits, int(layer.extra.get("w_integer", 1)), True, "RND_CONV", "SAT")
+                q = spec.quantize(np.asarray(data))
+                self._stats[key] = weight_stats(q, spec.frac), q
         return self._stats[key]
 
     def resolve(self, assignment: dict[str, dict] | None = None) -> list[LayerIR]:
