@@ -24,6 +24,7 @@ import numpy as np
 from .design import LayerQuant
 from .errors import CodesignError, did_you_mean
 from .folders import ReportLayout
+from .policy import HLS4ML_DEFAULT_TYPE, input_spec
 from .export import DEFAULT_PART, ExportOptions
 from .quantize import Quantized
 from .spec import QuantSpec, parse_hls
@@ -81,17 +82,10 @@ def _target(target) -> ExportOptions:
     raise CodesignError(f"target: expected codesign.Target or a dict, got {type(target).__name__}")
 
 
-def _input_spec(model, x, input_type) -> QuantSpec:
-    from .validate import derive_input_spec
-
-    if input_type is not None:
-        try:
-            return parse_hls(input_type) if isinstance(input_type, str) else input_type
-        except ValueError as exc:
-            raise CodesignError(f"input_type: {exc}") from None
-    if x is None:
-        raise CodesignError("give x (inputs, to derive the input type) or input_type (e.g. 'ufixed<8,0>')")
-    return derive_input_spec(_inputs(model, x, "x"), model)
+def _input_spec(model, x, input_type, fallback: str | None = None) -> QuantSpec:
+    """policy.input_spec, with x checked as every API input is."""
+    return input_spec(model, _inputs(model, x, "x") if x is not None and input_type is None else None, input_type,
+                      fallback=fallback)
 
 
 def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, activation_bits: int | None = None,
@@ -211,7 +205,7 @@ def estimate(model, target=None, *, x=None, input_type=None) -> Estimate:
     if isinstance(model, HLSProject):
         target, input_type, model = target or model.target, input_type or model.input_type, model.model
     model, opts = _model(model), _target(target)
-    est, notes = estimate_model(model, opts, _input_spec(model, x, input_type))
+    est, notes = estimate_model(model, opts, _input_spec(model, x, input_type, fallback=HLS4ML_DEFAULT_TYPE))
     return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval)
 
 

@@ -284,16 +284,12 @@ def _model_and_design(model: Path, weights: Optional[Path], log, reports: Path =
 
 def _estimate_inputs(model: Path, weights: Optional[Path], input_type: str, log, reports: Path = REPORTS_ROOT):
     """(keras model, input spec, design export options or None) for a model file or a design file."""
-    from .spec import parse_hls
+    from .policy import HLS4ML_DEFAULT_TYPE, input_spec
 
     keras_model, design, split = _model_and_design(model, weights, log, reports)
     if design is not None:
         return keras_model, split.input_spec, design.export
-    try:
-        spec = parse_hls(input_type)
-    except ValueError as exc:
-        raise CodesignError(f"--input-type: {exc}") from None
-    return keras_model, spec, None
+    return keras_model, input_spec(keras_model, None, input_type, "--input-type", HLS4ML_DEFAULT_TYPE), None
 
 
 @command()
@@ -306,7 +302,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              reuse: Optional[int] = typer.Option(None, "--reuse-factor", "--reuse",
                                                  help="hls4ml ReuseFactor for every layer"),
              clock: Optional[float] = typer.Option(None, help="clock period in ns"),
-             input_type: str = typer.Option("fixed<16,6>", help="input precision (model files only)"),
+             input_type: Optional[str] = typer.Option(None, help="input precision (model files only; default "
+                                                                 "hls4ml's fixed<16,6>)"),
              coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
              level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
                                                      "what the HLS C-synthesis report says (about 2x the LUTs)"),

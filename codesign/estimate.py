@@ -16,6 +16,7 @@ from hw_models.targets import strategy_key
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
 from .hw_graph import graph_layers
+from .policy import HLS4ML_DEFAULT_TYPE
 from .precision import MAC_KINDS, TypedGraph, derive
 from .spec import QuantSpec
 
@@ -48,7 +49,6 @@ def kernels_of(graph: TypedGraph) -> dict:
             for n in graph.mac_nodes()}
 
 
-HLS4ML_DEFAULT_PRECISION = "fixed<16,6>"  # hls4ml config_from_keras_model's default for every type
 
 
 def is_float_model(keras_model) -> bool:
@@ -64,9 +64,9 @@ def hls_graph(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_confi
         typed = derive(keras_model, input_spec)
         return convert(typed, opts, out_dir, codegen=False), kernels_of(typed), []
     if hls_config is None:
-        cfg = {"Model": {"Precision": HLS4ML_DEFAULT_PRECISION, "ReuseFactor": opts.reuse_factor,
+        cfg = {"Model": {"Precision": HLS4ML_DEFAULT_TYPE, "ReuseFactor": opts.reuse_factor,
                          "Strategy": opts.strategy}}
-        note = (f"float model: every type is hls4ml's default {HLS4ML_DEFAULT_PRECISION} (as "
+        note = (f"float model: every type is hls4ml's default {HLS4ML_DEFAULT_TYPE} (as "
                 "config_from_keras_model gives); quantize it (codesign ptq) or pass --hls-config for other types")
         return convert_config(keras_model, cfg, opts, out_dir), {}, [note]
     cfg = load_hls_config(hls_config, opts)
