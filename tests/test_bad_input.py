@@ -53,8 +53,7 @@ def error_line(result) -> str:
                                     "layers"),
         ({"epochs: 40": "epochs: 0"}, "training.epochs: 0; allowed: 1 or more"),
         ({"learning_rate: 0.003": "learning_rate: -0.1"}, "training.learning_rate: -0.1; allowed: a positive number"),
-        ({"learning_rate: 0.003": "learning_rate: 0.003\n  schedule: onecycle"},
-         "training.schedule: 'onecycle'; allowed: constant, cosine"),
+        ({"schedule: cosine": "schedule: onecycle"}, "training.schedule: 'onecycle'; allowed: constant, cosine"),
     ],
 )
 def test_design_field_errors(tmp_path, replace, message):
