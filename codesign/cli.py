@@ -83,10 +83,10 @@ ACCEPT_FLOAT_HELP = ("exit 0 when layers QKeras computes in float (a mean over a
 
 def _say_float_layers(validation: dict, accept: bool) -> None:
     """The float layers' line: what was proven there and how far QKeras's float result is; and how to accept it."""
-    from .reference import FloatLayerDistance
+    from .reference import float_layer_line
 
-    if validation.get("float_layers"):
-        line = FloatLayerDistance(**validation["float_layers"]).line()
+    line = float_layer_line(validation.get("float_layers"))
+    if line:
         refused = _float_layers_differ(validation) and not accept
         console.print(("not accepted: " if refused else "note: ") + line
                       + ("; --accept-float-layers accepts that" if refused else ""), highlight=False)
@@ -381,8 +381,8 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
 
 
 def _search_overrides(algorithm, trials, budget, finetune_epochs=None, budget_on=None, hls_strategy=None) -> dict:
-    return {"algorithm": algorithm, "hls_strategy": hls_strategy, "trials": trials, "budget": budget, "finetune_epochs": finetune_epochs,
-            "budget_on": budget_on}
+    return {"algorithm": algorithm, "hls_strategy": hls_strategy, "trials": trials, "budget": budget,
+            "finetune_epochs": finetune_epochs, "budget_on": budget_on}
 
 
 BUDGET_ON_HELP = ("upper: the estimate's upper bound (p90 of report / estimate on held-out repositories) must fit "

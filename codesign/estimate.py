@@ -49,8 +49,6 @@ def kernels_of(graph: TypedGraph) -> dict:
             for n in graph.mac_nodes()}
 
 
-
-
 def is_float_model(keras_model) -> bool:
     """No QKeras layer and no quantizer anywhere: a plain Keras model, which hls4ml types with its default."""
     return not any(type(layer).__name__.startswith("Q") for layer in keras_model.layers)

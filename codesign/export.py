@@ -16,7 +16,6 @@ from .precision import MAC_KINDS, LayerKind, LayerPrecision, TypedGraph
 from .spec import QuantSpec, parse_hls
 
 
-
 @dataclass(frozen=True)
 class ExportOptions:
     part: str = DEFAULT_PART

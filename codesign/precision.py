@@ -88,7 +88,8 @@ class LayerPrecision:
     product: QuantSpec | None = None
     notes: list[str] = field(default_factory=list)
     # QKeras computes this layer in float where hls4ml's fixed-point result differs (a mean over a window that is
-    # not a power of two): the proof is against hls4ml's own arithmetic, and validate reports the distance
+    # not a power of two, a real sigmoid/tanh that rounds apart from hls4ml's table): the proof is against
+    # hls4ml's own arithmetic, and validate reports the distance
     float_layer: bool = False
 
     def hls_precision(self) -> dict[str, str]:

@@ -15,8 +15,8 @@ exactly, whatever the order of the additions:
   `precision.function_table` found no rounding tie;
 - a float layer (`LayerPrecision.float_layer`: a mean over a window that is not a power of two, or a real
   sigmoid/tanh that QKeras's float32 rounds apart from the table): hls4ml's own arithmetic (`hls_mean`, the
-  table), the one the C model must match; `ExactReference(graph, keras_float=True)` computes QKeras's float function there instead, and
-  `float_layer_distance` says how far the two models' outputs are apart.
+  table), the one the C model must match; `ExactReference(graph, keras_float=True)` computes QKeras's float
+  function there instead, and `float_layer_distance` says how far the two models' outputs are apart.
 
 Sums wider than 53 bits are still rounded by float64 (`wide_nodes` names them). The QKeras float32
 result is not the judge; `Distance` reports how far it is from this reference.
@@ -181,6 +181,11 @@ class FloatLayerDistance:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def float_layer_line(distance_json: dict | None) -> str | None:
+    """The line of a stored FloatLayerDistance (`float_layers` of a validation), None without float layers."""
+    return FloatLayerDistance(**distance_json).line() if distance_json else None
 
 
 def float_layer_distance(graph: TypedGraph, keras: np.ndarray, hls: np.ndarray) -> FloatLayerDistance | None:

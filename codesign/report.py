@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .folders import ReportLayout
 from .html import write_html
-from .reference import FloatLayerDistance
+from .reference import float_layer_line
 
 COLUMNS = ("name", "class", "weight", "bias", "accum", "result", "n_terms")
 
@@ -110,7 +110,7 @@ def render_markdown(results: dict) -> str:
         f"| max abs difference | {_fmt(v['max_abs_diff'])} |",
         f"| first mismatching layer | {v['first_mismatch_layer'] or 'none'} |",
         f"| input precision | `{v['input_precision']}` |",
-        *([f"| float layers (proven against hls4ml's arithmetic) | {FloatLayerDistance(**v['float_layers']).line()} |"]
+        *([f"| float layers (proven against hls4ml's arithmetic) | {float_layer_line(v['float_layers'])} |"]
           if v.get("float_layers") else []),
         "",
         "Times (s): " + ", ".join(f"{k} {val}" for k, val in results["timings_s"].items()),

@@ -17,7 +17,7 @@ from .modelio import final_softmax, logits_model, rename_for_cpp
 from .lower import Lowered, lower
 from .precision import LayerKind, TypedGraph, derive
 from .reference import (FLOAT64_EXACT_BITS, Distance, ExactReference, FloatLayerDistance, distance,
-                        float_layer_distance, wide_nodes)
+                        float_layer_distance, float_layer_line, wide_nodes)
 from .spec import QuantSpec, spec_for_values
 
 INPUT_BITS_MAX = 16
@@ -56,7 +56,7 @@ class ValidationResult:
 
     def float_layer_line(self) -> str | None:
         """The line validate prints when a float layer was proven against hls4ml's arithmetic."""
-        return FloatLayerDistance(**self.float_layers).line() if self.float_layers else None
+        return float_layer_line(self.float_layers)
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
 from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
-from .targets import strategy_key
+from .targets import IO_TYPES, strategy_key
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
@@ -92,7 +92,7 @@ def _strategy(layer: dict, rec: dict) -> str:
 def record_layers(rec: dict) -> list[LayerIR]:
     default = parse_type(rec.get("model_default_precision")) or QuantSpec(16, 6)
     io = rec.get("io_type") or ""
-    if io not in ("io_parallel", "io_stream"):
+    if io not in IO_TYPES:
         raise Unsupported(f"io_type {io!r}")
     out: list[LayerIR] = []
     current = default

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .targets import DA, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
+
 MAC_KINDS = ("dense", "conv", "depthwise")
 KINDS = MAC_KINDS + ("bn", "relu", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
-from .targets import DA, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
 
 
 @dataclass(frozen=True)

@@ -18,22 +18,16 @@ def test_zoo_logic_equals_qkeras(case):
     the Verilator simulation of the RTL is proven in test_synth_slow.py)."""
     from da4ml.trace import comb_trace
 
-    from codesign.lower import lower
-    from codesign.modelio import final_softmax, logits_model
-    from codesign.precision import derive
     from codesign.rtl.network import build
     from codesign.reference import ExactReference
-    from codesign.validate import derive_input_spec
+    from codesign.validate import exact_core
 
     from . import zoo
 
     model = getattr(zoo, case)()
-    core = logits_model(model) if final_softmax(model) else model
     x = zoo.inputs(model.input_shape[1:], signed=True)
-    lowered = lower(core)
-    spec = derive_input_spec(x, lowered)
-    xq = spec.quantize(x)
-    graph = derive(lowered, spec)
+    exact = exact_core(model, x)  # the logits model, its inputs on the derived input grid, its typed graph
+    graph, xq = exact.graph, exact.xq
     logic = comb_trace(*build(graph))
     want = ExactReference(graph).outputs(xq).reshape(len(x), -1)
     got = np.asarray(logic.predict(xq.reshape(len(x), -1)), np.float64).reshape(want.shape)
@@ -47,22 +41,16 @@ def test_stream_kernels_over_every_window_equal_qkeras(case):
     Verilator in test_synth_slow.py). Covers Add, ZeroPadding/UpSampling, same padding, 1D, global pooling."""
     from da4ml.trace import comb_trace
 
-    from codesign.lower import lower
-    from codesign.modelio import final_softmax, logits_model
-    from codesign.precision import derive
     from codesign.rtl import stream
     from codesign.rtl.network import build_kernel
-    from codesign.validate import derive_input_spec
+    from codesign.validate import exact_core
 
     from . import models, zoo
 
     model = models.cnn(pool="avg") if case == "cnn_avg" else getattr(zoo, case)()
-    core = logits_model(model) if final_softmax(model) else model
     x = zoo.inputs(model.input_shape[1:], signed=True)
-    lowered = lower(core)
-    spec = derive_input_spec(x, lowered)
-    xq = spec.quantize(x)
-    graph = derive(lowered, spec)
+    exact = exact_core(model, x)  # the logits model, its inputs on the derived input grid, its typed graph
+    core, graph, xq = exact.core, exact.graph, exact.xq
     stages = stream.plan(graph)
     logic = {s.name: comb_trace(*build_kernel(graph, s.nodes, s.inputs, s.window is not None))
              for s in stages if not s.wiring}

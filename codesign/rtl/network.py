@@ -16,9 +16,9 @@ from hw_models.da import matmul  # every constant-matrix product; importing it m
 
 from ..errors import CodesignError
 from ..precision import LayerKind, LayerPrecision, TypedGraph, bn_scale_bias
-from ..tables import table_values
 from ..quantizers import quantizer_name, quantizer_object
 from ..spec import QuantSpec, mac
+from ..tables import table_values
 
 # layers that act on each value alone (one pixel's channels at a time in a stream)
 ELEMENTWISE = (LayerKind.QUANTIZE, LayerKind.RELU, LayerKind.SIGN, LayerKind.LEAKY_RELU, LayerKind.FUNCTION_TABLE,

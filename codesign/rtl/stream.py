@@ -98,9 +98,10 @@ def plan(graph: TypedGraph) -> list[Stage]:
         elif node.kind in WINDOWED:
             kernel, strides, padding = _window(graph, node)
             shape = _shape(graph, node.inputs[0])
+            width = input_spec_of(graph, node.inputs[0]).width
             stage = Stage([node], [(node.inputs[0], kernel + shape[-1:])], kernel, strides, padding,
                           calls=int(np.prod(_shape(graph, node.name)[:-1])),
-                          line_buffer_bits=stream_buffer_bits(kernel, shape, input_spec_of(graph, node.inputs[0]).width))
+                          line_buffer_bits=stream_buffer_bits(kernel, shape, width))
             stages.append(stage)
         elif node.kind in ELEMENTWISE or node.kind in (LayerKind.DENSE, LayerKind.ADD):
             stage = Stage([node], [(n, _shape(graph, n)[-1:]) for n in node.inputs],

@@ -123,8 +123,8 @@ def _worker_command(design: Path, out_root: Path, storage: str | None, overrides
     cmd = [sys.executable, "-m", "codesign.cli", "worker", str(design), "--out", str(out_root)]
     if storage:
         cmd += ["--storage", storage]
-    for key, flag in (("algorithm", "--algorithm"), ("hls_strategy", "--strategy"), ("trials", "--trials"), ("budget", "--budget"),
-                      ("budget_on", "--budget-on")):
+    for key, flag in (("algorithm", "--algorithm"), ("hls_strategy", "--strategy"), ("trials", "--trials"),
+                      ("budget", "--budget"), ("budget_on", "--budget-on")):
         if overrides.get(key) is not None:
             cmd += [flag, str(overrides[key])]
     return cmd
