@@ -198,14 +198,16 @@ class Estimate:
         return dataclasses.asdict(self)
 
 
-def estimate(model, target=None, *, x=None, input_type=None) -> Estimate:
-    """Resources and latency of a QKeras model (or an HLSProject) as codesign would export it."""
+def estimate(model, target=None, *, x=None, input_type=None, tool=None) -> Estimate:
+    """Resources and latency of a QKeras model (or an HLSProject) as codesign would export it; `tool`: the HLS
+    tool generation, "vivado_hls" or "vitis" (default: that of the target's backend, Vitis)."""
     from .estimate import estimate_model
 
     if isinstance(model, HLSProject):
         target, input_type, model = target or model.target, input_type or model.input_type, model.model
     model, opts = _model(model), _target(target)
-    est, notes = estimate_model(model, opts, _input_spec(model, x, input_type, fallback=HLS4ML_DEFAULT_TYPE))
+    est, notes = estimate_model(model, opts, _input_spec(model, x, input_type, fallback=HLS4ML_DEFAULT_TYPE),
+                                tool=tool)
     return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval)
 
 

@@ -253,6 +253,7 @@ def _reference_notes(result, log) -> None:
 
 
 LEVEL_TITLES = {"synth": "Post-synthesis (Vivado)", "csynth": "HLS C-synthesis"}
+TOOL_TITLES = {"vivado_hls": "Vivado HLS", "vitis": "Vitis HLS"}  # hw_models.targets.TOOLS
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
 
 
@@ -305,6 +306,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              input_type: Optional[str] = typer.Option(None, help="input precision (model files only; default "
                                                                  "hls4ml's fixed<16,6>)"),
              coefficients: Optional[Path] = typer.Option(None, help="coefficients JSON from `codesign calibrate`"),
+             tool: Optional[str] = typer.Option(None, help="HLS tool generation: vivado_hls (Vivado HLS 2018-2020) "
+                                                           "or vitis (Vitis HLS; default: the export's backend, Vitis)"),
              level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
                                                      "what the HLS C-synthesis report says (about 2x the LUTs)"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
@@ -312,7 +315,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
     Vivado."""
     from .atomic import atomic_write_text
-    from .estimate import estimate_model
+    from .estimate import estimate_model, tool_of
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log, reports)
@@ -320,15 +323,15 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
                                "clock_ns": clock}.items() if v is not None}
     base = asdict(design_opts) if design_opts else {}
     opts = _target_from_flags({**base, **given})
-    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients, level)
+    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients, level, tool)
     for note in notes:
         log(f"[yellow]note:[/yellow] {note}")
-    payload = result.as_json()
+    payload = result.as_json() | {"tool": tool_of(opts, tool)}
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     table = Table("layer", "class", "template", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
                   title=f"{LEVEL_TITLES[result.level]} estimate, {result.part}, {opts.io_type}, "
-                        f"{opts.strategy}, clock {opts.clock_ns} ns")
+                        f"{opts.strategy}, clock {opts.clock_ns} ns, {TOOL_TITLES[payload['tool']]}")
     for row in payload["layers"] + [{"name": "total", "class": "", "template": "", **payload["total"]}]:
         table.add_row(row["name"], row["class"], row["template"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
                       f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")

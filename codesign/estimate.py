@@ -11,7 +11,7 @@ from hw_models import load_part
 from hw_models.cost import LEVELS, Coefficients, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
-from hw_models.targets import strategy_key
+from hw_models.targets import strategy_key, tool_generation
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
@@ -103,23 +103,36 @@ def requested_reuse(hls_model, opts: ExportOptions, hls_config: Path | None) -> 
     return per_layer
 
 
+def tool_of(opts: ExportOptions, tool: str | None = None) -> str:
+    """The HLS tool generation an estimate is for: `tool` (`--tool`) if given, else that of the export's hls4ml
+    backend (Vitis -> Vitis HLS, Vivado -> Vivado HLS)."""
+    try:
+        return tool_generation(tool if tool is not None else opts.backend)
+    except ValueError as exc:
+        raise CodesignError(f"--tool: {exc}") from None
+
+
 def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None, level: str = "synth") -> CostModel:
-    """level: "synth" (Vivado post-synthesis, the default) or "csynth" (the HLS C-synthesis report)."""
+                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None) -> CostModel:
+    """level: "synth" (Vivado post-synthesis, the default) or "csynth" (the HLS C-synthesis report); tool: the
+    HLS tool generation (`tool_of`)."""
     if level not in LEVELS:
         raise CodesignError(f"--level {level!r}; allowed: {', '.join(LEVELS)}")
+    generation = tool_of(opts, tool)
     part = load_part(opts.part)
     coefs = Coefficients.load(coefficients) if coefficients else None
     with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
         graph, kernels, notes = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
-        model = CostModel(graph_layers(graph, kernels), part, opts.clock_ns, coefs, level)
+        layers = [layer.with_(tool=generation) for layer in graph_layers(graph, kernels)]
+        model = CostModel(layers, part, opts.clock_ns, coefs, level)
         model.notes = notes + reuse_notes(graph, requested_reuse(graph, opts, hls_config))
     return model
 
 
 def estimate_model(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None, level: str = "synth") -> tuple[Estimate, list[str]]:
-    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients, level)
+                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None
+                   ) -> tuple[Estimate, list[str]]:
+    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients, level, tool)
     return model.estimate(), model.notes
 
 

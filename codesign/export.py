@@ -149,6 +149,49 @@ def without_type_overriding_passes(backend: str, also: tuple[str, ...] = ()):
             opt.__dict__.pop("match", None)  # back to the class's method
 
 
+def _split_da_codegen(self, model, node):
+    """hls4ml 1.3.0's DistributedArithmeticCodegen.transform (backends/vivado/passes/distributed_arithmetic.py)
+    with one change: the kernel's product is `hw_models.da.matmul`, which solves a kernel of more than
+    BLOCK_DIGITS CSD digits in blocks (hls4ml's whole solve of a 784x64 kernel ran past 20 minutes and 18 GB).
+    Smaller kernels are solved whole with hls4ml's options, as hls4ml does. Any adder graph of x @ kernel is
+    the same exact integer sum, so the C model's outputs do not change (the bit-exact proof checks them)."""
+    from da4ml.codegen.hls import hls_logic_and_bridge_gen
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+    from hls4ml.backends.vivado.passes.distributed_arithmetic import add_kernel_wrapper, get_kernel_inp_kif
+    from hls4ml.model.types import Source
+
+    from hw_models.da import matmul
+
+    kernel = node.attributes["weight"].data
+    kernel = kernel.reshape(-1, kernel.shape[-1])
+    n_in, n_out = kernel.shape
+    fn_name = f"dense_da_{node.index}"
+    k, i, f = get_kernel_inp_kif(node)
+    inp = FixedVariableArray.from_kif(k, i, f, HWConfig(1, -1, -1))
+    out = matmul(inp, kernel)
+    if node.attributes["bias"] is not None:
+        out += node.attributes["bias"].data.ravel()
+    sol = comb_trace(inp, out)
+    node.attributes["da_kernel_cost"] = sol.cost
+    fn_str, _ = hls_logic_and_bridge_gen(sol, fn_name, "vitis", pragmas=["#pragma HLS INLINE"], print_latency=True)
+    if node.model.config.get_config_value("IOType") != "io_parallel":
+        fn_str += "\n\n" + add_kernel_wrapper(node.index, n_in, n_out)
+    node.set_attr("da_codegen", Source(fn_str))
+
+
+@contextlib.contextmanager
+def split_da_kernels():
+    """hls4ml's distributed_arithmetic code generation with large kernels solved in blocks (`_split_da_codegen`)."""
+    from hls4ml.backends.vivado.passes.distributed_arithmetic import DistributedArithmeticCodegen
+
+    original = DistributedArithmeticCodegen.transform
+    DistributedArithmeticCodegen.transform = _split_da_codegen
+    try:
+        yield
+    finally:
+        DistributedArithmeticCodegen.transform = original
+
+
 def convert_config(model, cfg: dict, opts: ExportOptions, out_dir: Path):
     """hls4ml conversion with a given hls4ml config; returns the ModelGraph (not yet compiled)."""
     import hls4ml
@@ -164,7 +207,7 @@ def convert(graph: TypedGraph, opts: ExportOptions, out_dir: Path, trace: bool =
     """Convert the lowered model with every type of the typed graph; check hls4ml kept each one.
     codegen=False: without hls4ml's distributed_arithmetic code generation (a graph to estimate, not to write)."""
     check_strategy(opts)
-    with without_type_overriding_passes(opts.backend, () if codegen else DA_CODEGEN_PASSES):
+    with without_type_overriding_passes(opts.backend, () if codegen else DA_CODEGEN_PASSES), split_da_kernels():
         hls_model = convert_config(graph.keras_model, hls_config(graph.nodes, opts, trace), opts, out_dir)
     check_resolved_types(hls_model, graph.nodes)
     return hls_model

@@ -10,13 +10,19 @@ from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
 from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
-from .targets import IO_TYPES, strategy_key
+from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
+# the network's IP synthesized out of context inside a block design (network + AXI wrapper), and post-route
+# utilization of the network alone (synthesis_corpus_more.jsonl)
+IMPLEMENTED_KINDS = SYNTH_KINDS + ("vivado_ip_ooc_synth", "vivado_routed")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 TABLE_SIZE, TABLE_BITS = 1024, 18   # hls4ml default activation table: 1024 entries of ap_fixed<18,8>
 TERNARY_ZERO_FRACTION = 1 / 3       # assumption when a ternary layer's weights are not known
+# layers that move pixels: wiring in io_parallel, a copy loop per pixel in io_stream (nnet_padding_stream.h,
+# nnet_image_stream.h)
+RESHAPING = ("ZeroPadding", "UpSampling")
 
 
 class Unsupported(ValueError):
@@ -36,6 +42,11 @@ class Record:
     target: dict[str, float]
     repo: str = ""      # the repository it came from, for leave-one-repository-out validation
     per_layer: dict = field(default_factory=dict)  # layer name -> its row of the csynth instance table
+
+    @property
+    def generation(self) -> str:
+        """The HLS tool generation (targets.TOOLS) that wrote the report."""
+        return tool_generation(self.tool)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -94,13 +105,14 @@ def record_layers(rec: dict) -> list[LayerIR]:
     io = rec.get("io_type") or ""
     if io not in IO_TYPES:
         raise Unsupported(f"io_type {io!r}")
+    target = dict(io_type=io, tool=tool_generation(rec.get("tool")), mult_impl=mult_impl(rec.get("synth_variant")))
     out: list[LayerIR] = []
     current = default
     for L in rec.get("layers") or []:
         kind_t = L["type"]
         inp = parse_type(L.get("input_precision")) or current
-        common = dict(name=L["name"], class_name=kind_t, rf=_layer_rf(L, rec), strategy=_strategy(L, rec), io_type=io,
-                      in_bits=inp.width)
+        common = dict(name=L["name"], class_name=kind_t, rf=_layer_rf(L, rec), strategy=_strategy(L, rec),
+                      in_bits=inp.width, **target)
         if kind_t == "Input":
             current = _result_type(L.get("result_precision"), default, default)
             continue
@@ -117,7 +129,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
                 k = math.prod(L.get("kernel_size") or [1])
                 n_out, n_terms, n_pos, kind = outs[-1], k * ins[-1], math.prod(outs[:-1]), "conv"
             n_w = n_out * n_terms
-            st = L.get("weight_stats")
+            # the committed weights cast to the layer's type (what hls4ml synthesizes) where recorded
+            st = L.get("weight_stats_quantized") or L.get("weight_stats")
             if st and st.get("n_weights") == n_w:
                 ws = unknown_weight_stats(n_w, wt.width, st["n_zero"], st["n_pow2_nonzero"])
             elif wkind == "binary":
@@ -139,12 +152,16 @@ def record_layers(rec: dict) -> list[LayerIR]:
             current = res
             continue
         shape = L.get("out_shape") or L.get("in_shape")
-        if kind_t in ("Flatten", "Reshape", "ZeroPadding", "Dropout"):
-            if kind_t == "ZeroPadding":
-                raise Unsupported("ZeroPadding shapes not recorded")
-            out.append(LayerIR(kind="free", **common))
+        if kind_t in ("Flatten", "Reshape", "Dropout") or (kind_t in RESHAPING and io == "io_parallel"):
+            out.append(LayerIR(kind="free", **common))  # wiring: no logic in io_parallel
             continue
         shp = _shape(shape)
+        if kind_t in RESHAPING:  # io_stream: a pixel loop that copies (or pads, or repeats) each pixel, cast
+            res = _result_type(L.get("result_precision"), inp, default)
+            out.append(LayerIR(kind="relu", n_out=shp[-1], n_pos=math.prod(shp[:-1]), n_in_elems=math.prod(shp),
+                               res_bits=res.width, n_steps=math.prod(shp[:-1]), **common))
+            current = res
+            continue
         chans, pos = shp[-1], math.prod(shp[:-1])
         prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
         if prev is not None and len(shp) == 1 and prev.n_pos > 1 and chans == prev.n_out * prev.n_pos:
@@ -155,7 +172,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
             act = str(L.get("activation") or "").lower()
             base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width, n_steps=stream_steps)
             # io_stream linear: a stream copy with a cast, its own instance in the reports (~250 LUT)
-            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu")) or (
+            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu", "hard_")) or (
                     act == "linear" and io == "io_stream"):
                 out.append(LayerIR(kind="relu", **base, **common))
             elif act == "linear":
@@ -166,6 +183,12 @@ def record_layers(rec: dict) -> list[LayerIR]:
                 out.append(LayerIR(kind="table", table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
             else:
                 raise Unsupported(f"activation {act!r}")
+            current = res
+            continue
+        if kind_t == "FixedPointQuantizer":  # HGQ's quantizer: an element-wise cast (round, saturate)
+            res = _result_type(L.get("result_precision"), inp, default)
+            out.append(LayerIR(kind="relu", n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
+                               n_steps=pos if io == "io_stream" else 1, **common))
             current = res
             continue
         if kind_t == "BatchNormalization":
@@ -200,6 +223,8 @@ def to_record(rec: dict, kinds: tuple[str, ...] = CSYNTH_KINDS) -> Record:
                           "older kernels, left out of the fit")
     if rec.get("kind") not in kinds:
         raise Unsupported(f"kind {rec.get('kind')} (only {' / '.join(kinds)} here)")
+    if rec.get("hls4ml_modified"):
+        raise Unsupported("a lab's modified hls4ml kernels (hls4ml_modified): not stock hls4ml")
     res = rec.get("results") or {}
     if any(res.get(k) is None for k in ("LUT", "FF", "DSP")):
         raise Unsupported("LUT/FF/DSP missing")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .layers import LayerIR
-from .parts import Part
+from .parts import Part, fabric_delay
 from .templates import DistributedArithmetic, Fifo, Template, dsp_per_mult, template_of
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
@@ -31,7 +31,11 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
              "operands plus one bit, at most the accumulator (nnet_dense_latency.h Accum loops); LUT only",
     "adder_acc": "accumulated terms per cycle x accumulator bits (registers of the adder tree); FF only",
     "out": "outputs x result bits (cast to result_t)",
-    "rf_mux": "multipliers x input bits when ReuseFactor > 1 (operand multiplexers)",
+    "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits; "
+              "Latency where the multiply operations outnumber hls4ml's multiplier_limit, instances x (input + "
+              "weight bits)",
+    "prod_regs": "products x product bits x (5 ns / clock - 1) where positive, the clock counted against the "
+                 "part's fabric (parts.fabric_delay): products HLS registers once the clock outruns them",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
               "nnet_pooling_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
@@ -66,9 +70,17 @@ class Coefficients:
     synth_ratio: dict = field(default_factory=dict)  # resource -> Vivado post-synthesis / HLS C-synthesis
     synth_intervals: dict = field(default_factory=dict)  # resource -> [p10, p90] of synth report / estimate
     template_intervals: dict = field(default_factory=dict)  # template -> resource -> [p10, p90] (csynth)
+    by_tool: bool = False         # one coefficient set per HLS tool generation: features named '<tool>:<name>'
+    pressure: bool = False        # the clock counts against the part's fabric speed (parts.fabric_delay), and
+    #                               products are registered when it outruns them ('prod_regs')
 
     KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream",
-            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals")
+            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals", "by_tool", "pressure")
+
+    def clock(self, clock_ns: float, part: str) -> float:
+        """The clock period the features see: the target's, or with `pressure` the UltraScale+ period that asks
+        as much of the fabric (a 5 ns target on a 7 series part counts as 3 ns)."""
+        return clock_ns / fabric_delay(part) if self.pressure else clock_ns
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Coefficients":
@@ -91,14 +103,29 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = Tr
     io_stream; `select=False` keeps features outside the fitted set (they have no coefficient: the same sum)."""
     template = template_of(layer)
     f = template.features(layer, c, clock_ns)
+    if not c.pressure:
+        f.pop("prod_regs", None)
     if Fifo.applies(layer):
         f |= Fifo.features(layer)
     if select and c.feature_set is not None:
         f = {k: v for k, v in f.items() if k.startswith("lat_") or k in c.feature_set}
     if Fifo.applies(layer) and not c.shared_stream:
         # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
-        return {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
+        f = {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
+    if c.by_tool:  # Vivado HLS and Vitis HLS build the same C++ differently: a coefficient set each
+        f = {f"{layer.tool}:{k}": v for k, v in f.items()}
     return f
+
+
+def feature_key(layer: LayerIR, c: Coefficients, name: str) -> str:
+    """The name under which `features` reports feature `name` of `layer` (its tool's set when `by_tool`)."""
+    return f"{layer.tool}:{name}" if c.by_tool else name
+
+
+def base_feature(key: str) -> str:
+    """A feature's name without its tool generation and io_stream prefixes ('vitis:s_adder' -> 'adder')."""
+    key = key.split(":", 1)[-1]
+    return key[2:] if key.startswith("s_") else key
 
 
 def overlapped_iterations(layer: LayerIR) -> bool:
@@ -177,11 +204,11 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
     iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
     bounds: dict[str, dict] = {}  # template -> its interval at this level
-    per_iteration = c.weights.get("latency_cycles", {}).get("lat_iter", 0.0)
     for layer in layers:
-        r = estimate_layer(layer, c, part.dsp_ports, clock_ns)
+        per_iteration = c.weights.get("latency_cycles", {}).get(feature_key(layer, c, "lat_iter"), 0.0)
         template = template_of(layer)
-        da_layer = isinstance(template, DistributedArithmetic)
+        da_layer = isinstance(template, DistributedArithmetic)  # fitted on Yosys netlists: its own clock rule
+        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else c.clock(clock_ns, part.part))
         if overlapped_iterations(layer) and not da_layer:
             iterations.append(per_iteration * (r["ii"] - 1))  # ii: the layer's steps per frame
         if level == "synth" and not da_layer:
@@ -228,6 +255,6 @@ def default_coefficients() -> Coefficients:
     return _DEFAULT[0]
 
 
-__all__ = ["Coefficients", "Estimate", "estimate", "estimate_layer", "features", "dsp", "dsp_per_mult", "bram_18k",
-           "fifo_bram", "overlapped_iterations", "default_coefficients", "RESOURCES",
+__all__ = ["Coefficients", "Estimate", "estimate", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
+           "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "default_coefficients", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC", "DEFAULT_COEFFICIENTS"]

@@ -17,6 +17,10 @@ RTL builder (codesign/rtl) and this estimator both call it, so the cost is the c
 split kernel loses the subexpressions shared across blocks: measured on random 8-bit kernels, +6% LUT at
 128x32 and +21% at 256x32 against the whole solve (benchmarks/da_scaling.py, reports/da_scaling.md);
 kernels within one block (every kernel of the Yosys corpus) are solved whole, as hls4ml does.
+
+da4ml 0.5's solver keeps memory that only a process exit returns (measured: 24 MB per solve of a 32x16
+kernel, 350 MB of a 784x64 one; a search that costs a few dozen MNIST-sized candidates grew past 24 GB), so
+`cost_and_depth` solves in a child process that is replaced every CHILD_SOLVES solves.
 """
 
 from __future__ import annotations
@@ -116,16 +120,40 @@ def coefficients() -> dict:
 
 
 _SOLVED: dict[bytes, tuple[float, float]] = {}
+CHILD_SOLVES = 16  # solves per child process before a fresh one replaces it (the memory it kept goes with it)
+_CHILD: list = []  # the one executor of this process, started on first use
+
+
+def _solved_cost(kernel: np.ndarray, k, i, f, bias: np.ndarray | None) -> tuple[float, float]:
+    sol = solve(kernel, k, i, f, bias)
+    return float(sol.cost), float(np.max(sol.latency))
+
+
+def _child():
+    if not _CHILD:
+        import atexit
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _CHILD.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                          max_tasks_per_child=CHILD_SOLVES))
+        atexit.register(_stop_child)  # before interpreter teardown, which would collect it half-way
+    return _CHILD[0]
+
+
+def _stop_child() -> None:
+    while _CHILD:
+        _CHILD.pop().shutdown(wait=True)
 
 
 def cost_and_depth(kernel: np.ndarray, k, i, f, bias: np.ndarray | None = None) -> tuple[float, float]:
-    """(da4ml LUT cost, adder depth) of one kernel, cached on its exact values and input type."""
+    """(da4ml LUT cost, adder depth) of one kernel, cached on its exact values and input type; solved in the
+    child process (module docstring)."""
     kernel = np.ascontiguousarray(kernel, np.float64)
     key = b"".join([kernel.tobytes(), str(kernel.shape).encode(), np.asarray([k, i, f], np.int64).tobytes(),
                     b"" if bias is None else np.ascontiguousarray(bias, np.float64).tobytes()])
     if key not in _SOLVED:
-        sol = solve(kernel, k, i, f, bias)
-        _SOLVED[key] = float(sol.cost), float(np.max(sol.latency))
+        _SOLVED[key] = _child().submit(_solved_cost, kernel, k, i, f, bias).result()
     return _SOLVED[key]
 
 

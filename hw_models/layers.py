@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .targets import DA, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
+from .targets import DA, DEFAULT_TOOL, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
 
 MAC_KINDS = ("dense", "conv", "depthwise")
 KINDS = MAC_KINDS + ("bn", "relu", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
@@ -24,10 +25,19 @@ class WeightStats:
     n_pow2: int = 0
     mean_digits: float = 0.0  # mean CSD digits of the weights that need a real multiplier
     mean_bits: float = 0.0    # their mean effective width (MSB..LSB + sign); 0 = the layer's weight width
+    n_three: int | None = None  # weights of 3 or more CSD digits (None: unknown, `three_digit_fraction`)
 
     @property
     def n_mult(self) -> int:
         return self.n_weights - self.n_zero - self.n_pow2
+
+    @property
+    def n_mul_ops(self) -> int:
+        """Products HLS keeps as multiply operations: constants of 3 or more CSD digits. A two-digit constant
+        (2^a +- 2^b) is one shift-add; the MLP estimator study's reports (Vitis HLS 2021.1, 8-bit weights)
+        count 25 multiplies on DSPs of fc1's 45 non-power-of-two weights (`config_op mul -impl dsp`) and an
+        interval of 27 when one multiplier instance is allowed."""
+        return self.n_mult if self.n_three is None else self.n_three
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class LayerIR:
     n_steps: int = 1        # sequential steps: conv pixels (io_parallel) or input pixels (io_stream)
     buffer_bits: int = 0    # io_stream line buffers of a 2D convolution or pooling (`line_buffer_bits`)
     binary: bool = False    # QKeras binary weights: hls4ml's XNOR-type weight_binary product
+    tool: str = DEFAULT_TOOL  # HLS tool generation (targets.TOOLS): fits with `by_tool` cost it separately
+    mult_impl: str = "auto"   # products forced to LUTs or DSPs by a synthesis directive (targets.MULT_IMPLS)
     extra: dict = field(default_factory=dict, compare=False)
 
     def with_(self, **changes) -> "LayerIR":
@@ -101,15 +113,28 @@ def weight_stats(weights: np.ndarray, frac_bits: int) -> WeightStats:
     n_pow2 = int(np.sum(digits == 1))
     real = digits > 1
     if not real.any():
-        return WeightStats(int(w.size), n_zero, n_pow2, 0.0, 0.0)
+        return WeightStats(int(w.size), n_zero, n_pow2, 0.0, 0.0, 0)
     bits = effective_bits(w, frac_bits)[real]
-    return WeightStats(int(w.size), n_zero, n_pow2, float(digits[real].mean()), float(bits.mean()))
+    return WeightStats(int(w.size), n_zero, n_pow2, float(digits[real].mean()), float(bits.mean()),
+                       int(np.sum(digits >= 3)))
 
 
 def unknown_weight_stats(n_weights: int, w_bits: int, n_zero: int = 0, n_pow2: int = 0) -> WeightStats:
     """When only counts are known: a uniformly random b-bit integer has about b/3 non-zero NAF digits
     (Arno & Wheeler 1993, 'Signed digit representations of minimal Hamming weight')."""
-    return WeightStats(n_weights, n_zero, n_pow2, max(2.0, w_bits / 3.0 + 1.0 / 9.0))
+    n_mult = n_weights - n_zero - n_pow2
+    return WeightStats(n_weights, n_zero, n_pow2, max(2.0, w_bits / 3.0 + 1.0 / 9.0), 0.0,
+                       round(n_mult * three_digit_fraction(w_bits)))
+
+
+@functools.lru_cache(maxsize=64)
+def three_digit_fraction(bits: int) -> float:
+    """Of the magnitudes of a `bits`-bit signed integer that are neither zero nor a power of two, the share
+    with 3 or more CSD digits (every magnitude alike; 16 bits and wider as 16)."""
+    m = np.arange(1, 2 ** (min(bits, 16) - 1))
+    digits = csd_digits(m)
+    real = digits > 1
+    return float(np.mean(digits[real] >= 3)) if real.any() else 0.0
 
 
 def ceil_div(a: float, b: float) -> int:

@@ -17,3 +17,39 @@ def strategy_key(name: object) -> str:
     """The cost model's key of any spelling of a strategy (None or unknown: latency, hls4ml's default)."""
     s = str(name or "latency").lower()
     return s if s in STRATEGY_KEYS else "resource" if s.startswith("resource") else "latency"
+
+
+# HLS tool generations: the same layer's report differs up to 20x between Vivado HLS (2018-2020, hls4ml's
+# `Vivado` backend) and Vitis HLS (2020.1 on, the `Vitis` backend), which registers and schedules otherwise.
+TOOLS = ("vivado_hls", "vitis")
+DEFAULT_TOOL = "vitis"  # what codesign's export uses (hls4ml backend `Vitis`)
+BACKEND_TOOL = {"vivado": "vivado_hls", "vitis": "vitis"}  # hls4ml backend -> tool generation
+
+
+def tool_generation(text: object) -> str:
+    """The generation of any spelling of an HLS tool: `Vitis HLS 2023.1`, `Vivado HLS 2019.2`, a backend name
+    (`Vivado`, `Vitis`, `VivadoAccelerator`) or a key of TOOLS."""
+    s = str(text or "").lower().replace(" ", "_")
+    if s in TOOLS:
+        return s
+    if s.startswith("vitis"):
+        return "vitis"
+    if s.startswith("vivado"):
+        return "vivado_hls"
+    raise ValueError(f"tool {text!r}; allowed: {', '.join(TOOLS)} (or a Vivado HLS / Vitis HLS version string)")
+
+
+# How HLS implements the products (a synthesis directive in build_prj.tcl, `config_op mul -impl fabric|dsp`):
+# auto: HLS decides (the width rule the fit learns); fabric: every product in LUTs, no DSP by construction;
+# dsp: HLS asked to use DSPs (constant products it folds to shift-adds stay in LUTs).
+MULT_IMPLS = ("auto", "fabric", "dsp")
+
+
+def mult_impl(synth_variant: object) -> str:
+    """The product implementation a `synth_variant` directive forces (`config_op mul -impl fabric`)."""
+    s = str(synth_variant or "").lower()
+    if "mul" in s and "-impl" in s:
+        for impl in ("fabric", "dsp"):
+            if s.rstrip().endswith(impl) or f"-impl {impl}" in s:
+                return impl
+    return "auto"

@@ -34,7 +34,10 @@ def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
 
 
 def uses_dsp(layer: LayerIR, c: "Coefficients") -> bool:
-    """HLS maps a product to a DSP when both operands are wide enough (thresholds fitted on reports)."""
+    """HLS maps a product to a DSP when both operands are wide enough (thresholds fitted on reports), unless a
+    directive (`config_op mul -impl fabric`) keeps every product in LUTs."""
+    if layer.mult_impl == "fabric":
+        return False
     w, a = layer.w_bits, layer.in_bits
     return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
 
@@ -91,10 +94,13 @@ class Template:
 
 class DenseLatency(Template):
     """nnet_dense_latency.h dense_latency: the loops stay fully unrolled at any ReuseFactor; `#pragma HLS
-    ALLOCATION operation instances=mul limit=multiplier_limit` (ceil(n_in*n_out/RF) - n_zeros/RF) caps only
-    real multipliers, i.e. DSP products; constant products folded into shift-adds and the adder tree are all
-    kept; `PIPELINE II=RF` sets the interval. Weights are constants (nnet_mult.h `mult`), so zero and
-    power-of-two weights need no multiplier."""
+    ALLOCATION operation instances=mul limit=multiplier_limit` (ceil(n_in*n_out/RF) - n_zeros/RF) caps the
+    multiply operations HLS keeps (constant products in LUTs or on DSPs; zero and power-of-two weights need
+    none). The cap binds only when the layer has more such products than the limit: at RF 2 a layer whose
+    products are mostly folded away is built as at RF 1 (MLP estimator study, Vitis HLS 2021.1: 413 DSPs at
+    RF 1 and RF 2, 72 at RF 100); when it binds, the products share the instances one after another, so a step
+    takes ceil(products / limit) cycles, at most RF (`PIPELINE II=RF`). Weights are constants (nnet_mult.h
+    `mult`)."""
 
     name = "dense_latency"
     source = "nnet_dense_latency.h"
@@ -110,10 +116,28 @@ class DenseLatency(Template):
         return layer.strategy == "resource" and layer.rf > 1
 
     def mac_counts(self, layer: LayerIR, on_dsp: bool) -> tuple[int, int, float, float]:
-        """(multipliers instantiated, summed terms, mean CSD digits or 0 for variable weights, mean width)."""
-        ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
-        mult = ceil_div(ws.n_mult, layer.rf) if on_dsp else ws.n_mult
-        return mult, ws.n_weights - ws.n_zero, ws.mean_digits, ws.mean_bits or layer.w_bits
+        """(multiplier instances of the multiply operations, summed terms, mean CSD digits of those operations'
+        constants or 0 for variable weights, mean width)."""
+        ws = self._stats(layer)
+        ops, two = ws.n_mul_ops, self.two_digit(layer)
+        # constants only of one or two digits: 1 (no multiply adders; 0 would mean stored weights)
+        digits = (ws.mean_digits * ws.n_mult - 2 * two) / ops if ops else (1.0 if ws.mean_digits else 0.0)
+        return min(ops, multiplier_limit(layer, ws)), ws.n_weights - ws.n_zero, digits, ws.mean_bits or layer.w_bits
+
+    @staticmethod
+    def _stats(layer: LayerIR):
+        return layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
+
+    def two_digit(self, layer: LayerIR) -> int:
+        """Products by a two-digit constant (2^a +- 2^b): one shift-add each in LUTs, never a multiply."""
+        ws = self._stats(layer)
+        return ws.n_mult - ws.n_mul_ops
+
+    def step_cycles(self, layer: LayerIR) -> int:
+        """Cycles per step: the multiply operations one after another on the instances the allocation limit
+        leaves, at most RF."""
+        ws = self._stats(layer)
+        return min(layer.rf, max(1, ceil_div(ws.n_mul_ops, multiplier_limit(layer, ws))))
 
     def features(self, layer, c, clock_ns):
         f: dict[str, float] = {"layer": 1.0}
@@ -122,7 +146,7 @@ class DenseLatency(Template):
         mult, terms, digits, w_eff = self.mac_counts(layer, on_dsp)
         lut_mult = 0 if on_dsp else mult
         if digits:  # a constant times a variable: (CSD digits - 1) adders of the product's width
-            f["const_mult"] = lut_mult * (digits - 1) * (layer.in_bits + w_eff)
+            f["const_mult"] = (lut_mult * (digits - 1) + self.two_digit(layer)) * (layer.in_bits + w_eff)
         else:       # a stored weight times a variable: a w x in array multiplier in LUTs
             f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
         f["dsp_mult"] = mult if on_dsp else 0
@@ -130,15 +154,17 @@ class DenseLatency(Template):
         f["adder"] = adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
         f["adder_acc"] = terms * layer.acc_bits
         f["out"] = layer.n_out * layer.res_bits                  # cast to result_t
-        # operand multiplexers of shared multipliers: Latency shares only DSPs (weights and inputs both
-        # multiplexed), Resource every multiplier (inputs multiplexed; weights come from memory)
-        shared = layer.rf > 1 and (on_dsp or layer.strategy != "latency")
+        # operand multiplexers of shared multipliers: Resource shares every multiplier (inputs multiplexed,
+        # weights from memory); Latency only where the allocation limit binds (weights and inputs multiplexed)
+        shared = layer.rf > 1 and (self.step_cycles(layer) > 1 or layer.strategy != "latency")
         f["rf_mux"] = mult * (layer.in_bits + (layer.w_bits if layer.strategy == "latency" else 0)) if shared \
             else 0.0
         f["buffer"] = layer.buffer_bits
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
         f["pipe_bits"] = layer.n_out * layer.acc_bits * levels * clk  # registered adder-tree levels
+        # once the clock outruns a product per cycle (faster clock, slower fabric), HLS registers the products
+        f["prod_regs"] = terms * prod * max(0.0, clk - 1.0)
         f["lat_mac"] = 1.0
         f["lat_dsp"] = 1.0 if on_dsp else 0.0
         f["lat_tree"] = levels * clk
@@ -156,7 +182,16 @@ class DenseLatency(Template):
         return float(self.mac_counts(layer, True)[0] * dsp_per_mult(layer.w_bits, layer.in_bits, ports))
 
     def steps(self, layer):
-        return layer.n_steps * layer.rf  # PIPELINE II=RF per step
+        """`PIPELINE II=RF` per step, but a step that finishes sooner starts again sooner: HLS reports a
+        pipelined function's interval as at most its latency + 1 (MLP estimator study, RF 100: fc1 II 31, fc2
+        12, output 2; PokerML io_stream convolution at RF 128: 14 cycles per pixel)."""
+        return layer.n_steps * (1 if layer.rf == 1 else min(layer.rf, self.step_cycles(layer) + 1))
+
+
+def multiplier_limit(layer: LayerIR, ws) -> int:
+    """hls4ml's `multiplier_limit` of a MAC layer (backends/fpga/passes and the dense config template):
+    ceil(n_in * n_out / RF) - n_zeros / RF, the instances of `mul` that `#pragma HLS ALLOCATION` allows."""
+    return max(1, ceil_div(ws.n_weights, layer.rf) - ws.n_zero // layer.rf)
 
 
 class DenseResource(DenseLatency):
@@ -173,6 +208,12 @@ class DenseResource(DenseLatency):
         ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
         n = ceil_div(ws.n_weights, layer.rf)
         return n, n, 0.0, layer.w_bits
+
+    def step_cycles(self, layer):
+        return layer.rf  # one weight word read per cycle: RF cycles per step
+
+    def two_digit(self, layer):
+        return 0  # stored weights: every product a multiplier
 
     def bram(self, layer, c):
         if layer.n_weights * layer.w_bits < c.bram_min_bits:  # small arrays stay in LUTRAM/FF (fitted)
@@ -250,6 +291,13 @@ class BatchNorm(DenseLatency):
     def mac_counts(self, layer, on_dsp):
         n = ceil_div(parallel_elements(layer), layer.rf)
         return n, n, max(2.0, layer.w_bits / 3), layer.w_bits
+
+    def two_digit(self, layer):
+        return 0
+
+    def step_cycles(self, layer):
+        n = parallel_elements(layer)  # one scale product per element, multiplier_limit = DIV_ROUNDUP(n_in, RF)
+        return min(layer.rf, ceil_div(n, ceil_div(n, layer.rf)))
 
 
 class Elementwise(Template):

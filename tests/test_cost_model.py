@@ -1,5 +1,6 @@
 """Cost-model formulas against hand-computed cases, the reuse rule, report parsing, corpus reading."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -31,8 +32,9 @@ def dense(**kw):
 def test_csd_digits_and_weight_stats():
     assert csd_digits(np.array([0, 1, 2, 3, 5, 7, 11, -3, 255])).tolist() == [0, 1, 1, 2, 2, 2, 3, 2, 2]
     ws = weight_stats(np.array([0.0, 0.5, -0.25, 0.75, 0.375]), frac_bits=3)  # ints 0, 4, -2, 6, 3
-    assert ws == WeightStats(5, n_zero=1, n_pow2=2, mean_digits=2.0, mean_bits=3.0)  # 6 = 110b, 3 = 11b: 2 + sign
-    assert ws.n_mult == 2
+    assert ws == WeightStats(5, n_zero=1, n_pow2=2, mean_digits=2.0, mean_bits=3.0, n_three=0)  # 6 = 110b, 3 = 11b
+    assert (ws.n_mult, ws.n_mul_ops) == (2, 0)  # both two-digit constants (8 - 2, 4 - 1): shift-adds, no multiply
+    assert weight_stats(np.array([11, 13, 3]), frac_bits=0).n_mul_ops == 2  # 11 = 8+2+1, 13 = 16-4+1; 3 = 4-1
 
 
 def test_dsp_per_mult_doubles_past_the_port():
@@ -51,9 +53,17 @@ def test_hand_computed_dense_layer():
     assert (r["dsp"], r["ff"], r["ii"]) == (0.0, 2 * 10, 1.0)
     wide = dense(in_bits=16, w_bits=16)
     assert dsp(wide, HAND, (27, 18)) == 4.0
-    assert dsp(wide.with_(rf=2), HAND, (27, 18)) == 2.0       # hls4ml multiplier_limit = ceil(4 / 2)
+    # hls4ml's multiplier_limit = DIV_ROUNDUP(8, 2) - 2 zeros / 2 = 3 of the 4 real products
+    assert dsp(wide.with_(rf=2), HAND, (27, 18)) == 3.0
+    assert dsp(wide.with_(rf=4), HAND, (27, 18)) == 2.0       # DIV_ROUNDUP(8, 4) - 2 / 4 = 2
     assert dsp(wide.with_(w_bits=30), HAND, (27, 18)) == 8.0  # 30 x 16 needs two DSP48E2
-    assert estimate_layer(wide.with_(rf=2), HAND, (27, 18), 5.0)["ii"] == 2.0
+    assert estimate_layer(wide.with_(rf=2), HAND, (27, 18), 5.0)["ii"] == 2.0  # 4 products on 3 instances
+    # a layer whose products fold away (6 of 8 weights zero or +-2^k) is built at RF 2 as at RF 1: the limit
+    # (DIV_ROUNDUP(8, 2) - 3 / 2 = 3) exceeds its 2 products; the MLP estimator study's reports say the same
+    # (Vitis HLS 2021.1, DSPs at RF 1 / 2: 413 / 413, 657 / 657, 177 / 177)
+    folded = wide.with_(weights=WeightStats(8, n_zero=3, n_pow2=3, mean_digits=3.0))
+    assert [dsp(folded.with_(rf=rf), HAND, (27, 18)) for rf in (1, 2)] == [2.0, 2.0]
+    assert estimate_layer(folded.with_(rf=2), HAND, (27, 18), 5.0)["ii"] == 2.0  # PIPELINE II=RF still holds
 
 
 def test_resource_strategy_bram_matches_real_report():
@@ -164,11 +174,12 @@ def test_io_stream_cast_activations_are_layers_with_the_convolution_shape():
     luts = [estimate_layer(L, c, (27, 18), rec.clock_ns)["lut"] for L in (cast, relu)]
     reported = [rec.per_layer[L.name]["lut"] for L in (cast, relu)]
     assert reported == [217, 348]
+    # io_stream element-wise layers cost 14-45 LUT per channel-bit-free pixel loop across repositories (these:
+    # 217 and 348 for 6 channels; PokerML's ReLUs 1,725 for 16): within 3x of this one's report
     for est, real in zip(luts, reported):
-        assert 0.5 * real <= est <= 2 * real, (est, real)
+        assert real / 3 <= est <= 3 * real, (est, real)
     total = predict([rec], c)["lut"][0]  # 48,818 LUT reported; 310k when the ReLU was read as 12,696 channels
-    lo, hi = c.intervals["lut"]
-    assert lo * total <= rec.target["lut"] == 48818 <= hi * total
+    assert total / 2 <= rec.target["lut"] == 48818 <= 2 * total
 
 
 def test_shipped_coefficients_and_estimate_totals():
@@ -212,16 +223,23 @@ def _fc(**kw):
     return LayerIR(**(base | kw))
 
 
-def test_latency_strategy_stays_unrolled_at_any_reuse_factor():
-    """nnet_dense_latency.h at RF > 1: ALLOCATION limits only real multipliers and PIPELINE II=RF sets the
-    interval; constant products and the adder tree stay (issue 11: LUT was divided by RF, plus a mux term)."""
+def test_latency_strategy_shares_multipliers_only_where_the_allocation_limit_binds():
+    """nnet_dense_latency.h at RF > 1 keeps its loops unrolled; `#pragma HLS ALLOCATION operation
+    instances=mul limit=multiplier_limit` caps the multiply operations at hls4ml's
+    DIV_ROUNDUP(n_in * n_out, RF) - n_zeros / RF (backends/vivado/passes templates). Constants of one or two
+    CSD digits are shifts and shift-adds, not multiplies, so a 6-bit layer has fewer multiplies than the limit
+    at RF 8 and is built as at RF 1; a 16-bit layer's multiplies share the limit's instances."""
     part = load_part("xcvu13p-flga2577-2-e")
     one, eight = (estimate([_fc(rf=rf)], part).total for rf in (1, 8))
-    assert eight["lut"] == pytest.approx(one["lut"], rel=0.1) and eight["dsp"] == one["dsp"] == 0
-    assert (one["ii"], eight["ii"]) == (1.0, 8.0)
-    wide = _fc(w_bits=16, in_bits=16, weights=weight_stats(np.round(_fc().extra["weights"] * 2 ** 14) / 2 ** 14, 14))
+    assert eight["lut"] == one["lut"] and eight["dsp"] == one["dsp"] == 0
+    assert (one["ii"], eight["ii"]) == (1.0, 2.0)  # PIPELINE II=RF, but a step done in 1 cycle restarts after 2
+    w16 = np.round(np.random.default_rng(1).normal(0, 0.3, (64, 32)) * 2 ** 14) / 2 ** 14  # 16-bit trained-like
+    wide = _fc(w_bits=16, in_bits=16, weights=weight_stats(w16, 14))
+    zeros, ops = int(np.sum(w16 == 0)), wide.weights.n_mul_ops
     dsp1, dsp8 = (estimate([wide.with_(rf=rf)], part).total["dsp"] for rf in (1, 8))
-    assert dsp1 > 1000 and dsp8 == pytest.approx(dsp1 / 8, abs=1)  # multiplier_limit = ceil(n_mult / RF)
+    limit8 = -(-64 * 32 // 8) - zeros // 8
+    assert dsp1 == ops > 1000 and dsp8 == limit8 < ops
+    assert estimate([wide.with_(rf=64)], part).total["ii"] == min(64, -(-ops // (32 - zeros // 64)) + 1)
 
 
 def test_resource_strategy_is_not_cheaper_than_latency_at_rf1():
@@ -489,3 +507,90 @@ def test_stream_batchnorm_is_costed_per_pixel():
     assert 0.5 < stream["lut"] / row["LUT"] < 2.0
     assert stream["latency_cycles"] >= 225 - 1  # one pixel per cycle at least
     assert bn("io_parallel")["dsp"] == 32 * 225
+
+
+def test_corpus_more_layers_and_directives_are_read():
+    """synthesis_corpus_more.jsonl's layers the reader used to refuse: ZeroPadding and UpSampling in io_stream
+    (a copy loop over the output pixels), HGQ's FixedPointQuantizer (an element-wise cast), hard_sigmoid; the
+    report's tool generation and a `config_op mul -impl fabric` directive; a lab's modified kernels refused."""
+    recs = {r["id"].split("__")[0]: r for r in read_jsonl(DATA / "corpus_more_subset.jsonl")}
+    det = to_record(recs["SpAllen0726-HG-DREAM-Pulse-D-HLS_models_myproject_prj_opt150_8e2c30ac"])
+    by_name = {L.name: L for L in det.layers}
+    pad, up = by_name["zp1d_q_conv1d_1"], by_name["up_sampling1d"]
+    assert (pad.kind, pad.n_out, pad.n_steps) == ("relu", 32, 81)      # 80 -> 81 pixels of 32 channels
+    assert (up.kind, up.n_out, up.n_steps) == ("relu", 64, 80)         # 40 -> 80 pixels of 64 channels
+    assert by_name["q_activation_4"].kind == "relu"                    # hard_sigmoid: compare, select, shift
+    assert det.generation == "vitis" and {L.tool for L in det.layers} == {"vitis"}
+    hgq = to_record(recs["Lrozzy-hls4ml_OpenML-model_3.1_1_hls4ml_prj_47cf4d85"])
+    quantizer = next(L for L in hgq.layers if L.class_name == "FixedPointQuantizer")
+    assert (quantizer.kind, quantizer.n_out, quantizer.res_bits) == ("relu", 16, 14)
+    first = next(L for L in hgq.layers if L.kind == "dense")
+    assert (first.weights.n_weights, first.weights.n_zero, first.weights.n_pow2) == (1024, 128, 466)
+    with pytest.raises(Unsupported, match="modified hls4ml kernels"):
+        to_record(recs["ChiRuiChen-Deepcalo_Linchi-root_94cda0ed"])
+    # the same MLP built twice by Vitis HLS 2021.1: products forced into LUTs report no DSP at all, and the
+    # estimate says so; left to HLS (here asked for DSPs) it uses 35
+    fabric = to_record(recs["ArgyKokk-hls4ml_MLP_estim-Breast_cancer_LUT_reuse1_72e2e22e"])
+    asked = to_record(recs["ArgyKokk-hls4ml_MLP_estim-Breast_cancer_DSP_reuse1_72e2e22e"])
+    assert {L.mult_impl for L in fabric.layers} == {"fabric"} and {L.mult_impl for L in asked.layers} == {"dsp"}
+    assert (fabric.target["dsp"], asked.target["dsp"]) == (0, 35)
+    wide = [L.with_(w_bits=18, in_bits=18) for L in fabric.layers]  # operands any fit would put on DSPs
+    assert predict([fabric], Coefficients.load())["dsp"][0] == 0
+    assert sum(dsp(L, Coefficients.load(), (27, 18)) for L in wide) == 0
+    assert sum(dsp(L.with_(mult_impl="auto"), Coefficients.load(), (27, 18)) for L in wide) > 0
+
+
+def test_tool_generations_are_named_one_way():
+    from hw_models.targets import mult_impl, tool_generation
+
+    assert [tool_generation(t) for t in ("Vitis HLS 2023.1", "Vivado HLS 2019.2.1", "Vivado", "VivadoAccelerator",
+                                         "vitis", "vivado_hls")] == \
+        ["vitis", "vivado_hls", "vivado_hls", "vivado_hls", "vitis", "vivado_hls"]
+    with pytest.raises(ValueError, match="tool 'quartus'; allowed: vivado_hls, vitis"):
+        tool_generation("quartus")
+    assert [mult_impl(s) for s in ("config_op mul -impl fabric", "config_op mul -impl dsp", None, "")] == \
+        ["fabric", "dsp", "auto", "auto"]
+
+
+def test_dsp_threshold_search_counts_what_the_templates_count():
+    """The fit's threshold grid uses per-layer DSP counts computed once; at every grid point they must equal
+    what the templates count with those thresholds."""
+    from hw_models.fit import DSP_GRID, _dsp_by_threshold, analytic_totals
+
+    recs = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    fast = _dsp_by_threshold(recs)
+    for bits in DSP_GRID["dsp_min_bits"]:
+        for total in (10, 17, 23, 30):
+            c = Coefficients(dsp_min_bits=bits, dsp_min_sum=total)
+            assert list(fast(bits, total)) == [analytic_totals(r, c)["dsp"] for r in recs], (bits, total)
+
+
+def test_coefficients_per_tool_generation_price_each_generation_alone():
+    """With `by_tool`, a Vivado HLS design is priced by coefficients fitted on Vivado HLS reports only: doubling
+    every Vitis report's FF moves Vitis estimates and leaves Vivado HLS estimates where they were."""
+    from hw_models.fit import Variant, fit
+
+    recs = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    assert {r.generation for r in recs} == {"vivado_hls", "vitis"}
+    variant = Variant(True, 0.0, True, by_tool=True)
+    c = fit(recs, variant=variant)
+    assert {k.split(":")[0] for k in c.weights["ff"]} == {"vivado_hls", "vitis"}
+    doubled = [dataclasses.replace(r, target=r.target | {"ff": 2 * r.target["ff"]}) if r.generation == "vitis"
+               else r for r in recs]
+    c2 = fit(doubled, variant=variant)
+    p, p2 = predict(recs, c)["ff"], predict(recs, c2)["ff"]
+    vivado = np.array([r.generation == "vivado_hls" for r in recs])
+    assert np.allclose(p[vivado], p2[vivado], rtol=1e-6)
+    assert np.median(p2[~vivado] / p[~vivado]) > 1.5
+
+
+def test_two_digit_constants_are_shift_adds_not_multiplies():
+    """Weights 3, 6, 12 and -7 (2^a +- 2^b) need one adder each and no multiply: no DSP however wide the operands,
+    no multiplier instance to share at any ReuseFactor, and still their adders' LUTs."""
+    w = np.array([[3.0, 6.0], [12.0, -7.0]])
+    layer = LayerIR(name="fc", kind="dense", n_out=2, n_terms=2, in_bits=16, w_bits=16, acc_bits=32, res_bits=16,
+                    weights=weight_stats(w, 0))
+    assert (layer.weights.n_mult, layer.weights.n_mul_ops) == (4, 0)
+    assert dsp(layer, HAND, (27, 18)) == 0.0
+    r1, r4 = (estimate_layer(layer.with_(rf=rf), HAND, (27, 18), 5.0) for rf in (1, 4))
+    assert r1["lut"] == r4["lut"] > 4 * (16 + 16)  # the four shift-adds (plus the adder tree and control)

@@ -234,3 +234,36 @@ def test_validate_refuses_an_io_parallel_design_far_beyond_any_part(tmp_path):
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert "io_parallel: the estimate is" in lines[0] and "use --io-type io_stream, or --force" in lines[0]
+
+
+def test_estimate_for_a_tool_generation(tmp_path):
+    """`--tool vivado_hls|vitis`: the estimate is for the HLS tool that will build it (default: the export's
+    backend, Vitis). Coefficients fitted per tool generation price the same model differently for each."""
+    import tensorflow as tf
+
+    from hw_models.corpus import load_records
+    from hw_models.fit import Variant, fit
+
+    inp = tf.keras.Input((16,), name="x")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name="out")(
+        tf.keras.layers.Dense(8, activation="relu", name="fc")(inp)))
+    model.save(tmp_path / "float.h5")
+    recs = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    coefs = tmp_path / "by_tool.json"
+    coefs.write_text(fit(recs, variant=Variant(True, 0.0, True, by_tool=True)).to_json())
+    totals = {}
+    for tool in (None, "vitis", "vivado_hls"):
+        out = tmp_path / f"{tool}.json"
+        args = ["estimate", str(tmp_path / "float.h5"), "--level", "csynth", "--coefficients", str(coefs),
+                "--json", str(out)] + (["--tool", tool] if tool else [])
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        data = json.loads(out.read_text())
+        assert data["tool"] == (tool or "vitis")
+        assert ("Vivado HLS" if tool == "vivado_hls" else "Vitis HLS") in " ".join(res.output.split())
+        totals[tool] = data["total"]
+    assert totals[None] == totals["vitis"] and totals["vivado_hls"]["ff"] != totals["vitis"]["ff"]
+    res = runner.invoke(app, ["estimate", str(tmp_path / "float.h5"), "--tool", "quartus"])
+    assert res.exit_code == 2
+    assert res.output.strip() == "error: --tool: tool 'quartus'; allowed: vivado_hls, vitis (or a Vivado HLS / " \
+                                 "Vitis HLS version string)"
