@@ -338,7 +338,7 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     with tempfile.TemporaryDirectory(prefix="protocol_cs_") as tmp:
         path = Path(tmp) / design_path.name
         path.write_text(yaml.safe_dump(raw))
-        run_search(path, Path(tmp), {}, None, 1, None, log=lambda m: None)
+        run_search(path, Path(tmp), {}, None, 1, None, log=lambda m: None, export=False)  # the protocol judges
         ctx = prepare(path, Path(tmp), {}, train_base=False, log=lambda m: None)
         rows = [r for r in csv.DictReader((ctx.folder / "trials.csv").open()) if r["state"] == "COMPLETE"]
         for r in rows:

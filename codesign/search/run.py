@@ -188,7 +188,9 @@ def export_best(ctx: Context, chosen, log=print) -> dict:
 
 
 def run_search(design: Path, out_root: Path, overrides: dict, storage: str | None, workers: int,
-               progress=None, log=print, judge: str = "estimate") -> dict:
+               progress=None, log=print, judge: str = "estimate", export: bool = True) -> dict:
+    """The search; `export=False` stops once every trial is stored (trials.csv, the fronts), before the best is
+    exported and proven (a benchmark that judges the trials itself)."""
     start = time.perf_counter()
     if judge not in JUDGES:
         raise CodesignError(f"--judge {judge!r}; allowed: {', '.join(JUDGES)}")
@@ -220,6 +222,9 @@ def run_search(design: Path, out_root: Path, overrides: dict, storage: str | Non
     fronts = {k: R.pareto(rows, k) for k in ("lut_equivalent", "latency_cycles")}
     R.write_csv(ctx.folder / "pareto_lut_equivalent.csv", fronts["lut_equivalent"])
     R.write_csv(ctx.folder / "pareto_latency.csv", fronts["latency_cycles"])
+    if not export:
+        return {"design": ctx.design.name, "trials_completed": completed(study), "trials_total": len(rows),
+                "wall_seconds": round(time.perf_counter() - start, 1)}
     chosen = choose_best(ctx, rows, log)
     R.plot(rows, fronts, ctx.budget.limits(), ctx.folder / "pareto.png",
            f"{ctx.design.name}: {ctx.settings.algorithm}, {completed(study)} trials", ctx.design.task,
