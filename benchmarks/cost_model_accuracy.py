@@ -11,6 +11,7 @@ Grouped 5-fold cross-validation: every record is scored by coefficients fitted w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -244,6 +245,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="*", type=Path, default=DEFAULT_CORPORA)
     ap.add_argument("--out", type=Path, default=Path("reports/cost_model_accuracy.md"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for the nested selection")
     args = ap.parse_args()
     recs, skipped, source = [], {}, []
     for corpus in args.corpus:
@@ -255,7 +257,7 @@ def main() -> None:
     repos = sorted({r.repo for r in recs})
     start = time.perf_counter()
     pred, chosen = nested_leave_one_repository_out(
-        recs, progress=lambda repo, v: print(f"held out {repo}: {v.label()}", flush=True))
+        recs, progress=lambda repo, v: print(f"held out {repo}: {v.label()}", flush=True), jobs=args.jobs)
     cv_s = time.perf_counter() - start
     shipped = Coefficients.load()
     family = cross_validate(recs, k=5, variant=Variant(**shipped.meta["variant"]))

@@ -12,8 +12,9 @@ from hw_models.targets import strategy_key
 from .errors import CodesignError
 
 # wiring (io_parallel) or a stream copy (io_stream), not charged; Concatenate is the merge template's
-FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "ZeroPadding1D", "ZeroPadding2D",
-        "Clone", "Repack")
+FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "Clone", "Repack")
+PADDING = ("ZeroPadding1D", "ZeroPadding2D")  # wiring in io_parallel; in io_stream a per-pixel copy loop
+# (nnet_padding_stream.h), read so by hw_models.corpus too
 RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu",
              "leakyrelu", "binary_tanh")  # hls4ml's ParametrizedActivation name; binary_tanh: one comparison
 TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
@@ -107,7 +108,7 @@ def _shape(layer) -> tuple[int, int]:
 def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     cls = layer.class_name
     common = _common(layer, io_type)
-    if cls in FREE:
+    if cls in FREE or (cls in PADDING and io_type == "io_parallel"):
         return LayerIR(kind="free", **common)
     if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "PointwiseConv1D",
                "PointwiseConv2D"):
@@ -117,6 +118,8 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
     act = str(layer.get_attr("activation", "") or "").lower()
+    if cls in PADDING:  # io_stream: copies every output pixel, zeros at the border
+        return LayerIR(kind="relu", **base)
     if cls == "FixedPointQuantizer":  # HGQ proxy cast: wiring when truncating/wrapping, else a saturation
         prec = str(layer.get_output_variable().type.precision)
         return LayerIR(kind="free", **common) if "TRN" in prec and "WRAP" in prec else LayerIR(kind="relu", **base)

@@ -185,9 +185,12 @@ def record_layers(rec: dict) -> list[LayerIR]:
                 raise Unsupported(f"activation {act!r}")
             current = res
             continue
-        if kind_t == "FixedPointQuantizer":  # HGQ's quantizer: an element-wise cast (round, saturate)
+        if kind_t == "FixedPointQuantizer":  # HGQ's quantizer: wiring when it truncates and wraps (ap_fixed's
+            # defaults), else an element-wise cast that rounds or saturates (as codesign.hw_graph reads it)
             res = _result_type(L.get("result_precision"), inp, default)
-            out.append(LayerIR(kind="relu", n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
+            text = str(L.get("result_precision") or "").upper()
+            kind = "relu" if "RND" in text or "SAT" in text else "free"
+            out.append(LayerIR(kind=kind, n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
                                n_steps=pos if io == "io_stream" else 1, **common))
             current = res
             continue

@@ -322,21 +322,37 @@ def select_variant(recs: list[Record], variants=VARIANTS) -> tuple[Variant, dict
     return chosen, scores, preds[best] | {"latency_cycles": preds[timing]["latency_cycles"]}
 
 
-def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progress=None
+def _held_out_variant(recs: list[Record], repo: str, variants) -> Variant:
+    """The variant chosen by leave-one-repository-out on the repositories other than `repo`."""
+    train = [r for r in recs if r.repo != repo]
+    return select_variant(train, variants)[0] if len({r.repo for r in train}) > 2 else Variant()
+
+
+def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progress=None, jobs: int = 1
                                     ) -> tuple[dict[str, np.ndarray], dict[str, Variant]]:
     """Honest predictions when the variant is chosen from data too: for each held-out repository, the
-    variant is selected by leave-one-repository-out on the other repositories only, then fitted on them."""
-    chosen = {}
+    variant is selected by leave-one-repository-out on the other repositories only, then fitted on them.
+    `jobs` > 1 selects the held-out repositories' variants in that many processes."""
+    repos = sorted({r.repo for r in recs})
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    def held_out(repo: str, test: list[Record]) -> dict[str, np.ndarray]:
-        train = [r for r in recs if r.repo != repo]
-        variant = select_variant(train, variants)[0] if len({r.repo for r in train}) > 2 else Variant()
-        chosen[repo] = variant
-        if progress:
-            progress(repo, variant)
-        return predict(test, fit(train, variant=variant))
-
-    return _per_repository(recs, held_out), chosen
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {repo: pool.submit(_held_out_variant, recs, repo, variants) for repo in repos}
+            chosen = {}
+            for repo, future in futures.items():
+                chosen[repo] = future.result()
+                if progress:
+                    progress(repo, chosen[repo])
+    else:
+        chosen = {}
+        for repo in repos:
+            chosen[repo] = _held_out_variant(recs, repo, variants)
+            if progress:
+                progress(repo, chosen[repo])
+    return _per_repository(recs, lambda repo, test: predict(
+        test, fit([r for r in recs if r.repo != repo], variant=chosen[repo]))), chosen
 
 
 SYNTH_RESOURCES = ("lut", "ff", "dsp", "bram_18k")

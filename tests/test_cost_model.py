@@ -511,7 +511,7 @@ def test_stream_batchnorm_is_costed_per_pixel():
 
 def test_corpus_more_layers_and_directives_are_read():
     """synthesis_corpus_more.jsonl's layers the reader used to refuse: ZeroPadding and UpSampling in io_stream
-    (a copy loop over the output pixels), HGQ's FixedPointQuantizer (an element-wise cast), hard_sigmoid; the
+    (a copy loop over the output pixels), HGQ's FixedPointQuantizer (a cast), hard_sigmoid; the
     report's tool generation and a `config_op mul -impl fabric` directive; a lab's modified kernels refused."""
     recs = {r["id"].split("__")[0]: r for r in read_jsonl(DATA / "corpus_more_subset.jsonl")}
     det = to_record(recs["SpAllen0726-HG-DREAM-Pulse-D-HLS_models_myproject_prj_opt150_8e2c30ac"])
@@ -523,7 +523,8 @@ def test_corpus_more_layers_and_directives_are_read():
     assert det.generation == "vitis" and {L.tool for L in det.layers} == {"vitis"}
     hgq = to_record(recs["Lrozzy-hls4ml_OpenML-model_3.1_1_hls4ml_prj_47cf4d85"])
     quantizer = next(L for L in hgq.layers if L.class_name == "FixedPointQuantizer")
-    assert (quantizer.kind, quantizer.n_out, quantizer.res_bits) == ("relu", 16, 14)
+    # ap_fixed<15,5> -> <14,5>, truncating and wrapping: dropped wires, as codesign.hw_graph reads HGQ's quantizers
+    assert (quantizer.kind, quantizer.n_out, quantizer.res_bits) == ("free", 16, 14)
     first = next(L for L in hgq.layers if L.kind == "dense")
     assert (first.weights.n_weights, first.weights.n_zero, first.weights.n_pow2) == (1024, 128, 466)
     with pytest.raises(Unsupported, match="modified hls4ml kernels"):
