@@ -14,9 +14,6 @@ from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
-# the network's IP synthesized out of context inside a block design (network + AXI wrapper), and post-route
-# utilization of the network alone (synthesis_corpus_more.jsonl)
-IMPLEMENTED_KINDS = SYNTH_KINDS + ("vivado_ip_ooc_synth", "vivado_routed")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 TABLE_SIZE, TABLE_BITS = 1024, 18   # hls4ml default activation table: 1024 entries of ap_fixed<18,8>
 TERNARY_ZERO_FRACTION = 1 / 3       # assumption when a ternary layer's weights are not known

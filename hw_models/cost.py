@@ -113,7 +113,7 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = Tr
         # io_stream layers are other C++ (nnet_*_stream.h): their own coefficients
         f = {(k if k.startswith("lat_") else "s_" + k): v for k, v in f.items()}
     if c.by_tool:  # Vivado HLS and Vitis HLS build the same C++ differently: a coefficient set each
-        f = {f"{layer.tool}:{k}": v for k, v in f.items()}
+        f = {feature_key(layer, c, k): v for k, v in f.items()}
     return f
 
 

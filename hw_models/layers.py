@@ -25,7 +25,7 @@ class WeightStats:
     n_pow2: int = 0
     mean_digits: float = 0.0  # mean CSD digits of the weights that need a real multiplier
     mean_bits: float = 0.0    # their mean effective width (MSB..LSB + sign); 0 = the layer's weight width
-    n_three: int | None = None  # weights of 3 or more CSD digits (None: unknown, `three_digit_fraction`)
+    n_three: int | None = None  # weights of 3 or more CSD digits (None: unknown, every real one counted)
 
     @property
     def n_mult(self) -> int:

@@ -205,8 +205,7 @@ class DenseResource(DenseLatency):
         return layer.kind in self.kinds and layer.strategy != DA and self._stored(layer)
 
     def mac_counts(self, layer, on_dsp):
-        ws = layer.weights or unknown_weight_stats(layer.n_out * layer.n_terms, layer.w_bits)
-        n = ceil_div(ws.n_weights, layer.rf)
+        n = ceil_div(self._stats(layer).n_weights, layer.rf)
         return n, n, 0.0, layer.w_bits
 
     def step_cycles(self, layer):
