@@ -6,21 +6,15 @@ import math
 
 import numpy as np
 
+from hw_models.kinds import kind_of, pool_kind
 from hw_models.layers import LayerIR, bn_shape, line_buffer_bits, weight_stats
 from hw_models.targets import strategy_key
 
 from .errors import CodesignError
 
-# wiring (io_parallel) or a stream copy (io_stream), not charged; Concatenate is the merge template's
-FREE = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "Clone", "Repack")
-PADDING = ("ZeroPadding1D", "ZeroPadding2D")  # wiring in io_parallel; in io_stream a per-pixel copy loop
-# (nnet_padding_stream.h), read so by hw_models.corpus too
-RELU_LIKE = ("relu", "linear", "hard_tanh", "hard_sigmoid", "leaky_relu", "prelu", "relu6", "thresholdedrelu",
-             "leakyrelu", "binary_tanh")  # hls4ml's ParametrizedActivation name; binary_tanh: one comparison
-TABLE = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 SUPPORTED = ("Dense, Conv1D, Conv2D, DepthwiseConv1D/2D, PointwiseConv1D/2D, BatchNormalization, Activation "
              "(relu, linear, sigmoid, tanh, elu, ...), Softmax, Max/AveragePooling1D/2D, GlobalPooling, "
-             "Add, Concatenate, ZeroPadding, Flatten/Reshape")
+             "Add, Concatenate, ZeroPadding, UpSampling, Flatten/Reshape, HGQ FixedPointQuantizer")
 
 
 def _bits(prec) -> tuple[int, int, bool]:
@@ -108,53 +102,40 @@ def _shape(layer) -> tuple[int, int]:
 def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     cls = layer.class_name
     common = _common(layer, io_type)
-    if cls in FREE or (cls in PADDING and io_type == "io_parallel"):
-        return LayerIR(kind="free", **common)
-    if cls in ("Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D", "PointwiseConv1D",
-               "PointwiseConv2D"):
+    act = str(layer.get_attr("activation", "") or "").lower()
+    out_type = layer.get_output_variable().type.precision if layer.get_output_variable() is not None else None
+    kind = kind_of(cls, io_type, act, str(out_type or ""))
+    if kind is None:
+        raise CodesignError(f"cannot estimate layer {layer.name!r} (hls4ml class {cls}"
+                            f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")
+    if kind in ("dense", "conv", "depthwise"):
         return _mac(layer, io_type, kernels or {})
+    if kind == "free":
+        return LayerIR(kind="free", **common)
     chans, pos = _shape(layer)
-    res_bits = _bits(layer.get_output_variable().type.precision)[0]
+    res_bits = _bits(out_type)[0]
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
-    act = str(layer.get_attr("activation", "") or "").lower()
-    if cls in PADDING:  # io_stream: copies every output pixel, zeros at the border
-        return LayerIR(kind="relu", **base)
-    if cls == "FixedPointQuantizer":  # HGQ proxy cast: wiring when truncating/wrapping, else a saturation
-        prec = str(layer.get_output_variable().type.precision)
-        return LayerIR(kind="free", **common) if "TRN" in prec and "WRAP" in prec else LayerIR(kind="relu", **base)
-    if cls in ("Merge", "Concatenate"):  # nnet_merge.h (templates.Merge)
-        return LayerIR(kind="merge", **base)
-    if cls == "BatchNormalization" or cls == "ApplyAlpha":
+    if kind in ("relu", "merge"):  # a comparison, a clip or a cast per element; nnet_merge.h (templates.Merge)
+        return LayerIR(kind=kind, **base)
+    if kind == "bn":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits, **(base | bn_shape(chans, pos, io_type)))
-    if cls == "Softmax" or act == "softmax":
-        t = _type_of(layer, "exp_table_t") or _type_of(layer, "table_t")
-        return LayerIR(kind="softmax", table_size=int(layer.get_attr("table_size", 1024)),
+    if kind in ("softmax", "table"):
+        t = (_type_of(layer, "exp_table_t") if kind == "softmax" else None) or _type_of(layer, "table_t")
+        return LayerIR(kind=kind, table_size=int(layer.get_attr("table_size", 1024)),
                        table_bits=_bits(t)[0] if t is not None else 18, **base)
-    if cls in ("Activation", "HardActivation", "LeakyReLU", "ParametrizedActivation", "PReLU", "ELU",
-               "ThresholdedReLU", "UnaryLUT"):
-        if act in RELU_LIKE or cls in ("HardActivation", "LeakyReLU", "PReLU", "ThresholdedReLU"):
-            return LayerIR(kind="relu", **base)
-        if act in TABLE or cls == "ELU":
-            t = _type_of(layer, "table_t")
-            return LayerIR(kind="table", table_size=int(layer.get_attr("table_size", 1024)),
-                           table_bits=_bits(t)[0] if t is not None else 18, **base)
-    if cls.startswith(("Pooling", "GlobalPooling")):
-        op = str(layer.get_attr("pool_op", "Max")).lower()
-        if cls.startswith("Global"):
-            pool = int(layer.get_attr("n_in", 0) or 0) // max(chans, 1) or int(
-                (layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
-        else:
-            pool = int((layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
-        in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
-        two_d = io_type == "io_stream" and cls == "Pooling2D"
-        buffer = line_buffer_bits(int(layer.get_attr("pool_height")), int(layer.get_attr("in_width")), chans,
-                                  common["in_bits"]) if two_d else 0
-        return LayerIR(kind="avg_pool" if op.startswith("av") else "max_pool", pool=pool, buffer_bits=buffer,
-                       **(base | {"n_steps": in_pos if io_type == "io_stream" else 1}))
-    raise CodesignError(f"cannot estimate layer {layer.name!r} (hls4ml class {cls}"
-                        f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")
+    if cls.startswith("Global"):  # pooling
+        pool = int(layer.get_attr("n_in", 0) or 0) // max(chans, 1) or int(
+            (layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+    else:
+        pool = int((layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
+    in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+    two_d = io_type == "io_stream" and cls == "Pooling2D"
+    buffer = line_buffer_bits(int(layer.get_attr("pool_height")), int(layer.get_attr("in_width")), chans,
+                              common["in_bits"]) if two_d else 0
+    return LayerIR(kind=pool_kind(layer.get_attr("pool_op", "Max")), pool=pool, buffer_bits=buffer,
+                   **(base | {"n_steps": in_pos if io_type == "io_stream" else 1}))
 
 
 def graph_layers(hls_model, kernels: dict | None = None) -> list[LayerIR]:

@@ -9,17 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
+from .kinds import RESHAPING, WIRING, kind_of, pool_kind
 from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
 SYNTH_KINDS = ("vivado_synth",)  # Vivado synth_design + report_utilization: post logic synthesis
-TABLE_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")
 TABLE_SIZE, TABLE_BITS = 1024, 18   # hls4ml default activation table: 1024 entries of ap_fixed<18,8>
 TERNARY_ZERO_FRACTION = 1 / 3       # assumption when a ternary layer's weights are not known
-# layers that move pixels: wiring in io_parallel, a copy loop per pixel in io_stream (nnet_padding_stream.h,
-# nnet_image_stream.h)
-RESHAPING = ("ZeroPadding", "UpSampling")
 
 
 class Unsupported(ValueError):
@@ -113,18 +110,16 @@ def record_layers(rec: dict) -> list[LayerIR]:
         if kind_t == "Input":
             current = _result_type(L.get("result_precision"), default, default)
             continue
-        if kind_t in ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D",
-                      "DepthwiseConv2D"):
+        act = str(L.get("activation") or "").lower() if kind_t == "Activation" else ""
+        kind = kind_of(kind_t, io, act, L.get("result_precision"))
+        if kind is None:
+            raise Unsupported(f"activation {act!r}" if act else f"layer type {kind_t}")
+        if kind in ("dense", "conv", "depthwise"):
             ins, outs = _shape(L.get("in_shape")), _shape(L.get("out_shape"))
             wt, wkind = _weight_type(L.get("weight_precision"), default)
-            if kind_t == "Dense":
-                n_out, n_terms, n_pos, kind = outs[-1], ins[-1], 1, "dense"
-            elif kind_t.startswith("Depthwise"):
-                k = math.prod(L.get("kernel_size") or [1])
-                n_out, n_terms, n_pos, kind = outs[-1], k, math.prod(outs[:-1]), "depthwise"
-            else:
-                k = math.prod(L.get("kernel_size") or [1])
-                n_out, n_terms, n_pos, kind = outs[-1], k * ins[-1], math.prod(outs[:-1]), "conv"
+            k = 1 if kind == "dense" else math.prod(L.get("kernel_size") or [1])
+            n_out, n_pos = outs[-1], 1 if kind == "dense" else math.prod(outs[:-1])
+            n_terms = ins[-1] if kind == "dense" else k if kind == "depthwise" else k * ins[-1]
             n_w = n_out * n_terms
             # the committed weights cast to the layer's type (what hls4ml synthesizes) where recorded
             st = L.get("weight_stats_quantized") or L.get("weight_stats")
@@ -148,68 +143,39 @@ def record_layers(rec: dict) -> list[LayerIR]:
                                n_steps=steps, buffer_bits=buffer, binary=wkind == "binary", **common))
             current = res
             continue
-        shape = L.get("out_shape") or L.get("in_shape")
-        if kind_t in ("Flatten", "Reshape", "Dropout") or (kind_t in RESHAPING and io == "io_parallel"):
-            out.append(LayerIR(kind="free", **common))  # wiring: no logic in io_parallel
+        if kind == "free" and (kind_t in WIRING or kind_t.startswith(RESHAPING)):
+            out.append(LayerIR(kind="free", **common))  # wiring: the type passes through unchanged
             continue
-        shp = _shape(shape)
-        if kind_t in RESHAPING:  # io_stream: a pixel loop that copies (or pads, or repeats) each pixel, cast
-            res = _result_type(L.get("result_precision"), inp, default)
-            out.append(LayerIR(kind="relu", n_out=shp[-1], n_pos=math.prod(shp[:-1]), n_in_elems=math.prod(shp),
+        shp = _shape(L.get("out_shape") or L.get("in_shape"))
+        res = _result_type(L.get("result_precision"), inp, default)
+        current = res
+        if kind_t.startswith(RESHAPING):  # io_stream: a pixel loop that copies (or pads, or repeats) each pixel
+            out.append(LayerIR(kind=kind, n_out=shp[-1], n_pos=math.prod(shp[:-1]), n_in_elems=math.prod(shp),
                                res_bits=res.width, n_steps=math.prod(shp[:-1]), **common))
-            current = res
             continue
         chans, pos = shp[-1], math.prod(shp[:-1])
         prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
         if prev is not None and len(shp) == 1 and prev.n_pos > 1 and chans == prev.n_out * prev.n_pos:
             chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
-        res = _result_type(L.get("result_precision"), inp, default)
-        stream_steps = pos if io == "io_stream" else 1
-        if kind_t == "Activation":
-            act = str(L.get("activation") or "").lower()
-            base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width, n_steps=stream_steps)
-            # io_stream linear: a stream copy with a cast, its own instance in the reports (~250 LUT)
-            if act.startswith(("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu", "hard_")) or (
-                    act == "linear" and io == "io_stream"):
-                out.append(LayerIR(kind="relu", **base, **common))
-            elif act == "linear":
-                out.append(LayerIR(kind="free", **common))
-            elif act.startswith("softmax"):
-                out.append(LayerIR(kind="softmax", table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
-            elif act.startswith(TABLE_ACTIVATIONS):
-                out.append(LayerIR(kind="table", table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
-            else:
-                raise Unsupported(f"activation {act!r}")
-            current = res
-            continue
-        if kind_t == "FixedPointQuantizer":  # HGQ's quantizer: wiring when it truncates and wraps (ap_fixed's
-            # defaults), else an element-wise cast that rounds or saturates (as codesign.hw_graph reads it)
-            res = _result_type(L.get("result_precision"), inp, default)
-            text = str(L.get("result_precision") or "").upper()
-            kind = "relu" if "RND" in text or "SAT" in text else "free"
-            out.append(LayerIR(kind=kind, n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
-                               n_steps=pos if io == "io_stream" else 1, **common))
-            current = res
-            continue
-        if kind_t == "BatchNormalization":
+        base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
+                    n_steps=pos if io == "io_stream" else 1)
+        if kind in ("relu", "free", "merge"):  # an element-wise comparison or cast, or wiring of a cast
+            out.append(LayerIR(kind=kind, **base, **common))
+        elif kind in ("softmax", "table"):
+            out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
+        elif kind == "bn":
             out.append(LayerIR(kind="bn", w_bits=default.width, acc_bits=res.width, res_bits=res.width,
                                n_in_elems=chans * pos, **bn_shape(chans, pos, io), **common))
-            current = res
-            continue
-        if "Pool" in kind_t:
+        else:  # pooling
             ins = _shape(L.get("in_shape"))
             pool = math.prod(L.get("pool_size") or [0]) if None not in (L.get("pool_size") or [None]) else 0
             if not pool:
                 raise Unsupported("global pooling")
-            kind = "avg_pool" if "average" in (kind_t + L["name"]).lower() else "max_pool"
             buffer = line_buffer_bits(L["pool_size"][0], ins[1], ins[2], inp.width) \
                 if io == "io_stream" and len(ins) == 3 else 0
-            out.append(LayerIR(kind=kind, n_out=chans, n_pos=pos, n_in_elems=math.prod(ins), res_bits=res.width,
-                               pool=pool, n_steps=math.prod(ins[:-1]) if io == "io_stream" else 1,
+            out.append(LayerIR(kind=pool_kind(kind_t + L["name"]), n_out=chans, n_pos=pos, n_in_elems=math.prod(ins),
+                               res_bits=res.width, pool=pool, n_steps=math.prod(ins[:-1]) if io == "io_stream" else 1,
                                buffer_bits=buffer, **common))
-            current = res
-            continue
-        raise Unsupported(f"layer type {kind_t}")
     if not out:
         raise Unsupported("no layers")
     return out

@@ -271,3 +271,42 @@ def test_estimate_for_a_tool_generation(tmp_path):
     assert res.exit_code == 2
     assert res.output.strip() == "error: --tool: tool 'quartus'; allowed: vivado_hls, vitis (or a Vivado HLS / " \
                                  "Vitis HLS version string)"
+
+
+def test_reshaping_layers_are_served_as_the_corpus_reader_fits_them():
+    """ZeroPadding2D and UpSampling2D (hls4ml's Resize): wiring in io_parallel, a loop over the output pixels in
+    io_stream; codesign.hw_graph reading the hls4ml graph and hw_models.corpus reading a synthesis record of the
+    same network give the same layers (one class -> kind table: a fit/serve skew otherwise)."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, quantized_bits, quantized_relu
+
+    from codesign.export import quiet
+    from codesign.hw_graph import graph_layers
+    from hw_models.corpus import record_layers
+
+    inp = tf.keras.Input((6, 6, 1), name="img")
+    h = tf.keras.layers.ZeroPadding2D(1, name="pad")(inp)
+    h = QConv2D(2, 3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1),
+                name="conv")(h)
+    h = QActivation(quantized_relu(6, 2), name="relu")(h)
+    model = tf.keras.Model(inp, tf.keras.layers.UpSampling2D(2, name="up")(h))
+    record = [{"type": "Input", "name": "img", "out_shape": [6, 6, 1]},
+              {"type": "ZeroPadding", "name": "pad", "in_shape": [6, 6, 1], "out_shape": [8, 8, 1]},
+              {"type": "Conv2D", "name": "conv", "in_shape": [8, 8, 1], "out_shape": [6, 6, 2], "kernel_size": [3, 3],
+               "weight_precision": "ap_fixed<6,1>"},
+              {"type": "Activation", "name": "relu", "activation": "relu", "out_shape": [6, 6, 2],
+               "result_precision": "ap_ufixed<6,2>"},
+              {"type": "UpSampling", "name": "up", "in_shape": [6, 6, 2], "out_shape": [12, 12, 2]}]
+    for io in ("io_stream", "io_parallel"):
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        with quiet():
+            hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, io_type=io, backend="Vitis")
+        served = {L.name: (L.kind, L.n_out, L.n_pos, L.n_steps) for L in graph_layers(hls) if L.name in ("pad", "up")}
+        fitted = {L.name: (L.kind, L.n_out, L.n_pos, L.n_steps)
+                  for L in record_layers({"io_type": io, "tool": "vitis", "layers": record}) if L.name in ("pad", "up")}
+        assert served == fitted
+        if io == "io_stream":
+            assert served == {"pad": ("relu", 1, 64, 64), "up": ("relu", 2, 144, 144)}
+        else:
+            assert {kind for kind, *_ in served.values()} == {"free"}

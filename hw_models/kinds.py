@@ -1,0 +1,77 @@
+"""One table from a layer's class to the cost model's kind (`LayerIR.kind`).
+
+Both readers ask it: `hw_models.corpus` for the synthesis reports the coefficients are fitted on, and
+`codesign.hw_graph` for the hls4ml graph a user estimates, so a layer is served as it was fitted. Class names are
+hls4ml's (`Pooling2D`, `ZeroPadding2D`) or the Keras names a corpus record keeps (`MaxPooling2D`, `ZeroPadding`);
+activation names are matched by prefix, as the corpus spells variants (`leaky_relu_ss`, `elu(alpha=1.0)`).
+"""
+
+from __future__ import annotations
+
+MAC = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseConv1D": "conv", "PointwiseConv2D": "conv",
+       "DepthwiseConv1D": "depthwise", "DepthwiseConv2D": "depthwise"}
+# wiring (io_parallel) or a stream hand-over (io_stream): no logic of its own in the reports
+WIRING = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "Clone", "Repack")
+# wiring in io_parallel; in io_stream a loop that copies (pads, repeats) every pixel (nnet_padding_stream.h)
+RESHAPING = ("ZeroPadding", "UpSampling", "Resize")  # Resize: hls4ml's class of UpSampling
+CASTS = ("FixedPointQuantizer",)  # HGQ's quantizer: an element-wise cast
+MERGES = ("Merge", "Concatenate")  # nnet_merge.h
+SCALES = ("BatchNormalization", "ApplyAlpha")  # nnet_batchnorm.h: one product and one sum per element
+# activation classes whose template is a comparison or a clip, whatever their activation string
+COMPARISON_CLASSES = ("HardActivation", "LeakyReLU", "PReLU", "ThresholdedReLU")
+TABLE_CLASSES = ("ELU", "UnaryLUT")  # a lookup table per element (UnaryLUT: HGQ's tabulated function)
+ACTIVATION_CLASSES = ("Activation", "ParametrizedActivation", *TABLE_CLASSES, *COMPARISON_CLASSES)
+COMPARISONS = ("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu", "thresholdedrelu", "hard_",
+               "binary_tanh")  # a comparison or a clip per element (binary_tanh: one comparison)
+TABLES = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")  # a lookup table per element
+
+
+def cast_kind(io_type: str, precision: str) -> str:
+    """An element-wise cast: in io_stream a copy loop over the stream; in io_parallel wiring when it truncates and
+    wraps (ap_fixed's defaults: bit selection), else rounding or saturation logic per element."""
+    text = str(precision or "").upper()
+    return "relu" if io_type == "io_stream" or "RND" in text or "SAT" in text else "free"
+
+
+def activation_kind(activation: str, class_name: str, io_type: str, precision: str = "") -> str | None:
+    """The kind of an activation layer; `precision` is its output type's text (for a linear cast); None when
+    the cost model has no template for it."""
+    act = str(activation or "").lower()
+    if class_name in COMPARISON_CLASSES or act.startswith(COMPARISONS):
+        return "relu"
+    if act == "linear":  # hls4ml keeps a linear activation only where it changes the type: a cast
+        return cast_kind(io_type, precision)
+    if act.startswith("softmax"):
+        return "softmax"
+    if class_name in TABLE_CLASSES or act.startswith(TABLES):
+        return "table"
+    return None
+
+
+def pool_kind(operation: str) -> str:
+    """`operation`: hls4ml's pool_op (`Average`, `Max`) or a corpus record's class and name."""
+    return "avg_pool" if "average" in str(operation).lower() else "max_pool"
+
+
+def kind_of(class_name: str, io_type: str, activation: str = "", precision: str = "") -> str | None:
+    """The cost-model kind of a layer, or None when the cost model has no template for it. Pooling is returned as
+    `pool` (the reader knows the operation: `pool_kind`)."""
+    if class_name in MAC:
+        return MAC[class_name]
+    if class_name in WIRING:
+        return "free"
+    if class_name.startswith(RESHAPING):
+        return "free" if io_type == "io_parallel" else "relu"
+    if class_name in CASTS:
+        return cast_kind(io_type, precision)
+    if class_name in MERGES:
+        return "merge"
+    if class_name in SCALES:
+        return "bn"
+    if class_name == "Softmax":
+        return "softmax"
+    if class_name in ACTIVATION_CLASSES:
+        return activation_kind(activation, class_name, io_type, precision)
+    if "Pool" in class_name:
+        return "pool"
+    return None
