@@ -24,7 +24,7 @@ from codesign.atomic import atomic_write_text  # noqa: E402
 from hw_models import load_part  # noqa: E402
 from hw_models.corpus import SYNTH_KINDS, load_records, synth_pairs  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
-from hw_models.cost import Coefficients  # noqa: E402
+from hw_models.coefficients import Coefficients  # noqa: E402
 from hw_models.fit import (MIN_TEMPLATE_RECORDS, SYNTH_RESOURCES, Variant, cross_validate,  # noqa: E402
                            dominant_template, nested_leave_one_repository_out, ratio_intervals, synth_held_out,
                            synth_ratios)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from codesign.atomic import atomic_write_text  # noqa: E402
 from hw_models.corpus import Unsupported, read_jsonl, to_record  # noqa: E402
-from hw_models.cost import Coefficients  # noqa: E402
+from hw_models.coefficients import Coefficients  # noqa: E402
 from hw_models.fit import Variant, ape, leave_one_repository_out  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "calibration" / "synthesis_corpus.jsonl"

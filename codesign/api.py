@@ -14,12 +14,12 @@ Errors in what the caller passed raise `CodesignError` with one line naming the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .design import LayerQuant
 from .errors import CodesignError, did_you_mean
@@ -44,8 +44,8 @@ def _model(model):
     return model
 
 
-def _inputs(model, x, name: str) -> np.ndarray:
-    """x as an array of samples the model takes: one line naming the argument otherwise."""
+def checked_inputs(model, x, name: str) -> np.ndarray:
+    """x as an array of samples the model takes: one line naming the argument (or file) otherwise."""
     try:
         x = np.asarray(x, np.float64)
     except (TypeError, ValueError):
@@ -84,8 +84,8 @@ def _target(target) -> ExportOptions:
 
 def _input_spec(model, x, input_type, fallback: str | None = None) -> QuantSpec:
     """policy.input_spec, with x checked as every API input is."""
-    return input_spec(model, _inputs(model, x, "x") if x is not None and input_type is None else None, input_type,
-                      fallback=fallback)
+    x = checked_inputs(model, x, "x") if x is not None and input_type is None else None
+    return input_spec(model, x, input_type, fallback=fallback)
 
 
 def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, activation_bits: int | None = None,
@@ -101,7 +101,7 @@ def quantize(model, bits: int = 8, *, x=None, weight_bits: int | None = None, ac
             raise CodesignError(f"{key}: {value!r}; allowed: an integer 2..32")
     model = _model(model)
     if x is not None:
-        x = _inputs(model, x, "x")
+        x = checked_inputs(model, x, "x")
     default = LayerQuant(weight_bits=weight_bits or bits, weight_integer=None, bias_bits=bias_bits or max(bits, 8),
                          bias_integer=None, activation_bits=activation_bits or bits, activation_integer=None)
     per_layer = {}
@@ -156,31 +156,35 @@ def export(model, out_dir, target=None, *, x=None, input_type=None) -> HLSProjec
     return HLSProject(Path(out_dir), opts, spec.to_hls(), [n.to_json() for n in graph.nodes], hls, model)
 
 
-def validate(model, x, target=None, *, project_dir=None, input_type=None) -> ValidationResult:
-    """Prove a QKeras model bit-exact on inputs x: hls4ml compile()+predict() and the g++ test bench."""
+def validate(model, x, target=None, *, project_dir=None, input_type=None, name: str | None = None,
+             progress=None) -> ValidationResult:
+    """Prove a QKeras model bit-exact on inputs x: hls4ml compile()+predict() and the g++ test bench.
+    `progress`: called with a line per step."""
     from .validate import verify
 
     model, opts = _model(model), _target(target)
     spec = _input_spec(model, x, input_type) if input_type is not None else None
     with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
         where = Path(project_dir) if project_dir else Path(tmp) / "hls_project"
-        result, _ = verify(model, _inputs(model, x, "x"), opts, where, name=getattr(model, "name", "model"), input_spec=spec)
+        result, _ = verify(model, checked_inputs(model, x, "x"), opts, where,
+                           name=name or getattr(model, "name", "model"), input_spec=spec, progress=progress)
     return result
 
 
 def synth(model, x, out_dir, *, part: str = DEFAULT_PART, pipeline: float = 0, input_type=None,
-          max_lut: float = 150_000, architecture: str = "parallel"):
+          max_lut: float = 150_000, architecture: str = "parallel", name: str | None = None, progress=None):
     """RTL of a QKeras model (da4ml), Yosys synthesis and Verilator simulation compared with QKeras on inputs x.
     architecture: "parallel" (one module, as hls4ml io_parallel) or "stream" (one kernel per layer, as io_stream).
     Returns a SynthResult (lut, ff, carry, dsp, latency_cycles, rtl_bit_exact_fraction, ...; `public()` is the
-    `codesign synth --json` shape). Needs Debian's yosys and verilator."""
+    `codesign synth --json` shape). Needs Debian's yosys and verilator. `progress`: called with a line per step."""
     from .rtl.synth import synth as run_synth
 
     model = _model(model)
     _known_part(part, "part")
     spec = _input_spec(model, x, input_type) if input_type is not None else None
-    return run_synth(model, _inputs(model, x, "x"), Path(out_dir), name=getattr(model, "name", "model"), part=part,
-                     pipeline=pipeline, input_spec=spec, max_lut=max_lut, architecture=architecture)
+    return run_synth(model, checked_inputs(model, x, "x"), Path(out_dir),
+                     name=name or getattr(model, "name", "model"), part=part, pipeline=pipeline, input_spec=spec, max_lut=max_lut, architecture=architecture,
+                     progress=progress)
 
 
 @dataclass
@@ -193,22 +197,37 @@ class Estimate:
     notes: list[str]
     interval: dict = field(default_factory=dict)  # resource -> [p10, p90]: where the real value fell for 80%
     # of held-out designs with this estimate (hw_models coefficients `intervals`)
+    level: str = "synth"  # synth: after Vivado synthesis; csynth: the HLS C-synthesis report
+    tool: str = "vitis"  # the HLS tool generation estimated (hw_models.targets.TOOLS)
+
+    @property
+    def lut_equivalent(self) -> float:
+        """LUT + 55 x DSP, the LUT-equivalent used by HGQ (Sun et al. 2024) to compare designs."""
+        return self.total["lut"] + 55.0 * self.total["dsp"]
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def estimate(model, target=None, *, x=None, input_type=None, tool=None) -> Estimate:
+def estimate(model, target=None, *, x=None, input_type=None, tool=None, level: str = "synth", hls_config=None,
+             coefficients=None) -> Estimate:
     """Resources and latency of a QKeras model (or an HLSProject) as codesign would export it; `tool`: the HLS
-    tool generation, "vivado_hls" or "vitis" (default: that of the target's backend, Vitis)."""
-    from .estimate import estimate_model
+    tool generation, "vivado_hls" or "vitis" (default: that of the target's backend, Vitis); `level`: "synth"
+    (after Vivado synthesis) or "csynth" (the HLS report); `hls_config`: an hls4ml-style config YAML whose
+    precisions and reuse factors override codesign's; `coefficients`: a JSON from `codesign calibrate`."""
+    from .estimate import estimate_model, tool_of
 
     if isinstance(model, HLSProject):
         target, input_type, model = target or model.target, input_type or model.input_type, model.model
     model, opts = _model(model), _target(target)
     est, notes = estimate_model(model, opts, _input_spec(model, x, input_type, fallback=HLS4ML_DEFAULT_TYPE),
-                                tool=tool)
-    return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval)
+                                _path(hls_config), _path(coefficients), level, tool)
+    return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval, est.level,
+                    tool_of(opts, tool))
+
+
+def _path(value) -> Path | None:
+    return None if value is None else Path(value)
 
 
 @dataclass
@@ -227,9 +246,9 @@ class Study:
 
     def front_points(self) -> list[tuple[float, float]]:
         """(validation metric, LUT-equivalent) of each Pareto point, cheapest first."""
-        from .tasks import Task
+        from .tasks import task_of
 
-        task = Task(self.summary.get("task", "classification"))
+        task = task_of(self.summary.get("task", "classification"))
         return [(task.shown(float(r["val_score"])), float(r["lut_equivalent"])) for r in self.front]
 
     @property
@@ -294,7 +313,7 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
                    **({"space": space} if space else {}), **({"halving": halving} if halving else {})},
     }
     design_file = inputs / "design.yaml"
-    design_file.write_text(json.dumps(design, indent=1))  # JSON is YAML
+    design_file.write_text(yaml.safe_dump(design, sort_keys=False))  # `codesign search` reruns it
     if progress:
         from rich.progress import Progress
 

@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 
 from hw_models.corpus import SYNTH_KINDS, Record, load_records, synth_pairs
-from hw_models.cost import Coefficients
+from hw_models.coefficients import Coefficients
 from hw_models.fit import (Variant, cross_validate, fit, predict, ratio_intervals, select_variant, synth_held_out,
                            synth_ratios, template_intervals)
 from hw_models.reports import ReportError, find_reports, read_report

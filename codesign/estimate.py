@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from hw_models import load_part
-from hw_models.cost import LEVELS, Coefficients, Estimate
+from hw_models.coefficients import Coefficients
+from hw_models.cost import LEVELS, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
 from hw_models.targets import strategy_key, tool_generation

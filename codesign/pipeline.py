@@ -44,18 +44,9 @@ def _check_fits(design: Design, model, split: Split) -> None:
     if want != got:
         raise CodesignError(f"{design.model_file}: the model takes inputs of shape {want}; {design.data_source} "
                             f"x_train has {got}")
-    out = tuple(model.output_shape[1:])
-    if design.task.name == "classification":
-        if len(out) != 1 or out[0] < split.n_classes:
-            raise CodesignError(f"{design.model_file}: the model outputs {out}; {design.data_source} has "
-                                f"{split.n_classes} classes (labels 0..{split.n_classes - 1})")
-        return
-    array = "x_train" if design.task.name == "autoencoder" else "y_train"
-    expected = tuple(design.task.targets(split.x_train, split.y_train).shape[1:])
-    if out != expected:
-        article = "an" if design.task.name[0] in "aeiou" else "a"
-        raise CodesignError(f"{design.model_file}: the model outputs {out}; {article} {design.task.name} task "
-                            f"trains it on {design.data_source} {array}, of shape {expected}")
+    problem = design.task.output_error(tuple(model.output_shape[1:]), split, design.data_source)
+    if problem:
+        raise CodesignError(f"{design.model_file}: {problem}")
 
 
 def float_model(design: Design, split: Split):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .data import Split
 from .design import Training
-from .tasks import Task
+from .tasks import CLASSIFICATION, Task
 
 
 def seed_everything(seed: int) -> None:
@@ -48,7 +48,7 @@ def learning_rate(training: Training, steps: int):
 
 
 def fit(model, split: Split, training: Training, label: str, progress=None, epochs: int | None = None,
-        task: Task = Task(), sparsity: dict[str, float] | None = None, ramp_epochs: int | None = None):
+        task: Task = CLASSIFICATION, sparsity: dict[str, float] | None = None, ramp_epochs: int | None = None):
     """Train on the split's training part for the task (cross-entropy on labels, or MSE on targets / inputs);
     `sparsity` {layer: s} prunes those kernels by magnitude as training goes, ramped over `ramp_epochs`
     (default all; 0: at the target from the start) (codesign/prune.py)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import Coefficients, Estimate, default_coefficients, estimate
+from .coefficients import Coefficients, default_coefficients
+from .cost import Estimate, estimate
 from .fixed import QuantSpec
 from .layers import MAC_KINDS, LayerIR, weight_stats
 from .parts import Part

@@ -9,8 +9,9 @@ from datetime import date
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
+from .coefficients import Coefficients
 from .corpus import Record, SynthPair
-from .cost import (FEATURE_DOC, FITTED, Coefficients, base_feature, bram_18k, dsp, dsp_per_mult, features, linear,
+from .cost import (FEATURE_DOC, FITTED, base_feature, bram_18k, dsp, dsp_per_mult, features, linear,
                    overlapped_iterations)
 from .parts import DSP_PORTS
 from .templates import template_of

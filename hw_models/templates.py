@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .layers import DA, LayerIR, ceil_div, unknown_weight_stats
 
 if TYPE_CHECKING:
-    from .cost import Coefficients
+    from .coefficients import Coefficients
 
 BRAM18_BITS = 18 * 1024      # UG573: one BRAM_18K holds 18 Kib
 BRAM18_WIDTH = 36            # widest BRAM_18K port in simple dual port mode (UG573 table 1-5)

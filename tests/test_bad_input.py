@@ -106,7 +106,7 @@ def test_validate_bad_inputs(tmp_path, jet_files):
     args = ["validate", jet_files[0], "--weights", jet_files[1], "--inputs", str(x), "--json", str(tmp_path / "r.json")]
     assert "not a .npy array" in error_line(runner.invoke(app, args))
     np.save(x, np.zeros((2, 7)))
-    assert "inputs have shape (7,), the model expects (16,)" in error_line(runner.invoke(app, args))
+    assert f"{x}: shape (2, 7); the model takes (samples, 16)" in error_line(runner.invoke(app, args))
     assert not (tmp_path / "r.json").exists()
 
 

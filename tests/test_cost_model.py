@@ -9,7 +9,8 @@ import pytest
 
 from hw_models import load_part
 from hw_models.corpus import Unsupported, load_records, read_jsonl, to_record
-from hw_models.cost import Coefficients, bram_18k, dsp, dsp_per_mult, estimate, estimate_layer
+from hw_models.coefficients import Coefficients
+from hw_models.cost import bram_18k, dsp, dsp_per_mult, estimate, estimate_layer
 from hw_models.costmodel import CostModel
 from hw_models.fit import predict
 from hw_models.fixed import QuantSpec, mac_accum, parse_type

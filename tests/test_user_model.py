@@ -197,14 +197,20 @@ def test_regression_and_autoencoder_data(tmp_path):
 
 
 def test_task_metrics():
-    from codesign.tasks import Task
+    from codesign.tasks import task_of
 
     x = np.zeros((4, 2))
     out = np.array([[0, 0], [1, 1], [0, 2], [3, 0]], float)  # per-sample MSE 0, 1, 2, 4.5
-    ae = Task("autoencoder").metrics(out, x, np.array([0, 0, 1, 1]))
+    ae = task_of("autoencoder").metrics(out, x, np.array([0, 0, 1, 1]))
     assert ae == {"mse": 1.875, "roc_auc": 1.0}
-    assert Task("autoencoder").score(ae) == -1.875 and Task("autoencoder").shown(-1.875) == 1.875
-    assert Task().metrics(np.array([[0.1, 0.9], [0.8, 0.2]]), x[:2], np.array([1, 1])) == {"accuracy": 0.5}
+    assert task_of("autoencoder").score(ae) == -1.875 and task_of("autoencoder").shown(-1.875) == 1.875
+    assert task_of("regression").metrics(out, x, np.ones((4, 2))) == {"mse": 1.125}  # per sample 1, 0, 1, 2.5
+    classes = task_of("classification")
+    assert classes.metrics(np.array([[0.1, 0.9], [0.8, 0.2]]), x[:2], np.array([1, 1])) == {"accuracy": 0.5}
+    logits = np.log(np.array([[0.25, 0.75], [0.5, 0.5]]))
+    assert classes.validation(logits, x[:2], np.array([1, 0]), logits=True) == pytest.approx((1.0, np.log(8 / 3) / 2))  # -(ln .75 + ln .5) / 2
+    with pytest.raises(ValueError, match=r"^'ranking'; allowed: classification, regression, autoencoder$"):
+        task_of("ranking")
 
 
 def test_data_as_npy_files(tmp_path):

@@ -129,6 +129,11 @@ def test_api_search_on_arrays(user_files, tmp_path):
     tables, images = parse_html(study.report.with_suffix(".html"))
     assert len(images) == 1 and tables[0][0][:3] == ["trial", "accuracy", "LUT-eq"]
     assert json.loads(json.dumps(study.to_json()))["best"]["trial"] == study.best["trial"]
+    from codesign.design import load_design
+
+    written = study.folder.parent / "inputs" / "design.yaml"  # a design file `codesign search` can rerun
+    assert written.read_text().startswith("name: ")
+    assert load_design(written).extra["search"]["trials"] == 2
 
 
 @pytest.mark.parametrize("arch, folder, name", [("cnn", "keras_user_model", "user_cnn"),

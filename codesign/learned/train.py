@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_models.cost import Coefficients
+from hw_models.coefficients import Coefficients
 
 from ..design import Design
 from ..errors import CodesignError

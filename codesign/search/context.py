@@ -85,7 +85,7 @@ def _splits(design: Design) -> tuple[Split, np.ndarray, np.ndarray]:
         xtr, xval = train_test_split(split.x_train, test_size=0.2, random_state=design.training.seed)
         ytr = yval = None
     else:
-        stratify = split.y_train if design.task.name == "classification" else None
+        stratify = design.task.stratify(split.y_train)
         xtr, xval, ytr, yval = train_test_split(split.x_train, split.y_train, test_size=0.2,
                                                 random_state=design.training.seed, stratify=stratify)
     fine = Split(xtr, ytr, split.x_test, split.y_test, split.input_spec, split.n_classes)

@@ -46,16 +46,7 @@ def val_metrics(model, x: np.ndarray, y: np.ndarray | None, task: Task) -> tuple
     minus the MSE and the MSE (codesign/tasks.py)."""
     from ..modelio import final_softmax
 
-    p = model.predict(x, verbose=0, batch_size=1024)
-    if task.name != "classification":
-        mse = task.metrics(p, x, y)["mse"]
-        return -mse, mse
-    if not final_softmax(model):  # logits
-        p = np.exp(p - p.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-    acc = float(np.mean(np.argmax(p, axis=1) == y))
-    loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
-    return acc, loss
+    return task.validation(model.predict(x, verbose=0, batch_size=1024), x, y, logits=not final_softmax(model))
 
 
 def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: list[int] | None = None,

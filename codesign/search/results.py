@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from ..tasks import Task
+from ..tasks import CLASSIFICATION, Task
 
 RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
 
@@ -49,7 +49,7 @@ def pareto(rows: list[dict], cost_key: str) -> list[dict]:
 
 
 def plot(rows: list[dict], fronts: dict[str, list[dict]], limits: dict[str, float], path: Path, title: str,
-         task: Task = Task(), chosen: dict | None = None) -> None:
+         task: Task = CLASSIFICATION, chosen: dict | None = None) -> None:
     """Trials and Pareto fronts against cost and latency; the chosen design marked. Costs are the estimates of
     each trial after fine-tuning (its weights moved), so a trial the budget let in may land beyond it."""
     import matplotlib
