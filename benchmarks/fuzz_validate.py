@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/fuzz_validate.py --draws 2000 --workers 2
     .venv/bin/python benchmarks/fuzz_validate.py --draws 500 --seed 21 --resume   # adds to the previous rows
     .venv/bin/python benchmarks/fuzz_validate.py --rerun "binary_tanh|ternary"   # refused rows, with today's code
+    .venv/bin/python benchmarks/fuzz_validate.py --replay 150   # stored specs again: is the behaviour unchanged?
 
 Each worker runs hypothesis with its own seed; every `wrong` draw is written with its reproducer. Every draw is
 appended to reports/fuzz_rows.jsonl (with the seed and git commit), so a sweep can be continued with a new seed
@@ -175,6 +176,68 @@ def rerun(args, commit: str) -> None:
     write_report(rows, time.time() - start, args)
 
 
+def replay_sample(rows: list[dict], n: int, seed: int = 0) -> list[int]:
+    """Indices of `n` stored rows covering every kind seen (each row picked for the kinds not yet covered, rarest
+    first), the rest drawn at random: a refactoring's check that validate still answers as it did."""
+    import random
+
+    rng = random.Random(seed)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    freq = collections.Counter(k for r in rows for k in r["kinds"])
+    chosen, covered = [], set()
+    for kind in sorted(freq, key=lambda k: (freq[k], k)):
+        if kind in covered or len(chosen) >= n:
+            continue
+        i = next(i for i in order if kind in rows[i]["kinds"] and i not in chosen)
+        chosen.append(i)
+        covered.update(rows[i]["kinds"])
+    chosen += [i for i in order if i not in chosen][:max(0, n - len(chosen))]
+    return chosen
+
+
+def replay(args, commit: str) -> None:
+    """Run `args.replay` stored specs again with today's code (same model, same inputs) and compare each outcome
+    with the stored one; the rows file is left as it is, the comparison goes to reports/fuzz_replay.md."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
+    todo = replay_sample(rows, args.replay)
+    start, changes = time.time(), collections.Counter()
+    changed = []
+    with Progress() as progress, ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+        task = progress.add_task(f"replaying {len(todo)} stored specs", total=len(todo))
+        futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                new = fut.result()["outcome"]
+            except Exception:  # noqa: BLE001 - a worker that died (the C model aborted) is a wrong draw
+                new = "wrong"
+            changes[(rows[i]["outcome"], new)] += 1
+            if new != rows[i]["outcome"]:
+                changed.append((rows[i], new))
+            progress.advance(task)
+    minutes = (time.time() - start) / 60
+    kinds = len({k for i in todo for k in rows[i]["kinds"]})
+    lines = ["# Fuzz replay: stored specs run again", "",
+             f"`.venv/bin/python benchmarks/fuzz_validate.py --replay {args.replay}` at {commit}: {len(todo)} of the "
+             f"{len(rows)} stored draws of `{args.rows.name}` (covering {kinds} of the "
+             f"{len({k for r in rows for k in r['kinds']})} kinds seen), same model and inputs, {minutes:.0f} min "
+             f"with {args.workers} workers.", "", "| stored | today | draws |", "|---|---|---|",
+             *[f"| {a} | {b} | {n} |" for (a, b), n in sorted(changes.items())], "",
+             *([f"- stored {r['outcome']} ({r.get('commit')}), today {new}: `{json.dumps(r['spec'])}`"
+                for r, new in changed] or ["Every replayed draw answers as it did."])]
+    out = args.out.with_name("fuzz_replay.md")
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.rename(out)
+    print(f"replayed {len(todo)} draws in {minutes:.0f} min: {len(changed)} changed, "
+          f"{sum(n for (a, b), n in changes.items() if b == 'wrong')} wrong -> {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=2000)
@@ -188,6 +251,8 @@ def main() -> None:
     ap.add_argument("--report-only", action="store_true", help="rewrite --out from the rows in --rows, run nothing")
     ap.add_argument("--rerun", metavar="REGEX", help="run again the refused rows whose reason matches REGEX (forms "
                     "supported since) and replace them in --rows, marked with this commit and rerun_of")
+    ap.add_argument("--replay", type=int, metavar="N", help="run N stored specs again (every kind covered) and "
+                    "compare each outcome with the stored one (reports/fuzz_replay.md; the rows stay as they are)")
     args = ap.parse_args()
     if args.report_only:
         rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
@@ -198,6 +263,9 @@ def main() -> None:
                             text=True).stdout.strip() or "unknown"
     if args.rerun:
         rerun(args, commit)
+        return
+    if args.replay:
+        replay(args, commit)
         return
     previous = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()] \
         if args.resume and args.rows.exists() else []

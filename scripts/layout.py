@@ -18,7 +18,7 @@ PACKAGES = ("codesign", "codesign/rtl", "codesign/search", "codesign/ptq", "code
             "benchmarks")
 FOLDERS = [("designs/", "design files of the built-in designs (`codesign run designs/digits_mlp.yaml`)"),
            ("examples/", "user models and data made offline, and the Python API in ten lines"),
-           ("scripts/", "Debian packages (`system_packages.sh`) and this layout"),
+           ("scripts/", "Debian packages (`system_packages.sh`), this layout, the cost model's corpus fingerprint"),
            ("tests/", "`make test-fast` runs those not marked slow; `make test` (CI) everything"),
            ("reports/", "sample reports and benchmark results")]
 
