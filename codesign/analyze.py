@@ -10,9 +10,9 @@ import numpy as np
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, quiet
+from .keras_layers import FLOAT_OF, QKERAS_MACS, quantized_kernel
 from .modelio import clone_layer
 
-MAC = ("QDense", "QConv2D", "QConv1D")
 
 
 def float_twin(qmodel):
@@ -23,11 +23,10 @@ def float_twin(qmodel):
     for layer in qmodel.layers[1:]:
         kind = type(layer).__name__
         cfg = layer.get_config()
-        if kind in MAC:
-            base = {"QDense": tf.keras.layers.Dense, "QConv2D": tf.keras.layers.Conv2D,
-                    "QConv1D": tf.keras.layers.Conv1D}[kind]
-            keep = {k: cfg[k] for k in ("units", "filters", "kernel_size", "strides", "padding", "use_bias")
-                    if k in cfg}
+        if kind in QKERAS_MACS:
+            base = getattr(tf.keras.layers, FLOAT_OF[kind])
+            keep = {k: cfg[k] for k in ("units", "filters", "kernel_size", "strides", "padding", "use_bias",
+                                        "depth_multiplier") if k in cfg}
             new = base(name=layer.name, **keep)
             x = new(x)
             new.set_weights(layer.get_weights())
@@ -62,7 +61,7 @@ def layer_errors(qmodel, x: np.ndarray, opts: ExportOptions, input_spec) -> list
     from .precision import derive
 
     core = logits_model(qmodel)
-    names = [layer.name for layer in core.layers[1:] if type(layer).__name__ in MAC + ("QActivation",)]
+    names = [layer.name for layer in core.layers[1:] if type(layer).__name__ in QKERAS_MACS + ("QActivation",)]
     ref = _outputs(float_twin(core), names, x)
     qout = _outputs(core, names, x)
     graph = derive(core, input_spec)
@@ -91,12 +90,11 @@ def sensitivity_ranking(qmodel, x: np.ndarray) -> list[dict]:
     ref = twin.predict(x, verbose=0, batch_size=1024)
     rows = []
     for layer in core.layers[1:]:
-        if type(layer).__name__ not in MAC:
+        if type(layer).__name__ not in QKERAS_MACS:
             continue
         one = float_twin(core)
-        kq = layer.kernel_quantizer_internal
         w = layer.get_weights()
-        w[0] = np.asarray(kq(w[0]))
+        w[0] = quantized_kernel(layer)
         if layer.bias_quantizer_internal is not None and len(w) > 1:
             w[1] = np.asarray(layer.bias_quantizer_internal(w[1]))
         one.get_layer(layer.name).set_weights(w)
@@ -121,7 +119,7 @@ def histograms(qmodel, x: np.ndarray, folder: Path) -> list[str]:
     files = []
     for layer in core.layers[1:]:
         kind = type(layer).__name__
-        if kind in MAC:
+        if kind in QKERAS_MACS:
             values = layer.get_weights()[0].ravel()
             spec = graph[layer.name].weight
             label = "weights"
@@ -154,7 +152,7 @@ def histograms(qmodel, x: np.ndarray, folder: Path) -> list[str]:
 def analyze(qmodel, x: np.ndarray, folder: Path, opts: ExportOptions, input_spec) -> dict:
     from .atomic import atomic_dir, atomic_write_text
 
-    if not any(type(layer).__name__ in MAC for layer in qmodel.layers):
+    if not any(type(layer).__name__ in QKERAS_MACS for layer in qmodel.layers):
         raise CodesignError("the model has no QDense/QConv layers to analyze (run `codesign ptq` first)")
     with atomic_dir(folder) as tmp:
         errors = layer_errors(qmodel, x, opts, input_spec)

@@ -16,6 +16,9 @@ import math
 
 import numpy as np
 
+from .keras_layers import has_kernel
+from .keras_layers import kernel as layer_kernel
+
 SPARSITY_RANGE = (0.0, 0.99)  # allowed per-layer sparsity (fraction of a kernel's weights set to zero)
 
 
@@ -45,13 +48,13 @@ def ramp(sparsity: float, epoch: int, epochs: int) -> float:
 def layer_sparsity(design, model) -> dict[str, float]:
     """{layer: sparsity > 0} for the model's layers with a kernel, from the design's quantization."""
     return {layer.name: design.quant_for(layer.name).sparsity for layer in model.layers
-            if hasattr(layer, "kernel") and design.quant_for(layer.name).sparsity > 0}
+            if has_kernel(layer) and design.quant_for(layer.name).sparsity > 0}
 
 
 def apply(model, sparsity: dict[str, float]) -> None:
     """Prune each named layer's kernel now, by magnitude (no training)."""
     for name, s in sparsity.items():
-        kernel = model.get_layer(name).kernel
+        kernel = layer_kernel(model.get_layer(name))
         kernel.assign(pruned(kernel.numpy(), s))
 
 
@@ -65,7 +68,7 @@ def callback(sparsity: dict[str, float], epochs: int):
         def on_epoch_begin(self, epoch, logs=None):
             self.masks = {}
             for name, s in sparsity.items():
-                kernel = self.model.get_layer(name).kernel
+                kernel = layer_kernel(self.model.get_layer(name))
                 self.masks[name] = (kernel, tf.constant(magnitude_mask(kernel.numpy(), ramp(s, epoch, epochs))))
             self._hold()
 

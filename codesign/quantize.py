@@ -24,12 +24,12 @@ import numpy as np
 
 from .design import LayerQuant
 from .errors import CodesignError
+from .keras_layers import QUANTIZED as QUANTIZED_CLASS
 from .lower import inbound_tensors
 from .modelio import clone_layer, consumers, is_softmax_layer
 from .policy import integer_bits as _int_bits
 from .precision import bn_scale_bias
 
-QUANTIZED_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
 COPIED = {"Flatten", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
           "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
           "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D", "Add", "Concatenate",

@@ -133,3 +133,30 @@ def test_seeds_are_the_uniform_corners_and_a_spread_of_the_greedy_path():
     assert spread(path, 20) == path and spread(path, 0) == []
     # NSGA-II learns within small budgets: 15 trials -> 4 per generation (about 4 generations), 40 -> 8
     assert [population_for(t) for t in (6, 15, 24, 40, 200)] == [4, 4, 6, 8, 8]
+
+
+def test_a_depthwise_convolution_is_searched_and_pruned_like_the_others():
+    """quantize.py turns DepthwiseConv2D into QDepthwiseConv2D (its kernel: `depthwise_kernel`); the search once
+    listed only QDense/QConv1D/QConv2D and never varied it, and pruning looked for `kernel`."""
+    import numpy as np
+    import tensorflow as tf
+
+    from codesign import prune
+    from codesign.keras_layers import quantized_kernel
+    from codesign.quantize import quantize
+    from codesign.search.context import searched_layers
+
+    inp = tf.keras.Input((6, 6, 2))
+    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inp)
+    h = tf.keras.layers.DepthwiseConv2D(3, name="dw")(h)
+    h = tf.keras.layers.Activation("relu", name="dw_relu")(h)
+    out = tf.keras.layers.Dense(2, name="fc")(tf.keras.layers.Flatten()(h))
+    q = quantize(tf.keras.Model(inp, out)).model
+    macs, activations = searched_layers(q)
+    assert macs == ["conv", "dw", "fc"] and "dw" in activations
+    dw = q.get_layer("dw")
+    prune.apply(q, {"dw": 0.5})
+    assert np.count_nonzero(dw.depthwise_kernel.numpy() == 0) == 14  # round(0.5 x 3 x 3 x 3)
+    step = 2.0 ** -(dw.depthwise_quantizer_internal.bits - 1 - dw.depthwise_quantizer_internal.integer)
+    values = quantized_kernel(dw)
+    assert values.shape == (3, 3, 3, 1) and np.all(np.mod(values / step, 1) == 0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CodesignError
+from ..keras_layers import is_quantized_mac
 from ..modelio import clone_layer
 from ..quantize import relu_outputs
 from .calibration import METHODS, clip_value
@@ -75,7 +76,7 @@ def _correct_biases(float_model, qmodel, x_calib: np.ndarray) -> dict[str, float
 
     shifts = {}
     for layer in qmodel.layers:
-        if type(layer).__name__ not in ("QDense", "QConv2D", "QConv1D"):
+        if not is_quantized_mac(layer):
             continue
         inp = tf.keras.Model(qmodel.input, layer.input).predict(x_calib, verbose=0)
         y_q = layer(inp).numpy()

@@ -18,6 +18,7 @@ from ..design import Design, load_design
 from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from ..folders import ReportLayout
+from ..keras_layers import is_quantized_mac
 from ..lower import Lowered, lower
 from ..modelio import consumers
 from .space import Budget, SearchSettings, SearchSpace, build_space, parse_budget, search_settings
@@ -63,7 +64,7 @@ class Context:
 def searched_layers(model) -> tuple[list[str], dict[str, str]]:
     """(quantized MAC layers, {MAC layer: its activation layer} for those whose activation is searched: a
     QActivation that is the layer's only consumer, whatever its name)."""
-    macs = [layer for layer in model.layers if type(layer).__name__ in ("QDense", "QConv2D", "QConv1D")]
+    macs = [layer for layer in model.layers if is_quantized_mac(layer)]
     acts = {}
     for layer in macs:
         after = consumers(layer)

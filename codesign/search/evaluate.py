@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from .. import prune
+from ..keras_layers import quantized_kernel
 from ..pipeline import qkeras_model
 from ..tasks import Task
 from ..train import fit, seed_everything, transfer_weights
@@ -77,6 +78,5 @@ def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: li
             break
     if weights_path is not None:
         model.save_weights(str(weights_path))
-    kernels = {name: np.asarray(model.get_layer(name).kernel_quantizer_internal(model.get_layer(name).kernel))
-               for name in ctx.space.layers}
+    kernels = {name: quantized_kernel(model.get_layer(name)) for name in ctx.space.layers}
     return {"val_score": score, "val_loss": loss, "kernels": kernels, "epochs": done}

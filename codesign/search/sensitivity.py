@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..keras_layers import kernel as layer_kernel
 from .context import Context
 from .space import KNOB_NAMES, split_param
 from .evaluate import pruned_model, val_metrics, variant_model
@@ -51,7 +52,7 @@ def hutchinson_traces(ctx: Context, probes: int = 16, batch: int = 256, seed: in
     loss_fn = task.loss(logits=not final_softmax(ctx.base_model))
     out = {}
     for name in ctx.space.layers:
-        kernel = ctx.base_model.get_layer(name).kernel
+        kernel = layer_kernel(ctx.base_model.get_layer(name))
         total = 0.0
         for _ in range(probes):
             v = tf.constant(rng.choice([-1.0, 1.0], size=kernel.shape).astype(np.float32))
