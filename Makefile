@@ -28,9 +28,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet -e ".[test,bench]"
-	$(VENV)/bin/python benchmarks/cost_model_accuracy.py
+	$(VENV)/bin/python benchmarks/cost_model_accuracy.py --jobs 2
 	$(VENV)/bin/python benchmarks/ptq_methods.py
-	$(VENV)/bin/python benchmarks/search_vs_peers.py
+	$(VENV)/bin/python benchmarks/protocol.py --design digits_mlp --seeds 0,1,2
 
 clean:
 	rm -rf $(VENV) build *.egg-info
