@@ -140,13 +140,31 @@ def _run_spec(spec: dict) -> dict:
     return {"outcome": o.outcome, "detail": o.detail, "spec": o.spec, "kinds": o.kinds()}
 
 
+def run_rows(rows: list[dict], todo: list[int], workers: int, label: str):
+    """(index, fresh row) of each stored spec in `todo`, run again in `workers` processes as they finish; a worker
+    that died (the C model aborted) gives a wrong row."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import Progress
+
+    with Progress() as progress, ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        task = progress.add_task(label, total=len(todo))
+        futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # noqa: BLE001
+                row = {"outcome": "wrong", "detail": f"worker died: {exc}", "spec": rows[i]["spec"],
+                       "kinds": rows[i]["kinds"]}
+            yield i, row
+            progress.advance(task)
+
+
 def rerun(args, commit: str) -> None:
     """Replace each refused row whose reason matches args.rerun by a fresh run of its spec (same model,
     same inputs: the spec carries its seed); the rows file is rewritten after every row (temp, rename)."""
     import re
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from rich.progress import Progress
 
     rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
     todo = [i for i, r in enumerate(rows) if r["outcome"] == "refused" and re.search(args.rerun, r["detail"])]
@@ -157,20 +175,10 @@ def rerun(args, commit: str) -> None:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
         tmp.rename(args.rows)
 
-    with Progress() as progress, ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
-        task = progress.add_task(f"re-running {len(todo)} refused rows", total=len(todo))
-        futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                row = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died (the C model aborted) is a wrong draw
-                row = {"outcome": "wrong", "detail": f"worker died: {exc}", "spec": rows[i]["spec"],
-                       "kinds": rows[i]["kinds"]}
-            row.update(seed=rows[i].get("seed"), commit=commit, rerun_of=rows[i].get("commit"))
-            rows[i] = row
-            save()
-            progress.advance(task)
+    for i, row in run_rows(rows, todo, args.workers, f"re-running {len(todo)} refused rows"):
+        row.update(seed=rows[i].get("seed"), commit=commit, rerun_of=rows[i].get("commit"))
+        rows[i] = row
+        save()
     print(f"re-ran {len(todo)} rows in {(time.time() - start) / 60:.0f} min")
     args.report_only = True
     write_report(rows, time.time() - start, args)
@@ -199,27 +207,15 @@ def replay_sample(rows: list[dict], n: int, seed: int = 0) -> list[int]:
 def replay(args, commit: str) -> None:
     """Run `args.replay` stored specs again with today's code (same model, same inputs) and compare each outcome
     with the stored one; the rows file is left as it is, the comparison goes to reports/fuzz_replay.md."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from rich.progress import Progress
-
     rows = [json.loads(ln) for ln in args.rows.read_text().splitlines() if ln.strip()]
     todo = replay_sample(rows, args.replay)
     start, changes = time.time(), collections.Counter()
     changed = []
-    with Progress() as progress, ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
-        task = progress.add_task(f"replaying {len(todo)} stored specs", total=len(todo))
-        futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                new = fut.result()["outcome"]
-            except Exception:  # noqa: BLE001 - a worker that died (the C model aborted) is a wrong draw
-                new = "wrong"
-            changes[(rows[i]["outcome"], new)] += 1
-            if new != rows[i]["outcome"]:
-                changed.append((rows[i], new))
-            progress.advance(task)
+    for i, row in run_rows(rows, todo, args.workers, f"replaying {len(todo)} stored specs"):
+        new = row["outcome"]
+        changes[(rows[i]["outcome"], new)] += 1
+        if new != rows[i]["outcome"]:
+            changed.append((rows[i], new))
     minutes = (time.time() - start) / 60
     kinds = len({k for i in todo for k in rows[i]["kinds"]})
     lines = ["# Fuzz replay: stored specs run again", "",
