@@ -68,11 +68,13 @@ def measure(layer: dict, family: str) -> dict:
 
 
 def generate(n: int, seed: int, family: str) -> None:
-    from rich.progress import Progress
+    from rich.console import Console
+
+    from codesign.progress import plain_or_rich
 
     rng = np.random.default_rng(seed)
     CORPUS.parent.mkdir(parents=True, exist_ok=True)
-    with Progress() as progress:
+    with plain_or_rich(Console()) as progress:
         task = progress.add_task(f"Yosys on generated DA kernels (seed {seed})", total=n)
         for index in range(n):
             layer = draw_layer(rng)

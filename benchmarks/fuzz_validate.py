@@ -145,9 +145,12 @@ def run_rows(rows: list[dict], todo: list[int], workers: int, label: str):
     that died (the C model aborted) gives a wrong row."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from rich.progress import Progress
+    from rich.console import Console
 
-    with Progress() as progress, ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    from codesign.progress import plain_or_rich
+
+    spawn = mp.get_context("spawn")
+    with plain_or_rich(Console()) as progress, ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         task = progress.add_task(label, total=len(todo))
         futures = {pool.submit(_run_spec, rows[i]["spec"]): i for i in todo}
         for fut in as_completed(futures):
@@ -268,9 +271,10 @@ def main() -> None:
     if not args.resume:
         args.rows.write_text("")
     args.total = len(previous) + args.draws
-    from rich.progress import Progress
+    from rich.console import Console
 
     from codesign import fuzz
+    from codesign.progress import plain_or_rich
 
     queue = mp.get_context("spawn").Queue()
     per = -(-args.draws // args.workers)
@@ -286,7 +290,7 @@ def main() -> None:
         with args.rows.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
-    with Progress() as progress:
+    with plain_or_rich(Console()) as progress:
         task = progress.add_task("fuzzing validate", total=len(previous) + per * args.workers,
                                  completed=len(previous))
         while len(done) < len(procs):

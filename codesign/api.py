@@ -183,8 +183,8 @@ def synth(model, x, out_dir, *, part: str = DEFAULT_PART, pipeline: float = 0, i
     _known_part(part, "part")
     spec = _input_spec(model, x, input_type) if input_type is not None else None
     return run_synth(model, checked_inputs(model, x, "x"), Path(out_dir),
-                     name=name or getattr(model, "name", "model"), part=part, pipeline=pipeline, input_spec=spec, max_lut=max_lut, architecture=architecture,
-                     progress=progress)
+                     name=name or getattr(model, "name", "model"), part=part, pipeline=pipeline, input_spec=spec,
+                     max_lut=max_lut, architecture=architecture, progress=progress)
 
 
 @dataclass
