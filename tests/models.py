@@ -6,8 +6,8 @@ import numpy as np
 def seeded(seed=0):
     import tensorflow as tf
 
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
+    tf.keras.utils.set_random_seed(seed)  # Python's, NumPy's and TensorFlow's: Keras draws initializer seeds from
+    # Python's `random`, so NumPy's and TensorFlow's alone left the weights different in every process
 
 
 def mlp(input_name="x", weight="bits", act="relu", batchnorm=False, n_in=16):
