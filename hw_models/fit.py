@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 
@@ -125,7 +126,8 @@ FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_a
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis
-# HLS) are candidates too: the nested selection says whether they generalise to a held-out repository.
+# HLS) are candidates too: the nested selection says whether they generalise to a held-out repository; the
+# latter only where each generation's reports come from several repositories (`teachable`).
 # Fits on design totals alone are not among them since both corpus files are fitted: a rare feature absorbs
 # what other features miss (with hls4ml's pytest baselines held out, 19.6 FF per table bit, their FF 4x over);
 # the csynth instance rows tie each template to its own share.
@@ -311,10 +313,27 @@ def selection_score(recs: list[Record], pred: dict[str, np.ndarray], resources=(
     return float(np.mean(scores))
 
 
+DOMINANCE = 0.5  # coefficients per tool generation need each generation's reports spread over repositories
+
+
+def teachable(variant: Variant, recs: list[Record]) -> bool:
+    """Whether recs can teach the structure: coefficients per tool generation only where no repository supplies
+    more than DOMINANCE of a generation's reports (else that generation's coefficients are one repository's
+    habits: fitted without the Vitis 2021.1 MLP study, they put its LUTs 4.3x too high, the shared ones 1.1x)."""
+    if not variant.by_tool:
+        return True
+    for generation in {r.generation for r in recs}:
+        repos = Counter(r.repo for r in recs if r.generation == generation)
+        if max(repos.values()) > DOMINANCE * sum(repos.values()):
+            return False
+    return True
+
+
 def select_variant(recs: list[Record], variants=VARIANTS) -> tuple[Variant, dict[Variant, float], dict]:
-    """The variant with the lowest leave-one-repository-out score on recs; (it, every score, its predictions).
-    LUT and FF choose the variant; latency, which only the repository balance changes, chooses its own balance
-    among the variants' (no extra fit)."""
+    """The variant with the lowest leave-one-repository-out score on recs among those recs can teach
+    (`teachable`); (it, every score, its predictions). LUT and FF choose the variant; latency, which only the
+    repository balance changes, chooses its own balance among the variants' (no extra fit)."""
+    variants = [v for v in variants if teachable(v, recs)]
     preds = {v: leave_one_repository_out(recs, v) for v in variants}
     scores = {v: selection_score(recs, preds[v]) for v in variants}
     best = min(scores, key=scores.get)
