@@ -94,7 +94,7 @@ def test_bad_input_exit_2(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((4, 7)))
     run = subprocess.run(CLI + ["synth", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy"), "--out",
                                 str(tmp_path / "rtl")], capture_output=True, text=True)
-    assert run.returncode == 2 and "inputs have shape (7,), the model expects (16,)" in run.stderr
+    assert run.returncode == 2 and f"{tmp_path / 'x.npy'}: shape (4, 7); the model takes (samples, 16)" in run.stderr
     assert not (tmp_path / "rtl").exists()
 
 
