@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from codesign.atomic import atomic_write_text  # noqa: E402
 from hw_models import load_part  # noqa: E402
 from hw_models.corpus import SYNTH_KINDS, load_records, synth_pairs  # noqa: E402
+from hw_models.cost import lut_equivalent  # noqa: E402
 from hw_models.costmodel import CostModel  # noqa: E402
 from hw_models.coefficients import Coefficients  # noqa: E402
 from hw_models.fit import (MIN_TEMPLATE_RECORDS, SYNTH_RESOURCES, Variant, cross_validate,  # noqa: E402
@@ -262,7 +263,7 @@ def main() -> None:
     shipped = Coefficients.load()
     family = cross_validate(recs, k=5, variant=Variant(**shipped.meta["variant"]))
     y = {res: np.array([r.target.get(res, np.nan) for r in recs]) for res in RESOURCES}
-    lut_eq = y["lut"] + 55 * y["dsp"]
+    lut_eq = lut_equivalent(y)
     subsets = {"all": np.ones(len(recs), bool)}
     for io in ("io_parallel", "io_stream"):
         subsets[io] = np.array([r.io_type == io for r in recs])
@@ -297,7 +298,7 @@ def main() -> None:
             cells.append(stats(ape(pred[res][ok], y[res][ok])))
             if res in eb:
                 cells.append(stats(ape(eb[res][ok], y[res][ok])))
-        ours_eq = pred["lut"] + 55 * pred["dsp"]
+        ours_eq = lut_equivalent(pred)
         cells += [stats(ape(ours_eq[m], lut_eq[m])), stats(ape(eb["lut_eq"][m], lut_eq[m])),
                   stats(ape(hgq_stated[m], lut_eq[m]))]
         lines.append("| " + " | ".join(cells) + " |")

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codesign.atomic import atomic_write_text  # noqa: E402
+
 
 def worker(k: int, seed: int, draws: int, queue, rtl_every: int = 0) -> None:
     """Runs `draws` hypothesis draws; messages: {"k", "start": spec}, {"k", "row": {...}}, {"k", "done"}.
@@ -128,9 +130,7 @@ def _rerun_note(rows: list[dict]) -> list[str]:
 
 
 def write_report(rows: list[dict], seconds: float, args) -> None:
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text(report(rows, seconds, args))
-    tmp.rename(args.out)
+    atomic_write_text(args.out, report(rows, seconds, args))
 
 
 def _run_spec(spec: dict) -> dict:
@@ -174,9 +174,7 @@ def rerun(args, commit: str) -> None:
     start = time.time()
 
     def save() -> None:
-        tmp = args.rows.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        tmp.rename(args.rows)
+        atomic_write_text(args.rows, "".join(json.dumps(r) + "\n" for r in rows))
 
     for i, row in run_rows(rows, todo, args.workers, f"re-running {len(todo)} refused rows"):
         row.update(seed=rows[i].get("seed"), commit=commit, rerun_of=rows[i].get("commit"))
@@ -230,9 +228,7 @@ def replay(args, commit: str) -> None:
              *([f"- stored {r['outcome']} ({r.get('commit')}), today {new}: `{json.dumps(r['spec'])}`"
                 for r, new in changed] or ["Every replayed draw answers as it did."])]
     out = args.out.with_name("fuzz_replay.md")
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.rename(out)
+    atomic_write_text(out, "\n".join(lines) + "\n")
     print(f"replayed {len(todo)} draws in {minutes:.0f} min: {len(changed)} changed, "
           f"{sum(n for (a, b), n in changes.items() if b == 'wrong')} wrong -> {out}")
 

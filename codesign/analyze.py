@@ -14,7 +14,6 @@ from .keras_layers import FLOAT_OF, QKERAS_MACS, quantized_kernel
 from .modelio import clone_layer
 
 
-
 def float_twin(qmodel):
     """The same network computing with the unquantized kernels and plain ReLUs (the float reference)."""
     import tensorflow as tf

@@ -202,8 +202,10 @@ class Estimate:
 
     @property
     def lut_equivalent(self) -> float:
-        """LUT + 55 x DSP, the LUT-equivalent used by HGQ (Sun et al. 2024) to compare designs."""
-        return self.total["lut"] + 55.0 * self.total["dsp"]
+        """LUT + 55 x DSP (hw_models.cost.lut_equivalent)."""
+        from hw_models.cost import lut_equivalent
+
+        return lut_equivalent(self.total)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -142,8 +142,13 @@ class Estimate:
 
     @property
     def lut_equivalent(self) -> float:
-        """LUT + 55 x DSP, the LUT-equivalent used by HGQ (Sun et al. 2024) to compare designs."""
-        return self.total["lut"] + 55.0 * self.total["dsp"]
+        return lut_equivalent(self.total)
+
+
+def lut_equivalent(total: dict):
+    """LUT + 55 x DSP of a design's totals (numbers, or arrays of them), the LUT-equivalent HGQ uses to compare
+    designs (Sun et al. 2024)."""
+    return total["lut"] + 55.0 * total["dsp"]
 
 
 def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficients: Coefficients | None = None,
@@ -200,6 +205,6 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
     return {"lut": (d["ratio_p10"], d["ratio_p90"])}
 
 
-__all__ = ["Estimate", "estimate", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
+__all__ = ["Estimate", "estimate", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
            "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -354,23 +355,20 @@ def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progr
     variant is selected by leave-one-repository-out on the other repositories only, then fitted on them.
     `jobs` > 1 selects the held-out repositories' variants in that many processes."""
     repos = sorted({r.repo for r in recs})
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {repo: pool.submit(_held_out_variant, recs, repo, variants) for repo in repos}
-            chosen = {}
-            for repo, future in futures.items():
-                chosen[repo] = future.result()
-                if progress:
-                    progress(repo, chosen[repo])
-    else:
+            pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+            variants_of = pool.map(_held_out_variant, [recs] * len(repos), repos, [variants] * len(repos))
+        else:
+            variants_of = (_held_out_variant(recs, repo, variants) for repo in repos)
         chosen = {}
-        for repo in repos:
-            chosen[repo] = _held_out_variant(recs, repo, variants)
+        for repo, variant in zip(repos, variants_of):
+            chosen[repo] = variant
             if progress:
-                progress(repo, chosen[repo])
+                progress(repo, variant)
     return _per_repository(recs, lambda repo, test: predict(
         test, fit([r for r in recs if r.repo != repo], variant=chosen[repo]))), chosen
 

@@ -20,9 +20,10 @@ CostFn = Callable[[dict], "Estimate"]  # params -> the candidate's hw_models Est
 
 
 def lut_equivalent(cost) -> float:
-    """LUT + 55 x DSP of an Estimate or of its totals (HGQ's LUT-equivalent, Sun et al. 2024)."""
-    total = totals(cost)
-    return total["lut"] + 55.0 * total["dsp"]
+    """LUT + 55 x DSP of an Estimate or of its totals (hw_models.cost.lut_equivalent)."""
+    from hw_models.cost import lut_equivalent as of_totals
+
+    return of_totals(totals(cost))
 
 
 def _sens(params: dict, table: dict) -> float:
