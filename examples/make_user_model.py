@@ -108,7 +108,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("arch", choices=sorted(ARCHS))
     ap.add_argument("--out", type=Path, help="default: examples/<arch's example folder>")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="training epochs (default 16 for the classifiers: 0.96 validation accuracy for the CNN; 8 x 10 "
+                         "for the autoencoder)")
     args = ap.parse_args()
     out = args.out or Path(__file__).parent / ARCHS[args.arch][1]
 
@@ -120,7 +122,8 @@ def main() -> None:
     model = build()
     model.compile(tf.keras.optimizers.Adam(3e-3), loss)
     target = data.get("y_train", data["x_train"]) if loss != "mse" else data["x_train"]
-    model.fit(data["x_train"], target, epochs=args.epochs * (10 if loss == "mse" else 1), batch_size=64, verbose=0)
+    epochs = (args.epochs or 8) * 10 if loss == "mse" else args.epochs or 16
+    model.fit(data["x_train"], target, epochs=epochs, batch_size=64, verbose=0)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.h5")
     np.savez_compressed(out / "data.npz", **data)
