@@ -11,7 +11,10 @@ and the same training budget in epochs for every method, spent as each method is
     budget/4 epochs, then T trials of (3/4 budget)/T epochs;
   - HGQ 0.2.6: one training from scratch with budget epochs, beta ramped log-linearly from 1e-7 to 1e-3 (the
     HGQ paper's schedule; its authors' MLP configs end at 1e-3 - 2e-3), every epoch's proxy kept while on the
-    (validation accuracy, EBOPs) front, as HGQ's ParetoFront callback keeps them;
+    (validation accuracy, EBOPs) front, as HGQ's ParetoFront callback keeps them; activations as
+    heterogeneous as the judge builds them: one width per element in io_parallel, one per tensor in io_stream
+    (hls4ml 1.3 refuses heterogeneous activations there, per channel too: "only supported with
+    IOType=io_parallel", backends/fpga/passes/hgq_proxy_model.py);
   - codesign search (`descent` over per-layer weight bits, activation bits and sparsity 0/50/75/90%, no
     budget, priced as hls4ml's distributed_arithmetic builds it: the judge's architecture): base float + QAT
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
@@ -195,6 +198,7 @@ def hgq(design, split, x_val, y_val, budget: int, beta=(1e-7, 1e-3)) -> list[Can
     from HGQ.utils.utils import get_default_paq_conf, set_default_paq_conf
 
     paq = get_default_paq_conf()
+    # per element in io_parallel; io_stream takes one width per tensor (hls4ml refuses heterogeneous activations)
     paq["skip_dims"] = "all" if design.export.io_type == "io_stream" else (0,)
     set_default_paq_conf(paq)
     tf.keras.utils.set_random_seed(design.training.seed)
