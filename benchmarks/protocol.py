@@ -19,11 +19,12 @@ and the same training budget in epochs for every method, spent as each method is
     budget, priced as hls4ml's distributed_arithmetic builds it: the judge's architecture): base float + QAT
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
     validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
-    fine-tuned steps. The ablation (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
+    fine-tuned steps; the design's lowest target is its floor (search.floor, the accuracy a user needs: from
+    a step below it the chain turns back to the newest step above it and lowers another knob). The ablation (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
 A user's model (user_cnn: examples/keras_user_model, a float CNN with BatchNormalization) comes trained, so
 no method spends float epochs: uniform QKeras gets budget/4 QAT epochs per width, AutoQKeras T trials of
 budget/T epochs from the user's network, HGQ starts from the user's weights (BatchNormalization folded, as
-hls4ml folds it) for budget epochs, codesign budget/4 QAT epochs and T trials of (3/4 budget)/T.
+hls4ml folds it) for budget epochs, codesign budget/4 QAT epochs and (3/4 budget)/2 fine-tuned steps.
 Every candidate's validation accuracy and da4ml LUT cost (the same RTL builder as the judge, method-neutral)
 are measured; for each accuracy target the cheapest candidate reaching it ON VALIDATION is picked. Each
 pick is then judged once: test accuracy, Yosys LUT of its RTL (proven bit-exact by Verilator against the
@@ -291,8 +292,10 @@ def hgq_mirror(net, inp, x, beta: float):
 # codesign's search as configured per variant: "codesign" is the product's recommended setting, the others
 # the ablation (issue 22), each with one mechanism changed: algorithm; pruning (the design's sparsity axis) on
 # or off; successive halving on or off; priced as built (da4ml) or by the Latency template; epochs per step of
-# a descent (the chain then has (budget left) / that many fine-tuned steps)
-ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2},
+# a descent (the chain then has (budget left) / that many fine-tuned steps); the descent's floor (search.floor:
+# the user's accuracy need, here the design's lowest target) or none
+ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True},
+             "codesign -floor": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2},
              "codesign nsga2": {"algorithm": "nsga2", "pruning": True, "halving": True},
              "codesign -pruning": {"algorithm": "descent", "pruning": False, "halving": False, "step_epochs": 2},
              "codesign -halving": {"algorithm": "nsga2", "pruning": True, "halving": False},
@@ -305,11 +308,13 @@ def describe(config: dict) -> str:
                                        if config.get("step_epochs") else "")
             + f", pruning {'on' if config['pruning'] else 'off'}"
             + f", successive halving {'on' if config['halving'] else 'off'}"
-            + f", priced {'as built (da4ml)' if config.get('priced_as_built', True) else 'by the Latency template'}")
+            + f", priced {'as built (da4ml)' if config.get('priced_as_built', True) else 'by the Latency template'}"
+            + (f", floor {'the lowest target' if config.get('floor') else 'none'}" if config["algorithm"] == "descent"
+               else ""))
 
 
 def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int,
-             method: str = "codesign") -> list[Candidate]:
+             method: str = "codesign", floor: float | None = None) -> list[Candidate]:
     import csv
 
     import yaml
@@ -334,6 +339,8 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     raw["search"] = {**raw.get("search", {}), "algorithm": config["algorithm"], "trials": steps,
                      "finetune_epochs": per_trial, "seed": seed}
     raw["search"].pop("budget", None)
+    if config.get("floor") and floor is not None:  # the user's accuracy need: the chain turns back below it
+        raw["search"]["floor"] = floor
     if per_trial >= 2 and config["halving"]:  # the same epochs, spread over more candidates
         raw["search"]["halving"] = {"min_epochs": 1, "eta": 4}
     if not config["pruning"]:
@@ -442,7 +449,8 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
     for method, make in (("uniform QKeras", lambda: uniform(design, split, x_val, y_val, budget)),
                          ("AutoQKeras", lambda: autoqkeras(design, split, x_val, y_val, budget, trials)),
                          ("HGQ", lambda: hgq(design, split, x_val, y_val, budget)),
-                         *((m, lambda m=m: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials, m))
+                         *((m, lambda m=m: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials, m,
+                                                        min(TARGETS[name])))
                            for m in ABLATIONS)):
         if method not in methods:
             continue

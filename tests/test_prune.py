@@ -102,6 +102,12 @@ def test_halving_rungs_and_settings():
         search_settings("d.yaml", {"algorithm": "descent", "finetune_epochs": 4, "halving": {"min_epochs": 1}}, {})
     with pytest.raises(CodesignError, match=r"search.finetune_epochs: 0; allowed with algorithm descent: an integer >= 1"):
         search_settings("d.yaml", {"algorithm": "descent", "finetune_epochs": 0}, {})
+    with pytest.raises(CodesignError, match=r"^d.yaml: search.floor: 0.9; allowed with algorithm descent only"):
+        search_settings("d.yaml", {"algorithm": "nsga2", "floor": 0.9}, {})
+    with pytest.raises(CodesignError, match=r"^d.yaml: search.floor: 'high'; allowed: a number >= 0, the validation "
+                                            r"accuracy \(MSE for regression and autoencoders\) every step keeps$"):
+        search_settings("d.yaml", {"algorithm": "descent", "floor": "high"}, {})
+    assert search_settings("d.yaml", {"algorithm": "descent", "floor": 0.9}, {}).floor == 0.9
 
 
 class _Trial(SimpleNamespace):

@@ -291,3 +291,27 @@ def test_descent_walks_one_notch_per_step_from_the_base_model(tmp_path):
     assert done[-1].params == {"fc1.w": 2, "fc1.a": 3, "logits.w": 2} and len(done) == 1 + 2 + 1 + 2
     assert 20 - 2 <= sum(t.user_attrs["epochs"] for t in done) <= 20  # the epochs of 20 trials of 1 epoch
     assert "- trial 5 fc1:2/3 logits:2/-" in res.output
+
+
+def test_descent_turns_back_at_the_floor(tmp_path):
+    """search.floor: no step starts from a candidate below the floor; from a step that falls below it the chain
+    goes on from the newest step that keeps it, lowering a knob not yet tried there; no candidate twice."""
+    import optuna
+
+    floor = 0.955
+    design = tmp_path / "search_tiny.yaml"
+    design.write_text(DESIGN.read_text().replace("  algorithm: random\n", f"  algorithm: descent\n  floor: {floor}\n"))
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--trials", "12"])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="search_tiny-descent",
+                              storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")
+    done = sorted((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
+    acc = {t.number: t.values[0] for t in done}
+    assert acc[0] >= floor and min(acc.values()) < floor  # the base keeps it, some step falls below
+    for t in done[1:]:
+        assert acc[t.user_attrs["parent"]] >= floor, (t.number, t.user_attrs["parent"])
+    turns = [t for t, before in zip(done[1:], done) if t.user_attrs["parent"] != before.number]
+    assert turns and all(acc[before.number] < floor for t, before in zip(done[1:], done) if t in turns)
+    assert f"- descent: below the floor; on from trial {turns[0].user_attrs['parent']}" in res.output
+    assert len({t.user_attrs["params_json"] for t in done}) == len(done)
+    assert sum(t.user_attrs["epochs"] for t in done) <= 12

@@ -11,6 +11,12 @@ in one training. A step that raises the validation loss by at most FREE_LOSS of 
 without fine-tuning (a candidate scored as it is, no epochs spent), so the epochs go where accuracy is lost:
 each fine-tuned step gets the epochs left (trials x finetune_epochs, less those spent) shared over the
 notches left to the narrowest design, at least one.
+
+With a floor (`search.floor`: the validation accuracy, or for regression the MSE, the user needs) the chain
+does not walk on below it: a step that falls below the floor is a finished candidate, and the next step
+starts again from the newest step that keeps the floor, lowering a knob not yet tried from there (then the
+one before it, and so on). So the epochs the narrow end would have taken go to other candidates near the
+floor, where the user's designs are.
 """
 
 from __future__ import annotations
@@ -27,12 +33,32 @@ from .strategies import lut_equivalent
 FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
 
 
-def _last_step(study):
-    """The newest finished step of the chain (a COMPLETE trial), or None before the first."""
+def _steps(study) -> list:
+    """The chain's finished steps (COMPLETE trials), oldest first."""
     from optuna.trial import TrialState
 
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max(done, key=lambda t: t.number) if done else None
+    return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+
+
+def keeps_floor(ctx: Context, trial) -> bool:
+    """Whether a finished step keeps the design's floor (always, without one); scores are higher-is-better."""
+    floor = ctx.settings.floor
+    return floor is None or trial.values[0] >= (floor if ctx.design.task.higher_is_better else -floor)
+
+
+def _starts(ctx: Context, study) -> list[tuple]:
+    """Where the next step may start, in order: (trial, knobs already tried from it). Without a floor, or while
+    the newest step keeps it, the newest step; else the steps that keep the floor, newest first."""
+    done = _steps(study)
+    if not done:
+        return []
+    if keeps_floor(ctx, done[-1]):
+        return [(done[-1], set())]
+    tried = {}
+    for t in done:
+        if "parent" in t.user_attrs and "knob" in t.user_attrs:
+            tried.setdefault(t.user_attrs["parent"], set()).add(t.user_attrs["knob"])
+    return [(t, tried.get(t.number, set())) for t in reversed(done) if keeps_floor(ctx, t)]
 
 
 def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
@@ -58,24 +84,45 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
     """Enqueue the chain's next candidate (params, and the trial whose weights it starts from); None at the
     bottom of the space. Steps the budget rejects are walked through without training (their weights stay
     the last trained ones) until one fits."""
-    last = _last_step(study)
-    if last is None:  # the chain starts from the base model (run.add_base), else the space's top
-        state, weights, parent = base_params(ctx) or ctx.space.top(), None, None
+    if not _steps(study):  # the chain starts from the base model (run.add_base), else the space's top
+        state = base_params(ctx) or ctx.space.top()
         if not ctx.budget.violations(candidate_cost(ctx, state)):
             study.enqueue_trial(state)
             return state
-    else:
-        state = json.loads(last.user_attrs.get("params_json", json.dumps(last.params)))
-        weights, parent = ctx.folder / "trials" / f"trial_{last.number}.weights.h5", last.number
+        return _lower(ctx, study, state, None, None, set(), log)
+    starts = _starts(ctx, study)
+    if not starts:
+        log(f"- descent: no step keeps the floor (validation {ctx.design.task.metric} "
+            f"{'>=' if ctx.design.task.higher_is_better else '<='} {ctx.settings.floor:g}); the chain stops")
+        return None
+    seen = {t.user_attrs.get("params_json") for t in study.get_trials(deepcopy=False)}
+    for start, tried in starts:
+        state = json.loads(start.user_attrs.get("params_json", json.dumps(start.params)))
+        weights = ctx.folder / "trials" / f"trial_{start.number}.weights.h5"
+        step = _lower(ctx, study, state, weights, start.number, tried, log, seen)
+        if step is not None:
+            if start.number != _steps(study)[-1].number:
+                log(f"- descent: below the floor; on from trial {start.number}")
+            return step
+    return None
+
+
+def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried: set, log,
+           seen: frozenset = frozenset()) -> dict | None:
+    """Enqueue the best one-notch step from `state` (knobs in `tried` left out, and steps to a candidate already
+    in the study: `seen`, params as JSON), walking on through steps the budget rejects; None when no knob can be
+    lowered."""
     while True:
         here_loss, here_cost = _probe(ctx, state, weights)
         best = None
-        for key in (k for k in ctx.space.params() if split_param(k)):
+        for key in (k for k in ctx.space.params() if split_param(k) and k not in tried):
             order = ctx.space.ordered(key)
             i = order.index(state[key])
             if i + 1 == len(order):
                 continue
             option = dict(state, **{key: order[i + 1]})
+            if json.dumps(option, sort_keys=True) in seen:
+                continue
             loss, cost = _probe(ctx, option, weights)
             saved = max(here_cost - cost, 1e-6)
             score = (max(loss - here_loss, 0.0) / saved, -saved)  # no loss lost: the largest saving first
@@ -84,9 +131,10 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
         if best is None:
             return None
         _, state, key, rise = best
+        tried = set()  # a walk through over-budget steps: every knob again from the next state
         if not ctx.budget.violations(candidate_cost(ctx, state)):
             free = rise <= FREE_LOSS * here_loss
-            study.enqueue_trial(state, user_attrs=({} if parent is None else {"parent": parent})
+            study.enqueue_trial(state, user_attrs=({} if parent is None else {"parent": parent, "knob": key})
                                 | ({"free": True} if free else {"step_epochs": step_epochs(ctx, study, state)}))
             return state
         log(f"- descent: {key} -> {state[key]} still over the budget; lowering on")

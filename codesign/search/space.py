@@ -14,7 +14,7 @@ from ..prune import SPARSITY_RANGE
 ALGORITHMS = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
 SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "reuse_factors", "strategies")
-SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed")
+SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed", "floor")
 HALVING_KEYS = ("min_epochs", "eta")
 BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's upper bound (p90), or the estimate
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
@@ -168,6 +168,7 @@ class SearchSettings:
     budget_on: str = "upper"
     space: dict = field(default_factory=dict)
     halving: dict | None = None   # successive halving: {min_epochs, eta} (Li et al. 2020, ASHA)
+    floor: float | None = None    # descent: the validation metric every step keeps (accuracy >= it; MSE <= it)
 
     def rungs(self) -> list[int]:
         """Cumulative fine-tuning epochs at which a trial is scored: min_epochs x eta^k below finetune_epochs,
@@ -217,6 +218,11 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
     if s.halving is not None and s.algorithm == "descent":
         raise CodesignError(f"{where}.halving: not with algorithm descent (each of its steps trains on from the last "
                             "one); allowed with greedy, ilp, nsga2, random")
+    if s.floor is not None and (s.algorithm != "descent" or not isinstance(s.floor, (int, float))
+                                or isinstance(s.floor, bool) or s.floor < 0):
+        raise CodesignError(f"{where}.floor: {s.floor!r}" + ("; allowed with algorithm descent only (its chain "
+                            "turns back at the floor)" if s.algorithm != "descent" else "; allowed: a number >= 0, "
+                            "the validation accuracy (MSE for regression and autoencoders) every step keeps"))
     if s.halving is not None:
         h = s.halving
         if not isinstance(h, dict) or set(h) - set(HALVING_KEYS):
