@@ -261,6 +261,9 @@ def test_search_of_a_qkeras_model_asks_for_the_float_one(tmp_path):
      "target.part: unknown FPGA part 'xc7foo'"),
     (lambda m, x: codesign.synth(codesign.quantize(m, x=x).model, x, "/tmp/none", part="xc7foo"),
      "part: unknown FPGA part 'xc7foo'"),
+    (lambda m, x: codesign.search(m, {"x_train": x, "y_train": np.arange(16) % 3, "x_test": x,
+                                      "y_test": np.arange(16) % 3}, floor=0.9, out="/tmp/none", progress=False),
+     "search.floor: 0.9; allowed with algorithm descent only (its chain turns back at the floor)"),
 ])
 def test_the_api_raises_codesign_error_for_what_the_caller_passed(call, message):
     """One CodesignError line naming the argument, never a TensorFlow/hls4ml exception (issue 25)."""
