@@ -311,7 +311,8 @@ def test_descent_turns_back_at_the_floor(tmp_path):
     for t in done[1:]:
         assert acc[t.user_attrs["parent"]] >= floor, (t.number, t.user_attrs["parent"])
     turns = [t for t, before in zip(done[1:], done) if t.user_attrs["parent"] != before.number]
-    assert turns and all(acc[before.number] < floor for t, before in zip(done[1:], done) if t in turns)
-    assert f"- descent: below the floor; on from trial {turns[0].user_attrs['parent']}" in res.output
+    assert turns
+    assert f"- descent: on from trial {turns[0].user_attrs['parent']}, the newest step that keeps the floor" in \
+        " ".join(res.output.split())
     assert len({t.user_attrs["params_json"] for t in done}) == len(done)
     assert sum(t.user_attrs["epochs"] for t in done) <= 12

@@ -47,12 +47,12 @@ def keeps_floor(ctx: Context, trial) -> bool:
 
 
 def _starts(ctx: Context, study) -> list[tuple]:
-    """Where the next step may start, in order: (trial, knobs already tried from it). Without a floor, or while
-    the newest step keeps it, the newest step; else the steps that keep the floor, newest first."""
+    """Where the next step may start, in order: (trial, knobs already tried from it). Without a floor the newest
+    step; with one, the steps that keep the floor, newest first (an older one once the newer have no knob left)."""
     done = _steps(study)
     if not done:
         return []
-    if keeps_floor(ctx, done[-1]):
+    if ctx.settings.floor is None:
         return [(done[-1], set())]
     tried = {}
     for t in done:
@@ -102,7 +102,8 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
         step = _lower(ctx, study, state, weights, start.number, tried, log, seen)
         if step is not None:
             if start.number != _steps(study)[-1].number:
-                log(f"- descent: below the floor; on from trial {start.number}")
+                log(f"- descent: on from trial {start.number}, the newest step that keeps the floor with a knob "
+                    "left to lower")
             return step
     return None
 
