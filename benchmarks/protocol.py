@@ -20,7 +20,8 @@ and the same training budget in epochs for every method, spent as each method is
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
     validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
     fine-tuned steps; the design's lowest target is its floor (search.floor, the accuracy a user needs: from
-    a step below it the chain turns back to the newest step above it and lowers another knob). The ablation (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
+    a step below it the chain turns back to the newest step above it and lowers another knob). The ablation
+    (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
 A user's model (user_cnn: examples/keras_user_model, a float CNN with BatchNormalization) comes trained, so
 no method spends float epochs: uniform QKeras gets budget/4 QAT epochs per width, AutoQKeras T trials of
 budget/T epochs from the user's network, HGQ starts from the user's weights (BatchNormalization folded, as

@@ -42,16 +42,14 @@ def _steps(study) -> list:
 
 def keeps_floor(ctx: Context, trial) -> bool:
     """Whether a finished step keeps the design's floor (always, without one); scores are higher-is-better."""
-    floor = ctx.settings.floor
-    return floor is None or trial.values[0] >= (floor if ctx.design.task.higher_is_better else -floor)
+    task, floor = ctx.design.task, ctx.settings.floor
+    return floor is None or trial.values[0] >= task.score({task.metric: floor})
 
 
-def _starts(ctx: Context, study) -> list[tuple]:
-    """Where the next step may start, in order: (trial, knobs already tried from it). Without a floor the newest
-    step; with one, the steps that keep the floor, newest first (an older one once the newer have no knob left)."""
-    done = _steps(study)
-    if not done:
-        return []
+def _starts(ctx: Context, done: list) -> list[tuple]:
+    """Where the next step may start, in order: (trial, knobs already tried from it), given the finished steps
+    `done` (oldest first). Without a floor the newest step; with one, the steps that keep the floor, newest first
+    (an older one once the newer have no knob left)."""
     if ctx.settings.floor is None:
         return [(done[-1], set())]
     tried = {}
@@ -84,13 +82,14 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
     """Enqueue the chain's next candidate (params, and the trial whose weights it starts from); None at the
     bottom of the space. Steps the budget rejects are walked through without training (their weights stay
     the last trained ones) until one fits."""
-    if not _steps(study):  # the chain starts from the base model (run.add_base), else the space's top
+    done = _steps(study)
+    if not done:  # the chain starts from the base model (run.add_base), else the space's top
         state = base_params(ctx) or ctx.space.top()
         if not ctx.budget.violations(candidate_cost(ctx, state)):
             study.enqueue_trial(state)
             return state
         return _lower(ctx, study, state, None, None, set(), log)
-    starts = _starts(ctx, study)
+    starts = _starts(ctx, done)
     if not starts:
         log(f"- descent: no step keeps the floor (validation {ctx.design.task.metric} "
             f"{'>=' if ctx.design.task.higher_is_better else '<='} {ctx.settings.floor:g}); the chain stops")
@@ -101,7 +100,7 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
         weights = ctx.folder / "trials" / f"trial_{start.number}.weights.h5"
         step = _lower(ctx, study, state, weights, start.number, tried, log, seen)
         if step is not None:
-            if start.number != _steps(study)[-1].number:
+            if start.number != done[-1].number:
                 log(f"- descent: on from trial {start.number}, the newest step that keeps the floor with a knob "
                     "left to lower")
             return step
