@@ -305,7 +305,8 @@ ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": Fa
 
 
 def describe(config: dict) -> str:
-    return (f"{config['algorithm']}" + (f" ({config['step_epochs']} fine-tuning epochs per step on average)"
+    per_step = "" if config.get("floor") else " on average, shared over the chain"  # descent.step_epochs
+    return (f"{config['algorithm']}" + (f" ({config['step_epochs']} fine-tuning epochs per step{per_step})"
                                        if config.get("step_epochs") else "")
             + f", pruning {'on' if config['pruning'] else 'off'}"
             + f", successive halving {'on' if config['halving'] else 'off'}"

@@ -295,14 +295,15 @@ def test_descent_walks_one_notch_per_step_from_the_base_model(tmp_path):
 
 def test_descent_turns_back_at_the_floor(tmp_path):
     """search.floor: no step starts from a candidate below the floor; from a step that falls below it the chain
-    goes on from the newest step that keeps it, lowering a knob not yet tried there; no candidate twice."""
+    goes on from the newest step that keeps it, lowering a knob not yet tried there; no candidate twice; each
+    fine-tuned step trains finetune_epochs (without a floor they would share the epochs over the whole chain)."""
     import optuna
 
     floor = 0.9  # the base model (6 bits) keeps it by a wide margin; 2-bit activations and 90% zeros fall below it
     design = tmp_path / "search_tiny.yaml"
     design.write_text(DESIGN.read_text().replace("  algorithm: random\n", f"  algorithm: descent\n  floor: {floor}\n")
                       .replace("activation_bits: [3, 6]}", "activation_bits: [2, 6], sparsity: [0, 0.9]}"))
-    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--trials", "12"])
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--trials", "12", "--finetune-epochs", "2"])
     assert res.exit_code == 0, res.output
     study = optuna.load_study(study_name="search_tiny-descent",
                               storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")
@@ -316,4 +317,5 @@ def test_descent_turns_back_at_the_floor(tmp_path):
     assert f"- descent: on from trial {turns[0].user_attrs['parent']}, the newest step that keeps the floor" in \
         " ".join(res.output.split())
     assert len({t.user_attrs["params_json"] for t in done}) == len(done)
-    assert sum(t.user_attrs["epochs"] for t in done) <= 12
+    assert {t.user_attrs["epochs"] for t in done[1:] if not t.user_attrs.get("free")} == {2}
+    assert sum(t.user_attrs["epochs"] for t in done) <= 24  # 12 trials of 2 epochs

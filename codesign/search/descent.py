@@ -8,15 +8,17 @@ LUT-equivalent saved (the greedy rule of HAWQ-v3 / iterative pruning, Han et al.
 step instead of once on the base model; among steps that cost no loss, the one that saves most). Its weights
 carry all earlier fine-tuning forward, so the chain spends every epoch on one front, as HGQ's beta ramp does
 in one training. A step that raises the validation loss by at most FREE_LOSS of the current loss is taken
-without fine-tuning (a candidate scored as it is, no epochs spent), so the epochs go where accuracy is lost:
-each fine-tuned step gets the epochs left (trials x finetune_epochs, less those spent) shared over the
-notches left to the narrowest design, at least one.
+without fine-tuning (a candidate scored as it is, no epochs spent), so the epochs go where accuracy is lost.
+Without a floor each fine-tuned step gets the epochs left (trials x finetune_epochs, less those spent) shared
+over the notches left to the narrowest design, at least one, so that the chain reaches it.
 
 With a floor (`search.floor`: the validation accuracy, or for regression the MSE, the user needs) the chain
 does not walk on below it: a step that falls below the floor is a finished candidate, and the next step
 starts again from the newest step that keeps the floor, lowering a knob not yet tried from there (then the
 one before it, and so on). So the epochs the narrow end would have taken go to other candidates near the
-floor, where the user's designs are.
+floor, where the user's designs are; and as the chain need not reach the narrowest design, each fine-tuned
+step gets finetune_epochs (the design's own setting) instead of a share that would (one epoch where the
+space is deep: too few for a step that loses accuracy to win it back).
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
 
 
 def step_epochs(ctx: Context, study, state: dict) -> int:
-    """The epochs left shared over this step (to `state`) and the notches left below it (at least 1)."""
+    """A fine-tuned step's epochs: finetune_epochs with a floor (the chain stops near it), else the epochs left
+    shared over this step (to `state`) and the notches left below it (at least 1)."""
+    if ctx.settings.floor is not None:
+        return ctx.settings.finetune_epochs
     left = ctx.settings.trials * ctx.settings.finetune_epochs - spent_epochs(study)
     notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
                   for k in ctx.space.params() if split_param(k))
