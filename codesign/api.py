@@ -291,7 +291,8 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
     regression (MSE) or autoencoder (reconstruction MSE; data without y, or y marking anomalies with 1).
     `space`: {weight_bits, activation_bits, sparsity, reuse_factors, strategies} lists; `halving`:
     {min_epochs, eta} to train candidates by successive halving (more candidates for the same epochs); `floor`
-    (descent): the validation accuracy (MSE) you need: the chain turns back from a step below it.
+    (descent): the validation accuracy (MSE) you need: the chain turns back from a step below it, and each of
+    its fine-tuned steps trains `finetune_epochs`.
     `algorithm`: greedy, ilp, nsga2, random or descent; the hls4ml strategy is the target's (`Target(strategy=...)`).
 
     `model`: a float Keras or QKeras model (object or .h5/.keras path); `data`: .npz path or arrays.
