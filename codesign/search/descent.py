@@ -17,8 +17,8 @@ does not walk on below it: a step that falls below the floor is a finished candi
 starts again from the newest step that keeps the floor, lowering a knob not yet tried from there (then the
 one before it, and so on). So the epochs the narrow end would have taken go to other candidates near the
 floor, where the user's designs are; and as the chain need not reach the narrowest design, each fine-tuned
-step gets finetune_epochs (the design's own setting) instead of a share that would (one epoch where the
-space is deep: too few for a step that loses accuracy to win it back).
+step gets finetune_epochs (the design's own setting) instead of a share sized to reach it (one epoch where
+the space is deep: too few for a step that loses accuracy to win it back).
 """
 
 from __future__ import annotations
