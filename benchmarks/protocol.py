@@ -439,6 +439,44 @@ def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
     return row
 
 
+def _judge_file(job: tuple) -> dict:
+    """`judge` of a pick saved to a file, in a fresh process (`judge_all`)."""
+    from codesign.modelio import load_model
+
+    model_path, data_path, label, name, seed, folder = job
+    data = np.load(data_path)
+    c = Candidate(label[0], label[1], load_model(Path(model_path)), float(data["val_acc"]), int(data["epochs"]),
+                  float(data["rtl_cost"]))
+    return judge(c, data["x_val"], data["x_test"], data["y_test"], load_design(DESIGN_FILES[name]), Path(folder))
+
+
+def judge_all(picks: list[Candidate], x_val, split, name: str, seed: int, folder: Path, workers: int = 2
+              ) -> list[dict]:
+    """`judge` of every pick, `workers` at a time, each in a fresh process (Yosys runs on one core, and a large
+    pick's RTL takes many minutes); a pick that cannot be saved (an AutoQKeras model with two weights of one name)
+    is judged here. Rows in the order of `picks`."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    design = seeded_design(name, seed, 1)  # the judge reads only the export target of the design
+    rows: dict[int, dict] = {}
+    jobs = []
+    for n, c in enumerate(picks):
+        try:
+            c.model.save(folder / f"pick_{n}.h5")
+        except ValueError:
+            rows[n] = judge(c, x_val, split.x_test, split.y_test, design, folder / f"pick_{n}")
+            continue
+        np.savez(folder / f"pick_{n}.npz", x_val=x_val[:JUDGE_SAMPLES], x_test=split.x_test, y_test=split.y_test,
+                 val_acc=c.val_acc, epochs=c.epochs, rtl_cost=c.rtl_cost)
+        jobs.append((n, (str(folder / f"pick_{n}.h5"), str(folder / f"pick_{n}.npz"), (c.method, c.label), name,
+                         seed, str(folder / f"pick_{n}"))))
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        for (n, _), row in zip(jobs, pool.map(_judge_file, [job for _, job in jobs])):
+            rows[n] = row
+    return [rows[n] for n in range(len(picks))]
+
+
 METHODS = ("uniform QKeras", "AutoQKeras", "HGQ", *ABLATIONS)
 DEFAULT_METHODS = ("uniform QKeras", "AutoQKeras", "HGQ", "codesign")
 
@@ -473,8 +511,8 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
                     .append(target)
     rows = []
     with tempfile.TemporaryDirectory(prefix="protocol_judge_") as tmp:
-        for n, (c, targets) in enumerate(picks.values()):
-            row = judge(c, x_val, split.x_test, split.y_test, design, Path(tmp) / f"pick_{n}")
+        judged = judge_all([c for c, _ in picks.values()], x_val, split, name, seed, Path(tmp))
+        for (c, targets), row in zip(picks.values(), judged):
             row |= {"seed": seed, "targets": targets, "method_seconds": round(timings[c.method], 1),
                     "n_val": len(x_val), "n_test": len(split.x_test), "architecture": architecture(design)}
             log(f"  judged {c.method} {c.label}: val {c.val_acc:.4f} test {row['test_acc']:.4f} "
