@@ -56,6 +56,7 @@ from search_vs_peers import _patch_keras_lookup  # noqa: E402
 from codesign.atomic import atomic_write_text  # noqa: E402
 from codesign.design import load_design  # noqa: E402
 from codesign.export import quiet  # noqa: E402
+from codesign.rtl.synth import MAX_LUT_DEFAULT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_FILES = {"digits_mlp": ROOT / "designs" / "digits_mlp.yaml", "mnist_cnn": ROOT / "designs" / "mnist_cnn.yaml",
@@ -65,6 +66,10 @@ TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.9
            "mnist_mlp": (0.93, 0.94, 0.95)}
 WIDTHS = (8, 6, 4, 3)
 JUDGE_SAMPLES = 200  # validation inputs simulated for the RTL proof of each pick
+# `codesign synth` refuses RTL above 150k LUT unless asked (Yosys takes long); the MNIST MLP's 784-input layer
+# costs more than that at 3-4 bits, so the judge asks for up to this; above 150k one pick is judged at a time
+# (Yosys memory)
+JUDGE_MAX_LUT = 600_000
 AQ_CONFIG = {  # quantized_bits(bits, integer, symmetric=0, keep_negative=1): full two's-complement grid
     "kernel": {f"quantized_bits({b},0,0,1,alpha=1.0)": b for b in (2, 3, 4, 6, 8)},
     "bias": {"quantized_bits(8,2,0,1,alpha=1.0)": 8},
@@ -421,7 +426,7 @@ def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
     row = {"method": c.method, "label": c.label, "val_acc": c.val_acc, "test_acc": accuracy(c.model, x_test, y_test),
            "rtl_cost": c.rtl_cost, "epochs": c.epochs}
     result = synth(c.model, x_val[:JUDGE_SAMPLES], folder, name="pick", part=design.export.part,
-                   architecture=architecture(design))
+                   architecture=architecture(design), max_lut=JUDGE_MAX_LUT)
     row |= {"yosys_lut": result.lut, "rtl_bit_exact": result.rtl_bit_exact_fraction}
     if hgq_rtl.is_proxy(c.model):
         row |= {"estimate_lut_eq": None, "ebops": c.ebops}
@@ -471,6 +476,8 @@ def judge_all(picks: list[Candidate], x_val, split, name: str, seed: int, folder
                  val_acc=c.val_acc, epochs=c.epochs, rtl_cost=c.rtl_cost)
         jobs.append((n, (str(folder / f"pick_{n}.h5"), str(folder / f"pick_{n}.npz"), (c.method, c.label), name,
                          seed, str(folder / f"pick_{n}"))))
+    if any(c.rtl_cost > MAX_LUT_DEFAULT for c in picks):
+        workers = 1
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
         for (n, _), row in zip(jobs, pool.map(_judge_file, [job for _, job in jobs])):
             rows[n] = row
