@@ -365,9 +365,10 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     return out
 
 
-def architecture(design) -> str:
-    """The RTL the judge builds: hls4ml io_stream's one kernel per layer, or io_parallel's unrolled network."""
-    return "stream" if design.export.io_type == "io_stream" else "parallel"
+def architecture(export) -> str:
+    """The RTL the judge builds from a design's export target: hls4ml io_stream's one kernel per layer, or
+    io_parallel's unrolled network."""
+    return "stream" if export.io_type == "io_stream" else "parallel"
 
 
 def rtl_cost(c: Candidate, x_val, arch: str) -> float:
@@ -377,13 +378,6 @@ def rtl_cost(c: Candidate, x_val, arch: str) -> float:
     from codesign.rtl.synth import trace
 
     return float(sum(comb.cost for _, comb in trace(frontend(c.model, x_val[:50]), arch)[1]))
-
-
-def _cost_file(job: tuple[str, str, str]) -> float:
-    from codesign.modelio import load_model
-
-    model_path, x_path, arch = job
-    return safe_cost(Candidate(model_path, "", load_model(Path(model_path)), 0.0, 0), np.load(x_path), arch)
 
 
 def safe_cost(c: Candidate, x_val, arch: str) -> float:
@@ -397,36 +391,48 @@ def safe_cost(c: Candidate, x_val, arch: str) -> float:
         return float("inf")
 
 
-def cost_all(cands: list[Candidate], x_val, arch: str, workers: int = 2) -> None:
-    """Each candidate's rtl_cost, traced in a fresh process (`workers` at a time): a da4ml trace keeps gigabytes
-    that only the end of its process gives back, and the two cores trace two candidates at once."""
+def _on_saved(job: tuple):
+    """`work(candidate, *args)` of a candidate whose model was saved to a file (`each_in_fresh_process`)."""
+    from codesign.modelio import load_model
+
+    work, model_path, fields, args = job
+    return work(Candidate(fields[0], fields[1], load_model(Path(model_path)), *fields[2:]), *args)
+
+
+def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: int = 2) -> list:
+    """`work(c, *args)` for each candidate, each in a fresh process, `workers` at a time: a da4ml trace keeps
+    gigabytes that only the end of its process gives back, Yosys runs on one core, and the two cores run two
+    candidates at once. A model that cannot be saved (an AutoQKeras model with two weights of one name) is
+    worked on here. Results in the order of `cands`."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    with tempfile.TemporaryDirectory(prefix="protocol_cost_") as tmp:
-        np.save(Path(tmp) / "x.npy", x_val[:50])
-        jobs, here = [], []
+    results, jobs = {}, []
+    with tempfile.TemporaryDirectory(prefix="protocol_models_") as tmp:
         for n, c in enumerate(cands):
+            path = Path(tmp) / f"{n}.h5"
             try:
-                c.model.save(Path(tmp) / f"{n}.h5")
-                jobs.append((c, (str(Path(tmp) / f"{n}.h5"), str(Path(tmp) / "x.npy"), arch)))
-            except ValueError:  # e.g. an AutoQKeras model with two weights of one name: costed in this process
-                here.append(c)
+                c.model.save(path)
+            except ValueError:
+                results[n] = work(c, *args)
+                continue
+            jobs.append((n, (work, str(path), (c.method, c.label, c.val_acc, c.epochs, c.rtl_cost, c.ebops), args)))
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
-            for (c, _), cost in zip(jobs, pool.map(_cost_file, [job for _, job in jobs])):
-                c.rtl_cost = cost
-        for c in here:
-            c.rtl_cost = safe_cost(c, x_val, arch)
+            for (n, _), result in zip(jobs, pool.map(_on_saved, [job for _, job in jobs])):
+                results[n] = result
+    return [results[n] for n in range(len(cands))]
 
 
-def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
+def judge(c: Candidate, x_val, x_test, y_test, export, folder: Path) -> dict:
+    """The pick's test accuracy and its RTL's Yosys LUT and bit-exactness (built in a new folder under `folder`),
+    with the cost model's estimate beside them."""
     from codesign.rtl import hgq as hgq_rtl
     from codesign.rtl.synth import synth
 
     row = {"method": c.method, "label": c.label, "val_acc": c.val_acc, "test_acc": accuracy(c.model, x_test, y_test),
            "rtl_cost": c.rtl_cost, "epochs": c.epochs}
-    result = synth(c.model, x_val[:JUDGE_SAMPLES], folder, name="pick", part=design.export.part,
-                   architecture=architecture(design), max_lut=JUDGE_MAX_LUT)
+    result = synth(c.model, x_val[:JUDGE_SAMPLES], Path(tempfile.mkdtemp(prefix="pick_", dir=folder)), name="pick",
+                   part=export.part, architecture=architecture(export), max_lut=JUDGE_MAX_LUT)
     row |= {"yosys_lut": result.lut, "rtl_bit_exact": result.rtl_bit_exact_fraction}
     if hgq_rtl.is_proxy(c.model):
         row |= {"estimate_lut_eq": None, "ebops": c.ebops}
@@ -437,51 +443,11 @@ def judge(c: Candidate, x_val, x_test, y_test, design, folder: Path) -> dict:
         from hw_models.layers import ebops
 
         spec = exact_core(c.model, x_val[:50], None).input_spec
-        cm = cost_model_for(logits_model(c.model) if final_softmax(c.model) else c.model, design.export, spec)
+        cm = cost_model_for(logits_model(c.model) if final_softmax(c.model) else c.model, export, spec)
         est = cm.estimate()
         row |= {"estimate_lut_eq": est.lut_equivalent, "ebops": float(ebops(cm.layers)),
                 "estimator": cm.coefficients.meta.get("fitted", "")}
     return row
-
-
-def _judge_file(job: tuple) -> dict:
-    """`judge` of a pick saved to a file, in a fresh process (`judge_all`)."""
-    from codesign.modelio import load_model
-
-    model_path, data_path, label, name, seed, folder = job
-    data = np.load(data_path)
-    c = Candidate(label[0], label[1], load_model(Path(model_path)), float(data["val_acc"]), int(data["epochs"]),
-                  float(data["rtl_cost"]))
-    return judge(c, data["x_val"], data["x_test"], data["y_test"], load_design(DESIGN_FILES[name]), Path(folder))
-
-
-def judge_all(picks: list[Candidate], x_val, split, name: str, seed: int, folder: Path, workers: int = 2
-              ) -> list[dict]:
-    """`judge` of every pick, `workers` at a time, each in a fresh process (Yosys runs on one core, and a large
-    pick's RTL takes many minutes); a pick that cannot be saved (an AutoQKeras model with two weights of one name)
-    is judged here. Rows in the order of `picks`."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    design = seeded_design(name, seed, 1)  # the judge reads only the export target of the design
-    rows: dict[int, dict] = {}
-    jobs = []
-    for n, c in enumerate(picks):
-        try:
-            c.model.save(folder / f"pick_{n}.h5")
-        except ValueError:
-            rows[n] = judge(c, x_val, split.x_test, split.y_test, design, folder / f"pick_{n}")
-            continue
-        np.savez(folder / f"pick_{n}.npz", x_val=x_val[:JUDGE_SAMPLES], x_test=split.x_test, y_test=split.y_test,
-                 val_acc=c.val_acc, epochs=c.epochs, rtl_cost=c.rtl_cost)
-        jobs.append((n, (str(folder / f"pick_{n}.h5"), str(folder / f"pick_{n}.npz"), (c.method, c.label), name,
-                         seed, str(folder / f"pick_{n}"))))
-    if any(c.rtl_cost > MAX_LUT_DEFAULT for c in picks):
-        workers = 1
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
-        for (n, _), row in zip(jobs, pool.map(_judge_file, [job for _, job in jobs])):
-            rows[n] = row
-    return [rows[n] for n in range(len(picks))]
 
 
 METHODS = ("uniform QKeras", "AutoQKeras", "HGQ", *ABLATIONS)
@@ -508,7 +474,10 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
             f"{max((c.val_acc for c in made), default=float('nan')):.4f}, {timings[method]:.0f} s")
         cands += made
     # a candidate below every target is never picked: not costed
-    cost_all([c for c in cands if c.val_acc >= min(TARGETS[name])], x_val, architecture(design))
+    arch = architecture(design.export)
+    costed = [c for c in cands if c.val_acc >= min(TARGETS[name])]
+    for c, cost in zip(costed, each_in_fresh_process(safe_cost, costed, (x_val[:50], arch))):
+        c.rtl_cost = cost
     picks = {}
     for target in TARGETS[name]:
         for method in dict.fromkeys(c.method for c in cands):
@@ -518,10 +487,14 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
                     .append(target)
     rows = []
     with tempfile.TemporaryDirectory(prefix="protocol_judge_") as tmp:
-        judged = judge_all([c for c, _ in picks.values()], x_val, split, name, seed, Path(tmp))
+        chosen = [c for c, _ in picks.values()]
+        # above `codesign synth`'s default size Yosys needs the memory of both cores' runs: one at a time
+        judged = each_in_fresh_process(judge, chosen, (x_val[:JUDGE_SAMPLES], split.x_test, split.y_test,
+                                                       design.export, Path(tmp)),
+                                       workers=1 if any(c.rtl_cost > MAX_LUT_DEFAULT for c in chosen) else 2)
         for (c, targets), row in zip(picks.values(), judged):
             row |= {"seed": seed, "targets": targets, "method_seconds": round(timings[c.method], 1),
-                    "n_val": len(x_val), "n_test": len(split.x_test), "architecture": architecture(design)}
+                    "n_val": len(x_val), "n_test": len(split.x_test), "architecture": arch}
             log(f"  judged {c.method} {c.label}: val {c.val_acc:.4f} test {row['test_acc']:.4f} "
                 f"Yosys LUT {row['yosys_lut']:,} (RTL exact {row['rtl_bit_exact']:.3f}) for targets {targets}")
             rows.append(row)
