@@ -160,3 +160,28 @@ def test_a_depthwise_convolution_is_searched_and_pruned_like_the_others():
     step = 2.0 ** -(dw.depthwise_quantizer_internal.bits - 1 - dw.depthwise_quantizer_internal.integer)
     values = quantized_kernel(dw)
     assert values.shape == (3, 3, 3, 1) and np.all(np.mod(values / step, 1) == 0)
+
+
+@pytest.mark.parametrize("task, floor, here, step, trained, taken", [
+    ("classification", None, (0.97, 0.100), (0.969, 0.102), 0.97, True),  # loss up 2%: free, floor or not
+    ("classification", None, (0.97, 0.100), (0.95, 0.150), 0.97, False),  # no floor: a lossy step is fine-tuned
+    ("classification", 0.90, (0.97, 0.100), (0.9525, 0.200), 0.97, True),  # keeps 3/4 of the 0.07 margin
+    ("classification", 0.90, (0.97, 0.100), (0.952, 0.200), 0.97, False),  # keeps less than 3/4 of it
+    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.98, True),  # the margin of the last trained step
+    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.99, False),  # ... after free steps lost some
+    ("classification", 0.90, (0.89, 0.300), (0.89, 0.400), 0.89, False),  # below the floor: fine-tuned
+    ("regression", 0.5, (-0.1, 0.1), (-0.19, 0.19), -0.1, True),  # MSE 0.1 -> 0.19 keeps 3/4 of 0.4 below 0.5
+    ("regression", 0.5, (-0.1, 0.1), (-0.21, 0.21), -0.1, False),
+])
+def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_the_margin_above_the_floor(
+        task, floor, here, step, trained, taken):
+    """descent: a step is taken untrained when its loss rises by at most 2% of the current loss, or, with a floor,
+    when its validation score keeps at least 3/4 of the margin between the floor and the score of the last
+    fine-tuned step (so a chain far above its floor reaches it within its epochs, trained every quarter margin)."""
+    from types import SimpleNamespace
+
+    from codesign.search.descent import free
+    from codesign.tasks import task_of
+
+    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor), design=SimpleNamespace(task=task_of(task)))
+    assert free(ctx, here, step, trained) is taken

@@ -18,7 +18,11 @@ starts again from the newest step that keeps the floor, lowering a knob not yet 
 one before it, and so on). So the epochs the narrow end would have taken go to other candidates near the
 floor, where the user's designs are; and as the chain need not reach the narrowest design, each fine-tuned
 step gets finetune_epochs (the design's own setting) instead of a share sized to reach it (one epoch where
-the space is deep: too few for a step that loses accuracy to win it back).
+the space is deep: too few for a step that loses accuracy to win it back). A floor also frees lossy steps
+while the chain is far above it: a step that keeps at least FLOOR_KEEP of the margin between the floor and
+the score of the last fine-tuned step before it is taken without fine-tuning too, so the chain walks down
+in runs of free steps, each run ended by one fine-tuned step, and reaches the floor within its epochs (with
+every lossy step trained, a deep space ran out of epochs 4% above its floor).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .space import split_param
 from .strategies import lut_equivalent
 
 FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
+FLOOR_KEEP = 0.75  # with a floor, nor is one keeping this fraction of the last trained score's margin above it
 
 
 def _steps(study) -> list:
@@ -61,15 +66,37 @@ def _starts(ctx: Context, done: list) -> list[tuple]:
     return [(t, tried.get(t.number, set())) for t in reversed(done) if keeps_floor(ctx, t)]
 
 
-def _probe(ctx: Context, params: dict, weights) -> tuple[float, float]:
-    """(validation loss on the given weights, pruned at once, no training; LUT-equivalent). The cost is that of
+def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
+    """(validation score and loss on the given weights, pruned at once, no training; LUT-equivalent). The cost
+    is that of
     the base model's weights at `params`: each (layer, bits, sparsity) is solved once per search (the cost
     model's cache), not once per step, and a step's saving is what the knob saves, not training noise."""
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
-    _, loss = val_metrics(pruned_model(ctx, params, weights), ctx.x_val, ctx.y_val, ctx.design.task)
-    return loss, lut_equivalent(candidate_cost(ctx, params))
+    score, loss = val_metrics(pruned_model(ctx, params, weights), ctx.x_val, ctx.y_val, ctx.design.task)
+    return score, loss, lut_equivalent(candidate_cost(ctx, params))
+
+
+def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], trained: float) -> bool:
+    """Whether a step from (score, loss) `here` to `step` (probed, untrained) is taken without fine-tuning: it
+    raises the loss by at most FREE_LOSS of it, or, with a floor, keeps FLOOR_KEEP of the margin between the
+    floor and `trained`, the score of the last fine-tuned step on the way to `here`."""
+    if step[1] - here[1] <= FREE_LOSS * here[1]:
+        return True
+    if ctx.settings.floor is None:
+        return False
+    floor = ctx.design.task.score({ctx.design.task.metric: ctx.settings.floor})
+    return trained > floor and step[0] - floor >= FLOOR_KEEP * (trained - floor)
+
+
+def _trained_score(study, trial) -> float:
+    """The validation score of the newest step on the chain to `trial` (itself included) that was trained: the
+    base model or a fine-tuned step, not a free one."""
+    steps = {t.number: t for t in study.get_trials(deepcopy=False)}
+    while trial.user_attrs.get("free") and "parent" in trial.user_attrs:
+        trial = steps[trial.user_attrs["parent"]]
+    return trial.values[0]
 
 
 def step_epochs(ctx: Context, study, state: dict) -> int:
@@ -103,7 +130,7 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
     for start, tried in starts:
         state = json.loads(start.user_attrs.get("params_json", json.dumps(start.params)))
         weights = ctx.folder / "trials" / f"trial_{start.number}.weights.h5"
-        step = _lower(ctx, study, state, weights, start.number, tried, log, seen)
+        step = _lower(ctx, study, state, weights, start.number, tried, log, seen, _trained_score(study, start))
         if step is not None:
             if start.number != done[-1].number:
                 log(f"- descent: on from trial {start.number}, the newest step that keeps the floor with a knob "
@@ -113,12 +140,14 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
 
 
 def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried: set, log,
-           seen: frozenset = frozenset()) -> dict | None:
+           seen: frozenset = frozenset(), trained: float | None = None) -> dict | None:
     """Enqueue the best one-notch step from `state` (knobs in `tried` left out, and steps to a candidate already
     in the study: `seen`, params as JSON), walking on through steps the budget rejects; None when no knob can be
-    lowered."""
+    lowered. `trained`: the score of the last fine-tuned step on the way to `state` (`free`); None: the score
+    of `state` itself."""
     while True:
-        here_loss, here_cost = _probe(ctx, state, weights)
+        here_score, here_loss, here_cost = _probe(ctx, state, weights)
+        trained = here_score if trained is None else trained
         best = None
         for key in (k for k in ctx.space.params() if split_param(k) and k not in tried):
             order = ctx.space.ordered(key)
@@ -128,18 +157,18 @@ def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried:
             option = dict(state, **{key: order[i + 1]})
             if json.dumps(option, sort_keys=True) in seen:
                 continue
-            loss, cost = _probe(ctx, option, weights)
+            score, loss, cost = _probe(ctx, option, weights)
             saved = max(here_cost - cost, 1e-6)
-            score = (max(loss - here_loss, 0.0) / saved, -saved)  # no loss lost: the largest saving first
-            if best is None or score < best[0]:
-                best = (score, option, key, loss - here_loss)
+            rank = (max(loss - here_loss, 0.0) / saved, -saved)  # no loss lost: the largest saving first
+            if best is None or rank < best[0]:
+                best = (rank, option, key, (score, loss))
         if best is None:
             return None
-        _, state, key, rise = best
+        _, state, key, probed = best
         tried = set()  # a walk through over-budget steps: every knob again from the next state
         if not ctx.budget.violations(candidate_cost(ctx, state)):
-            free = rise <= FREE_LOSS * here_loss
+            untrained = free(ctx, (here_score, here_loss), probed, trained)
             study.enqueue_trial(state, user_attrs=({} if parent is None else {"parent": parent, "knob": key})
-                                | ({"free": True} if free else {"step_epochs": step_epochs(ctx, study, state)}))
+                                | ({"free": True} if untrained else {"step_epochs": step_epochs(ctx, study, state)}))
             return state
         log(f"- descent: {key} -> {state[key]} still over the budget; lowering on")
