@@ -664,6 +664,24 @@ def load_store(path: Path) -> dict:
         else data
 
 
+def write_report(store: dict, out: Path) -> str:
+    """The report of every design in `store` (and its fronts) written to `out`; its text."""
+    lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
+    for name, run in store.items():
+        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"])
+        lines += fronts(name, run.get("candidates", []), run["seeds"],
+                        out.with_name(f"{out.stem}_{name}_fronts.png"))
+        if "candidates" not in run:
+            lines += ["", "These runs predate issue 22's protocol (no candidates stored, so no fronts): codesign's "
+                      "search priced the Latency template and sampled NSGA-II at random; HGQ's beta stopped at 1e-4 "
+                      "with a checkpoint every budget/16 epochs of the second half."]
+        lines += [f"Regenerate: `.venv/bin/python benchmarks/protocol.py --design {name} --seeds "
+                  f"{','.join(map(str, run['seeds']))} --epochs {run['epochs']} --trials {run['trials']}`"
+                  + (f" ({run['wall_s']:,} s on 2 cores)." if run.get("wall_s") else "."), ""]
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", default="digits_mlp", choices=sorted(TARGETS))
@@ -721,20 +739,7 @@ def main() -> None:
     store[args.design] = {**store.get(args.design, {}), "seeds": seeds, "epochs": args.epochs, "trials": args.trials,
                           "rows": rows, "candidates": candidates}
     atomic_write_text(store_path, json.dumps(store, indent=1, default=float))  # the seeds this report stands on
-    lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
-    for name, run in store.items():
-        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"])
-        lines += fronts(name, run.get("candidates", []), run["seeds"],
-                        args.out.with_name(f"{args.out.stem}_{name}_fronts.png"))
-        if "candidates" not in run:
-            lines += ["", "These runs predate issue 22's protocol (no candidates stored, so no fronts): codesign's "
-                      "search priced the Latency template and sampled NSGA-II at random; HGQ's beta stopped at 1e-4 "
-                      "with a checkpoint every budget/16 epochs of the second half."]
-        lines += [f"Regenerate: `.venv/bin/python benchmarks/protocol.py --design {name} --seeds "
-                  f"{','.join(map(str, run['seeds']))} --epochs {run['epochs']} --trials {run['trials']}`"
-                  + (f" ({run['wall_s']:,} s on 2 cores)." if run.get("wall_s") else "."), ""]
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_report(store, args.out))
 
 
 if __name__ == "__main__":
