@@ -185,3 +185,20 @@ def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_the_margin_above_
 
     ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor), design=SimpleNamespace(task=task_of(task)))
     assert free(ctx, here, step, trained) is taken
+
+
+def test_a_free_steps_margin_is_that_of_the_last_trained_step_on_its_chain():
+    """descent: the margin a free step keeps is measured from the newest trained step among its ancestors (the
+    base model or a fine-tuned step), not from the free steps between, whose losses would otherwise compound."""
+    from types import SimpleNamespace
+
+    from codesign.search.descent import _trained_score
+
+    def step(number, score, parent=None, free=False):
+        return SimpleNamespace(number=number, values=[score], user_attrs={
+            **({"parent": parent} if parent is not None else {}), **({"free": True} if free else {})})
+
+    chain = [step(0, 0.97), step(1, 0.96, 0, free=True), step(2, 0.955, 1, free=True), step(3, 0.965, 2),
+             step(4, 0.95, 3, free=True), step(5, 0.94, 1, free=True)]
+    study = SimpleNamespace(get_trials=lambda deepcopy=False: chain)
+    assert [_trained_score(study, t) for t in chain] == [0.97, 0.97, 0.97, 0.965, 0.965, 0.97]
