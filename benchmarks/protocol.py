@@ -395,8 +395,8 @@ def _on_saved(job: tuple):
     """`work(candidate, *args)` of a candidate whose model was saved to a file (`each_in_fresh_process`)."""
     from codesign.modelio import load_model
 
-    work, model_path, fields, args = job
-    return work(Candidate(fields[0], fields[1], load_model(Path(model_path)), *fields[2:]), *args)
+    work, model_path, candidate, args = job
+    return work(dataclasses.replace(candidate, model=load_model(Path(model_path))), *args)
 
 
 def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: int = 2) -> list:
@@ -416,7 +416,7 @@ def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: in
             except ValueError:
                 results[n] = work(c, *args)
                 continue
-            jobs.append((n, (work, str(path), (c.method, c.label, c.val_acc, c.epochs, c.rtl_cost, c.ebops), args)))
+            jobs.append((n, (work, str(path), dataclasses.replace(c, model=None), args)))  # the model goes by file
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
             for (n, _), result in zip(jobs, pool.map(_on_saved, [job for _, job in jobs])):
                 results[n] = result

@@ -47,10 +47,16 @@ def _steps(study) -> list:
     return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
 
 
-def keeps_floor(ctx: Context, trial) -> bool:
-    """Whether a finished step keeps the design's floor (always, without one); scores are higher-is-better."""
+def floor_score(ctx: Context) -> float | None:
+    """The design's floor as a search score (higher is better: minus the MSE for regression); None without one."""
     task, floor = ctx.design.task, ctx.settings.floor
-    return floor is None or trial.values[0] >= task.score({task.metric: floor})
+    return None if floor is None else task.score({task.metric: floor})
+
+
+def keeps_floor(ctx: Context, trial) -> bool:
+    """Whether a finished step keeps the design's floor (always, without one)."""
+    floor = floor_score(ctx)
+    return floor is None or trial.values[0] >= floor
 
 
 def _starts(ctx: Context, done: list) -> list[tuple]:
@@ -68,9 +74,9 @@ def _starts(ctx: Context, done: list) -> list[tuple]:
 
 def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
     """(validation score and loss on the given weights, pruned at once, no training; LUT-equivalent). The cost
-    is that of
-    the base model's weights at `params`: each (layer, bits, sparsity) is solved once per search (the cost
-    model's cache), not once per step, and a step's saving is what the knob saves, not training noise."""
+    is that of the base model's weights at `params`: each (layer, bits, sparsity) is solved once per search
+    (the cost model's cache), not once per step, and a step's saving is what the knob saves, not training
+    noise."""
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
@@ -84,10 +90,8 @@ def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], tra
     floor and `trained`, the score of the last fine-tuned step on the way to `here`."""
     if step[1] - here[1] <= FREE_LOSS * here[1]:
         return True
-    if ctx.settings.floor is None:
-        return False
-    floor = ctx.design.task.score({ctx.design.task.metric: ctx.settings.floor})
-    return trained > floor and step[0] - floor >= FLOOR_KEEP * (trained - floor)
+    floor = floor_score(ctx)
+    return floor is not None and trained > floor and step[0] - floor >= FLOOR_KEEP * (trained - floor)
 
 
 def _trained_score(study, trial) -> float:
