@@ -162,29 +162,52 @@ def test_a_depthwise_convolution_is_searched_and_pruned_like_the_others():
     assert values.shape == (3, 3, 3, 1) and np.all(np.mod(values / step, 1) == 0)
 
 
-@pytest.mark.parametrize("task, floor, here, step, trained, taken", [
-    ("classification", None, (0.97, 0.100), (0.969, 0.102), 0.97, True),  # loss up 2%: free, floor or not
-    ("classification", None, (0.97, 0.100), (0.95, 0.150), 0.97, False),  # no floor: a lossy step is fine-tuned
-    ("classification", 0.90, (0.97, 0.100), (0.9525, 0.200), 0.97, True),  # keeps 3/4 of the 0.07 margin
-    ("classification", 0.90, (0.97, 0.100), (0.952, 0.200), 0.97, False),  # keeps less than 3/4 of it
-    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.98, True),  # the margin of the last trained step
-    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.99, False),  # ... after free steps lost some
-    ("classification", 0.90, (0.89, 0.300), (0.89, 0.400), 0.89, False),  # below the floor: fine-tuned
-    ("regression", 0.5, (-0.1, 0.1), (-0.19, 0.19), -0.1, True),  # MSE 0.1 -> 0.19 keeps 3/4 of 0.4 below 0.5
-    ("regression", 0.5, (-0.1, 0.1), (-0.21, 0.21), -0.1, False),
+@pytest.mark.parametrize("task, floor, here, step, trained, left, taken", [
+    ("classification", None, (0.97, 0.100), (0.969, 0.102), 0.97, 8, True),  # loss up 2%: free, floor or not
+    ("classification", None, (0.97, 0.100), (0.95, 0.150), 0.97, 1, False),  # no floor: a lossy step is fine-tuned
+    ("classification", 0.90, (0.97, 0.100), (0.9525, 0.200), 0.97, 4, True),  # 4 steps left: keeps 3/4 of 0.07
+    ("classification", 0.90, (0.97, 0.100), (0.952, 0.200), 0.97, 4, False),  # keeps less than 3/4 of it
+    ("classification", 0.90, (0.97, 0.100), (0.9525, 0.200), 0.97, 10, False),  # 10 left: must keep 9/10
+    ("classification", 0.90, (0.97, 0.100), (0.9635, 0.200), 0.97, 10, True),
+    ("classification", 0.90, (0.97, 0.100), (0.935, 0.200), 0.97, 2, True),  # 2 left: half the margin
+    ("classification", 0.90, (0.97, 0.100), (0.90, 0.400), 0.97, 1, True),  # last step: the floor alone
+    ("classification", 0.90, (0.97, 0.100), (0.90, 0.400), 0.97, -0.5, True),  # budget spent: the floor alone
+    ("classification", 0.90, (0.97, 0.100), (0.899, 0.400), 0.97, 1, False),  # below the floor: fine-tuned
+    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.98, 4, True),  # the margin of the last trained step
+    ("classification", 0.90, (0.96, 0.100), (0.962, 0.200), 0.99, 4, False),  # ... after free steps lost some
+    ("classification", 0.90, (0.89, 0.300), (0.89, 0.400), 0.89, 1, False),  # trained below the floor: fine-tuned
+    ("regression", 0.5, (-0.1, 0.1), (-0.19, 0.19), -0.1, 4, True),  # MSE 0.1 -> 0.19 keeps 3/4 of 0.4 below 0.5
+    ("regression", 0.5, (-0.1, 0.1), (-0.21, 0.21), -0.1, 4, False),
 ])
-def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_the_margin_above_the_floor(
-        task, floor, here, step, trained, taken):
-    """descent: a step is taken untrained when its loss rises by at most 2% of the current loss, or, with a floor,
-    when its validation score keeps at least 3/4 of the margin between the floor and the score of the last
-    fine-tuned step (so a chain far above its floor reaches it within its epochs, trained every quarter margin)."""
+def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_its_share_of_the_margin_above_the_floor(
+        task, floor, here, step, trained, left, taken):
+    """descent: a step is taken untrained when its loss rises by at most 2% of the current loss, or, with a floor
+    and n fine-tuned steps left in the epoch budget, when its validation score keeps at least 1 - 1/n of the
+    margin between the floor and the score of the last fine-tuned step (so a chain far above its floor reaches
+    it within its epochs, and a chain with many steps left trains a step that loses much)."""
     from types import SimpleNamespace
 
     from codesign.search.descent import free
     from codesign.tasks import task_of
 
     ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor), design=SimpleNamespace(task=task_of(task)))
-    assert free(ctx, here, step, trained) is taken
+    assert free(ctx, here, step, trained, left) is taken
+
+
+def test_the_steps_left_are_the_epoch_budget_left_in_fine_tuned_steps():
+    """descent: 5 trials of 4 epochs; the base model (no epochs), a free step (none) and two fine-tuned steps of
+    4 and 2 epochs leave 14 epochs: 3.5 steps."""
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from codesign.search.descent import steps_left
+
+    done = [SimpleNamespace(user_attrs=a) for a in ({}, {"free": True}, {"epochs": 4}, {"epochs": 2})]
+    study = SimpleNamespace(get_trials=lambda deepcopy=False, states=None:
+                            done if states == (TrialState.COMPLETE,) else [])
+    ctx = SimpleNamespace(settings=SimpleNamespace(trials=5, finetune_epochs=4, halving=None, algorithm="descent"))
+    assert steps_left(ctx, study) == 3.5
 
 
 def test_a_free_steps_margin_is_that_of_the_last_trained_step_on_its_chain():

@@ -19,10 +19,13 @@ one before it, and so on). So the epochs the narrow end would have taken go to o
 floor, where the user's designs are; and as the chain need not reach the narrowest design, each fine-tuned
 step gets finetune_epochs (the design's own setting) instead of a share sized to reach it (one epoch where
 the space is deep: too few for a step that loses accuracy to win it back). A floor also frees lossy steps
-while the chain is far above it: a step that keeps at least FLOOR_KEEP of the margin between the floor and
-the score of the last fine-tuned step before it is taken without fine-tuning too, so the chain walks down
-in runs of free steps, each run ended by one fine-tuned step, and reaches the floor within its epochs (with
-every lossy step trained, a deep space ran out of epochs 4% above its floor).
+while the chain is far above it, in proportion to the epochs it has left: with n fine-tuned steps left in
+the budget (trials x finetune_epochs, less those spent, over finetune_epochs), a step that keeps at least
+1 - 1/n of the margin between the floor and the score of the last fine-tuned step before it is taken
+without fine-tuning too. So the chain walks down in runs of free steps, each run ended by one fine-tuned
+step, and reaches the floor within its epochs (with every lossy step trained, a deep space ran out of
+epochs 4% above its floor); while many steps are left, a step that loses much is trained as before (a fixed
+band of 3/4 of the margin let a chain 5 points above its floor walk past the designs near its top untrained).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from .space import split_param
 from .strategies import lut_equivalent
 
 FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
-FLOOR_KEEP = 0.75  # with a floor, nor is one keeping this fraction of the last trained score's margin above it
 
 
 def _steps(study) -> list:
@@ -84,14 +86,24 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
     return score, loss, lut_equivalent(candidate_cost(ctx, params))
 
 
-def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], trained: float) -> bool:
+def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], trained: float,
+         steps_left: float) -> bool:
     """Whether a step from (score, loss) `here` to `step` (probed, untrained) is taken without fine-tuning: it
-    raises the loss by at most FREE_LOSS of it, or, with a floor, keeps FLOOR_KEEP of the margin between the
-    floor and `trained`, the score of the last fine-tuned step on the way to `here`."""
+    raises the loss by at most FREE_LOSS of it, or, with a floor, keeps 1 - 1/`steps_left` of the margin
+    between the floor and `trained`, the score of the last fine-tuned step on the way to `here` (n fine-tuned
+    steps left may each lose 1/n of it; with one or none left, any step keeping the floor is free)."""
     if step[1] - here[1] <= FREE_LOSS * here[1]:
         return True
     floor = floor_score(ctx)
-    return floor is not None and trained > floor and step[0] - floor >= FLOOR_KEEP * (trained - floor)
+    keep = 1 - 1 / max(1.0, steps_left)
+    return floor is not None and trained > floor and step[0] - floor >= keep * (trained - floor)
+
+
+def steps_left(ctx: Context, study) -> float:
+    """Fine-tuned steps of finetune_epochs the epoch budget (trials x finetune_epochs) still pays for."""
+    from .runner import used  # the runner drives the chain (next_step): imported here, not at module load
+
+    return ctx.settings.trials - used(ctx, study)
 
 
 def _trained_score(study, trial) -> float:
@@ -171,7 +183,7 @@ def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried:
         _, state, key, probed = best
         tried = set()  # a walk through over-budget steps: every knob again from the next state
         if not ctx.budget.violations(candidate_cost(ctx, state)):
-            untrained = free(ctx, (here_score, here_loss), probed, trained)
+            untrained = free(ctx, (here_score, here_loss), probed, trained, steps_left(ctx, study))
             study.enqueue_trial(state, user_attrs=({} if parent is None else {"parent": parent, "knob": key})
                                 | ({"free": True} if untrained else {"step_epochs": step_epochs(ctx, study, state)}))
             return state
