@@ -35,7 +35,7 @@ import json
 from .candidate import base_params, candidate_cost
 from .context import Context
 from .evaluate import pruned_model, val_metrics
-from .results import spent_epochs
+from .results import spent_epochs, used
 from .space import split_param
 from .strategies import lut_equivalent
 
@@ -101,8 +101,6 @@ def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], tra
 
 def steps_left(ctx: Context, study) -> float:
     """Fine-tuned steps of finetune_epochs the epoch budget (trials x finetune_epochs) still pays for."""
-    from .runner import used  # the runner drives the chain (next_step): imported here, not at module load
-
     return ctx.settings.trials - used(ctx, study)
 
 

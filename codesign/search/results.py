@@ -91,3 +91,18 @@ def spent_epochs(study) -> int:
     from optuna.trial import TrialState
 
     return sum(t.user_attrs.get("epochs", 0) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def completed(study) -> int:
+    """Completed trials."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def used(ctx, study) -> float:
+    """Trials spent: completed trials; with successive halving or a descent, their fine-tuning epochs in units
+    of a fully trained candidate (the base model and candidates scored as they are cost none)."""
+    if not ctx.settings.halving and ctx.settings.algorithm != "descent":
+        return completed(study)
+    return spent_epochs(study) / ctx.settings.finetune_epochs

@@ -16,7 +16,8 @@ from .candidate import base_params, candidate_cost, cost_model_text
 from .context import BASE_SECTIONS, Context, design_key, prepare
 from .evaluate import trial_model
 from .judge import JUDGES, judge_front, write_summary
-from .runner import completed, open_study, recover_interrupted, storage_for, work
+from .results import completed
+from .runner import open_study, recover_interrupted, storage_for, work
 from .strategies import greedy_path, lut_equivalent, ilp_plans, pick_feasible, population_for, spread, uniform_corners
 
 

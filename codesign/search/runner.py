@@ -13,7 +13,7 @@ from .candidate import candidate_cost
 from .context import Context
 from .space import describe
 from .evaluate import evaluate
-from .results import spent_epochs
+from .results import used
 from .strategies import lut_equivalent, population_for, sampler
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # validation score (tasks.py), LUT + 55 DSP, latency cycles
@@ -112,12 +112,6 @@ def distributions(ctx: Context) -> dict:
     return {k: CategoricalDistribution(list(v)) for k, v in ctx.space.params().items()}
 
 
-def completed(study) -> int:
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-
-
 def waiting(study) -> int:
     from optuna.trial import TrialState
 
@@ -136,14 +130,6 @@ def parent_weights(ctx: Context, trial):
     """The weights a trial starts from: its parent trial's (a descent step), else None (the base model's)."""
     parent = trial.user_attrs.get("parent")
     return None if parent is None else ctx.folder / "trials" / f"trial_{parent}.weights.h5"
-
-
-def used(ctx: Context, study) -> float:
-    """Trials spent: completed trials; with successive halving or a descent, their fine-tuning epochs in units
-    of a fully trained candidate (the base model and candidates scored as they are cost none)."""
-    if not ctx.settings.halving and ctx.settings.algorithm != "descent":
-        return completed(study)
-    return spent_epochs(study) / ctx.settings.finetune_epochs
 
 
 def promote(ctx: Context, study, trial, rung: int, score: float) -> bool:
