@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_vs_peers import _patch_keras_lookup  # noqa: E402
 
 from codesign.atomic import atomic_write_text  # noqa: E402
-from codesign.design import load_design  # noqa: E402
+from codesign.design import load_design, reads_user_data  # noqa: E402
 from codesign.export import quiet  # noqa: E402
 from codesign.rtl.synth import MAX_LUT_DEFAULT  # noqa: E402
 
@@ -614,7 +614,7 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                     "- Picks use da4ml's cost, within a few % of Yosys, so a pick can be a few % off the cheapest "
                     "candidate by Yosys.",
                     ("- The split is the user's own (data.npz's train / validation / test, the float model trained "
-                     "on train only): seeds vary training, not the split." if load_design(DESIGN_FILES[name]).data_file
+                     "on train only): seeds vary training, not the split." if reads_user_data(DESIGN_FILES[name])
                      else "- Seeds vary the whole split (the design's data split takes the training seed), so "
                      "seed-to-seed spread mixes split and training noise; within a seed every method sees the same "
                      "split."),

@@ -176,6 +176,18 @@ def _files(path: Path, data: dict, model: dict) -> dict:
     return out
 
 
+def _reads_user_data(data: dict) -> bool:
+    """Whether a design's data section names the user's own arrays (data.file or .npy per array), not a dataset."""
+    return data.get("file") is not None or any(data.get(name) is not None for name in ARRAYS)
+
+
+def reads_user_data(path: str | Path) -> bool:
+    """Whether the design file at `path` trains on the user's own data, read from the file alone (its data files
+    need not exist: a report of earlier runs is written where they are not)."""
+    raw = yaml.safe_load(Path(path).read_text())
+    return _reads_user_data((raw.get("data") or {}) if isinstance(raw, dict) else {})
+
+
 def export_options(path: Path, target: dict) -> ExportOptions:
     """A design's target (ExportOptions checks its own values on construction), its part known."""
     try:
@@ -210,7 +222,7 @@ def load_design(path: str | Path) -> Design:
     if model_keys:  # an unknown builder is named below
         _known_keys(path, "model.", model, model_keys)
     files = _files(path, data, model)
-    user_data = files["data_file"] is not None or files["data_arrays"] is not None
+    user_data = _reads_user_data(data)
     if not user_data and data.get("name") not in DATASETS:
         _fail(path, "data.name", f"{data.get('name')!r}; allowed: {', '.join(DATASETS)}, or data.file: DATA.npz")
     if files["model_file"] is None and model.get("builder") not in BUILDERS:

@@ -121,6 +121,18 @@ def test_user_design_bad_files_name_file_and_array(tmp_path):
         design_split(load_design(_design(tmp_path, bad)))
 
 
+def test_whether_a_design_reads_user_data_is_known_without_its_files(tmp_path):
+    """The peer protocol's report of a user design's stored runs is written where its git-ignored data is not."""
+    from codesign.design import load_design, reads_user_data
+
+    design = tmp_path / "d.yaml"
+    design.write_text("name: d\ndata: {file: gone.npz}\nmodel: {file: gone.h5}\n")
+    with pytest.raises(CodesignError, match=r"d.yaml: data.file: .*gone.npz: file not found"):
+        load_design(design)
+    assert reads_user_data(design) is True
+    assert reads_user_data(Path(__file__).parents[1] / "designs" / "digits_mlp.yaml") is False
+
+
 def test_user_design_cli_exits_2_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 
