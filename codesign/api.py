@@ -285,14 +285,16 @@ def _data_file(data, folder: Path) -> Path:
 def search(model, data, target=None, *, task: str = "classification", budget: str = "lut=0.05",
            algorithm: str = "nsga2", trials: int = 20,
            finetune_epochs: int = 2, qat_epochs: int = 3, bits: int = 6, space: dict | None = None,
-           halving: dict | None = None, floor: float | None = None, out="codesign_out", name: str | None = None,
+           halving: dict | None = None, floor: float | None = None,
+           targets: list | None = None, out="codesign_out", name: str | None = None,
            progress: bool = True, log=print) -> Study:
     """Hardware-aware mixed-precision search of a user model on user data; `task`: classification (accuracy),
     regression (MSE) or autoencoder (reconstruction MSE; data without y, or y marking anomalies with 1).
     `space`: {weight_bits, activation_bits, sparsity, reuse_factors, strategies} lists; `halving`:
     {min_epochs, eta} to train candidates by successive halving (more candidates for the same epochs); `floor`
     (descent): the validation accuracy (MSE) you need: the chain turns back from a step below it, and each of
-    its fine-tuned steps trains `finetune_epochs`.
+    its fine-tuned steps trains `finetune_epochs`; `targets` (with a floor): higher accuracies (lower MSEs) you want
+    designs at too: no step crosses one without fine-tuning.
     `algorithm`: greedy, ilp, nsga2, random or descent; the hls4ml strategy is the target's (`Target(strategy=...)`).
 
     `model`: a float Keras or QKeras model (object or .h5/.keras path); `data`: .npz path or arrays.
@@ -315,7 +317,8 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
         "training": {"epochs": qat_epochs, "batch_size": 64, "learning_rate": 0.001, "seed": 0},
         "search": {"algorithm": algorithm, "trials": trials, "finetune_epochs": finetune_epochs, "budget": budget,
                    **({"space": space} if space else {}), **({"halving": halving} if halving else {}),
-                   **({"floor": floor} if floor is not None else {})},
+                   **({"floor": floor} if floor is not None else {}),
+                   **({"targets": list(targets)} if targets is not None else {})},
     }
     design_file = inputs / "design.yaml"
     design_file.write_text(yaml.safe_dump(design, sort_keys=False))  # `codesign search` reruns it

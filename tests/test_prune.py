@@ -108,6 +108,12 @@ def test_halving_rungs_and_settings():
                                             r"accuracy \(MSE for regression and autoencoders\) every step keeps$"):
         search_settings("d.yaml", {"algorithm": "descent", "floor": "high"}, {})
     assert search_settings("d.yaml", {"algorithm": "descent", "floor": 0.9}, {}).floor == 0.9
+    with pytest.raises(CodesignError, match=r"^d.yaml: search.targets: \[0.95\]; allowed: with a floor only"):
+        search_settings("d.yaml", {"algorithm": "descent", "targets": [0.95]}, {})
+    with pytest.raises(CodesignError, match=r"^d.yaml: search.targets: 0.95; allowed: a list of numbers >= 0"):
+        search_settings("d.yaml", {"algorithm": "descent", "floor": 0.9, "targets": 0.95}, {})
+    assert search_settings("d.yaml", {"algorithm": "descent", "floor": 0.9, "targets": [0.95, 0.96]}, {}).targets == \
+        [0.95, 0.96]
 
 
 class _Trial(SimpleNamespace):

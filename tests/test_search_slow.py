@@ -319,3 +319,27 @@ def test_descent_turns_back_at_the_floor(tmp_path):
     assert len({t.user_attrs["params_json"] for t in done}) == len(done)
     assert {t.user_attrs["epochs"] for t in done[1:] if not t.user_attrs.get("free")} == {2}
     assert sum(t.user_attrs["epochs"] for t in done) <= 24  # 12 trials of 2 epochs
+
+
+def test_descent_takes_no_step_across_a_target_untrained(tmp_path):
+    """search.targets: between the floor and the base model, a step that falls below a target its last trained
+    ancestor kept is fine-tuned, never taken as it is; steps between targets may still be free."""
+    import optuna
+
+    from codesign.search.descent import _trained_score
+
+    targets = [0.93, 0.96]  # the base model scores 0.965; without targets its first step is free at 0.955
+    design = tmp_path / "search_tiny.yaml"
+    design.write_text(DESIGN.read_text().replace("  algorithm: random\n",
+                                                 f"  algorithm: descent\n  floor: 0.9\n  targets: {targets}\n")
+                      .replace("activation_bits: [3, 6]}", "activation_bits: [2, 4, 6], sparsity: [0, 0.5, 0.9]}"))
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--trials", "8", "--finetune-epochs", "2"])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="search_tiny-descent",
+                              storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")
+    steps = {t.number: t for t in study.trials if t.state.name == "COMPLETE"}
+    free = [t for t in steps.values() if t.user_attrs.get("free")]
+    assert free
+    for t in free:
+        kept = _trained_score(study, steps[t.user_attrs["parent"]])
+        assert not any(kept >= target > t.values[0] for target in targets), (t.number, kept, t.values[0])

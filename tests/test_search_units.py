@@ -179,8 +179,9 @@ def test_a_depthwise_convolution_is_searched_and_pruned_like_the_others():
     ("regression", 0.5, (-0.1, 0.1), (-0.19, 0.19), -0.1, 4, True),  # MSE 0.1 -> 0.19 keeps 3/4 of 0.4 below 0.5
     ("regression", 0.5, (-0.1, 0.1), (-0.21, 0.21), -0.1, 4, False),
 ])
+@pytest.mark.parametrize("targets", [None])
 def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_its_share_of_the_margin_above_the_floor(
-        task, floor, here, step, trained, left, taken):
+        task, floor, here, step, trained, left, taken, targets):
     """descent: a step is taken untrained when its loss rises by at most 2% of the current loss, or, with a floor
     and n fine-tuned steps left in the epoch budget, when its validation score keeps at least 1 - 1/n of the
     margin between the floor and the score of the last fine-tuned step (so a chain far above its floor reaches
@@ -190,8 +191,35 @@ def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_its_share_of_the_
     from codesign.search.descent import free
     from codesign.tasks import task_of
 
-    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor), design=SimpleNamespace(task=task_of(task)))
+    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor, targets=targets),
+                          design=SimpleNamespace(task=task_of(task)))
     assert free(ctx, here, step, trained, left) is taken
+
+
+@pytest.mark.parametrize("task, targets, step, trained, taken", [
+    ("classification", [0.95, 0.96], (0.9555, 0.2), 0.9613, False),  # would cross 0.96 untrained: fine-tuned
+    ("classification", [0.95, 0.96], (0.9555, 0.101), 0.9613, False),  # ... even with the loss up 1% only
+    ("classification", None, (0.9555, 0.101), 0.9613, True),
+    ("classification", None, (0.9555, 0.2), 0.9613, True),  # without targets: 5/6 of the 0.0613 margin kept
+    ("classification", [0.95, 0.96], (0.9612, 0.2), 0.9613, True),  # keeps 5/6 of the 0.0013 above 0.96
+    ("classification", [0.95, 0.96], (0.9580, 0.2), 0.9590, True),  # trained under 0.96: 5/6 of 0.009 above 0.95
+    ("classification", [0.95, 0.96], (0.9490, 0.2), 0.9590, False),  # would cross 0.95
+    ("classification", [0.85, 0.97], (0.9520, 0.2), 0.9613, True),  # targets outside (floor, trained] change nothing
+    ("regression", [0.2], (-0.21, 0.21), -0.1, False),  # MSE target 0.2 between 0.1 and the floor 0.5
+    ("regression", [0.2], (-0.11, 0.11), -0.1, True),  # keeps 5/6 of the 0.1 below the target
+])
+def test_a_free_step_crosses_no_target_above_the_floor(task, targets, step, trained, taken):
+    """descent with search.targets: the margin a free step keeps its share of (1 - 1/6 here) is that above the
+    highest target at or below the last trained score, so a step that would cross a target is fine-tuned."""
+    from types import SimpleNamespace
+
+    from codesign.search.descent import free
+    from codesign.tasks import task_of
+
+    floor = 0.90 if task == "classification" else 0.5
+    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor, targets=targets),
+                          design=SimpleNamespace(task=task_of(task)))
+    assert free(ctx, (trained, 0.1), step, trained, 6) is taken
 
 
 def test_the_steps_left_are_the_epoch_budget_left_in_fine_tuned_steps():

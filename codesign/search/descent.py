@@ -26,6 +26,9 @@ without fine-tuning too. So the chain walks down in runs of free steps, each run
 step, and reaches the floor within its epochs (with every lossy step trained, a deep space ran out of
 epochs 4% above its floor); while many steps are left, a step that loses much is trained as before (a fixed
 band of 3/4 of the margin let a chain 5 points above its floor walk past the designs near its top untrained).
+Targets above the floor (`search.targets`: other accuracies the user wants designs at) split the margin: a
+free step keeps its share of the margin above the highest target below the last trained score, so it never
+crosses a target; the step that does is fine-tuned and may stay above it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ def floor_score(ctx: Context) -> float | None:
     """The design's floor as a search score (higher is better: minus the MSE for regression); None without one."""
     task, floor = ctx.design.task, ctx.settings.floor
     return None if floor is None else task.score({task.metric: floor})
+
+
+def band_floor(ctx: Context, trained: float) -> float | None:
+    """The score whose margin a free step keeps its share of: the highest of the floor and the targets
+    (`search.targets`) at or below `trained`, so that no step crosses a target untrained; None without a floor."""
+    floor = floor_score(ctx)
+    if floor is None:
+        return None
+    task = ctx.design.task
+    marks = [task.score({task.metric: t}) for t in ctx.settings.targets or ()]
+    return max([floor] + [m for m in marks if m <= trained])
 
 
 def keeps_floor(ctx: Context, trial) -> bool:
@@ -89,12 +103,15 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
 def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], trained: float,
          steps_left: float) -> bool:
     """Whether a step from (score, loss) `here` to `step` (probed, untrained) is taken without fine-tuning: it
-    raises the loss by at most FREE_LOSS of it, or, with a floor, keeps 1 - 1/`steps_left` of the margin
-    between the floor and `trained`, the score of the last fine-tuned step on the way to `here` (n fine-tuned
-    steps left may each lose 1/n of it; with one or none left, any step keeping the floor is free)."""
+    crosses no target (`search.targets`) that `trained`, the score of the last fine-tuned step on the way to
+    `here`, keeps, and it raises the loss by at most FREE_LOSS of it, or, with a floor, keeps 1 - 1/`steps_left`
+    of the margin between the floor (or the highest target below `trained`: `band_floor`) and `trained` (n
+    fine-tuned steps left may each lose 1/n of it; with one or none left, any step keeping the floor is free)."""
+    floor = band_floor(ctx, trained)
+    if floor is not None and floor > floor_score(ctx) and step[0] < floor:
+        return False  # it would cross a target untrained
     if step[1] - here[1] <= FREE_LOSS * here[1]:
         return True
-    floor = floor_score(ctx)
     keep = 1 - 1 / max(1.0, steps_left)
     return floor is not None and trained > floor and step[0] - floor >= keep * (trained - floor)
 

@@ -14,7 +14,8 @@ from ..prune import SPARSITY_RANGE
 ALGORITHMS = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
 SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "reuse_factors", "strategies")
-SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed", "floor")
+SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed", "floor",
+               "targets")
 HALVING_KEYS = ("min_epochs", "eta")
 BUDGET_ON = ("upper", "estimate")  # what must fit the budget: the estimate's upper bound (p90), or the estimate
 BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
@@ -169,6 +170,7 @@ class SearchSettings:
     space: dict = field(default_factory=dict)
     halving: dict | None = None   # successive halving: {min_epochs, eta} (Li et al. 2020, ASHA)
     floor: float | None = None    # descent: the validation metric every step keeps (accuracy >= it; MSE <= it)
+    targets: list | None = None   # descent: metrics above the floor no step crosses untrained
 
     def rungs(self) -> list[int]:
         """Cumulative fine-tuning epochs at which a trial is scored: min_epochs x eta^k below finetune_epochs,
@@ -223,6 +225,11 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
         raise CodesignError(f"{where}.floor: {s.floor!r}" + ("; allowed with algorithm descent only (its chain "
                             "turns back at the floor)" if s.algorithm != "descent" else "; allowed: a number >= 0, "
                             "the validation accuracy (MSE for regression and autoencoders) every step keeps"))
+    if s.targets is not None and (s.floor is None or not isinstance(s.targets, list) or not s.targets or not all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in s.targets)):
+        raise CodesignError(f"{where}.targets: {s.targets!r}; allowed: " + (
+            "with a floor only (search.floor: the lowest metric you need)" if s.floor is None else
+            "a list of numbers >= 0, the validation accuracies (MSEs) above the floor you want designs at too"))
     if s.halving is not None:
         h = s.halving
         if not isinstance(h, dict) or set(h) - set(HALVING_KEYS):
