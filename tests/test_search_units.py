@@ -179,9 +179,8 @@ def test_a_depthwise_convolution_is_searched_and_pruned_like_the_others():
     ("regression", 0.5, (-0.1, 0.1), (-0.19, 0.19), -0.1, 4, True),  # MSE 0.1 -> 0.19 keeps 3/4 of 0.4 below 0.5
     ("regression", 0.5, (-0.1, 0.1), (-0.21, 0.21), -0.1, 4, False),
 ])
-@pytest.mark.parametrize("targets", [None])
 def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_its_share_of_the_margin_above_the_floor(
-        task, floor, here, step, trained, left, taken, targets):
+        task, floor, here, step, trained, left, taken):
     """descent: a step is taken untrained when its loss rises by at most 2% of the current loss, or, with a floor
     and n fine-tuned steps left in the epoch budget, when its validation score keeps at least 1 - 1/n of the
     margin between the floor and the score of the last fine-tuned step (so a chain far above its floor reaches
@@ -191,8 +190,7 @@ def test_a_descent_step_is_free_when_it_costs_no_loss_or_keeps_its_share_of_the_
     from codesign.search.descent import free
     from codesign.tasks import task_of
 
-    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor, targets=targets),
-                          design=SimpleNamespace(task=task_of(task)))
+    ctx = SimpleNamespace(settings=SimpleNamespace(floor=floor, targets=None), design=SimpleNamespace(task=task_of(task)))
     assert free(ctx, here, step, trained, left) is taken
 
 

@@ -101,18 +101,19 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
 
 
 def free(ctx: Context, here: tuple[float, float], step: tuple[float, float], trained: float,
-         steps_left: float) -> bool:
+         left: float) -> bool:
     """Whether a step from (score, loss) `here` to `step` (probed, untrained) is taken without fine-tuning: it
     crosses no target (`search.targets`) that `trained`, the score of the last fine-tuned step on the way to
-    `here`, keeps, and it raises the loss by at most FREE_LOSS of it, or, with a floor, keeps 1 - 1/`steps_left`
-    of the margin between the floor (or the highest target below `trained`: `band_floor`) and `trained` (n
-    fine-tuned steps left may each lose 1/n of it; with one or none left, any step keeping the floor is free)."""
+    `here`, keeps, and it raises the loss by at most FREE_LOSS of it, or, with a floor, keeps 1 - 1/`left` of
+    the margin between the floor (or the highest target below `trained`: `band_floor`) and `trained`. `left`:
+    the fine-tuned steps left (`steps_left`); n steps left may each lose 1/n of the margin; with one or none
+    left, any step keeping the floor is free."""
     floor = band_floor(ctx, trained)
     if floor is not None and floor > floor_score(ctx) and step[0] < floor:
         return False  # it would cross a target untrained
     if step[1] - here[1] <= FREE_LOSS * here[1]:
         return True
-    keep = 1 - 1 / max(1.0, steps_left)
+    keep = 1 - 1 / max(1.0, left)
     return floor is not None and trained > floor and step[0] - floor >= keep * (trained - floor)
 
 
