@@ -20,7 +20,8 @@ and the same training budget in epochs for every method, spent as each method is
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
     validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
     fine-tuned steps; the design's lowest target is its floor (search.floor, the accuracy a user needs: from
-    a step below it the chain turns back to the newest step above it and lowers another knob). The ablation
+    a step below it the chain turns back to the newest step above it and lowers another knob); its higher
+    targets are search.targets (no step crosses one without being fine-tuned). The ablation
     (`--methods "codesign nsga2"` etc., ABLATIONS) changes one mechanism.
 A user's model (user_cnn: examples/keras_user_model, a float CNN with BatchNormalization) comes trained, so
 no method spends float epochs: uniform QKeras gets budget/4 QAT epochs per width, AutoQKeras T trials of
@@ -316,12 +317,13 @@ def describe(config: dict) -> str:
             + f", pruning {'on' if config['pruning'] else 'off'}"
             + f", successive halving {'on' if config['halving'] else 'off'}"
             + f", priced {'as built (da4ml)' if config.get('priced_as_built', True) else 'by the Latency template'}"
-            + (f", floor {'the lowest target' if config.get('floor') else 'none'}" if config["algorithm"] == "descent"
+            + (f", floor {'the lowest target, the others as search.targets' if config.get('floor') else 'none'}"
+               if config["algorithm"] == "descent"
                else ""))
 
 
 def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int,
-             method: str = "codesign", floor: float | None = None) -> list[Candidate]:
+             method: str = "codesign", targets: tuple = ()) -> list[Candidate]:
     import csv
 
     import yaml
@@ -346,8 +348,9 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
     raw["search"] = {**raw.get("search", {}), "algorithm": config["algorithm"], "trials": steps,
                      "finetune_epochs": per_trial, "seed": seed}
     raw["search"].pop("budget", None)
-    if config.get("floor") and floor is not None:  # the user's accuracy need: the chain turns back below it
-        raw["search"]["floor"] = floor
+    if config.get("floor") and targets:  # the user's accuracy need: the chain turns back below the lowest target
+        raw["search"]["floor"] = min(targets)  # and takes no step across a higher one untrained (search.targets)
+        raw["search"]["targets"] = sorted(t for t in targets if t > min(targets))
     if per_trial >= 2 and config["halving"]:  # the same epochs, spread over more candidates
         raw["search"]["halving"] = {"min_epochs": 1, "eta": 4}
     if not config["pruning"]:
@@ -463,7 +466,7 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
                          ("AutoQKeras", lambda: autoqkeras(design, split, x_val, y_val, budget, trials)),
                          ("HGQ", lambda: hgq(design, split, x_val, y_val, budget)),
                          *((m, lambda m=m: codesign(DESIGN_FILES[name], seed, x_val, y_val, budget, trials, m,
-                                                        min(TARGETS[name])))
+                                                        TARGETS[name]))
                            for m in ABLATIONS)):
         if method not in methods:
             continue
