@@ -251,3 +251,66 @@ def test_a_free_steps_margin_is_that_of_the_last_trained_step_on_its_chain():
              step(4, 0.95, 3, free=True), step(5, 0.94, 1, free=True)]
     study = SimpleNamespace(get_trials=lambda deepcopy=False: chain)
     assert [_trained_score(study, t) for t in chain] == [0.97, 0.97, 0.97, 0.965, 0.965, 0.97]
+
+
+def test_integer_cuts_are_a_knob_riding_with_each_width():
+    """A width is lowered by its LSB or, with integer_cuts, by its MSB (one more integer bit cut), while the
+    layer keeps an integer bit to cut; the cut knobs are not steps of their own."""
+    from types import SimpleNamespace
+
+    from codesign.design import LayerQuant
+    from codesign.search.descent import _options
+
+    space = SearchSpace(layers=("c1", "fc"), activation_layers=("c1",), weight_bits=(4, 6), activation_bits=(3, 4, 6),
+                        integer_cuts=(0, 1, 2))
+    assert space.ordered("c1.ac") == [0, 1, 2] and space.top()["c1.wc"] == 0 and "fc.ac" not in space.params()
+    quant = {"c1": LayerQuant(weight_integer=2, activation_integer=1), "fc": LayerQuant(weight_integer=0)}
+    ctx = SimpleNamespace(space=space, design=SimpleNamespace(quant_for=quant.__getitem__))
+    state = {"c1.w": 6, "c1.a": 4, "c1.wc": 0, "c1.ac": 1, "fc.w": 6, "fc.wc": 0}
+    got = [(knob, {k: v for k, v in option.items() if option[k] != state[k]}) for knob, option in
+           _options(ctx, state, tried=set())]
+    assert got == [("c1.w", {"c1.w": 4}), ("c1.wc", {"c1.w": 4, "c1.wc": 1}),  # c1's weights: integer 2 -> 1
+                   ("fc.w", {"fc.w": 4}),  # fc's weights have integer 0: no cut
+                   ("c1.a", {"c1.a": 3})]  # c1's activations are at integer 1 - 1 = 0 already: no cut left
+    assert [k for k, _ in _options(ctx, dict(state, **{"c1.ac": 0}), tried={"c1.wc", "fc.w"})] == [
+        "c1.w", "c1.a", "c1.ac"]
+
+
+def test_a_cut_takes_integer_bits_off_the_designs_own():
+    from codesign.design import LayerQuant
+    from codesign.search.candidate import design_variant
+    from codesign.search.space import describe
+
+    design = SimpleNamespace_design({"c1": LayerQuant(weight_bits=6, weight_integer=2, activation_integer=3)})
+    variant = design_variant(design, {"c1.w": 4, "c1.wc": 1, "c1.a": 5, "c1.ac": 2})
+    q = variant.quant_for("c1")
+    assert (q.weight_bits, q.weight_integer, q.activation_bits, q.activation_integer) == (4, 1, 5, 1)
+    assert design_variant(design, {"c1.wc": 5}).quant_for("c1").weight_integer == 0  # never below 0
+    assert describe({"c1.w": 4, "c1.wc": 1, "c1.a": 5, "c1.ac": 0}) == "c1:4(-1)/5"
+
+
+def SimpleNamespace_design(layer_quant):
+    """A minimal Design with these layers' quantization (the digits MLP's file for the rest)."""
+    import dataclasses
+    from pathlib import Path
+
+    from codesign.design import load_design
+
+    design = load_design(Path(__file__).resolve().parents[1] / "designs" / "digits_mlp.yaml")
+    return dataclasses.replace(design, layer_quant=layer_quant)
+
+
+@pytest.mark.parametrize("space, algorithm, message", [
+    ({"integer_cuts": [1, 2]}, "descent", "search.space.integer_cuts: [1, 2]; allowed: a list of integers in 0..8 "
+                                          "with 0 (the design's own integer bits), e.g. [0, 1]"),
+    ({"integer_cuts": [0, 9]}, "descent", "search.space.integer_cuts: [0, 9]; allowed: a non-empty list of integers "
+                                          "in 0..8"),
+    ({"integer_cuts": [0, 1]}, "greedy", "search.space.integer_cuts: with algorithm descent, nsga2 or random"),
+])
+def test_bad_integer_cuts(space, algorithm, message):
+    from codesign.search.space import build_space
+
+    settings = search_settings("d.yaml", {"algorithm": algorithm, "space": space}, {})
+    with pytest.raises(CodesignError) as err:
+        build_space(settings, "d.yaml", ["fc"], ["fc"])
+    assert message in str(err.value)

@@ -15,16 +15,21 @@ from ..precision import TypedGraph, derive
 from ..prune import pruned
 from ..quantizers import activation_spec
 from .context import Context
-from .space import KNOBS, split_param
+from .space import CUTS, KNOBS, split_param
 
 
 def design_variant(design: Design, params: dict) -> Design:
-    """Per-layer weight/activation bits and sparsity, and the global reuse factor/strategy of one candidate."""
+    """Per-layer weight/activation bits, integer bits (the design's, less a cut: at least 0) and sparsity, and
+    the global reuse factor/strategy of one candidate."""
     layer_quant = dict(design.layer_quant)
     changes: dict[str, dict] = {}
     for key, value in params.items():
         if split_param(key):
             name, knob = split_param(key)
+            if knob in CUTS:
+                field = CUTS[knob]
+                changes.setdefault(name, {})[field] = max(0, getattr(design.quant_for(name), field) - int(value))
+                continue
             field = KNOBS[knob]
             changes.setdefault(name, {})[field] = float(value) if field == "sparsity" else int(value)
     for name, change in changes.items():
@@ -85,7 +90,7 @@ def base_params(ctx: Context) -> dict | None:
     for key, choices in ctx.space.params().items():
         if split_param(key):
             layer, knob = split_param(key)
-            value = getattr(ctx.design.quant_for(layer), KNOBS[knob])
+            value = 0 if knob in CUTS else getattr(ctx.design.quant_for(layer), KNOBS[knob])
         else:
             value = {"reuse_factor": ctx.design.export.reuse_factor, "strategy": ctx.design.export.strategy}[key]
         if value not in choices:

@@ -29,6 +29,10 @@ band of 3/4 of the margin let a chain 5 points above its floor walk past the des
 Targets above the floor (`search.targets`: other accuracies the user wants designs at) split the margin: a
 free step keeps its share of the margin above the highest target below the last trained score, so it never
 crosses a target; the step that does is fine-tuned and may stay above it.
+Where the space cuts integer bits (`search.space.integer_cuts`), a width is lowered in two ways, each probed:
+by its least significant bit (the range kept) or by its most significant one (the range halved, values
+beyond it saturating; the same cost): ranges chosen once from the data at the base model's width (the 99.99th
+percentile of the activations) are too wide for the narrow widths the chain reaches.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from .candidate import base_params, candidate_cost
 from .context import Context
 from .evaluate import pruned_model, val_metrics
 from .results import spent_epochs, used
-from .space import split_param
+from .space import CUT_OF, CUTS, KNOBS, split_param
 from .strategies import lut_equivalent
 
 FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
@@ -138,7 +142,7 @@ def step_epochs(ctx: Context, study, state: dict) -> int:
         return ctx.settings.finetune_epochs
     left = ctx.settings.trials * ctx.settings.finetune_epochs - spent_epochs(study)
     notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
-                  for k in ctx.space.params() if split_param(k))
+                  for k in _widths(ctx))
     return max(1, round(left / (notches + 1)))  # this step and every one after it
 
 
@@ -171,6 +175,35 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
     return None
 
 
+def _widths(ctx: Context) -> list[str]:
+    """The knobs a step lowers: each layer's weight and activation bits and sparsity (integer cuts ride with
+    the bits: `_options`)."""
+    return [k for k in ctx.space.params() if split_param(k) and split_param(k)[1] in KNOBS]
+
+
+def _options(ctx: Context, state: dict, tried: set) -> list[tuple[str, dict]]:
+    """(knob, candidate) one notch below `state` for each knob not in `tried`: a width one notch narrower with
+    the integer bits kept (an LSB dropped), and, where the space cuts integer bits (`integer_cuts`), the same
+    width with one more integer bit cut (an MSB dropped: the range halves, values beyond it saturate), while
+    the layer keeps an integer bit to cut; that option's knob is the cut's."""
+    out = []
+    for key in (k for k in _widths(ctx) if k not in tried):
+        order = ctx.space.ordered(key)
+        i = order.index(state[key])
+        if i + 1 == len(order):
+            continue
+        option = dict(state, **{key: order[i + 1]})
+        out.append((key, option))
+        layer, knob = split_param(key)
+        cut = f"{layer}.{CUT_OF.get(knob, '')}"
+        if cut in state and cut not in tried:
+            cuts = ctx.space.ordered(cut)
+            j = cuts.index(state[cut])
+            if j + 1 < len(cuts) and getattr(ctx.design.quant_for(layer), CUTS[CUT_OF[knob]]) >= cuts[j + 1]:
+                out.append((cut, dict(option, **{cut: cuts[j + 1]})))
+    return out
+
+
 def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried: set, log,
            seen: frozenset = frozenset(), trained: float | None = None) -> dict | None:
     """Enqueue the best one-notch step from `state` (knobs in `tried` left out, and steps to a candidate already
@@ -181,12 +214,7 @@ def _lower(ctx: Context, study, state: dict, weights, parent: int | None, tried:
         here_score, here_loss, here_cost = _probe(ctx, state, weights)
         trained = here_score if trained is None else trained
         best = None
-        for key in (k for k in ctx.space.params() if split_param(k) and k not in tried):
-            order = ctx.space.ordered(key)
-            i = order.index(state[key])
-            if i + 1 == len(order):
-                continue
-            option = dict(state, **{key: order[i + 1]})
+        for key, option in _options(ctx, state, tried):
             if json.dumps(option, sort_keys=True) in seen:
                 continue
             score, loss, cost = _probe(ctx, option, weights)

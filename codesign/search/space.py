@@ -13,7 +13,7 @@ from ..prune import SPARSITY_RANGE
 
 ALGORITHMS = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
-SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "reuse_factors", "strategies")
+SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "integer_cuts", "reuse_factors", "strategies")
 SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed", "floor",
                "targets")
 HALVING_KEYS = ("min_epochs", "eta")
@@ -23,7 +23,13 @@ BUDGET_RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")
 
 # A per-layer candidate parameter is "<layer>.<knob>"; each knob sets one LayerQuant field.
 KNOBS = {"w": "weight_bits", "a": "activation_bits", "s": "sparsity"}
-KNOB_NAMES = {"w": "weights", "a": "activations", "s": "sparsity"}
+# Integer-bit cuts (search.space.integer_cuts): integer bits taken off the design's own (the range halved per
+# bit, values beyond it saturate; the bits freed go to the fraction), per layer for weights and activations.
+# Each rides with its width knob: the descent lowers a width by dropping an LSB, or an MSB with it.
+CUTS = {"wc": "weight_integer", "ac": "activation_integer"}
+CUT_OF = {"w": "wc", "a": "ac"}  # width knob -> its cut knob
+KNOB_NAMES = {"w": "weights", "a": "activations", "s": "sparsity", "wc": "weight integer bits cut",
+              "ac": "activation integer bits cut"}
 
 
 def param(layer: str, knob: str) -> str:
@@ -33,7 +39,7 @@ def param(layer: str, knob: str) -> str:
 def split_param(key: str) -> tuple[str, str] | None:
     """(layer, knob) of a per-layer parameter, None for a global one (reuse_factor, strategy)."""
     name, dot, knob = key.rpartition(".")
-    return (name, knob) if dot and knob in KNOBS else None
+    return (name, knob) if dot and (knob in KNOBS or knob in CUTS) else None
 
 
 def totals(cost) -> dict:
@@ -125,6 +131,7 @@ class SearchSpace:
     weight_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
     activation_bits: tuple[int, ...] = (3, 4, 5, 6, 8)
     sparsity: tuple[float, ...] = (0.0,)   # fractions of each kernel pruned (a knob when there are several)
+    integer_cuts: tuple[int, ...] = (0,)   # integer bits cut off the design's (a knob when there are several)
     reuse_factors: tuple[int, ...] = (1,)
     strategies: tuple[str, ...] = ("Latency",)
     activation_layers: tuple[str, ...] = field(default=())  # layers whose activation bits matter
@@ -135,6 +142,9 @@ class SearchSpace:
         p.update({param(name, "a"): self.activation_bits for name in self.activation_layers})
         if len(self.sparsity) > 1:
             p.update({param(name, "s"): self.sparsity for name in self.layers})
+        if len(self.integer_cuts) > 1:
+            p.update({param(name, "wc"): self.integer_cuts for name in self.layers})
+            p.update({param(name, "ac"): self.integer_cuts for name in self.activation_layers})
         if len(self.reuse_factors) > 1:
             p["reuse_factor"] = self.reuse_factors
         if len(self.strategies) > 1:
@@ -142,13 +152,13 @@ class SearchSpace:
         return p
 
     def ordered(self, key: str) -> list:
-        """A parameter's choices, widest first: bits (and reuse factors) largest first, sparsity smallest
-        first, strategies as given. top() takes the first of each, bottom() the last."""
+        """A parameter's choices, widest first: bits (and reuse factors) largest first, sparsity and integer cuts
+        smallest first, strategies as given. top() takes the first of each, bottom() the last."""
         choices = self.params()[key]
         if key == "strategy":
             return list(choices)
         knob = split_param(key)
-        return sorted(choices, reverse=not (knob and knob[1] == "s"))
+        return sorted(choices, reverse=not (knob and (knob[1] == "s" or knob[1] in CUTS)))
 
     def top(self) -> dict:
         """The widest candidate (every choice at its most costly)."""
@@ -264,6 +274,15 @@ def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layer
             raise CodesignError(f"{where}.sparsity: {v!r}; allowed: a non-empty list of fractions in {low}..{high} "
                                 "(e.g. [0, 0.5, 0.75, 0.9])")
         kw["sparsity"] = tuple(sorted({float(x) for x in v}))
+    if "integer_cuts" in sp:
+        cuts = _int_tuple(sp["integer_cuts"], f"{where}.integer_cuts", 0, 8)
+        if 0 not in cuts:
+            raise CodesignError(f"{where}.integer_cuts: {sp['integer_cuts']!r}; allowed: a list of integers in 0..8 "
+                                "with 0 (the design's own integer bits), e.g. [0, 1]")
+        if len(cuts) > 1 and settings.algorithm in ("greedy", "ilp"):
+            raise CodesignError(f"{where}.integer_cuts: with algorithm descent, nsga2 or random (a cut saves no "
+                                f"cost alone, so {settings.algorithm}'s cost-per-sensitivity plan cannot weigh it)")
+        kw["integer_cuts"] = cuts
     if "reuse_factors" in sp:
         kw["reuse_factors"] = _int_tuple(sp["reuse_factors"], f"{where}.reuse_factors", 1, 4096)
     if "strategies" in sp:
@@ -276,7 +295,7 @@ def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layer
 
 
 DESCRIBE_LEGEND = ("`fc1:5/3@50%`: layer fc1 with 5-bit weights, 3-bit activations (`-`: none searched), 50% of its "
-                   "weights pruned")
+                   "weights pruned; `3(-1)`: one integer bit cut off the design's")
 
 
 def describe(params: dict) -> str:
@@ -290,6 +309,7 @@ def describe(params: dict) -> str:
             layers.setdefault(name, {})[knob] = value
         else:
             rest.append(f"{key}={value}")
-    parts = [f"{n}:{b.get('w', '-')}/{b.get('a', '-')}" + (f"@{b['s']:.0%}" if b.get("s") else "")
-             for n, b in layers.items()]
+    cut = lambda b, knob: f"(-{b[CUT_OF[knob]]})" if b.get(CUT_OF[knob]) else ""  # noqa: E731
+    parts = [f"{n}:{b.get('w', '-')}{cut(b, 'w')}/{b.get('a', '-')}{cut(b, 'a')}"
+             + (f"@{b['s']:.0%}" if b.get("s") else "") for n, b in layers.items()]
     return " ".join(parts + rest)

@@ -64,7 +64,8 @@ def uniform_corners(space: SearchSpace, least_bits: int = 3) -> list[dict]:
         for sparsity in sorted(space.sparsity):
             act = next((a for a in acts if a >= bits), acts[-1])
             width = {"w": bits, "a": act, "s": sparsity}
-            corner = dict(space.top(), **{k: width[split_param(k)[1]] for k in space.params() if split_param(k)})
+            corner = dict(space.top(), **{k: width[split_param(k)[1]] for k in space.params()
+                                          if split_param(k) and split_param(k)[1] in width})
             if corner not in corners:
                 corners.append(corner)
     return corners
