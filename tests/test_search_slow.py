@@ -343,3 +343,37 @@ def test_descent_takes_no_step_across_a_target_untrained(tmp_path):
     for t in free:
         kept = _trained_score(study, steps[t.user_attrs["parent"]])
         assert not any(kept >= target > t.values[0] for target in targets), (t.number, kept, t.values[0])
+
+
+def test_descent_cuts_integer_bits_where_the_range_is_too_wide(tmp_path):
+    """space.integer_cuts: a range of [0, 16) for the hidden ReLU wastes its bits (digits MLP activations are
+    mostly below 2); lowering its width, the descent drops an MSB (one integer bit cut) rather than an LSB.
+    Every step still moves one width by one notch, and at most that width's own cut by one."""
+    import optuna
+
+    from codesign.search.candidate import design_variant
+    from codesign.search.context import prepare
+
+    design = tmp_path / "search_tiny.yaml"
+    design.write_text(DESIGN.read_text().replace("  algorithm: random\n", "  algorithm: descent\n")
+                      .replace("activation_bits: 6, activation_integer: 2}", "activation_bits: 6, activation_integer: 4}")
+                      .replace("activation_bits: [3, 6]}", "activation_bits: [3, 4, 6], integer_cuts: [0, 1, 2]}"))
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path), "--trials", "12"])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="search_tiny-descent",
+                              storage=f"sqlite:///{tmp_path / 'search_tiny' / 'search' / 'study.db'}")
+    done = sorted((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
+    assert done[0].params == {"fc1.w": 6, "fc1.a": 6, "logits.w": 6, "fc1.wc": 0, "fc1.ac": 0, "logits.wc": 0}
+    for before, after in zip(done, done[1:]):
+        moved = {k: (before.params[k], v) for k, v in after.params.items() if v != before.params[k]}
+        widths = [k for k in moved if not k.endswith("c")]
+        assert len(widths) == 1, moved
+        if len(moved) == 2:  # an MSB dropped: the knob is the cut, of the same layer and kind, one more bit
+            assert after.user_attrs["knob"] == widths[0] + "c" and moved[widths[0] + "c"][1] == \
+                moved[widths[0] + "c"][0] + 1
+    assert done[-1].params["fc1.a"] == 3 and done[-1].params["fc1.ac"] >= 1
+    assert all(t.params["fc1.wc"] == t.params["logits.wc"] == 0 for t in done)  # weights at integer 0: none to cut
+    ctx = prepare(design, tmp_path, {}, train_base=False, log=lambda m: None)
+    q = design_variant(ctx.design, done[-1].params).quant_for("fc1")
+    assert (q.activation_bits, q.activation_integer) == (3, 4 - done[-1].params["fc1.ac"])
+    assert f"fc1:{done[-1].params['fc1.w']}/3(-{done[-1].params['fc1.ac']})" in " ".join(res.output.split())
