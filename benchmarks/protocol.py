@@ -15,7 +15,8 @@ and the same training budget in epochs for every method, spent as each method is
     heterogeneous as the judge builds them: one width per element in io_parallel, one per tensor in io_stream
     (hls4ml 1.3 refuses heterogeneous activations there, per channel too: "only supported with
     IOType=io_parallel", backends/fpga/passes/hgq_proxy_model.py);
-  - codesign search (`descent` over per-layer weight bits, activation bits and sparsity 0/50/75/90%, no
+  - codesign search (`descent` over per-layer weight bits, activation bits and sparsity 0/50/75/90%, on the
+    user CNN (integer bits "auto", from the data) also integer cuts of 0-2 bits (each design's own space), no
     budget, priced as hls4ml's distributed_arithmetic builds it: the judge's architecture): base float + QAT
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
     validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
