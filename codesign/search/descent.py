@@ -195,7 +195,7 @@ def _options(ctx: Context, state: dict, tried: set) -> list[tuple[str, dict]]:
         option = dict(state, **{key: order[i + 1]})
         out.append((key, option))
         layer, knob = split_param(key)
-        cut = f"{layer}.{CUT_OF.get(knob, '')}"
+        cut = f"{layer}.{CUT_OF[knob]}" if knob in CUT_OF else None
         if cut in state and cut not in tried:
             cuts = ctx.space.ordered(cut)
             j = cuts.index(state[cut])
