@@ -281,7 +281,7 @@ def test_a_cut_takes_integer_bits_off_the_designs_own():
     from codesign.search.candidate import design_variant
     from codesign.search.space import describe
 
-    design = SimpleNamespace_design({"c1": LayerQuant(weight_bits=6, weight_integer=2, activation_integer=3)})
+    design = design_with({"c1": LayerQuant(weight_bits=6, weight_integer=2, activation_integer=3)})
     variant = design_variant(design, {"c1.w": 4, "c1.wc": 1, "c1.a": 5, "c1.ac": 2})
     q = variant.quant_for("c1")
     assert (q.weight_bits, q.weight_integer, q.activation_bits, q.activation_integer) == (4, 1, 5, 1)
@@ -289,7 +289,7 @@ def test_a_cut_takes_integer_bits_off_the_designs_own():
     assert describe({"c1.w": 4, "c1.wc": 1, "c1.a": 5, "c1.ac": 0}) == "c1:4(-1)/5"
 
 
-def SimpleNamespace_design(layer_quant):
+def design_with(layer_quant):
     """A minimal Design with these layers' quantization (the digits MLP's file for the rest)."""
     import dataclasses
     from pathlib import Path
