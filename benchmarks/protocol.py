@@ -58,7 +58,6 @@ from search_vs_peers import _patch_keras_lookup  # noqa: E402
 from codesign.atomic import atomic_write_text  # noqa: E402
 from codesign.design import load_design, reads_user_data  # noqa: E402
 from codesign.export import quiet  # noqa: E402
-from codesign.rtl.synth import MAX_LUT_DEFAULT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_FILES = {"digits_mlp": ROOT / "designs" / "digits_mlp.yaml", "mnist_cnn": ROOT / "designs" / "mnist_cnn.yaml",
@@ -72,6 +71,9 @@ JUDGE_SAMPLES = 200  # validation inputs simulated for the RTL proof of each pic
 # costs more than that at 3-4 bits, so the judge asks for up to this; above 150k one pick is judged at a time
 # (Yosys memory)
 JUDGE_MAX_LUT = 600_000
+# Yosys keeps ~21 KB per LUT (the 691k-LUT MNIST CNN at 14.5 GB, rtl/synth.py): two judges at once fit 24 GB up to
+# this size each; above it one pick is judged at a time
+JUDGE_PAIR_MAX_LUT = 400_000
 AQ_CONFIG = {  # quantized_bits(bits, integer, symmetric=0, keep_negative=1): full two's-complement grid
     "kernel": {f"quantized_bits({b},0,0,1,alpha=1.0)": b for b in (2, 3, 4, 6, 8)},
     "bias": {"quantized_bits(8,2,0,1,alpha=1.0)": 8},
@@ -492,10 +494,10 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
     rows = []
     with tempfile.TemporaryDirectory(prefix="protocol_judge_") as tmp:
         chosen = [c for c, _ in picks.values()]
-        # above `codesign synth`'s default size Yosys needs the memory of both cores' runs: one at a time
+        # above JUDGE_PAIR_MAX_LUT Yosys needs the memory of both cores' runs: one at a time
         judged = each_in_fresh_process(judge, chosen, (x_val[:JUDGE_SAMPLES], split.x_test, split.y_test,
                                                        design.export, Path(tmp)),
-                                       workers=1 if any(c.rtl_cost > MAX_LUT_DEFAULT for c in chosen) else 2)
+                                       workers=1 if any(c.rtl_cost > JUDGE_PAIR_MAX_LUT for c in chosen) else 2)
         for (c, targets), row in zip(picks.values(), judged):
             row |= {"seed": seed, "targets": targets, "method_seconds": round(timings[c.method], 1),
                     "n_val": len(x_val), "n_test": len(split.x_test), "architecture": arch}

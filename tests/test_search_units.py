@@ -72,6 +72,18 @@ def test_greedy_lowers_best_ratio_first():
         assert sum(before[k] != after[k] for k in before) == 1
 
 
+def test_the_greedy_path_lowers_widths_and_leaves_integer_cuts_at_zero():
+    """A cut saves no cost alone: on a path ranked by loss per cost saved it would be taken first (a free step)
+    and every narrow seed would carry every cut; the cuts ride with widths in the descent only."""
+    space = SearchSpace(layers=("a", "b"), weight_bits=(2, 4, 8), activation_bits=(4, 8), activation_layers=("a",),
+                        integer_cuts=(0, 1))
+    assert space.widths() == ["a.w", "b.w", "a.a"]
+    assert set(space.params()) - set(space.widths()) == {"a.wc", "b.wc", "a.ac"}
+    path = greedy_path(space, SENS, lambda p: cost({k: v for k, v in p.items() if k in WEIGHT}))
+    assert [{k: v for k, v in p.items() if k in WEIGHT} for p in path] == greedy_path(SPACE, SENS, cost)
+    assert all(p["a.wc"] == p["b.wc"] == p["a.ac"] == 0 for p in path)
+
+
 def test_ilp_plans_fit_the_budget_and_minimise_sensitivity():
     budget = Budget(lut=80.0)
     plans = ilp_plans(SPACE, SENS, cost, budget, 4)

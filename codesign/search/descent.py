@@ -43,7 +43,7 @@ from .candidate import base_params, candidate_cost
 from .context import Context
 from .evaluate import pruned_model, val_metrics
 from .results import spent_epochs, used
-from .space import CUT_OF, CUTS, KNOBS, split_param
+from .space import CUT_OF, CUTS, split_param
 from .strategies import lut_equivalent
 
 FREE_LOSS = 0.02  # a step raising the validation loss by at most this fraction of it is not fine-tuned
@@ -142,7 +142,7 @@ def step_epochs(ctx: Context, study, state: dict) -> int:
         return ctx.settings.finetune_epochs
     left = ctx.settings.trials * ctx.settings.finetune_epochs - spent_epochs(study)
     notches = sum(len(ctx.space.ordered(k)) - 1 - ctx.space.ordered(k).index(state[k])
-                  for k in _widths(ctx))
+                  for k in ctx.space.widths())
     return max(1, round(left / (notches + 1)))  # this step and every one after it
 
 
@@ -175,19 +175,13 @@ def next_step(ctx: Context, study, log=print) -> dict | None:
     return None
 
 
-def _widths(ctx: Context) -> list[str]:
-    """The knobs a step lowers: each layer's weight and activation bits and sparsity (integer cuts ride with
-    the bits: `_options`)."""
-    return [k for k in ctx.space.params() if split_param(k) and split_param(k)[1] in KNOBS]
-
-
 def _options(ctx: Context, state: dict, tried: set) -> list[tuple[str, dict]]:
     """(knob, candidate) one notch below `state` for each knob not in `tried`: a width one notch narrower with
     the integer bits kept (an LSB dropped), and, where the space cuts integer bits (`integer_cuts`), the same
     width with one more integer bit cut (an MSB dropped: the range halves, values beyond it saturate), while
     the layer keeps an integer bit to cut; that option's knob is the cut's."""
     out = []
-    for key in (k for k in _widths(ctx) if k not in tried):
+    for key in (k for k in ctx.space.widths() if k not in tried):
         order = ctx.space.ordered(key)
         i = order.index(state[key])
         if i + 1 == len(order):

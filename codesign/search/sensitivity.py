@@ -12,14 +12,14 @@ from .evaluate import pruned_model, val_metrics, variant_model
 
 
 def measured(ctx: Context, progress=None) -> list[dict]:
-    """One row per (layer, knob, bits): the others stay at their widest choice, no fine-tuning."""
+    """One row per (layer, width knob, choice): the others stay at their widest choice, no fine-tuning."""
     import tensorflow as tf
 
     top = ctx.space.top()
     task_kind = ctx.design.task
     ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], ctx.x_val, ctx.y_val, task_kind)
     rows = []
-    keys = [(k, ctx.space.ordered(k)) for k in ctx.space.params() if split_param(k)]
+    keys = [(k, ctx.space.ordered(k)) for k in ctx.space.widths()]  # integer cuts ride with widths: not measured
     task = progress.add_task("sensitivity (measured)", total=sum(len(v) for _, v in keys)) if progress else None
     for key, choices in keys:
         layer, knob = split_param(key)

@@ -151,6 +151,12 @@ class SearchSpace:
             p["strategy"] = self.strategies
         return p
 
+    def widths(self) -> list[str]:
+        """The per-layer knobs whose lowering saves cost: weight and activation bits and sparsity, in params()
+        order. An integer cut saves nothing alone; it rides with its width (the descent's options), so the
+        greedy path and the sensitivity pass lower widths only and leave the cuts at 0."""
+        return [k for k in self.params() if split_param(k) and split_param(k)[1] in KNOBS]
+
     def ordered(self, key: str) -> list:
         """A parameter's choices, widest first: bits (and reuse factors) largest first, sparsity and integer cuts
         smallest first, strategies as given. top() takes the first of each, bottom() the last."""

@@ -31,9 +31,10 @@ def _sens(params: dict, table: dict) -> float:
 
 
 def greedy_path(space: SearchSpace, table: dict, cost: CostFn) -> list[dict]:
-    """From the widest candidate, repeatedly lower the one knob with the smallest sensitivity increase per
-    LUT-equivalent saved, down to the narrowest: the path traces an accuracy/cost front."""
-    choices = {k: space.ordered(k) for k in space.params() if split_param(k)}
+    """From the widest candidate, repeatedly lower the one width knob (SearchSpace.widths) with the smallest
+    sensitivity increase per LUT-equivalent saved, down to the narrowest: the path traces an accuracy/cost
+    front."""
+    choices = {k: space.ordered(k) for k in space.widths()}  # integer cuts stay at 0: they save nothing alone
     state = space.top()
     path = [dict(state)]
     while True:
