@@ -307,10 +307,16 @@ def hgq_mirror(net, inp, x, beta: float):
 ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True},
              "codesign -floor": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2},
              "codesign nsga2": {"algorithm": "nsga2", "pruning": True, "halving": True},
-             "codesign -pruning": {"algorithm": "descent", "pruning": False, "halving": False, "step_epochs": 2},
+             "codesign -pruning": {"algorithm": "descent", "pruning": False, "halving": False, "step_epochs": 2,
+                                   "floor": True},
              "codesign -halving": {"algorithm": "nsga2", "pruning": True, "halving": False},
              "codesign -priced as built": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2,
-                                           "priced_as_built": False}}
+                                           "floor": True, "priced_as_built": False},
+             # integer cuts (search.space.integer_cuts) set, whatever the design's own space says
+             "codesign +cuts": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True,
+                                "cuts": (0, 1, 2)},
+             "codesign -cuts": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True,
+                                "cuts": (0,)}}
 
 
 def describe(config: dict) -> str:
@@ -322,7 +328,9 @@ def describe(config: dict) -> str:
             + f", priced {'as built (da4ml)' if config.get('priced_as_built', True) else 'by the Latency template'}"
             + (f", floor {'the lowest target, the others as search.targets' if config.get('floor') else 'none'}"
                if config["algorithm"] == "descent"
-               else ""))
+               else "")
+            + (f", integer cuts {list(config['cuts']) if len(config['cuts']) > 1 else 'none'}" if "cuts" in config
+               else ", integer cuts as the design's space"))
 
 
 def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int,
@@ -358,6 +366,9 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         raw["search"]["halving"] = {"min_epochs": 1, "eta": 4}
     if not config["pruning"]:
         raw["search"]["space"] = {k: v for k, v in raw["search"].get("space", {}).items() if k != "sparsity"}
+    if "cuts" in config:
+        raw["search"]["space"] = {**{k: v for k, v in raw["search"].get("space", {}).items() if k != "integer_cuts"},
+                                  **({"integer_cuts": list(config["cuts"])} if len(config["cuts"]) > 1 else {})}
     out = []
     with tempfile.TemporaryDirectory(prefix="protocol_cs_") as tmp:
         path = Path(tmp) / design_path.name
