@@ -408,32 +408,69 @@ def safe_cost(c: Candidate, x_val, arch: str) -> float:
         return float("inf")
 
 
+def _probe(model) -> np.ndarray:
+    """The model's outputs on fixed random inputs: a model rebuilt in another process must give them exactly."""
+    x = np.random.default_rng(0).normal(size=(4, *model.input_shape[1:])).astype(np.float32)
+    return np.asarray(model(x))
+
+
+def _save(model, stem: Path) -> Path:
+    """The model in a file a fresh process can load: .h5, or, for a model Keras cannot save as .h5 (an
+    AutoQKeras model with two weights of one name), its architecture as JSON and its weights by position."""
+    try:
+        model.save(stem.with_suffix(".h5"))
+        return stem.with_suffix(".h5")
+    except ValueError:
+        stem.with_suffix(".json").write_text(model.to_json())
+        np.savez(stem.with_suffix(".npz"), *model.get_weights())
+        return stem.with_suffix(".json")
+
+
+def _load(path: Path):
+    import tensorflow as tf
+
+    from codesign.modelio import custom_objects, load_model
+
+    if path.suffix == ".h5":
+        return load_model(path)
+    model = tf.keras.models.model_from_json(path.read_text(), custom_objects=custom_objects())
+    with np.load(path.with_suffix(".npz")) as weights:
+        model.set_weights([weights[f"arr_{i}"] for i in range(len(weights.files))])
+    return model
+
+
 def _on_saved(job: tuple):
     """`work(candidate, *args)` of a candidate whose model was saved to a file (`each_in_fresh_process`)."""
-    from codesign.modelio import load_model
-
-    work, model_path, candidate, args = job
-    return work(dataclasses.replace(candidate, model=load_model(Path(model_path))), *args)
+    work, model_path, probe, candidate, args = job
+    model = _load(Path(model_path))
+    if not np.array_equal(_probe(model), probe):
+        raise RuntimeError(f"{candidate.method} {candidate.label}: the model rebuilt from {model_path} computes "
+                           "other outputs than the one saved")
+    return work(dataclasses.replace(candidate, model=model), *args)
 
 
 def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: int = 2) -> list:
     """`work(c, *args)` for each candidate, each in a fresh process, `workers` at a time: a da4ml trace keeps
     gigabytes that only the end of its process gives back, Yosys runs on one core, and the two cores run two
-    candidates at once. A model that cannot be saved (an AutoQKeras model with two weights of one name) is
-    worked on here. Results in the order of `cands`."""
+    candidates at once. Each model goes by file (`_save`; an AutoQKeras model that Keras cannot save as .h5 by
+    its architecture and weights) and must compute the same outputs when loaded; one that cannot be saved at
+    all is worked on here. Results in the order of `cands`."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     results, jobs = {}, []
     with tempfile.TemporaryDirectory(prefix="protocol_models_") as tmp:
         for n, c in enumerate(cands):
-            path = Path(tmp) / f"{n}.h5"
-            try:
-                c.model.save(path)
-            except ValueError:
+            probe = _probe(c.model)
+            try:  # loaded back here first: a model that does not come back the same is worked on here
+                path = _save(c.model, Path(tmp) / str(n))
+                same = np.array_equal(_probe(_load(path)), probe)
+            except Exception:  # noqa: BLE001 - Keras raises many types for a model it cannot serialize
+                same = False
+            if not same:
                 results[n] = work(c, *args)
                 continue
-            jobs.append((n, (work, str(path), dataclasses.replace(c, model=None), args)))  # the model goes by file
+            jobs.append((n, (work, str(path), probe, dataclasses.replace(c, model=None), args)))
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
             for (n, _), result in zip(jobs, pool.map(_on_saved, [job for _, job in jobs])):
                 results[n] = result
