@@ -67,13 +67,13 @@ TARGETS = {"digits_mlp": (0.93, 0.95, 0.96, 0.97), "mnist_cnn": (0.90, 0.93, 0.9
            "mnist_mlp": (0.93, 0.94, 0.95)}
 WIDTHS = (8, 6, 4, 3)
 JUDGE_SAMPLES = 200  # validation inputs simulated for the RTL proof of each pick
-# `codesign synth` refuses RTL above 150k LUT unless asked (Yosys takes long); the MNIST MLP's 784-input layer
-# costs more than that at 3-4 bits, so the judge asks for up to this; above 150k one pick is judged at a time
-# (Yosys memory)
-JUDGE_MAX_LUT = 600_000
-# Yosys keeps ~21 KB per LUT (the 691k-LUT MNIST CNN at 14.5 GB, rtl/synth.py): two judges at once fit 24 GB up to
-# this size each; above it one pick is judged at a time
-JUDGE_PAIR_MAX_LUT = 400_000
+# `codesign synth` refuses RTL above 150k LUT unless asked (Yosys takes long); the MNIST MLP's picks reach that,
+# so the judge asks for up to this; above it a pick's da4ml cost stands for its Yosys LUT (`judge`). Measured on
+# MNIST MLP picks (da4ml RTL, synth_xilinx): 90k LUT 240 s of CPU and 6.7 GB, 141k LUT 362 s and 7.1 GB.
+JUDGE_MAX_LUT = 300_000
+# two judges at once only when every pick is below this (digits-sized picks take well under 1 GB of Yosys);
+# else one at a time: two ~7 GB Yosys runs beside the runs' own processes do not fit 24 GB
+JUDGE_PAIR_MAX_LUT = 60_000
 AQ_CONFIG = {  # quantized_bits(bits, integer, symmetric=0, keep_negative=1): full two's-complement grid
     "kernel": {f"quantized_bits({b},0,0,1,alpha=1.0)": b for b in (2, 3, 4, 6, 8)},
     "bias": {"quantized_bits(8,2,0,1,alpha=1.0)": 8},
@@ -480,8 +480,8 @@ def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: in
 def judge(c: Candidate, x_val, x_test, y_test, export, folder: Path) -> dict:
     """The pick's test accuracy and its RTL's Yosys LUT and bit-exactness (built in a new folder under `folder`),
     with the cost model's estimate beside them. A pick above JUDGE_MAX_LUT of da4ml cost is not synthesized
-    (Yosys would take hours and over 12 GB): its da4ml cost stands for its Yosys LUT (within a few % on the
-    split kernels measured, reports/da_scaling.md), marked `judged_by: da4ml`, its RTL not simulated."""
+    (Yosys would take hours): its da4ml cost stands for its Yosys LUT (within a few % on the split kernels
+    measured, reports/da_scaling.md), marked `judged_by: da4ml`, its RTL not simulated."""
     from codesign.rtl import hgq as hgq_rtl
     from codesign.rtl.synth import synth
 
