@@ -137,11 +137,14 @@ def _child():
 
         _CHILD.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                           max_tasks_per_child=CHILD_SOLVES))
-        atexit.register(_stop_child)  # before interpreter teardown, which would collect it half-way
+        atexit.register(stop_child)  # before interpreter teardown, which would collect it half-way
     return _CHILD[0]
 
 
-def _stop_child() -> None:
+def stop_child() -> None:
+    """End the solver's child process. At a process's normal exit atexit does it; a multiprocessing worker ends
+    by os._exit after joining its children, without atexit, so work run in one calls this before it returns
+    (else the idle child waits for work and the worker for it: the MNIST MLP's judge hung)."""
     while _CHILD:
         _CHILD.pop().shutdown(wait=True)
 
