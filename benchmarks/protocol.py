@@ -446,12 +446,7 @@ def _on_saved(job: tuple):
     if not np.array_equal(_probe(model), probe):
         raise RuntimeError(f"{candidate.method} {candidate.label}: the model rebuilt from {model_path} computes "
                            "other outputs than the one saved")
-    from hw_models.da import stop_child
-
-    try:
-        return work(dataclasses.replace(candidate, model=model), *args)
-    finally:
-        stop_child()  # the worker's exit runs no atexit: else it waits for the solver's idle child forever
+    return work(dataclasses.replace(candidate, model=model), *args)
 
 
 def each_in_fresh_process(work, cands: list[Candidate], args: tuple, workers: int = 2) -> list:

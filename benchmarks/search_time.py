@@ -5,7 +5,7 @@ finishes within 15 minutes on 2 cores).
 
 Runs `codesign search DESIGN --trials N` in a child process (base training, the search, the export of the best
 trial and its C simulation: the whole command), into a temporary report folder, and writes
-reports/search_time.md with the time of each phase read from the command's own log.
+reports/search_time.md: its wall time, peak memory and the trials its log shows.
 """
 
 from __future__ import annotations

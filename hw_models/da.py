@@ -134,17 +134,19 @@ def _child():
         import atexit
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing.util import Finalize
 
         _CHILD.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                           max_tasks_per_child=CHILD_SOLVES))
-        atexit.register(stop_child)  # before interpreter teardown, which would collect it half-way
+        atexit.register(_stop_child)  # before interpreter teardown, which would collect it half-way
+        # a multiprocessing worker (a ProcessPoolExecutor's) joins its children before atexit: without this the
+        # idle child waits for work and the worker for it (the MNIST MLP's judge hung); finalizers run first
+        Finalize(None, _stop_child, exitpriority=100)
     return _CHILD[0]
 
 
-def stop_child() -> None:
-    """End the solver's child process. At a process's normal exit atexit does it; a multiprocessing worker ends
-    by os._exit after joining its children, without atexit, so work run in one calls this before it returns
-    (else the idle child waits for work and the worker for it: the MNIST MLP's judge hung)."""
+def _stop_child() -> None:
+    """End the solver's child process (at exit: atexit, or a multiprocessing worker's finalizers)."""
     while _CHILD:
         _CHILD.pop().shutdown(wait=True)
 

@@ -1,22 +1,37 @@
 """The da4ml solver's child process ends with a multiprocessing worker that used it (no hang at the worker's exit)."""
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+# a pool worker solves, then exits with the solver's child idle; the second task waits for that exit
+SCRIPT = """
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-
 import numpy as np
 
+def cost(seed):
+    from hw_models.da import cost_and_depth
+    return cost_and_depth(np.random.default_rng(seed).integers(-7, 8, size=(6, 3)) / 8, 0, 4, 0)[0]
 
-def _cost(seed: int) -> float:
-    from hw_models.da import cost_and_depth, stop_child
-
-    kernel = np.random.default_rng(seed).integers(-7, 8, size=(6, 3)) / 8
-    cost = cost_and_depth(kernel, 0, 4, 0)[0]
-    stop_child()  # a worker's exit runs no atexit: it stops the solver's child itself
-    return cost
-
-
-def test_a_worker_that_solved_exits():
+if __name__ == "__main__":
     with ProcessPoolExecutor(1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
-        futures = [pool.submit(_cost, s) for s in (0, 1)]
-        costs = [f.result(timeout=120) for f in futures]  # the second waits for the first worker to exit
-    assert all(c > 0 for c in costs)
+        print(all(c > 0 for c in pool.map(cost, (0, 1))))
+"""
+
+
+def test_a_worker_that_solved_exits(tmp_path):
+    script = tmp_path / "pool.py"
+    script.write_text(SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONPATH": str(root)}, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the pool, its worker and the solver's child
+        proc.communicate()
+        raise AssertionError("the pool hung: a worker waited at exit for the solver's idle child") from None
+    assert proc.returncode == 0 and out.strip() == "True"
