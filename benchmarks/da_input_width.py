@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codesign.atomic import atomic_write_text  # noqa: E402
-from codesign.data import _raw  # noqa: E402
+from codesign.data import load_split  # noqa: E402
 from hw_models.da import solve  # noqa: E402
 
 REPORT = ROOT / "reports" / "da_input_width.md"
@@ -32,8 +32,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     kernel = rng.integers(-3, 4, size=(784, 64)) / 4.0  # 3-bit weights
     kernel[rng.random(kernel.shape) < 0.5] = 0.0
-    x = _raw("mnist15k")[0]
-    dead = x.max(axis=0) == 0
+    split = load_split("mnist15k", image=False, test_fraction=0.2, seed=0)
+    dead = np.concatenate([split.x_train, split.x_test]).max(axis=0) == 0  # 0 in all 15,000 digits
     cases = [("8 bits (the data's grid)", np.full(784, 8)), ("6 bits", np.full(784, 6)), ("4 bits", np.full(784, 4)),
              (f"8 bits, the {dead.sum()} always-zero pixels 0 bits", np.where(dead, 0, 8)),
              (f"4 bits, the {dead.sum()} always-zero pixels 0 bits", np.where(dead, 0, 4))]
