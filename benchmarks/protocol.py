@@ -16,7 +16,9 @@ and the same training budget in epochs for every method, spent as each method is
     (hls4ml 1.3 refuses heterogeneous activations there, per channel too: "only supported with
     IOType=io_parallel", backends/fpga/passes/hgq_proxy_model.py);
   - codesign search (`descent` over per-layer weight bits, activation bits and sparsity 0/50/75/90%, on the
-    user CNN (integer bits "auto", from the data) also integer cuts of 0-2 bits (each design's own space), no
+    user CNN (integer bits "auto", from the data) also integer cuts of 0-2 bits, on the MNIST MLP also the
+    input's width (input_bits 2-8: the pixels' ufixed<8,0> with LSBs dropped, pixels 0 in every training digit
+    left out; such a candidate is judged on the inputs its FPGA receives) (each design's own space), no
     budget, priced as hls4ml's distributed_arithmetic builds it: the judge's architecture): base float + QAT
     with budget/4 epochs each, then one chain from the base model, one notch of one knob per step (the least
     validation loss per da4ml cost saved), each step fine-tuned 2 epochs from the one before: (budget/2)/2
@@ -91,6 +93,13 @@ class Candidate:
     epochs: int                      # training epochs this candidate's method spent in all (per seed)
     rtl_cost: float = float("nan")   # da4ml's LUT estimate of its RTL (the pick criterion)
     ebops: float = float("nan")
+    input_spec: object = None        # the type its FPGA receives the inputs in, when narrower than the data's
+                                     # (codesign's search.space.input_bits); None: the data's
+
+
+def inputs(c: Candidate, x):
+    """The inputs as the candidate's FPGA receives them."""
+    return x if c.input_spec is None else c.input_spec.quantize(x).astype(np.float32)
 
 
 def accuracy(model, x, y) -> float:
@@ -341,6 +350,7 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
 
     from codesign.search.context import prepare
     from codesign.search.evaluate import trial_model
+    from codesign.search.inputs import candidate_inputs
     from codesign.search.run import run_search
 
     raw = yaml.safe_load(design_path.read_text())
@@ -378,7 +388,11 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         rows = [r for r in csv.DictReader((ctx.folder / "trials.csv").open()) if r["state"] == "COMPLETE"]
         for r in rows:
             _, model = trial_model(ctx, dict(r, number=int(r["number"])))
-            out.append(Candidate(method, f"trial {r['number']}", model, accuracy(model, x_val, y_val), budget))
+            spec = candidate_inputs(ctx, json.loads(r["params"])).spec
+            c = Candidate(method, f"trial {r['number']}", model, float("nan"), budget,
+                          input_spec=None if spec == ctx.split.input_spec else spec)
+            c.val_acc = accuracy(model, inputs(c, x_val), y_val)
+            out.append(c)
     return out
 
 
@@ -394,7 +408,8 @@ def rtl_cost(c: Candidate, x_val, arch: str) -> float:
     from codesign.rtl.frontend import frontend
     from codesign.rtl.synth import trace
 
-    return float(sum(comb.cost for _, comb in trace(frontend(c.model, x_val[:50]), arch)[1]))
+    return float(sum(comb.cost for _, comb in trace(frontend(c.model, inputs(c, x_val[:50]), c.input_spec),
+                                                    arch)[1]))
 
 
 def safe_cost(c: Candidate, x_val, arch: str) -> float:
@@ -485,13 +500,15 @@ def judge(c: Candidate, x_val, x_test, y_test, export, folder: Path) -> dict:
     from codesign.rtl import hgq as hgq_rtl
     from codesign.rtl.synth import synth
 
+    x_val, x_test = inputs(c, x_val), inputs(c, x_test)
     row = {"method": c.method, "label": c.label, "val_acc": c.val_acc, "test_acc": accuracy(c.model, x_test, y_test),
-           "rtl_cost": c.rtl_cost, "epochs": c.epochs}
+           "rtl_cost": c.rtl_cost, "epochs": c.epochs} | ({"input_type": c.input_spec.to_hls()} if c.input_spec else {})
     if c.rtl_cost > JUDGE_MAX_LUT:
         row |= {"yosys_lut": int(round(c.rtl_cost)), "rtl_bit_exact": float("nan"), "judged_by": "da4ml"}
     else:
         result = synth(c.model, x_val[:JUDGE_SAMPLES], Path(tempfile.mkdtemp(prefix="pick_", dir=folder)),
-                       name="pick", part=export.part, architecture=architecture(export), max_lut=JUDGE_MAX_LUT)
+                       name="pick", part=export.part, architecture=architecture(export), max_lut=JUDGE_MAX_LUT,
+                       input_spec=c.input_spec)
         row |= {"yosys_lut": result.lut, "rtl_bit_exact": result.rtl_bit_exact_fraction}
     if hgq_rtl.is_proxy(c.model):
         row |= {"estimate_lut_eq": None, "ebops": c.ebops}
@@ -501,7 +518,7 @@ def judge(c: Candidate, x_val, x_test, y_test, export, folder: Path) -> dict:
         from codesign.validate import exact_core
         from hw_models.layers import ebops
 
-        spec = exact_core(c.model, x_val[:50], None).input_spec
+        spec = exact_core(c.model, x_val[:50], c.input_spec).input_spec
         cm = cost_model_for(logits_model(c.model) if final_softmax(c.model) else c.model, export, spec)
         est = cm.estimate()
         row |= {"estimate_lut_eq": est.lut_equivalent, "ebops": float(ebops(cm.layers)),
@@ -558,7 +575,7 @@ def run_seed(name: str, seed: int, budget: int, trials: int, log, methods=DEFAUL
                 f"Yosys LUT {row['yosys_lut']:,} (RTL exact {row['rtl_bit_exact']:.3f}) for targets {targets}")
             rows.append(row)
     candidates = [{"seed": seed, "method": c.method, "label": c.label, "val_acc": c.val_acc, "rtl_cost": c.rtl_cost,
-                   "ebops": c.ebops} for c in cands]
+                   "ebops": c.ebops} | ({"input_type": c.input_spec.to_hls()} if c.input_spec else {}) for c in cands]
     return {"picks": rows, "candidates": candidates}
 
 

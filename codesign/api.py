@@ -290,7 +290,8 @@ def search(model, data, target=None, *, task: str = "classification", budget: st
            progress: bool = True, log=print) -> Study:
     """Hardware-aware mixed-precision search of a user model on user data; `task`: classification (accuracy),
     regression (MSE) or autoencoder (reconstruction MSE; data without y, or y marking anomalies with 1).
-    `space`: {weight_bits, activation_bits, sparsity, integer_cuts, reuse_factors, strategies} lists; `halving`:
+    `space`: {weight_bits, activation_bits, sparsity, integer_cuts, input_bits, reuse_factors, strategies} lists
+    (input_bits: the widths the FPGA may receive the inputs in, the data's type with LSBs dropped); `halving`:
     {min_epochs, eta} to train candidates by successive halving (more candidates for the same epochs); `floor`
     (descent): the validation accuracy (MSE) you need: the chain turns back from a step below it, and each of
     its fine-tuned steps trains `finetune_epochs`; `targets` (with a floor): higher accuracies (lower MSEs) you want

@@ -377,3 +377,53 @@ def test_descent_cuts_integer_bits_where_the_range_is_too_wide(tmp_path):
     q = design_variant(ctx.design, done[-1].params).quant_for("fc1")
     assert (q.activation_bits, q.activation_integer) == (3, 4 - done[-1].params["fc1.ac"])
     assert f"fc1:{done[-1].params['fc1.w']}/3(-{done[-1].params['fc1.ac']})" in " ".join(res.output.split())
+
+
+def test_descent_narrows_the_input_and_leaves_out_inputs_that_are_always_zero(tmp_path):
+    """space.input_bits on the digits (ufixed<5,1> pixels, built as distributed arithmetic): the chain starts at
+    the data's 5 bits and lowers them like any width; a candidate at k bits trains, is costed and exported on
+    pixels truncated to ufixed<k,1>, its first layer's rows for pixels 0 in every training digit at that width
+    are exact zeros after fine-tuning, and its export is bit-exact on those inputs."""
+    import numpy as np
+    import optuna
+
+    from codesign.precision import derive
+    from codesign.search.candidate import candidate_cost, candidate_graph
+    from codesign.search.context import prepare
+    from codesign.search.evaluate import trial_model, variant_model
+    from codesign.search.inputs import candidate_inputs
+    from codesign.search.run import choose_best, export_best
+
+    design = tmp_path / "search_in.yaml"
+    design.write_text(DESIGN.read_text().replace("name: search_tiny", "name: search_in")
+                      .replace("  algorithm: random\n", "  algorithm: descent\n").replace("trials: 3", "trials: 6")
+                      .replace("strategy: Latency", "strategy: distributed_arithmetic")
+                      .replace("activation_bits: [3, 6]}", "activation_bits: [3, 6], input_bits: [2, 3, 4, 5]}"))
+    res = runner.invoke(app, ["search", str(design), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="search_in-descent",
+                              storage=f"sqlite:///{tmp_path / 'search_in' / 'search' / 'study.db'}")
+    done = sorted((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
+    assert done[0].params["input_bits"] == 5 and min(t.params["input_bits"] for t in done) < 5
+    for before, after in zip(done, done[1:]):
+        assert sum(after.params[k] != before.params[k] for k in after.params) == 1
+    ctx = prepare(design, tmp_path, {}, train_base=False, log=lambda m: None)
+    # pixels that are 0 in all 1,149 fine-tuning digits: 5 at 5 bits (the digits' border), 11 at 2 bits
+    assert [int(candidate_inputs(ctx, {"input_bits": b}).dead.sum()) for b in (5, 4, 3, 2)] == [5, 8, 9, 11]
+    narrow = min(done, key=lambda t: (t.params["input_bits"], t.number))
+    row = {"number": narrow.number, "params": __import__("json").dumps(narrow.params), "val_score": narrow.values[0]}
+    inputs = candidate_inputs(ctx, narrow.params)
+    assert inputs.spec.to_hls() == f"ufixed<{narrow.params['input_bits']},1>"
+    variant, model = trial_model(ctx, row)
+    kernel = model.get_layer("fc1").kernel.numpy()
+    assert np.all(kernel[inputs.dead] == 0) and np.count_nonzero(kernel[~inputs.dead]) > 0
+    built = derive(model, inputs.spec)
+    assert [n.hls_precision() for n in candidate_graph(ctx, narrow.params)] == [n.hls_precision() for n in built]
+    wide = dict(narrow.params, input_bits=5)
+    assert candidate_cost(ctx, narrow.params).lut_equivalent < candidate_cost(ctx, wide).lut_equivalent
+    base_kernel = variant_model(ctx, wide)[1].get_layer("fc1").kernel.numpy()
+    assert np.all(base_kernel[candidate_inputs(ctx, wide).dead] == 0)
+    chosen = choose_best(ctx, [dict(row, state="COMPLETE", within_budget=True, lut_equivalent=0)])
+    out = export_best(ctx, chosen, log=lambda m: None)
+    assert out["input_type"] == inputs.spec.to_hls() == out["validation"]["input_precision"]
+    assert out["validation"]["bit_exact_fraction"] == 1.0 and out["validation"]["testbench_bit_exact_fraction"] == 1.0

@@ -326,3 +326,76 @@ def test_bad_integer_cuts(space, algorithm, message):
     with pytest.raises(CodesignError) as err:
         build_space(settings, "d.yaml", ["fc"], ["fc"])
     assert message in str(err.value)
+
+
+def test_the_inputs_width_is_a_knob_of_the_whole_design():
+    """search.space.input_bits: one global knob, widest first, lowered by the descent like a width (no cut rides
+    with it), shown in a candidate's description."""
+    from types import SimpleNamespace
+
+    from codesign.design import LayerQuant
+    from codesign.search.descent import _options
+    from codesign.search.space import build_space, describe, knob_label
+    from hw_models.fixed import QuantSpec
+
+    settings = search_settings("d.yaml", {"algorithm": "descent", "space": {
+        "weight_bits": [4, 6], "activation_bits": [6], "input_bits": [8, 3, 5], "integer_cuts": [0, 1]}}, {})
+    space = build_space(settings, "d.yaml", ["fc"], [], QuantSpec(8, 0, False))
+    assert space.params()["input_bits"] == (3, 5, 8) and space.ordered("input_bits") == [8, 5, 3]
+    assert space.widths() == ["fc.w", "input_bits"] and space.top()["input_bits"] == 8
+    assert knob_label("input_bits") == ("input", "input bits") and knob_label("fc.w") == ("fc", "weights")
+    ctx = SimpleNamespace(space=space, design=SimpleNamespace(quant_for={"fc": LayerQuant(weight_integer=1)}.get))
+    state = {"fc.w": 6, "fc.wc": 0, "input_bits": 5}
+    assert [(k, o["input_bits"]) for k, o in _options(ctx, state, tried=set())] == [
+        ("fc.w", 5), ("fc.wc", 5), ("input_bits", 3)]
+    assert describe({"fc.w": 4, "fc.a": 3, "input_bits": 5}) == "fc:4/3 input_bits=5"
+    one = build_space(search_settings("d.yaml", {"space": {"input_bits": [4]}}, {}), "d.yaml", ["fc"], [],
+                      QuantSpec(8, 0, False))
+    assert "input_bits" not in one.params() and one.input_bits == (4,)  # one choice: fixed, not a knob
+
+
+@pytest.mark.parametrize("space, algorithm, message", [
+    ({"input_bits": [4, 9]}, "descent", "d.yaml: search.space.input_bits: [4, 9]; allowed: a non-empty list of "
+                                        "integers in 1..8 (the data reaches the FPGA as ufixed<8,0>; input_bits keeps "
+                                        "its most significant bits)"),
+    ({"input_bits": [4, 8]}, "ilp", "search.space.input_bits: with algorithm descent, greedy, nsga2 or random"),
+])
+def test_bad_input_bits(space, algorithm, message):
+    from codesign.search.space import build_space
+    from hw_models.fixed import QuantSpec
+
+    settings = search_settings("d.yaml", {"algorithm": algorithm, "space": space}, {})
+    with pytest.raises(CodesignError) as err:
+        build_space(settings, "d.yaml", ["fc"], ["fc"], QuantSpec(8, 0, False))
+    assert message in str(err.value)
+
+
+def test_a_narrower_input_drops_the_least_significant_bits():
+    """ufixed<8,0> pixels at 3 bits: truncated (the wires left off), so 0.99 -> 0.875 and 0.12 -> 0.0."""
+    import numpy as np
+
+    from codesign.search.inputs import narrowed
+    from hw_models.fixed import QuantSpec
+
+    spec = narrowed(QuantSpec(8, 0, False), 3)
+    assert spec.to_hls() == "ufixed<3,0>"
+    np.testing.assert_array_equal(spec.quantize(np.array([0.99609375, 0.12109375, 0.125, 0.5])),
+                                  [0.875, 0.0, 0.125, 0.5])
+    assert narrowed(QuantSpec(5, 1, False), None) == QuantSpec(5, 1, False)
+    assert narrowed(QuantSpec(16, 6, True, "RND_CONV", "SAT"), 10).to_hls() == "fixed<10,6,TRN,SAT>"
+
+
+def test_the_first_dense_layer_is_found_through_pass_through_layers_only():
+    import tensorflow as tf
+
+    from codesign.search.inputs import first_dense
+
+    inp = tf.keras.Input((8, 8), name="img")
+    x = tf.keras.layers.Dropout(0.1)(tf.keras.layers.Flatten()(inp))
+    mlp = tf.keras.Model(inp, tf.keras.layers.Dense(4, name="fc")(tf.keras.layers.Dense(6, name="fc1")(x)))
+    assert first_dense(mlp, ("fc1", "fc")) == "fc1"
+    assert first_dense(mlp, ("fc",)) is None  # not searched: its kernel is not the candidate's to zero
+    inp = tf.keras.Input((8, 8, 1))
+    cnn = tf.keras.Model(inp, tf.keras.layers.Dense(3, name="fc")(tf.keras.layers.Flatten()(
+        tf.keras.layers.Conv2D(2, 3, name="c1")(inp))))
+    assert first_dense(cnn, ("c1", "fc")) is None  # a convolution shares its kernel over every pixel

@@ -15,7 +15,8 @@ from ..precision import TypedGraph, derive
 from ..prune import pruned
 from ..quantizers import activation_spec
 from .context import Context
-from .space import CUTS, KNOBS, split_param
+from .inputs import candidate_inputs, without_dead
+from .space import CUTS, INPUT_BITS, KNOBS, split_param
 
 
 def design_variant(design: Design, params: dict) -> Design:
@@ -44,17 +45,18 @@ def candidate_graph(ctx: Context, params: dict, kernels: dict | None = None) -> 
     """The typed graph of the candidate's QKeras model without building it: the base model's float weights
     under the variant's quantizers (or `kernels`, already quantized, e.g. after fine-tuning)."""
     variant = design_variant(ctx.design, params)
+    inputs = candidate_inputs(ctx, params)
     weights, overrides = dict(ctx.lowered.weights), {}
     for name in ctx.space.layers:
         kq, bq, aq = layer_quantizers(variant.quant_for(name))
         kernel, bias = ctx.base_model.get_layer(name).get_weights()[:2]
         kernel = kernels[name] if kernels and name in kernels else \
-            quantized_values(kq, pruned(kernel, variant.quant_for(name).sparsity))
+            quantized_values(kq, pruned(without_dead(inputs, name, kernel), variant.quant_for(name).sparsity))
         weights[name] = WeightSource(kernel, kq, quantized_values(bq, bias), bq)
         if name in ctx.space.activation_layers:
             act = ctx.activation_of[name]
             overrides[act] = activation_spec(aq, f"layer '{act}'")
-    return derive(dataclasses.replace(ctx.lowered, weights=weights), ctx.split.input_spec, overrides)
+    return derive(dataclasses.replace(ctx.lowered, weights=weights), inputs.spec, overrides)
 
 
 def cost_assignment(ctx: Context, params: dict, kernels: dict | None = None) -> dict[str, dict]:
@@ -91,6 +93,8 @@ def base_params(ctx: Context) -> dict | None:
         if split_param(key):
             layer, knob = split_param(key)
             value = 0 if knob in CUTS else getattr(ctx.design.quant_for(layer), KNOBS[knob])
+        elif key == INPUT_BITS:
+            value = ctx.split.input_spec.width
         else:
             value = {"reuse_factor": ctx.design.export.reuse_factor, "strategy": ctx.design.export.strategy}[key]
         if value not in choices:

@@ -59,6 +59,7 @@ class Context:
     lowered: Lowered       # the base model lowered once; candidates re-quantize its weights (candidate.py)
     float_model: object    # the architecture candidates are quantized from (pipeline.qkeras_model)
     activation_of: dict[str, str] = field(default_factory=dict)  # MAC layer -> its searched activation layer
+    inputs: dict = field(default_factory=dict)  # input width -> its CandidateInputs (search/inputs.py)
 
 
 def searched_layers(model) -> tuple[list[str], dict[str, str]]:
@@ -147,7 +148,7 @@ def prepare(design_path: str | Path, out_root: str | Path, overrides: dict, trai
         atomic_write_text(folder / BASE_KEY, key + "\n")
     x_val = split.input_spec.quantize(x_val).astype(np.float32)  # the grid the FPGA receives (idempotent)
     macs, acts = searched_layers(base)
-    space = build_space(settings, design.path, macs, list(acts))
+    space = build_space(settings, design.path, macs, list(acts), split.input_spec)
     from ..estimate import cost_model_for
 
     log("- parsing the hls4ml graph for the cost model")

@@ -42,6 +42,7 @@ import json
 from .candidate import base_params, candidate_cost
 from .context import Context
 from .evaluate import pruned_model, val_metrics
+from .inputs import candidate_inputs
 from .results import spent_epochs, used
 from .space import CUT_OF, CUTS, split_param
 from .strategies import lut_equivalent
@@ -100,7 +101,8 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
-    score, loss = val_metrics(pruned_model(ctx, params, weights), ctx.x_val, ctx.y_val, ctx.design.task)
+    x_val = candidate_inputs(ctx, params).x_val
+    score, loss = val_metrics(pruned_model(ctx, params, weights), x_val, ctx.y_val, ctx.design.task)
     return score, loss, lut_equivalent(candidate_cost(ctx, params))
 
 
@@ -188,7 +190,7 @@ def _options(ctx: Context, state: dict, tried: set) -> list[tuple[str, dict]]:
             continue
         option = dict(state, **{key: order[i + 1]})
         out.append((key, option))
-        layer, knob = split_param(key)
+        layer, knob = split_param(key) or (None, None)  # input_bits: no cut rides with it
         cut = f"{layer}.{CUT_OF[knob]}" if knob in CUT_OF else None
         if cut in state and cut not in tried:
             cuts = ctx.space.ordered(cut)

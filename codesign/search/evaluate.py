@@ -13,13 +13,18 @@ from ..tasks import Task
 from ..train import fit, seed_everything, transfer_weights
 from .candidate import design_variant
 from .context import Context
+from .inputs import candidate_inputs, zero_dead
 
 
-def variant_model(ctx: Context, params: dict):
-    """The candidate's QKeras model, with the base model's weights."""
+def variant_model(ctx: Context, params: dict, weights=None):
+    """The candidate's QKeras model, with the base model's weights (or those of a weights file), the kernel
+    rows of inputs it leaves out zeroed (search/inputs.py)."""
     variant = design_variant(ctx.design, params)
     model, _ = qkeras_model(variant, ctx.float_model, ctx.split)
     transfer_weights(ctx.base_model, model)
+    if weights is not None:
+        model.load_weights(str(weights))
+    zero_dead(candidate_inputs(ctx, params), model)
     return variant, model
 
 
@@ -28,16 +33,12 @@ def trial_model(ctx: Context, row: dict):
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
-    variant, model = variant_model(ctx, json.loads(row["params"]))
-    model.load_weights(str(ctx.folder / "trials" / f"trial_{row['number']}.weights.h5"))
-    return variant, model
+    return variant_model(ctx, json.loads(row["params"]), ctx.folder / "trials" / f"trial_{row['number']}.weights.h5")
 
 
 def pruned_model(ctx: Context, params: dict, weights=None):
     """The candidate's model (base weights, or a weights file), its sparsity applied at once: no training."""
-    variant, model = variant_model(ctx, params)
-    if weights is not None:
-        model.load_weights(str(weights))
+    variant, model = variant_model(ctx, params, weights)
     prune.apply(model, prune.layer_sparsity(variant, model))
     return model
 
@@ -60,20 +61,19 @@ def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: li
 
     seed_everything(seed)
     tf.keras.backend.clear_session()
-    variant, model = variant_model(ctx, params)
-    if start_from is not None:
-        model.load_weights(str(start_from))
+    variant, model = variant_model(ctx, params, start_from)
+    inputs = candidate_inputs(ctx, params)
     sparsity = prune.layer_sparsity(variant, model)
     rungs = ctx.settings.rungs() if rungs is None else rungs
     done = 0
     for i, epochs in enumerate(rungs):
         if epochs > done:  # the first rung ramps the sparsity up; later ones hold it
-            fit(model, ctx.split, variant.training, "fine-tune", None, epochs - done, ctx.design.task, sparsity,
+            fit(model, inputs.split, variant.training, "fine-tune", None, epochs - done, ctx.design.task, sparsity,
                 ramp_epochs=None if done == 0 else 0)
         elif done == 0:
             prune.apply(model, sparsity)
         done = epochs
-        score, loss = val_metrics(model, ctx.x_val, ctx.y_val, ctx.design.task)
+        score, loss = val_metrics(model, inputs.x_val, ctx.y_val, ctx.design.task)
         if i + 1 < len(rungs) and promote is not None and not promote(i, score):
             break
     if weights_path is not None:

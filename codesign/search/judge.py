@@ -15,6 +15,7 @@ from ..atomic import atomic_write_text
 from ..errors import CodesignError
 from . import results as R
 from .context import Context
+from .inputs import candidate_inputs
 
 JUDGES = ("estimate", "yosys")
 JUDGE_SAMPLES = 200  # validation inputs simulated per front point (the RTL proof, not a score)
@@ -29,6 +30,7 @@ def judge_front(ctx: Context, front: list[dict], log=print) -> list[dict]:
     rows = []
     for row in front:
         _, model = trial_model(ctx, row)
+        spec = candidate_inputs(ctx, json.loads(row["params"])).spec
         log(f"- judge yosys: trial {row['number']} (estimate LUT-eq {float(row['lut_equivalent']):,.0f})")
         judged = {"number": row["number"], "val_score": row["val_score"],
                   "estimate_lut_equivalent": float(row["lut_equivalent"]), "yosys_lut": "", "yosys_ff": "",
@@ -36,7 +38,7 @@ def judge_front(ctx: Context, front: list[dict], log=print) -> list[dict]:
         try:
             result = synth(model, x[:JUDGE_SAMPLES], ctx.folder / "judge" / f"trial_{row['number']}",
                            name=f"trial_{row['number']}", part=ctx.design.export.part,
-                           input_spec=ctx.split.input_spec,
+                           input_spec=spec,
                            architecture="stream" if ctx.design.export.io_type == "io_stream" else "parallel")
             judged |= {"yosys_lut": result.lut, "yosys_ff": result.ff, "yosys_carry": result.carry,
                        "rtl_bit_exact_fraction": result.rtl_bit_exact_fraction}

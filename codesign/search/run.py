@@ -15,6 +15,7 @@ from . import sensitivity as S
 from .candidate import base_params, candidate_cost, cost_model_text
 from .context import BASE_SECTIONS, Context, design_key, prepare
 from .evaluate import trial_model
+from .inputs import candidate_inputs
 from .judge import JUDGES, judge_front, write_summary
 from .results import completed
 from .runner import open_study, recover_interrupted, storage_for, work
@@ -158,7 +159,7 @@ def choose_best(ctx: Context, rows: list[dict], log=print, tries: int = 5):
                   key=lambda r: (-round(r["val_score"], 6), float(r["lut_equivalent"])))
     for row in done[:tries]:
         variant, model = trial_model(ctx, row)
-        exact = cost_model_for(model, variant.export, ctx.split.input_spec).estimate()
+        exact = cost_model_for(model, variant.export, candidate_inputs(ctx, json.loads(row["params"])).spec).estimate()
         if not ctx.budget.violations(exact):
             return row, variant, model, exact
         log(f"- trial {row['number']}: over budget on its exported graph ({ctx.budget.violations(exact)})")
@@ -171,12 +172,14 @@ def export_best(ctx: Context, chosen, log=print) -> dict:
 
     row, variant, model, exact = chosen
     params = json.loads(row["params"])
+    inputs = candidate_inputs(ctx, params)
     with atomic_dir(ctx.folder / "best") as tmp:
-        result, _ = verify(model, ctx.split.x_test, variant.export, tmp / "hls_project", name=f"{ctx.design.name}_best",
-                           input_spec=ctx.split.input_spec, progress=lambda m: log(f"  {m}"))
+        result, _ = verify(model, inputs.split.x_test, variant.export, tmp / "hls_project",
+                           name=f"{ctx.design.name}_best", input_spec=inputs.spec, progress=lambda m: log(f"  {m}"))
         task = ctx.design.task
-        test = task.metrics(result.csim_outputs, ctx.split.x_test, ctx.split.y_test)
-        out = {"trial": row["number"], "params": params, "val_score": row["val_score"],
+        test = task.metrics(result.csim_outputs, inputs.split.x_test, ctx.split.y_test)
+        out = {"trial": row["number"], "params": params, "input_type": inputs.spec.to_hls(),
+               "val_score": row["val_score"],
                f"val_{task.metric}": task.shown(row["val_score"]), f"test_{task.metric}_csim": test[task.metric],
                "test_metrics_csim": test,
                "validation": result.to_json(), "estimate_exported_graph": exact.total,

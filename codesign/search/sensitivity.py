@@ -7,8 +7,9 @@ import numpy as np
 
 from ..keras_layers import kernel as layer_kernel
 from .context import Context
-from .space import KNOB_NAMES, split_param
 from .evaluate import pruned_model, val_metrics, variant_model
+from .inputs import candidate_inputs
+from .space import knob_label
 
 
 def measured(ctx: Context, progress=None) -> list[dict]:
@@ -17,18 +18,19 @@ def measured(ctx: Context, progress=None) -> list[dict]:
 
     top = ctx.space.top()
     task_kind = ctx.design.task
-    ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], ctx.x_val, ctx.y_val, task_kind)
+    ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], candidate_inputs(ctx, top).x_val, ctx.y_val,
+                                      task_kind)
     rows = []
     keys = [(k, ctx.space.ordered(k)) for k in ctx.space.widths()]  # integer cuts ride with widths: not measured
     task = progress.add_task("sensitivity (measured)", total=sum(len(v) for _, v in keys)) if progress else None
     for key, choices in keys:
-        layer, knob = split_param(key)
+        layer, knob = knob_label(key)
         for choice in choices:
             params = dict(top, **{key: choice})
             tf.keras.backend.clear_session()
             score, loss = (ref_score, ref_loss) if choice == top[key] else val_metrics(
-                pruned_model(ctx, params), ctx.x_val, ctx.y_val, task_kind)
-            rows.append({"layer": layer, "knob": KNOB_NAMES[knob], "param": key, "choice": choice,
+                pruned_model(ctx, params), candidate_inputs(ctx, params).x_val, ctx.y_val, task_kind)
+            rows.append({"layer": layer, "knob": knob, "param": key, "choice": choice,
                          "val_loss": loss, "val_score": score,
                          "delta_loss": max(0.0, loss - ref_loss), "delta_score": ref_score - score})
             if progress:

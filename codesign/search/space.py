@@ -13,7 +13,8 @@ from ..prune import SPARSITY_RANGE
 
 ALGORITHMS = ("greedy", "ilp", "nsga2", "random", "descent")
 BUDGET_KEYS = ("lut", "ff", "dsp", "bram", "latency")
-SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "integer_cuts", "reuse_factors", "strategies")
+SPACE_KEYS = ("weight_bits", "activation_bits", "sparsity", "integer_cuts", "input_bits", "reuse_factors",
+              "strategies")
 SEARCH_KEYS = ("algorithm", "trials", "finetune_epochs", "halving", "budget", "budget_on", "space", "seed", "floor",
                "targets")
 HALVING_KEYS = ("min_epochs", "eta")
@@ -30,6 +31,10 @@ CUTS = {"wc": "weight_integer", "ac": "activation_integer"}
 CUT_OF = {"w": "wc", "a": "ac"}  # width knob -> its cut knob
 KNOB_NAMES = {"w": "weights", "a": "activations", "s": "sparsity", "wc": "weight integer bits cut",
               "ac": "activation integer bits cut"}
+# The input's width (search.space.input_bits): the FPGA receives the data's type with its least significant bits
+# dropped (truncated: the wires left off, no logic), a global knob of the whole design.
+INPUT_BITS = "input_bits"
+INPUT = "input"  # the input's name where a knob's layer is shown (sensitivity tables)
 
 
 def param(layer: str, knob: str) -> str:
@@ -37,9 +42,18 @@ def param(layer: str, knob: str) -> str:
 
 
 def split_param(key: str) -> tuple[str, str] | None:
-    """(layer, knob) of a per-layer parameter, None for a global one (reuse_factor, strategy)."""
+    """(layer, knob) of a per-layer parameter, None for a global one (reuse_factor, strategy, input_bits)."""
     name, dot, knob = key.rpartition(".")
     return (name, knob) if dot and (knob in KNOBS or knob in CUTS) else None
+
+
+def knob_label(key: str) -> tuple[str, str]:
+    """(layer, what the knob sets) of a width knob (SearchSpace.widths) for tables: ('fc1', 'weights'),
+    ('input', 'input bits')."""
+    if key == INPUT_BITS:
+        return INPUT, "input bits"
+    layer, knob = split_param(key)
+    return layer, KNOB_NAMES[knob]
 
 
 def totals(cost) -> dict:
@@ -132,6 +146,7 @@ class SearchSpace:
     activation_bits: tuple[int, ...] = (3, 4, 5, 6, 8)
     sparsity: tuple[float, ...] = (0.0,)   # fractions of each kernel pruned (a knob when there are several)
     integer_cuts: tuple[int, ...] = (0,)   # integer bits cut off the design's (a knob when there are several)
+    input_bits: tuple[int, ...] = ()       # the input's widths (a knob when there are several; () the data's)
     reuse_factors: tuple[int, ...] = (1,)
     strategies: tuple[str, ...] = ("Latency",)
     activation_layers: tuple[str, ...] = field(default=())  # layers whose activation bits matter
@@ -145,6 +160,8 @@ class SearchSpace:
         if len(self.integer_cuts) > 1:
             p.update({param(name, "wc"): self.integer_cuts for name in self.layers})
             p.update({param(name, "ac"): self.integer_cuts for name in self.activation_layers})
+        if len(self.input_bits) > 1:
+            p[INPUT_BITS] = self.input_bits
         if len(self.reuse_factors) > 1:
             p["reuse_factor"] = self.reuse_factors
         if len(self.strategies) > 1:
@@ -152,10 +169,10 @@ class SearchSpace:
         return p
 
     def widths(self) -> list[str]:
-        """The per-layer knobs whose lowering saves cost: weight and activation bits and sparsity, in params()
-        order. An integer cut saves nothing alone; it rides with its width (the descent's options), so the
-        greedy path and the sensitivity pass lower widths only and leave the cuts at 0."""
-        return [k for k in self.params() if split_param(k) and split_param(k)[1] in KNOBS]
+        """The knobs whose lowering saves cost: per layer weight and activation bits and sparsity, and the
+        input's bits, in params() order. An integer cut saves nothing alone; it rides with its width (the
+        descent's options), so the greedy path and the sensitivity pass lower widths only and leave the cuts at 0."""
+        return [k for k in self.params() if (split_param(k) and split_param(k)[1] in KNOBS) or k == INPUT_BITS]
 
     def ordered(self, key: str) -> list:
         """A parameter's choices, widest first: bits (and reuse factors) largest first, sparsity and integer cuts
@@ -264,10 +281,23 @@ def search_settings(path, raw: dict, overrides: dict) -> SearchSettings:
     return s
 
 
-def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layers: list[str]) -> SearchSpace:
+def build_space(settings: SearchSettings, path, mac_layers: list[str], act_layers: list[str],
+                input_spec=None) -> SearchSpace:
+    """The space of the design file's search.space; `input_spec`: the type the data reaches the FPGA in, which
+    input_bits narrows."""
     where = f"{path}: search.space"
     sp = settings.space
     kw = {}
+    if "input_bits" in sp:
+        width = input_spec.width if input_spec is not None else 16
+        try:
+            kw["input_bits"] = _int_tuple(sp["input_bits"], f"{where}.input_bits", 1, width)
+        except CodesignError as exc:
+            raise CodesignError(f"{exc} (the data reaches the FPGA as {input_spec.to_hls()}; input_bits keeps its "
+                                "most significant bits)" if input_spec is not None else str(exc)) from None
+        if settings.algorithm == "ilp" and len(kw["input_bits"]) > 1:
+            raise CodesignError(f"{where}.input_bits: with algorithm descent, greedy, nsga2 or random (ilp's plans "
+                                "choose per layer; the input's width is one choice for the whole design)")
     if "weight_bits" in sp:
         kw["weight_bits"] = _int_tuple(sp["weight_bits"], f"{where}.weight_bits", 2, 16)
     if "activation_bits" in sp:
