@@ -325,7 +325,10 @@ ABLATIONS = {"codesign": {"algorithm": "descent", "pruning": True, "halving": Fa
              "codesign +cuts": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True,
                                 "cuts": (0, 1, 2)},
              "codesign -cuts": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2, "floor": True,
-                                "cuts": (0,)}}
+                                "cuts": (0,)},
+             # the input's width (search.space.input_bits) not searched: the data's type, every input kept
+             "codesign -input bits": {"algorithm": "descent", "pruning": True, "halving": False, "step_epochs": 2,
+                                      "floor": True, "input_bits": False}}
 
 
 def describe(config: dict) -> str:
@@ -339,7 +342,9 @@ def describe(config: dict) -> str:
                if config["algorithm"] == "descent"
                else "")
             + (f", integer cuts {list(config['cuts']) if len(config['cuts']) > 1 else 'none'}" if "cuts" in config
-               else ", integer cuts as the design's space"))
+               else ", integer cuts as the design's space")
+            + (", input width the data's (input_bits not searched)" if config.get("input_bits") is False
+               else ", input width as the design's space"))
 
 
 def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: int,
@@ -376,6 +381,8 @@ def codesign(design_path: Path, seed: int, x_val, y_val, budget: int, trials: in
         raw["search"]["halving"] = {"min_epochs": 1, "eta": 4}
     if not config["pruning"]:
         raw["search"]["space"] = {k: v for k, v in raw["search"].get("space", {}).items() if k != "sparsity"}
+    if config.get("input_bits") is False:
+        raw["search"]["space"] = {k: v for k, v in raw["search"].get("space", {}).items() if k != "input_bits"}
     if "cuts" in config:
         raw["search"]["space"] = {**{k: v for k, v in raw["search"].get("space", {}).items() if k != "integer_cuts"},
                                   **({"integer_cuts": list(config["cuts"])} if len(config["cuts"]) > 1 else {})}
