@@ -41,8 +41,7 @@ import json
 
 from .candidate import base_params, candidate_cost
 from .context import Context
-from .evaluate import pruned_model, val_metrics
-from .inputs import candidate_inputs
+from .evaluate import candidate_metrics, pruned_model
 from .results import spent_epochs, used
 from .space import CUT_OF, CUTS, split_param
 from .strategies import lut_equivalent
@@ -101,8 +100,7 @@ def _probe(ctx: Context, params: dict, weights) -> tuple[float, float, float]:
     import tensorflow as tf
 
     tf.keras.backend.clear_session()
-    x_val = candidate_inputs(ctx, params).x_val
-    score, loss = val_metrics(pruned_model(ctx, params, weights), x_val, ctx.y_val, ctx.design.task)
+    score, loss = candidate_metrics(ctx, params, pruned_model(ctx, params, weights))
     return score, loss, lut_equivalent(candidate_cost(ctx, params))
 
 

@@ -51,6 +51,11 @@ def val_metrics(model, x: np.ndarray, y: np.ndarray | None, task: Task) -> tuple
     return task.validation(model.predict(x, verbose=0, batch_size=1024), x, y, logits=not final_softmax(model))
 
 
+def candidate_metrics(ctx: Context, params: dict, model) -> tuple[float, float]:
+    """val_metrics of a candidate's model on the validation inputs as its FPGA receives them."""
+    return val_metrics(model, candidate_inputs(ctx, params).x_val, ctx.y_val, ctx.design.task)
+
+
 def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: list[int] | None = None,
              promote=None, start_from=None) -> dict:
     """Fine-tune the candidate and score it on the validation split after each rung (cumulative epochs; default
@@ -73,7 +78,7 @@ def evaluate(ctx: Context, params: dict, seed: int, weights_path=None, rungs: li
         elif done == 0:
             prune.apply(model, sparsity)
         done = epochs
-        score, loss = val_metrics(model, inputs.x_val, ctx.y_val, ctx.design.task)
+        score, loss = candidate_metrics(ctx, params, model)
         if i + 1 < len(rungs) and promote is not None and not promote(i, score):
             break
     if weights_path is not None:

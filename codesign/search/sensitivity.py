@@ -7,8 +7,7 @@ import numpy as np
 
 from ..keras_layers import kernel as layer_kernel
 from .context import Context
-from .evaluate import pruned_model, val_metrics, variant_model
-from .inputs import candidate_inputs
+from .evaluate import candidate_metrics, pruned_model, variant_model
 from .space import knob_label
 
 
@@ -17,9 +16,7 @@ def measured(ctx: Context, progress=None) -> list[dict]:
     import tensorflow as tf
 
     top = ctx.space.top()
-    task_kind = ctx.design.task
-    ref_score, ref_loss = val_metrics(variant_model(ctx, top)[1], candidate_inputs(ctx, top).x_val, ctx.y_val,
-                                      task_kind)
+    ref_score, ref_loss = candidate_metrics(ctx, top, variant_model(ctx, top)[1])
     rows = []
     keys = [(k, ctx.space.ordered(k)) for k in ctx.space.widths()]  # integer cuts ride with widths: not measured
     task = progress.add_task("sensitivity (measured)", total=sum(len(v) for _, v in keys)) if progress else None
@@ -28,8 +25,8 @@ def measured(ctx: Context, progress=None) -> list[dict]:
         for choice in choices:
             params = dict(top, **{key: choice})
             tf.keras.backend.clear_session()
-            score, loss = (ref_score, ref_loss) if choice == top[key] else val_metrics(
-                pruned_model(ctx, params), candidate_inputs(ctx, params).x_val, ctx.y_val, task_kind)
+            score, loss = (ref_score, ref_loss) if choice == top[key] else candidate_metrics(
+                ctx, params, pruned_model(ctx, params))
             rows.append({"layer": layer, "knob": knob, "param": key, "choice": choice,
                          "val_loss": loss, "val_score": score,
                          "delta_loss": max(0.0, loss - ref_loss), "delta_score": ref_score - score})
