@@ -41,7 +41,9 @@ def _model(model):
         return load_model(model)
     if not hasattr(model, "layers"):
         raise CodesignError(f"model: expected a Keras model or a path to one, got {type(model).__name__}")
-    return model
+    from .modelio import functional
+
+    return functional(model)
 
 
 def checked_inputs(model, x, name: str) -> np.ndarray:

@@ -64,7 +64,21 @@ def load_model(path: str | Path, weights: str | Path | None = None):
             raise CodesignError(f"{path}: layer class {cls!r} is {where}; allowed: the layers of tf.keras 2.14 "
                                 "and QKeras 0.9.0 (e.g. QDense + BatchNormalization for QDenseBatchnorm)") from None
         raise CodesignError(f"{path}: cannot load model ({first})") from exc
-    return model
+    return functional(model, str(path))
+
+
+def functional(model, where: str = "model"):
+    """The model as a functional graph whose first layer is its InputLayer: a Sequential model leaves the
+    InputLayer out of `model.layers`, and every pass here walks `layers[1:]` from the input (the same layers
+    and weights, rewired; a functional model is returned as it is)."""
+    import tensorflow as tf
+
+    if model.layers and type(model.layers[0]).__name__ == "InputLayer":
+        return model
+    if not getattr(model, "inputs", None):
+        raise CodesignError(f"{where}: a Sequential model without an input shape; give its first layer "
+                            "input_shape=... or start it with tf.keras.Input(shape)")
+    return tf.keras.Model(model.inputs, model.outputs, name=model.name)
 
 
 def _unknown_classes(path: Path) -> list[str]:

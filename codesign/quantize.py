@@ -26,7 +26,7 @@ from .design import LayerQuant
 from .errors import CodesignError
 from .keras_layers import QUANTIZED as QUANTIZED_CLASS
 from .lower import inbound_tensors
-from .modelio import clone_layer, consumers, is_softmax_layer
+from .modelio import clone_layer, consumers, functional, is_softmax_layer
 from .policy import integer_bits as _int_bits
 from .precision import bn_scale_bias
 
@@ -179,6 +179,7 @@ def quantize(model, default: LayerQuant | None = None, layers: dict[str, LayerQu
 
     if is_qkeras(model):
         return Quantized(model)
+    model = functional(model)
     default = default or LayerQuant(weight_integer=None, bias_integer=None, activation_integer=None)
     layers = layers or {}
     _check_supported(model)

@@ -132,12 +132,11 @@ def _solved_cost(kernel: np.ndarray, k, i, f, bias: np.ndarray | None) -> tuple[
 def _child():
     if not _CHILD:
         import atexit
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         from multiprocessing.util import Finalize
 
-        _CHILD.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                          max_tasks_per_child=CHILD_SOLVES))
+        from .child import worker_pool
+
+        _CHILD.append(worker_pool(1, max_tasks_per_child=CHILD_SOLVES))
         atexit.register(_stop_child)  # before interpreter teardown, which would collect it half-way
         # a multiprocessing worker (a ProcessPoolExecutor's) joins its children before atexit: without this the
         # idle child waits for work and the worker for it (the MNIST MLP's judge hung); finalizers run first

@@ -357,10 +357,9 @@ def nested_leave_one_repository_out(recs: list[Record], variants=VARIANTS, progr
     repos = sorted({r.repo for r in recs})
     with contextlib.ExitStack() as stack:
         if jobs > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+            from .child import worker_pool
 
-            pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+            pool = stack.enter_context(worker_pool(jobs))
             variants_of = pool.map(_held_out_variant, [recs] * len(repos), repos, [variants] * len(repos))
         else:
             variants_of = (_held_out_variant(recs, repo, variants) for repo in repos)

@@ -35,3 +35,23 @@ def test_a_worker_that_solved_exits(tmp_path):
         proc.communicate()
         raise AssertionError("the pool hung: a worker waited at exit for the solver's idle child") from None
     assert proc.returncode == 0 and out.strip() == "True"
+
+
+# a user's script as the README writes one: no `if __name__ == "__main__":` guard
+UNGUARDED = """
+import numpy as np
+from hw_models.da import cost_and_depth
+print(cost_and_depth(np.array([[0.5, -0.25], [0.75, 0.125]]), 0, 2, 0)[0] > 0)
+"""
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_solver_child(tmp_path):
+    script = tmp_path / "user.py"
+    script.write_text(UNGUARDED)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"PYTHONPATH": str(root)})
+    # before: the spawned child imported the script, solved again inside its own bootstrapping and died
+    # (BrokenProcessPool in the parent)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout.split() == ["True"]

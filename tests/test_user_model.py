@@ -285,3 +285,32 @@ def test_the_api_raises_codesign_error_for_what_the_caller_passed(call, message)
     with pytest.raises(CodesignError) as err:
         call(float_cnn(), x)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_sequential_model_is_quantized_and_loaded_with_its_input_layer(tmp_path):
+    """Keras leaves a Sequential model's InputLayer out of `model.layers`; quantize, ptq and load_model walk
+    from it (the input was named after the first Dense: 'The name "dense" is used 2 times')."""
+    import tensorflow as tf
+
+    from codesign.modelio import load_model
+    from codesign.ptq.quantize import PTQOptions, ptq
+
+    rng = np.random.default_rng(0)
+    model = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(4, activation="relu", name="fc1"),
+                                 tf.keras.layers.Dense(3, activation="softmax", name="fc2")], name="seq")
+    for layer in model.layers:
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
+    x = rng.uniform(0, 1, (32, 5)).astype(np.float32)
+    q = codesign.quantize(model, bits=8, x=x)
+    assert [(lyr.name, type(lyr).__name__) for lyr in q.model.layers][1:] == [
+        ("fc1", "QDense"), ("fc1_relu", "QActivation"), ("fc2", "QDense"), ("fc2_softmax", "Activation")]
+    assert np.abs(q.model.predict(x, verbose=0) - model.predict(x, verbose=0)).max() < 0.05
+    qmodel, _, _ = ptq(model, x, PTQOptions(weight_bits=8, activation_bits=8))
+    assert [lyr.name for lyr in qmodel.layers][1:] == ["fc1", "fc1_relu", "fc2", "fc2_softmax"]
+    model.save(tmp_path / "seq.h5")
+    loaded = load_model(tmp_path / "seq.h5")
+    assert type(loaded.layers[0]).__name__ == "InputLayer" and [lyr.name for lyr in loaded.layers][1:] == ["fc1", "fc2"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    with pytest.raises(CodesignError, match="a Sequential model without an input shape"):
+        codesign.quantize(unbuilt, bits=8)

@@ -101,6 +101,9 @@ def ptq(model, x_calib: np.ndarray, opts: PTQOptions = PTQOptions()):
     for key in ("weight_bits", "activation_bits", "bias_bits"):
         if not 2 <= getattr(opts, key) <= 32:
             raise CodesignError(f"--{key.replace('_', '-')}: {getattr(opts, key)}; allowed: 2..32")
+    from ..modelio import functional
+
+    model = functional(model)
     float_model, report = model, {"options": opts.__dict__, "transforms": []}
     if opts.cle or opts.absorb_bias:  # they work on Dense-ReLU-Dense chains: BatchNormalizations folded, relus apart
         float_model = _split_activations(fold_batchnorm(model))
