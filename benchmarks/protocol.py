@@ -623,7 +623,8 @@ def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> li
     for ax, seed in zip(axes[0], seeds):
         for j, m in enumerate(methods):
             pts = [(c["rtl_cost"], c["val_acc"]) for c in costed if c["seed"] == seed and c["method"] == m]
-            hv[m].append(hypervolume(pts, ref_cost, ref_acc))
+            ran = any(c["seed"] == seed and c["method"] == m for c in candidates)  # else not run on this seed
+            hv[m].append(hypervolume(pts, ref_cost, ref_acc) if ran else None)
             if pts:
                 ax.scatter(*zip(*pts), s=10, alpha=0.35, color=f"C{j}")
                 f = front(pts)
@@ -637,9 +638,12 @@ def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> li
     plt.close(fig)
     lines = ["", f"Fronts: `{out.name}` (every costed candidate; a candidate below the lowest target is not costed). "
              f"Hypervolume of each method's front against the corner (cost {ref_cost:,.0f}, accuracy {ref_acc}), "
-             "per seed, larger is better:", "", "| method | hypervolume per seed | mean |", "|---|---|---|"]
+             "per seed, larger is better (the mean over the seeds it ran on):", "",
+             "| method | hypervolume per seed | mean |", "|---|---|---|"]
     for m in methods:
-        lines.append(f"| {m} | {', '.join(f'{v:,.1f}' for v in hv[m])} | {np.mean(hv[m]):,.1f} |")
+        run = [v for v in hv[m] if v is not None]
+        lines.append(f"| {m} | {', '.join('not run' if v is None else f'{v:,.1f}' for v in hv[m])} | "
+                     f"{np.mean(run):,.1f}{'' if len(run) == len(hv[m]) else f' ({len(run)} seeds)'} |")
     return lines
 
 
