@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CodesignError
-from .modelio import is_softmax_layer
+from .modelio import functional, is_softmax_layer
 
 # original class -> plain Keras class of the lowered layer
 MAC_CLASSES = {"QDense": "Dense", "Dense": "Dense", "QConv1D": "Conv1D", "Conv1D": "Conv1D",
@@ -278,13 +278,14 @@ def lower(model) -> Lowered:
     """The plain-Keras twin of `model` (see the module docstring); refuses what it cannot lower exactly."""
     import tensorflow as tf
 
+    model = functional(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise CodesignError(f"model '{model.name}': {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                             "allowed: one input and one output")
-    inp = tf.keras.Input(model.inputs[0].shape[1:], name=_input_name(model))
+    inp = tf.keras.Input(model.inputs[0].shape[1:], name=model.layers[0].name)
     tensors = {model.inputs[0].ref(): inp}
     lowered = Lowered(model=None)
-    lowered.origin[inp.node.layer.name] = _input_name(model)
+    lowered.origin[inp.node.layer.name] = model.layers[0].name
     for layer in model.layers:
         cls = type(layer).__name__
         if cls == "InputLayer":
@@ -322,8 +323,3 @@ def lower(model) -> Lowered:
         tensors[out.ref()] = y
     lowered.model = tf.keras.Model(inp, tensors[model.outputs[0].ref()], name=model.name)
     return lowered
-
-
-def _input_name(model) -> str:
-    first = model.layers[0]
-    return first.name if type(first).__name__ == "InputLayer" else model.input_names[0]

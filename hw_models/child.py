@@ -50,4 +50,3 @@ class _Context(SpawnContext):
 def worker_pool(workers: int = 1, **options) -> ProcessPoolExecutor:
     """A pool of spawned workers for this package's functions (not the user's `__main__`)."""
     return ProcessPoolExecutor(workers, mp_context=_Context(), **options)
-
