@@ -647,7 +647,9 @@ def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> li
     return lines
 
 
-def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: int) -> list[str]:
+def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: int,
+           ran: dict[str, set] | None = None) -> list[str]:
+    """The design's section; `ran`: method -> the seeds it ran on (its stored candidates)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     n_val, n_test = rows[0].get("n_val", 288), rows[0].get("n_test", 360)  # stores before these: the digits'
     arch = rows[0].get("architecture", "parallel")
@@ -683,6 +685,7 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
         lines += ["", "**Ablation** (rows `codesign ...` above: codesign's search with one mechanism changed, same "
                   "seeds and epochs; their `LUT / codesign's` column says what that mechanism buys):", ""]
         lines += [f"- `{m}`: {describe(ABLATIONS[m])}" for m in ["codesign", *ablated]]
+        lines += ablation_summary(name, rows, ablated, ran or {})
     fitted = sorted({r.get("estimator") or "before 2026-12-03" for r in rows if r["estimate_lut_eq"] is not None})
     lines += ["", "<details><summary>every pick</summary>", "",
               "| seed | method | candidate | targets | val acc | test acc | da4ml cost | Yosys LUT | RTL exact | "
@@ -711,6 +714,25 @@ def report(name: str, rows: list[dict], seeds: list[int], budget: int, trials: i
                      "split."),
                     f"- The `estimate LUT-eq (synth)` column is codesign's cost model as fitted then ({', '.join(fitted)}"
                     "); `cost_model_accuracy.md` measures the current one.", ""]
+
+
+def ablation_summary(name: str, rows: list[dict], ablated: list[str], ran: dict[str, set]) -> list[str]:
+    """What each mechanism buys, one row per ablated search: its Yosys LUT / codesign's, paired by seed, per
+    target, and on how many of the seeds both ran (where codesign reaches the target) it reaches it too."""
+    targets = TARGETS[name]
+    lines = ["", "| search | seeds run | " + " | ".join(f"LUT / codesign's at {t} (reached)" for t in targets) + " |",
+             "|---|---|" + "---|" * len(targets)]
+    for m in ablated:
+        seeds = sorted(ran.get(m) or {r["seed"] for r in rows if r["method"] == m})
+        cells = []
+        for t in targets:
+            ours = {r["seed"]: r for r in rows if r["method"] == "codesign" and t in r["targets"] and r["seed"] in seeds}
+            ratio = paired_ratios(rows, ours, m, t)
+            cells.append((f"{ratio.mean():.2f} ± {ratio.std():.2f}" if len(ratio) else "n/a")
+                         + f" ({len(ratio)} of {len(ours)})")
+        lines.append(f"| {m} | {', '.join(map(str, seeds))} | " + " | ".join(cells) + " |")
+    return lines + ["", "Above 1: the changed search's picks need that many times codesign's LUTs (what the mechanism "
+                        "it lacks saves); (k of n): it reaches the target on k of the n seeds where codesign does."]
 
 
 def paired_ratios(rows: list[dict], ours: dict, method: str, target: float) -> np.ndarray:
@@ -759,7 +781,10 @@ def write_report(store: dict, out: Path) -> str:
     """The report of every design in `store` (and its fronts) written to `out`; its text."""
     lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
     for name, run in store.items():
-        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"])
+        ran: dict[str, set] = {}
+        for c in run.get("candidates", []):
+            ran.setdefault(c["method"], set()).add(c["seed"])
+        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"], ran)
         lines += fronts(name, run.get("candidates", []), run["seeds"],
                         out.with_name(f"{out.stem}_{name}_fronts.png"))
         if "candidates" not in run:

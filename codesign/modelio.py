@@ -56,37 +56,83 @@ def load_model(path: str | Path, weights: str | Path | None = None):
         raise
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        unknown = _unknown_classes(path)
-        if unknown:  # Keras's advice (a custom_object_scope) cannot help: name the class and what is there
-            cls = unknown[0]
-            where = ("a QKeras layer newer than the QKeras codesign runs (qkeras 0.9.0)" if cls.startswith("Q")
-                     else "not a Keras or QKeras 0.9.0 layer")
-            raise CodesignError(f"{path}: layer class {cls!r} is {where}; allowed: the layers of tf.keras 2.14 "
-                                "and QKeras 0.9.0 (e.g. QDense + BatchNormalization for QDenseBatchnorm)") from None
+        why = _load_failure(path)
+        if why:  # Keras's advice (a custom_object_scope) cannot help: name the layer and what is there
+            raise CodesignError(why) from None
         raise CodesignError(f"{path}: cannot load model ({first})") from exc
     return functional(model, str(path))
 
 
 def functional(model, where: str = "model"):
-    """The model as a functional graph whose first layer is its InputLayer: a Sequential model leaves the
+    """The model as one flat functional graph whose first layer is its InputLayer: a Sequential model leaves the
     InputLayer out of `model.layers`, and every pass here walks `layers[1:]` from the input (the same layers
-    and weights, rewired; a functional model is returned as it is)."""
+    and weights, rewired); a model used as a layer (a backbone inside a Sequential) has its layers inlined, as
+    hls4ml's parser flattens it (copies of its layers, same weights). A flat functional model is returned as
+    it is."""
     import tensorflow as tf
 
-    if model.layers and type(model.layers[0]).__name__ == "InputLayer":
-        return model
+    if not getattr(model, "inputs", None) and model.layers and _is_model(model.layers[0]) \
+            and model.layers[0].inputs:  # Keras builds a Sequential from its first layer's input_shape only
+        model.build(model.layers[0].input_shape)
     if not getattr(model, "inputs", None):
         raise CodesignError(f"{where}: a Sequential model without an input shape; give its first layer "
                             "input_shape=... or start it with tf.keras.Input(shape)")
+    if any(_is_model(layer) for layer in model.layers):
+        inputs = [tf.keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0].split("/")[0])
+                  for t in model.inputs]
+        outputs = _inlined(model, inputs, {t.name for t in inputs})
+        return tf.keras.Model(inputs, outputs, name=model.name)
+    if model.layers and type(model.layers[0]).__name__ == "InputLayer":
+        return model
     return tf.keras.Model(model.inputs, model.outputs, name=model.name)
 
 
-def _unknown_classes(path: Path) -> list[str]:
-    """Layer classes in a saved model's config that neither tf.keras nor QKeras 0.9.0 (nor HGQ) define."""
+def _is_model(layer) -> bool:
+    import tensorflow as tf
+
+    return isinstance(layer, tf.keras.Model)
+
+
+def _inlined(model, inputs: list, taken: set[str]):
+    """`model`'s graph replayed on `inputs` (Keras 2's Functional._run_internal_graph), every layer a fresh copy
+    with its weights (named `<model>_<layer>` where its name is taken: a block used twice) and every nested
+    model replayed the same way: the output tensors."""
+    import tensorflow as tf
+
+    if not (model.layers and type(model.layers[0]).__name__ == "InputLayer"):
+        model = tf.keras.Model(model.inputs, model.outputs, name=model.name)  # a Sequential: its graph
+    usage = model._tensor_usage_count
+    tensors = {str(id(x)): [y] * usage[str(id(x))] for x, y in zip(model.inputs, inputs)}
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            if node.is_input or any(t not in tensors for t in node.flat_input_ids):
+                continue
+            args, kwargs = node.map_arguments(tensors)
+            layer = node.layer
+            if _is_model(layer):
+                outputs = _inlined(layer, tf.nest.flatten(args), taken)
+            else:
+                name = layer.name if layer.name not in taken else f"{model.name}_{layer.name}"
+                while name in taken:
+                    name += "_"
+                taken.add(name)
+                clone = type(layer).from_config(layer.get_config() | {"name": name})
+                outputs = clone(*args, **kwargs)
+                if layer.get_weights():
+                    clone.set_weights(layer.get_weights())
+            for x_id, y in zip(node.flat_output_ids, tf.nest.flatten(outputs)):
+                tensors[x_id] = [y] * usage[x_id]
+    out = [tensors[str(id(x))].pop() for x in model.outputs]
+    return out[0] if len(out) == 1 else out
+
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")  # a saved model used as a layer of another
+
+
+def _config_layers(path: Path) -> list[dict]:
+    """The layer entries of a saved model's config (empty where it cannot be read: the load error stands)."""
     import json
     import zipfile
-
-    import tensorflow as tf
 
     try:
         if path.suffix == ".json":
@@ -100,12 +146,31 @@ def _unknown_classes(path: Path) -> list[str]:
             with h5py.File(path, "r") as f:
                 raw = f.attrs.get("model_config")
             config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    except Exception:  # noqa: BLE001 - not a readable config: the load error stands
+    except Exception:  # noqa: BLE001 - not a readable config
         return []
     layers = (config.get("config") or {}).get("layers") or []
+    return [L for L in layers if isinstance(L, dict)]
+
+
+def _load_failure(path: Path) -> str | None:
+    """Why Keras could not load `path`, where its config says more than Keras's message: a layer class neither
+    tf.keras nor QKeras 0.9.0 defines, or a nested model (Keras 2.14 cannot rebuild QKeras layers inside one)."""
+    import tensorflow as tf
+
+    layers = _config_layers(path)
     known = set(custom_objects())
-    return [L["class_name"] for L in layers if isinstance(L, dict) and L.get("class_name") not in known
-            and not hasattr(tf.keras.layers, str(L.get("class_name")))]
+    for L in layers:
+        cls = str(L.get("class_name"))
+        if cls in MODEL_CLASSES:
+            name = (L.get("config") or {}).get("name", "?")
+            return (f"{path}: layer {name!r} is a nested {cls} model, which Keras 2.14 cannot load with QKeras "
+                    "layers inside; save the model flat: its layers in one Sequential or functional model")
+        if cls not in known and not hasattr(tf.keras.layers, cls):
+            where = ("a QKeras layer newer than the QKeras codesign runs (qkeras 0.9.0)" if cls.startswith("Q")
+                     else "not a Keras or QKeras 0.9.0 layer")
+            return (f"{path}: layer class {cls!r} is {where}; allowed: the layers of tf.keras 2.14 and QKeras 0.9.0 "
+                    "(e.g. QDense + BatchNormalization for QDenseBatchnorm)")
+    return None
 
 
 def safe_name(name: str, taken: set[str]) -> str:

@@ -314,3 +314,54 @@ def test_a_sequential_model_is_quantized_and_loaded_with_its_input_layer(tmp_pat
     unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(2)])
     with pytest.raises(CodesignError, match="a Sequential model without an input shape"):
         codesign.quantize(unbuilt, bits=8)
+
+
+def test_a_nested_model_is_inlined_with_its_weights_and_quantized(tmp_path):
+    """A model used as a layer (a backbone in a Sequential, a block called twice) is inlined into one flat graph
+    with the same outputs, as hls4ml's parser flattens it; ptq refused it ("Sequential cannot be quantized")."""
+    import tensorflow as tf
+
+    from codesign.modelio import functional, load_model
+    from codesign.ptq.quantize import PTQOptions, ptq
+
+    rng = np.random.default_rng(1)
+    backbone = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(4, activation="relu", name="fc1")],
+                                   name="backbone")
+    model = tf.keras.Sequential([backbone, tf.keras.layers.Dense(3, activation="softmax", name="head")])
+    x = rng.uniform(0, 1, (32, 5)).astype(np.float32)
+    flat = functional(model)
+    assert [type(lyr).__name__ for lyr in flat.layers] == ["InputLayer", "Dense", "Dense"]
+    assert [lyr.name for lyr in flat.layers][1:] == ["fc1", "head"]
+    np.testing.assert_array_equal(flat.predict(x, verbose=0), model.predict(x, verbose=0))
+    qmodel, _, _ = ptq(model, x, PTQOptions(weight_bits=8, activation_bits=8))
+    assert [lyr.name for lyr in qmodel.layers][1:] == ["fc1", "fc1_relu", "head", "head_softmax"]
+    model.save(tmp_path / "nested.h5")
+    np.testing.assert_array_equal(load_model(tmp_path / "nested.h5").predict(x, verbose=0), model.predict(x, verbose=0))
+
+    inp = tf.keras.Input((5,))
+    block = tf.keras.Model(inp, tf.keras.layers.Add(name="skip")([tf.keras.layers.Dense(5, name="fc")(inp), inp]),
+                           name="block")
+    top_in = tf.keras.Input((5,), name="x")
+    twice = tf.keras.Model(top_in, tf.keras.layers.Dense(2, name="out")(block(block(top_in))))
+    flat = functional(twice)
+    assert [lyr.name for lyr in flat.layers] == ["x", "fc", "skip", "block_fc", "block_skip", "out"]
+    np.testing.assert_array_equal(flat.predict(x, verbose=0), twice.predict(x, verbose=0))
+
+
+def test_a_saved_nested_qkeras_model_is_refused_with_its_layer_named(tmp_path):
+    """Keras 2.14 cannot rebuild QKeras layers inside a nested model from a file; the error named 'Sequential'
+    as 'not a Keras or QKeras 0.9.0 layer'."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    from codesign.modelio import load_model
+
+    q = quantized_bits(6, 0, alpha=1)
+    inner = tf.keras.Sequential([tf.keras.Input((8,)), QDense(4, kernel_quantizer=q, bias_quantizer=q),
+                                 QActivation(quantized_relu(6, 2))], name="backbone")
+    outer = tf.keras.Sequential([inner, QDense(3, kernel_quantizer=q, bias_quantizer=q)])
+    outer.build((None, 8))
+    outer.save(tmp_path / "q.h5")
+    with pytest.raises(CodesignError, match=r"q.h5: layer 'backbone' is a nested Sequential model, which Keras 2.14 "
+                                            r"cannot load with QKeras layers inside; save the model flat"):
+        load_model(tmp_path / "q.h5")
