@@ -643,8 +643,9 @@ def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> li
              "| method | hypervolume per seed | mean |", "|---|---|---|"]
     for m in methods:
         run = [v for v in hv[m] if v is not None]
+        over = "" if len(run) == len(hv[m]) else f" ({len(run)} {'seed' if len(run) == 1 else 'seeds'})"
         lines.append(f"| {m} | {', '.join('not run' if v is None else f'{v:,.1f}' for v in hv[m])} | "
-                     f"{np.mean(run):,.1f}{'' if len(run) == len(hv[m]) else f' ({len(run)} seeds)'} |")
+                     f"{np.mean(run):,.1f}{over} |")
     return lines
 
 
