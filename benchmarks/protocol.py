@@ -606,6 +606,14 @@ def hypervolume(points: list[tuple[float, float]], ref_cost: float, ref_acc: flo
     return area
 
 
+def seeds_run(candidates: list[dict]) -> dict[str, set]:
+    """method -> the seeds it ran on (its stored candidates)."""
+    ran: dict[str, set] = {}
+    for c in candidates:
+        ran.setdefault(c["method"], set()).add(c["seed"])
+    return ran
+
+
 def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> list[str]:
     """Each method's (validation accuracy, da4ml cost) front per seed, drawn; hypervolume per method against a
     fixed corner (the lowest target, the costliest costed candidate of the design)."""
@@ -621,11 +629,11 @@ def fronts(name: str, candidates: list[dict], seeds: list[int], out: Path) -> li
     methods = list(dict.fromkeys(c["method"] for c in costed))
     fig, axes = plt.subplots(1, len(seeds), figsize=(5 * len(seeds), 4), sharey=True, squeeze=False)
     hv = {m: [] for m in methods}
+    ran = seeds_run(candidates)
     for ax, seed in zip(axes[0], seeds):
         for j, m in enumerate(methods):
             pts = [(c["rtl_cost"], c["val_acc"]) for c in costed if c["seed"] == seed and c["method"] == m]
-            ran = any(c["seed"] == seed and c["method"] == m for c in candidates)  # else not run on this seed
-            hv[m].append(hypervolume(pts, ref_cost, ref_acc) if ran else None)
+            hv[m].append(hypervolume(pts, ref_cost, ref_acc) if seed in ran[m] else None)  # None: not run
             if pts:
                 ax.scatter(*zip(*pts), s=10, alpha=0.35, color=f"C{j}")
                 f = front(pts)
@@ -783,10 +791,8 @@ def write_report(store: dict, out: Path) -> str:
     """The report of every design in `store` (and its fronts) written to `out`; its text."""
     lines = ["# Peer benchmark protocol (issue 13)", "", __doc__.split("\n\n", 2)[2].strip(), ""]
     for name, run in store.items():
-        ran: dict[str, set] = {}
-        for c in run.get("candidates", []):
-            ran.setdefault(c["method"], set()).add(c["seed"])
-        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"], ran)
+        lines += report(name, run["rows"], run["seeds"], run["epochs"], run["trials"],
+                        seeds_run(run.get("candidates", [])))
         lines += fronts(name, run.get("candidates", []), run["seeds"],
                         out.with_name(f"{out.stem}_{name}_fronts.png"))
         if "candidates" not in run:

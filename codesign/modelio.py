@@ -78,10 +78,17 @@ def functional(model, where: str = "model"):
         raise CodesignError(f"{where}: a Sequential model without an input shape; give its first layer "
                             "input_shape=... or start it with tf.keras.Input(shape)")
     if any(_is_model(layer) for layer in model.layers):
-        inputs = [tf.keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0].split("/")[0])
-                  for t in model.inputs]
-        outputs = _inlined(model, inputs, {t.name for t in inputs})
-        return tf.keras.Model(inputs, outputs, name=model.name)
+        graph = _graph(model)
+        inputs = [tf.keras.Input(shape=t.shape[1:], dtype=t.dtype, name=name)
+                  for t, name in zip(graph.inputs, graph.input_names)]
+        return tf.keras.Model(inputs, _inlined(graph, inputs, set(graph.input_names)), name=model.name)
+    return _graph(model)
+
+
+def _graph(model):
+    """A built model as a functional graph of the same layers (a Sequential's InputLayer made explicit)."""
+    import tensorflow as tf
+
     if model.layers and type(model.layers[0]).__name__ == "InputLayer":
         return model
     return tf.keras.Model(model.inputs, model.outputs, name=model.name)
@@ -99,8 +106,7 @@ def _inlined(model, inputs: list, taken: set[str]):
     model replayed the same way: the output tensors."""
     import tensorflow as tf
 
-    if not (model.layers and type(model.layers[0]).__name__ == "InputLayer"):
-        model = tf.keras.Model(model.inputs, model.outputs, name=model.name)  # a Sequential: its graph
+    model = _graph(model)
     usage = model._tensor_usage_count
     tensors = {str(id(x)): [y] * usage[str(id(x))] for x, y in zip(model.inputs, inputs)}
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -116,10 +122,7 @@ def _inlined(model, inputs: list, taken: set[str]):
                 while name in taken:
                     name += "_"
                 taken.add(name)
-                clone = type(layer).from_config(layer.get_config() | {"name": name})
-                outputs = clone(*args, **kwargs)
-                if layer.get_weights():
-                    clone.set_weights(layer.get_weights())
+                outputs = clone_layer(layer, *args, call_kwargs=kwargs, name=name)
             for x_id, y in zip(node.flat_output_ids, tf.nest.flatten(outputs)):
                 tensors[x_id] = [y] * usage[x_id]
     out = [tensors[str(id(x))].pop() for x in model.outputs]
@@ -229,10 +232,11 @@ def final_softmax(model) -> bool:
     return is_softmax_layer(model.layers[-1])
 
 
-def clone_layer(layer, x, **config_changes):
-    """Apply a fresh copy of `layer` (config changes applied, weights copied) to the tensor x."""
+def clone_layer(layer, *inputs, call_kwargs: dict | None = None, **config_changes):
+    """Apply a fresh copy of `layer` (config changes applied, weights copied) to the tensor(s) `inputs` (the call's
+    positional arguments; `call_kwargs` its keyword arguments)."""
     clone = type(layer).from_config(layer.get_config() | config_changes)
-    out = clone(x)
+    out = clone(*inputs, **(call_kwargs or {}))
     if layer.get_weights():
         clone.set_weights(layer.get_weights())
     return out
