@@ -29,16 +29,17 @@ class Coefficients:
     synth_intervals: dict = field(default_factory=dict)  # resource -> [p10, p90] of synth report / estimate
     template_intervals: dict = field(default_factory=dict)  # template -> resource -> [p10, p90] (csynth)
     by_tool: bool = False         # one coefficient set per HLS tool generation: features named '<tool>:<name>'
-    pressure: bool = False        # the clock counts against the part's fabric speed (parts.fabric_delay), and
-    #                               products are registered when it outruns them ('prod_regs')
+    pressure: bool = False        # the clock counts against the part's fabric speed (parts.fabric_delay)
+    slow_fabric: float | None = None  # with `pressure`: 7 series fabric delay / UltraScale+'s, fitted (None: the
+    #                                   data-sheet ratio, parts.SLOW_FABRIC)
 
     KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream",
-            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals", "by_tool", "pressure")
+            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals", "by_tool", "pressure", "slow_fabric")
 
     def clock(self, clock_ns: float, part: str) -> float:
         """The clock period the features see: the target's, or with `pressure` the UltraScale+ period that asks
         as much of the fabric (a 5 ns target on a 7 series part counts as 3 ns)."""
-        return clock_ns / fabric_delay(part) if self.pressure else clock_ns
+        return clock_ns / fabric_delay(part, self.slow_fabric) if self.pressure else clock_ns
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Coefficients":

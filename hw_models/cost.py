@@ -27,13 +27,12 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "dsp_mult": "multipliers mapped to DSP: glue logic per DSP",
     "adder": "adder-tree bits: per output a balanced tree of its products and bias, each adder as wide as its "
              "operands plus one bit, at most the accumulator (nnet_dense_latency.h Accum loops); LUT only",
-    "adder_acc": "accumulated terms per cycle x accumulator bits (registers of the adder tree); FF only",
+    "adder_acc": "summed terms x accumulator bits x (5 ns / clock): registers of the adder tree, cut once per "
+                 "clock period, so more of them at a faster clock (or, with `pressure`, a slower fabric); FF only",
     "out": "outputs x result bits (cast to result_t)",
     "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits; "
               "Latency where the multiply operations outnumber hls4ml's multiplier_limit, instances x (input + "
               "weight bits)",
-    "prod_regs": "products x product bits x (5 ns / clock - 1) where positive, the clock counted against the "
-                 "part's fabric (parts.fabric_delay): products HLS registers once the clock outruns them",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
               "nnet_pooling_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
@@ -57,8 +56,6 @@ def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = Tr
     io_stream; `select=False` keeps features outside the fitted set (they have no coefficient: the same sum)."""
     template = template_of(layer)
     f = template.features(layer, c, clock_ns)
-    if not c.pressure:
-        f.pop("prod_regs", None)
     if Fifo.applies(layer):
         f |= Fifo.features(layer)
     if select and c.feature_set is not None:

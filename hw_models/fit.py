@@ -20,6 +20,11 @@ from .templates import template_of
 
 DSP_GRID = {"dsp_min_bits": range(2, 13), "dsp_min_sum": range(10, 31, 1)}
 BRAM_GRID = (0, 1024, 2048, 4096, 8192)
+# 7 series / UltraScale+ fabric delay, chosen by the FF and latency it fits (None: the data sheets' DSP ratio, 1.67;
+# the pipelines HLS builds say more: at 5 ns a 7 series part takes one adder level per cycle in the MLP estimator
+# study's instance rows, UltraScale+ a 4-level tree in one cycle in hls4ml_OpenML's)
+FABRIC_GRID = (None, 2.5, 3.5, 5.0)
+FABRIC_RESOURCES = ("ff", "latency_cycles")
 FIFO_GRID = (16, 32, 64, 128, 256, 512, 1024, 10**9)  # 10**9: no FIFO in BRAM
 PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict() returns per record
 NOT_FOR = {"lut": ("adder_acc",), "ff": ("adder",)}  # features one resource does not fit (cost.FEATURE_DOC)
@@ -107,7 +112,7 @@ class Variant:
     layer_rows: float = 0.0      # weight of the csynth instance rows (one observation per layer) beside totals
     latency_balance: float | None = None  # the latency fit's own repository balance (None: `balance`)
     by_tool: bool = False        # one coefficient set per HLS tool generation (Vivado HLS, Vitis HLS)
-    pressure: bool = False       # the clock against the part's fabric speed; products registered past it
+    pressure: bool = False       # the clock against the part's fabric speed (fitted: `FABRIC_GRID`)
 
     def label(self) -> str:
         return (f"{'shared' if self.shared_stream else 'separate'} io_stream coefficients, repository balance "
@@ -123,7 +128,7 @@ class Variant:
 
 
 FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "elem", "table",
-                "softmax", "compare", "pool_add", "buffer", "stream", "stream_layer", "prod_regs")
+                "softmax", "compare", "pool_add", "buffer", "stream", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis
@@ -221,6 +226,8 @@ def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coe
         [analytic_totals(r, replace(c, bram_min_bits=b))["bram_18k"] for r in recs]), y_bram))
     c.fifo_min_depth = min(FIFO_GRID, key=lambda d: _log_err(np.array(
         [analytic_totals(r, replace(c, fifo_min_depth=d))["bram_18k"] for r in recs]), y_bram))
+    if variant.pressure:
+        c.slow_fabric = min(FABRIC_GRID, key=lambda f: _fabric_error(recs, replace(c, slow_fabric=f), variant))
     for resource in FITTED:
         sub = [r for r in recs if resource in r.target]
         # by_tool: each generation's coefficients fitted on its own reports alone
@@ -230,10 +237,23 @@ def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coe
         for group in groups:
             c.weights[resource] |= _fit_resource(group, c, resource, variant)
     c.meta = {"fitted": str(date.today()), "records": len(recs), "level": "HLS C-synthesis (csynth) estimate",
-              "method": "DSP/BRAM thresholds by grid search on log error; LUT/FF/latency coefficients >= 0 by "
+              "method": "DSP/BRAM thresholds and (clock pressure) the 7 series fabric delay by grid search on log "
+                        "error; LUT/FF/latency coefficients >= 0 by "
                         "robust (soft-L1) least squares on log(1+estimate) - log(1+report) (hw_models/fit.py)",
               "features": FEATURE_DOC, "variant": asdict(variant), "structure": variant.label(), "note": note}
     return c
+
+
+def _fabric_error(recs: list[Record], c: Coefficients, variant: Variant) -> float:
+    """Mean log error of FF and latency fitted with `c`'s fabric delay (in sample): the resources whose pipeline
+    registers and stages the fabric's speed sets."""
+    c = replace(c, weights={})
+    err = 0.0
+    for resource in FABRIC_RESOURCES:
+        c.weights[resource] = _fit_resource(recs, c, resource, variant)
+        y = np.array([r.target[resource] for r in recs])
+        err += _log_err(predict(recs, c)[resource], y)
+    return err
 
 
 def predict(recs: list[Record], c: Coefficients) -> dict[str, np.ndarray]:

@@ -18,15 +18,16 @@ YOSYS_FAMILY = {"zynq": "xc7", "artix7": "xc7", "kintex7": "xc7", "virtex7": "xc
 
 # How much slower a family's fabric is than UltraScale(+)'s: DSP48E1 Fmax of a -1 Zynq-7000 / 7 series part is
 # 464 MHz (DS187) against 775 MHz for a -2 UltraScale+ DSP48E2 (DS923): a 5 ns target on a 7 series part asks
-# HLS for as many pipeline stages as 3 ns on UltraScale+. The cost model's `pressure` features use it.
+# HLS for as many pipeline stages as 3 ns on UltraScale+. The default of the cost model's clock pressure; its fit
+# chooses a factor from the reports (`fit.FABRIC_GRID`: the pipelines HLS builds on 7 series are deeper still).
 SLOW_FABRIC = {"xc7": 775 / 464}
 
 
-def fabric_delay(part: str) -> float:
+def fabric_delay(part: str, slow: float | None = None) -> float:
     """Delay of `part`'s fabric relative to UltraScale+ (1.0), from its name (a database part or any Xilinx part
-    string as reports write it, e.g. `xc7z020clg400-1`)."""
+    string as reports write it, e.g. `xc7z020clg400-1`); `slow`: a 7 series part's (default SLOW_FABRIC's)."""
     p = part.lower()
-    return SLOW_FABRIC["xc7"] if p.startswith(("xc7", "7")) else 1.0
+    return (slow or SLOW_FABRIC["xc7"]) if p.startswith(("xc7", "7")) else 1.0
 
 
 class UnknownPartError(ValueError):

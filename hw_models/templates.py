@@ -152,7 +152,9 @@ class DenseLatency(Template):
         f["dsp_mult"] = mult if on_dsp else 0
         prod = layer.in_bits + (1 if layer.binary else w_eff)
         f["adder"] = adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
-        f["adder_acc"] = terms * layer.acc_bits
+        # the tree's registers: a cut through the summed terms every clock period, so as many more cuts as the
+        # clock is faster (and, with `pressure`, the fabric slower)
+        f["adder_acc"] = terms * layer.acc_bits * clk
         f["out"] = layer.n_out * layer.res_bits                  # cast to result_t
         # operand multiplexers of shared multipliers: Resource shares every multiplier (inputs multiplexed,
         # weights from memory); Latency only where the allocation limit binds (weights and inputs multiplexed)
@@ -163,8 +165,6 @@ class DenseLatency(Template):
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
         f["pipe_bits"] = layer.n_out * layer.acc_bits * levels * clk  # registered adder-tree levels
-        # once the clock outruns a product per cycle (faster clock, slower fabric), HLS registers the products
-        f["prod_regs"] = terms * prod * max(0.0, clk - 1.0)
         f["lat_mac"] = 1.0
         f["lat_dsp"] = 1.0 if on_dsp else 0.0
         f["lat_tree"] = levels * clk

@@ -612,3 +612,28 @@ def test_coefficients_per_tool_generation_need_reports_from_several_repositories
     assert teachable(per_tool, spread) and all(teachable(v, recs) for v in VARIANTS if not v.by_tool)
     chosen, scores, _ = select_variant(recs)
     assert per_tool not in scores and not chosen.by_tool and len(scores) == len(VARIANTS) - 1
+
+
+def test_the_7_series_fabric_delay_is_fitted_from_the_reports(monkeypatch):
+    """Clock pressure counts a 7 series part's fabric as slower than UltraScale+'s by a factor the fit chooses from
+    the FF and latency the reports show. The data sheets' DSP ratio (1.67) made the MLP estimator study's
+    Breast-cancer MLP (Vitis HLS 2021.1, xc7z007s at 5 ns: FF 1,957 and 1,953, 22 and 20 cycles) 3x too light
+    and 5-7 cycles too short: it takes one adder level per cycle; the fitted factor (5) prices it within 35%."""
+    import hw_models.fit as fit_module
+
+    recs = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    variant = fit_module.Variant(True, 0.5, True, 1.0, pressure=True)
+    mlp = [r for r in recs if r.repo == "ArgyKokk/hls4ml_MLP_estimator"]
+    report_ff = np.array([r.target["ff"] for r in mlp])
+    report_latency = np.array([r.target["latency_cycles"] for r in mlp])
+    assert list(report_ff) == [1957, 1953] and list(report_latency) == [22, 20]
+    fitted = fit_module.fit(recs, variant=variant)
+    assert fitted.slow_fabric == 5.0
+    p = predict(mlp, fitted)
+    assert np.all(np.abs(p["ff"] - report_ff) / report_ff < 0.35)
+    assert np.all(np.abs(p["latency_cycles"] - report_latency) <= 2)
+    monkeypatch.setattr(fit_module, "FABRIC_GRID", (None,))  # the data sheets' ratio only
+    datasheet = fit_module.fit(recs, variant=variant)
+    assert datasheet.slow_fabric is None
+    q = predict(mlp, datasheet)
+    assert np.all(report_ff / q["ff"] > 2.5) and np.all(report_latency - q["latency_cycles"] >= 5)
