@@ -16,7 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# one BLAS thread per process (set before numpy loads; the spawned workers inherit it): the nested selection runs
+# --jobs processes, and their small least-squares fits ran ~8x slower with BLAS threads competing for the cores
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

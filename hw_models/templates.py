@@ -436,6 +436,7 @@ class Fifo:
         return {"stream": layer.n_out * layer.res_bits, "stream_layer": 1.0, "lat_stream": 1.0}
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # the search prices thousands of candidates a second
     def blocks(depth: int, width: int) -> int:
         """BRAM_18K of one FIFO of depth x width bits."""
         return min(ceil_div(width, w) * ceil_div(depth, d) for d, w in BRAM18_SHAPES)
