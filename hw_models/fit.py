@@ -226,16 +226,13 @@ def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coe
         [analytic_totals(r, replace(c, bram_min_bits=b))["bram_18k"] for r in recs]), y_bram))
     c.fifo_min_depth = min(FIFO_GRID, key=lambda d: _log_err(np.array(
         [analytic_totals(r, replace(c, fifo_min_depth=d))["bram_18k"] for r in recs]), y_bram))
-    if variant.pressure:
-        c.slow_fabric = min(FABRIC_GRID, key=lambda f: _fabric_error(recs, replace(c, slow_fabric=f), variant))
+    if variant.pressure:  # the fabric delay whose FF and latency fits err least; their weights kept
+        tried = {f: _fabric_fit(recs, replace(c, slow_fabric=f), variant) for f in FABRIC_GRID}
+        c.slow_fabric = min(tried, key=lambda f: tried[f][0])
+        c.weights |= tried[c.slow_fabric][1]
     for resource in FITTED:
-        sub = [r for r in recs if resource in r.target]
-        # by_tool: each generation's coefficients fitted on its own reports alone
-        groups = [[r for r in sub if r.generation == g] for g in sorted({r.generation for r in sub})] \
-            if variant.by_tool else [sub]
-        c.weights[resource] = {}
-        for group in groups:
-            c.weights[resource] |= _fit_resource(group, c, resource, variant)
+        if resource not in c.weights:
+            c.weights[resource] = _fit_weights(recs, c, resource, variant)
     c.meta = {"fitted": str(date.today()), "records": len(recs), "level": "HLS C-synthesis (csynth) estimate",
               "method": "DSP/BRAM thresholds and (clock pressure) the 7 series fabric delay by grid search on log "
                         "error; LUT/FF/latency coefficients >= 0 by "
@@ -244,16 +241,28 @@ def fit(recs: list[Record], note: str = "", variant: Variant = Variant()) -> Coe
     return c
 
 
-def _fabric_error(recs: list[Record], c: Coefficients, variant: Variant) -> float:
-    """Mean log error of FF and latency fitted with `c`'s fabric delay (in sample): the resources whose pipeline
-    registers and stages the fabric's speed sets."""
-    c = replace(c, weights={})
+def _fit_weights(recs: list[Record], c: Coefficients, resource: str, variant: Variant) -> dict[str, float]:
+    """One resource's coefficients on the records that report it; with `by_tool`, each generation's fitted on its
+    own reports alone."""
+    sub = [r for r in recs if resource in r.target]
+    groups = [[r for r in sub if r.generation == g] for g in sorted({r.generation for r in sub})] \
+        if variant.by_tool else [sub]
+    weights: dict[str, float] = {}
+    for group in groups:
+        weights |= _fit_resource(group, c, resource, variant)
+    return weights
+
+
+def _fabric_fit(recs: list[Record], c: Coefficients, variant: Variant) -> tuple[float, dict]:
+    """(summed mean log error in sample, weights) of FF and latency fitted with `c`'s fabric delay: the resources
+    whose pipeline registers and stages the fabric's speed sets."""
+    fitted = replace(c, weights={res: _fit_weights(recs, c, res, variant) for res in FABRIC_RESOURCES})
+    pred = predict(recs, fitted)
     err = 0.0
-    for resource in FABRIC_RESOURCES:
-        c.weights[resource] = _fit_resource(recs, c, resource, variant)
-        y = np.array([r.target[resource] for r in recs])
-        err += _log_err(predict(recs, c)[resource], y)
-    return err
+    for res in FABRIC_RESOURCES:
+        idx = [i for i, r in enumerate(recs) if res in r.target]
+        err += _log_err(pred[res][idx], np.array([recs[i].target[res] for i in idx]))
+    return err, fitted.weights
 
 
 def predict(recs: list[Record], c: Coefficients) -> dict[str, np.ndarray]:
