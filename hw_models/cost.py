@@ -28,11 +28,12 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "adder": "adder-tree bits: per output a balanced tree of its products and bias, each adder as wide as its "
              "operands plus one bit, at most the accumulator (nnet_dense_latency.h Accum loops); LUT only",
     "adder_acc": "summed terms x accumulator bits x (5 ns / clock): registers of the adder tree, cut once per "
-                 "clock period, so more of them at a faster clock (or, with `pressure`, a slower fabric); FF only",
+                 "clock period, so more of them at a faster clock (or, with `pressure`, a slower fabric); none "
+                 "where each output sums one term (no tree); FF only",
     "out": "outputs x result bits (cast to result_t)",
     "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits; "
-              "Latency where the multiply operations outnumber hls4ml's multiplier_limit, instances x (input + "
-              "weight bits)",
+              "Latency where the multiply operations outnumber hls4ml's multiplier_limit, the instances that "
+              "serve a second multiply x (input + weight bits)",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
               "nnet_pooling_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
@@ -46,8 +47,9 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "stream": "io_stream FIFO interface per layer: channels x bits",
     "stream_layer": "one per io_stream layer: its pixel loop, stream handshakes and control",
     "s_*": "the same features for io_stream layers (nnet_*_stream.h), fitted separately",
-    "lat_*": "latency cycles: per MAC layer, DSP stage, adder-tree depth x clock, sequential iterations "
-             "(positions x RF), tables, softmax, pooling, stream layers",
+    "lat_*": "latency cycles: per MAC layer, DSP stage (layers with products on DSPs), adder-tree depth x "
+             "clock, sequential iterations (positions x RF), tables, softmax, pooling, stream layers; a layer's "
+             "fixed stages bounded by its template's (fit.STAGES_AT_MOST)",
 }
 
 
@@ -148,6 +150,20 @@ def lut_equivalent(total: dict):
     return total["lut"] + 55.0 * total["dsp"]
 
 
+INPUT_PORT = "input port"  # the estimate's row for the top function's input registers (`input_port_ff`)
+
+
+def input_port_ff(layers: list[LayerIR]) -> float:
+    """FF of the top function's input registers: hls4ml's io_parallel top function takes its input array through
+    registered ports (`INTERFACE ap_vld`), every input bit once plus 2 handshake registers. Designs of 0 cycles
+    report exactly that (hls4ml's pytest baselines, Vivado HLS 2020.1, Vitis HLS 2023.1 and 2024.1: a Dense on
+    1 x 16 bits 18 FF, pooling on 363 x 16 bits 5,810 FF and on 810 x 16 bits 12,962). io_stream reads a FIFO."""
+    first = next((layer for layer in layers if layer.kind != "free"), None)
+    if first is None or first.io_type != "io_parallel":
+        return 0.0
+    return float((first.n_in_elems or first.n_terms * first.n_pos) * first.in_bits + 2)
+
+
 def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficients: Coefficients | None = None,
              level: str = "synth") -> Estimate:
     """Per-layer and total resources at `level`: "csynth" is what the HLS C-synthesis report says; "synth"
@@ -182,6 +198,13 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
             lo, hi = own.get(k, (1.0, 1.0))
             low[k] += r[k] * lo
             high[k] += r[k] * hi
+    port = input_port_ff(layers) * (c.synth_ratio.get("ff", 1.0) if level == "synth" else 1.0)
+    if port:  # exact, not fitted: no interval of its own
+        rows.insert(0, {"name": INPUT_PORT, "class": "port", "template": "io_parallel_input"}
+                    | dict.fromkeys(RESOURCES, 0.0) | {"ff": round(port, 1), "ii": 1.0})
+        total["ff"] += round(port, 1)
+        low["ff"] += port
+        high["ff"] += port
     if iterations:  # the frame's iterations overlap: only the longest layer's count
         overlap = sum(iterations) - max(iterations)
         lo, hi = c.bounds(level).get("latency_cycles", (1.0, 1.0))
@@ -202,6 +225,6 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
     return {"lut": (d["ratio_p10"], d["ratio_p90"])}
 
 
-__all__ = ["Estimate", "estimate", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
+__all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
            "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]

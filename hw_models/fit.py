@@ -13,7 +13,7 @@ from scipy.optimize import least_squares, nnls
 
 from .coefficients import Coefficients
 from .corpus import Record, SynthPair
-from .cost import (FEATURE_DOC, FITTED, base_feature, bram_18k, dsp, dsp_per_mult, features, linear,
+from .cost import (FEATURE_DOC, FITTED, base_feature, bram_18k, dsp, dsp_per_mult, features, input_port_ff, linear,
                    overlapped_iterations)
 from .parts import DSP_PORTS
 from .templates import template_of
@@ -31,6 +31,19 @@ NOT_FOR = {"lut": ("adder_acc",), "ff": ("adder",)}  # features one resource doe
 # features with no training record (e.g. average pooling when the one repository using it is held out) take the
 # coefficient of the same hardware elsewhere: an average-pooling adder is an adder
 UNSEEN_AS = {"pool_add": ("adder", "adder_acc")}  # LUT and FF count the adder tree differently (NOT_FOR)
+# A layer's fixed pipeline stages are at most those its template builds: the bounds of those latency
+# coefficients. Fitted freely, they absorbed what the designs of other repositories miss: without hls4ml's
+# pytest baselines a table lookup cost 3.6 cycles, an io_stream layer 3.0 and a pooling layer 2.9, and those
+# baselines report 0-4 cycles for whole designs (Dense+ReLU io_parallel 0, io_stream 2).
+STAGES_AT_MOST = {
+    "lat_mac": 1.0,      # the cast of a MAC layer's sums to result_t (its tree and DSPs counted apart)
+    "lat_dsp": 3.0,      # DSP48 pipeline registers A/B, M, P (UG579)
+    "lat_elem": 1.0,     # an element-wise activation: one compare-select or product per element
+    "lat_table": 2.0,    # nnet_activation.h table activations: the index arithmetic, then the ROM read
+    "lat_softmax": 5.0,  # nnet_activation.h softmax_latency: exp table (2), inverse table (2), the product (1)
+    "lat_pool": 1.0,     # one pooling window's compare or add, its operands all present (io_parallel)
+    "lat_stream": 1.0,   # an io_stream layer's FIFO read/write beside its compute (nnet_*_stream.h)
+}
 LOSS = ("soft_l1", 0.1)  # robust loss and its scale in log units; chosen by grouped CV (fit.py docs)
 
 
@@ -61,6 +74,11 @@ def record_features(rec: Record, c: Coefficients) -> dict[str, float]:
     return total
 
 
+def _known(rec: Record, resource: str) -> float:
+    """The part of a report the estimate knows exactly rather than fits: the input port's FF."""
+    return input_port_ff(rec.layers) if resource == "ff" else 0.0
+
+
 def _is_latency_feature(name: str) -> bool:
     return base_feature(name).startswith("lat_")
 
@@ -82,9 +100,11 @@ def _log_err(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(np.log1p(pred) - np.log1p(y))))
 
 
-def _fit_log(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+def _fit_log(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None,
+             upper: np.ndarray | None = None, offset: np.ndarray | None = None) -> np.ndarray:
     """Non-negative coefficients minimising a robust (soft-L1) loss on log(1 + prediction) - log(1 + y):
-    errors count relative to the size of the design, and a few odd reports cannot dominate the fit."""
+    errors count relative to the size of the design, and a few odd reports cannot dominate the fit. `upper`:
+    per-feature upper bounds (default none); `offset`: a known part of each prediction, not fitted."""
     used = np.abs(X).max(axis=0) > 0
     coef = np.zeros(X.shape[1])
     X = X[:, used]
@@ -95,10 +115,14 @@ def _fit_log(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> 
 
     root = np.ones(len(y)) if weight is None else np.sqrt(weight)
 
-    def resid(theta):
-        return (np.log1p(np.maximum(Xs @ theta, 0.0)) - np.log1p(y)) * root
+    known = np.zeros(len(y)) if offset is None else offset
 
-    sol = least_squares(resid, np.maximum(start * scale, 1e-3), bounds=(0.0, np.inf), loss=LOSS[0], f_scale=LOSS[1])
+    def resid(theta):
+        return (np.log1p(np.maximum(Xs @ theta, 0.0) + known) - np.log1p(y)) * root
+
+    hi = np.full(X.shape[1], np.inf) if upper is None else np.asarray(upper)[used] * scale
+    x0 = np.minimum(np.maximum(start * scale, 1e-3), hi * 0.999)
+    sol = least_squares(resid, x0, bounds=(0.0, hi), loss=LOSS[0], f_scale=LOSS[1])
     coef[used] = sol.x / scale
     return coef
 
@@ -164,10 +188,12 @@ def _fit_resource(recs: list[Record], c: Coefficients, resource: str, variant: V
     X, names = _matrix(recs, c, resource)
     y = np.array([r.target[resource] for r in recs])
     w = record_weights(recs, variant.balance_of(resource))
+    known = np.array([_known(r, resource) for r in recs])
     if variant.layer_rows and resource in LAYER_ROW_RESOURCES:
         Xl, yl, wl = _layer_rows(recs, c, names, w, resource)
         X, y, w = np.vstack([X, Xl]), np.concatenate([y, yl]), np.concatenate([w, wl * variant.layer_rows])
-    coef = _fit_log(X, y, w)
+        known = np.concatenate([known, np.zeros(len(yl))])  # a layer's own row: no port
+    coef = _fit_log(X, y, w, np.array([STAGES_AT_MOST.get(base_feature(n), np.inf) for n in names]), known)
     weights = {n: round(float(v), 6) for n, v in zip(names, coef)}
     prefixes = sorted({n[:-len(base_feature(n))] for n in names})  # '' or '<tool>:' (+ 's_')
     for (feature, proxies), pre in itertools.product(UNSEEN_AS.items(), prefixes):
@@ -270,7 +296,8 @@ def predict(recs: list[Record], c: Coefficients) -> dict[str, np.ndarray]:
     for r in recs:
         f = record_features(r, c)
         for res in FITTED:
-            out[res].append(max(0.0, sum(c.weights.get(res, {}).get(k, 0.0) * v for k, v in f.items())))
+            out[res].append(max(0.0, sum(c.weights.get(res, {}).get(k, 0.0) * v for k, v in f.items()))
+                            + _known(r, res))
         a = analytic_totals(r, c)
         out["dsp"].append(a["dsp"])
         out["bram_18k"].append(a["bram_18k"])

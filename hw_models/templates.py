@@ -153,23 +153,29 @@ class DenseLatency(Template):
         prod = layer.in_bits + (1 if layer.binary else w_eff)
         f["adder"] = adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
         # the tree's registers: a cut through the summed terms every clock period, so as many more cuts as the
-        # clock is faster (and, with `pressure`, the fabric slower)
-        f["adder_acc"] = terms * layer.acc_bits * clk
+        # clock is faster (and, with `pressure`, the fabric slower); one term per output is a product and its
+        # bias, no tree (hls4ml's Dense(64) pytest baselines on one input: 18 FF, 0 cycles)
+        f["adder_acc"] = terms * layer.acc_bits * clk if layer.n_terms > 1 else 0.0
         f["out"] = layer.n_out * layer.res_bits                  # cast to result_t
         # operand multiplexers of shared multipliers: Resource shares every multiplier (inputs multiplexed,
-        # weights from memory); Latency only where the allocation limit binds (weights and inputs multiplexed)
-        shared = layer.rf > 1 and (self.step_cycles(layer) > 1 or layer.strategy != "latency")
-        f["rf_mux"] = mult * (layer.in_bits + (layer.w_bits if layer.strategy == "latency" else 0)) if shared \
-            else 0.0
+        # weights from memory); Latency only the instances that the multiplies beyond the allocation limit
+        # share (weights and inputs multiplexed): the MLP estimator study's RF 2 builds (Vitis HLS 2021.1, 31
+        # multiplies on 25 instances) cost the LUTs of RF 1 (2,108 for 2,098)
+        if layer.rf > 1 and layer.strategy != "latency":
+            f["rf_mux"] = mult * layer.in_bits
+        else:
+            shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
+            f["rf_mux"] = shared * (layer.in_bits + layer.w_bits)
         f["buffer"] = layer.buffer_bits
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
         f["pipe_bits"] = layer.n_out * layer.acc_bits * levels * clk  # registered adder-tree levels
         f["lat_mac"] = 1.0
-        f["lat_dsp"] = 1.0 if on_dsp else 0.0
+        dsp_stage = on_dsp and mult > 0  # a DSP's pipeline stages only where products are on DSPs
+        f["lat_dsp"] = 1.0 if dsp_stage else 0.0
         f["lat_tree"] = levels * clk
-        f["lat_tree_lut"] = 0.0 if on_dsp else levels * clk
-        f["lat_tree_bits"] = 0.0 if on_dsp else levels * clk * layer.acc_bits / 16
+        f["lat_tree_lut"] = 0.0 if dsp_stage else levels * clk
+        f["lat_tree_bits"] = 0.0 if dsp_stage else levels * clk * layer.acc_bits / 16
         if layer.binary:  # hls4ml weight_binary: an XNOR-type sign flip per term instead of a product
             f["binary"] = terms * layer.acc_bits
             f["lat_binary"] = levels * clk
