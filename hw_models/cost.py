@@ -150,7 +150,8 @@ def lut_equivalent(total: dict):
     return total["lut"] + 55.0 * total["dsp"]
 
 
-INPUT_PORT = "input port"  # the estimate's row for the top function's input registers (`input_port_ff`)
+INPUT_PORT = "input port"  # the estimate's row for the top function's input registers (`input_port_ff`) ...
+INPUT_PORT_TEMPLATE = "input_port"  # ... or the input layer's row, under this template
 
 
 def input_port_ff(layers: list[LayerIR]) -> float:
@@ -199,9 +200,10 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
             low[k] += r[k] * lo
             high[k] += r[k] * hi
     port = input_port_ff(layers) * (c.synth_ratio.get("ff", 1.0) if level == "synth" else 1.0)
-    if port:  # exact, not fitted: no interval of its own
-        rows.insert(0, {"name": INPUT_PORT, "class": "port", "template": "io_parallel_input"}
-                    | dict.fromkeys(RESOURCES, 0.0) | {"ff": round(port, 1), "ii": 1.0})
+    if port:  # exact, not fitted: no interval of its own; on the model's input layer's row where it has one
+        if not (layers and layers[0].kind == "free" and layers[0].class_name in ("Input", "InputLayer")):
+            rows.insert(0, {"name": INPUT_PORT, "class": "port"} | dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0})
+        rows[0] |= {"template": INPUT_PORT_TEMPLATE, "ff": round(port, 1)}
         total["ff"] += round(port, 1)
         low["ff"] += port
         high["ff"] += port
@@ -225,6 +227,6 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
     return {"lut": (d["ratio_p10"], d["ratio_p90"])}
 
 
-__all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
+__all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "INPUT_PORT_TEMPLATE", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
            "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]
