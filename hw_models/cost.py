@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .coefficients import Coefficients, default_coefficients
+from .kinds import INPUT_CLASSES
 from .layers import LayerIR
 from .parts import Part
 from .templates import DistributedArithmetic, Fifo, Template, dsp_per_mult, template_of
@@ -201,7 +202,7 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
             high[k] += r[k] * hi
     port = input_port_ff(layers) * (c.synth_ratio.get("ff", 1.0) if level == "synth" else 1.0)
     if port:  # exact, not fitted: no interval of its own; on the model's input layer's row where it has one
-        if not (layers and layers[0].kind == "free" and layers[0].class_name in ("Input", "InputLayer")):
+        if not (layers and layers[0].kind == "free" and layers[0].class_name in INPUT_CLASSES):
             rows.insert(0, {"name": INPUT_PORT, "class": "port"} | dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0})
         rows[0] |= {"template": INPUT_PORT_TEMPLATE, "ff": round(port, 1)}
         total["ff"] += round(port, 1)
@@ -227,6 +228,7 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
     return {"lut": (d["ratio_p10"], d["ratio_p90"])}
 
 
-__all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "INPUT_PORT_TEMPLATE", "lut_equivalent", "estimate_layer", "features", "feature_key", "base_feature", "dsp",
+__all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "INPUT_PORT_TEMPLATE", "lut_equivalent",
+           "estimate_layer", "features", "feature_key", "base_feature", "dsp",
            "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 MAC = {"Dense": "dense", "Conv1D": "conv", "Conv2D": "conv", "PointwiseConv1D": "conv", "PointwiseConv2D": "conv",
        "DepthwiseConv1D": "depthwise", "DepthwiseConv2D": "depthwise"}
 # wiring (io_parallel) or a stream hand-over (io_stream): no logic of its own in the reports
-WIRING = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "Dropout", "Clone", "Repack")
+INPUT_CLASSES = ("Input", "InputLayer")  # a model's input layer (hls4ml's class name, Keras's)
+WIRING = INPUT_CLASSES + ("Reshape", "Flatten", "Transpose", "Dropout", "Clone", "Repack")
 # wiring in io_parallel; in io_stream a loop that copies (pads, repeats) every pixel (nnet_padding_stream.h)
 RESHAPING = ("ZeroPadding", "UpSampling", "Resize")  # Resize: hls4ml's class of UpSampling
 CASTS = ("FixedPointQuantizer",)  # HGQ's quantizer: an element-wise cast

@@ -23,8 +23,10 @@ def test_estimate_jet_model_json(tmp_path, jet_files):
     assert [row["name"] for row in data["layers"]] == ["fc1_input", "fc1", "relu1", "fc2", "relu2", "fc3", "relu3",
                                                       "output", "softmax"]
     assert set(data["layers"][1]) == {"name", "class", "template", "lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii"}
-    assert [row["template"] for row in data["layers"][:3]] == ["input_port", "dense_latency", "elementwise_activation"]
-    assert data["layers"][0]["ff"] > 0 and data["total"]["ff"] == pytest.approx(sum(r["ff"] for r in data["layers"]), abs=1)
+    assert [row["template"] for row in data["layers"][:3]] == ["input_port", "dense_latency",
+                                                               "elementwise_activation"]
+    assert data["layers"][0]["ff"] > 0
+    assert data["total"]["ff"] == pytest.approx(sum(r["ff"] for r in data["layers"]), abs=1)
     assert data["total"]["lut"] == pytest.approx(sum(r["lut"] for r in data["layers"]), abs=1)
     assert data["utilization"]["lut"] == pytest.approx(data["total"]["lut"] / 1728000)
     assert data["total"]["lut"] > 10_000 and data["total"]["ii"] == 1
