@@ -285,11 +285,12 @@ def main() -> None:
              f"{len(recs) + sum(skipped.values())} (skipped records listed below), from {len(repos)} repositories.",
              "", "**Validation: nested leave-one-repository-out.** Every record is scored by coefficients fitted "
              "without its whole repository, and the model structure (the `Variant`: repository weighting, feature "
-             "set, and whether the csynth instance rows of single layers join the design totals in the fit) is "
-             "chosen by leave-one-repository-out on the other repositories only (score: the mean over repositories "
-             "of their median LUT, FF and latency APE). A repository held out is what a user's own design is to the corpus: "
-             "other tool versions, precisions and habits. Absolute percentage error (APE) = |estimate - report| / "
-             "max(report, 1).", "",
+             "set, whether the csynth instance rows of single layers join the design totals in the fit, clock "
+             "pressure and the 7 series fabric delay) is chosen by leave-one-repository-out on the other "
+             "repositories only (score: the mean over repositories of their median LUT and FF APE; the latency "
+             "fit's own repository weighting and fabric delay by the share of records within 2 cycles). A "
+             "repository held out is what a user's own design is to the corpus: other tool versions, precisions "
+             "and habits. Absolute percentage error (APE) = |estimate - report| / max(report, 1).", "",
              "Structure chosen per held-out repository: " + "; ".join(
                  f"{repo.split(' (')[0]}: {v.label()}" for repo, v in chosen.items()) + ".", "",
              "## Error per resource: median / 90th-percentile APE (%)", "",

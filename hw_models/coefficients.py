@@ -32,14 +32,19 @@ class Coefficients:
     pressure: bool = False        # the clock counts against the part's fabric speed (parts.fabric_delay)
     slow_fabric: float | None = None  # with `pressure`: 7 series fabric delay / UltraScale+'s, fitted (None: the
     #                                   data-sheet ratio, parts.SLOW_FABRIC)
+    latency_fabric: float | None = None  # the same delay as the latency fit sees it (None: slow_fabric)
 
     KEYS = ("dsp_min_bits", "dsp_min_sum", "bram_min_bits", "fifo_min_depth", "weights", "meta", "shared_stream",
-            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals", "by_tool", "pressure", "slow_fabric")
+            "feature_set", "intervals", "synth_ratio", "synth_intervals", "template_intervals", "by_tool", "pressure",
+            "slow_fabric", "latency_fabric")
 
-    def clock(self, clock_ns: float, part: str) -> float:
+    def clock(self, clock_ns: float, part: str, latency: bool = False) -> float:
         """The clock period the features see: the target's, or with `pressure` the UltraScale+ period that asks
-        as much of the fabric (a 5 ns target on a 7 series part counts as 3 ns)."""
-        return clock_ns / fabric_delay(part, self.slow_fabric) if self.pressure else clock_ns
+        as much of the fabric (a 5 ns target on a 7 series part counts as 3 ns); `latency`: as the latency
+        features see it (`latency_fabric`)."""
+        if not self.pressure:
+            return clock_ns
+        return clock_ns / fabric_delay(part, (latency and self.latency_fabric) or self.slow_fabric)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Coefficients":

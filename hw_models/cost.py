@@ -12,7 +12,7 @@ from .coefficients import Coefficients, default_coefficients
 from .kinds import INPUT_CLASSES
 from .layers import LayerIR
 from .parts import Part
-from .templates import DistributedArithmetic, Fifo, Template, dsp_per_mult, template_of
+from .templates import CLOCKED_LATENCY, DistributedArithmetic, Fifo, Template, dsp_per_mult, template_of
 
 RESOURCES = ("lut", "ff", "dsp", "bram_18k", "latency_cycles", "ii")
 LEVELS = ("synth", "csynth")  # Vivado post-synthesis (does it fit the chip) | HLS C-synthesis report
@@ -32,9 +32,9 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
                  "clock period, so more of them at a faster clock (or, with `pressure`, a slower fabric); none "
                  "where each output sums one term (no tree); FF only",
     "out": "outputs x result bits (cast to result_t)",
-    "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits; "
-              "Latency where the multiply operations outnumber hls4ml's multiplier_limit, the instances that "
-              "serve a second multiply x (input + weight bits)",
+    "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits",
+    "share_mux": "Latency at ReuseFactor > 1 where the multiply operations outnumber hls4ml's multiplier_limit: the "
+                 "instances that serve a second multiply x (input + weight bits); LUT at rf_mux's cost, no FF",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
               "nnet_pooling_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
@@ -54,11 +54,17 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
 }
 
 
-def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = True) -> dict[str, float]:
+def features(layer: LayerIR, c: Coefficients, clock_ns: float, select: bool = True,
+             latency_clock_ns: float | None = None) -> dict[str, float]:
     """The fitted LUT/FF features ('lat_*': latency) of a layer: its template's, plus its output FIFO's in
-    io_stream; `select=False` keeps features outside the fitted set (they have no coefficient: the same sum)."""
+    io_stream; `select=False` keeps features outside the fitted set (they have no coefficient: the same sum).
+    `latency_clock_ns`: the clock the latency features see, where it differs (`Coefficients.latency_fabric`)."""
     template = template_of(layer)
     f = template.features(layer, c, clock_ns)
+    if latency_clock_ns and latency_clock_ns != clock_ns:
+        for k in CLOCKED_LATENCY:
+            if k in f:
+                f[k] *= clock_ns / latency_clock_ns
     if Fifo.applies(layer):
         f |= Fifo.features(layer)
     if select and c.feature_set is not None:
@@ -107,13 +113,14 @@ def linear(coefs: dict[str, float], feats: dict[str, float]) -> float:
     return sum(coefs.get(k, 0.0) * v for k, v in feats.items())
 
 
-def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float) -> dict[str, float]:
+def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float,
+                   latency_clock_ns: float | None = None) -> dict[str, float]:
     template = template_of(layer)
     if isinstance(template, DistributedArithmetic):
         return template.resources(layer, clock_ns)
     if layer.kind == "free":
         return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
-    feats = features(layer, c, clock_ns, select=False)
+    feats = features(layer, c, clock_ns, select=False, latency_clock_ns=latency_clock_ns)
     return {
         "lut": max(0.0, linear(c.weights.get("lut", {}), feats)),
         "ff": max(0.0, linear(c.weights.get("ff", {}), feats)),
@@ -182,7 +189,8 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
         per_iteration = c.weights.get("latency_cycles", {}).get(feature_key(layer, c, "lat_iter"), 0.0)
         template = template_of(layer)
         da_layer = isinstance(template, DistributedArithmetic)  # fitted on Yosys netlists: its own clock rule
-        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else c.clock(clock_ns, part.part))
+        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else c.clock(clock_ns, part.part),
+                           None if da_layer else c.clock(clock_ns, part.part, latency=True))
         if overlapped_iterations(layer) and not da_layer:
             iterations.append(per_iteration * (r["ii"] - 1))  # ii: the layer's steps per frame
         if level == "synth" and not da_layer:
