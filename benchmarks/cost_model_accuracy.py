@@ -337,7 +337,8 @@ def main() -> None:
     lines += ["## Skipped records", ""]
     lines += [f"- {n}: {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1])]
     lines += ["", "Regenerate: `.venv/bin/python benchmarks/cost_model_accuracy.py` (shipped coefficients: "
-              "`codesign calibrate ../shared/calibration/synthesis_corpus.jsonl --out hw_models/data/coefficients.json`)."]
+              "`codesign calibrate ../shared/calibration/synthesis_corpus.jsonl "
+              "../shared/calibration/synthesis_corpus_more.jsonl --out hw_models/data/coefficients.json`)."]
     peer = args.out.with_name("rule4ml_peer.md")
     if peer.is_file():  # rule4ml needs its own environment (benchmarks/rule4ml_peer.py)
         lines += ["", "## rule4ml 0.2.0 as a peer", ""] + peer.read_text().splitlines()[1:]
