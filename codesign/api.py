@@ -201,6 +201,7 @@ class Estimate:
     # of held-out designs with this estimate (hw_models coefficients `intervals`)
     level: str = "synth"  # synth: after Vivado synthesis; csynth: the HLS C-synthesis report
     tool: str = "vitis"  # the HLS tool generation estimated (hw_models.targets.TOOLS)
+    mult_impl: str = "auto"  # the products' implementation assumed (hw_models.targets.ESTIMATED_MULT_IMPLS)
 
     @property
     def lut_equivalent(self) -> float:
@@ -214,20 +215,21 @@ class Estimate:
 
 
 def estimate(model, target=None, *, x=None, input_type=None, tool=None, level: str = "synth", hls_config=None,
-             coefficients=None) -> Estimate:
+             coefficients=None, mult_impl=None) -> Estimate:
     """Resources and latency of a QKeras model (or an HLSProject) as codesign would export it; `tool`: the HLS
     tool generation, "vivado_hls" or "vitis" (default: that of the target's backend, Vitis); `level`: "synth"
     (after Vivado synthesis) or "csynth" (the HLS report); `hls_config`: an hls4ml-style config YAML whose
-    precisions and reuse factors override codesign's; `coefficients`: a JSON from `codesign calibrate`."""
-    from .estimate import estimate_model, tool_of
+    precisions and reuse factors override codesign's; `coefficients`: a JSON from `codesign calibrate`;
+    `mult_impl`: "fabric" where build_prj.tcl forces every product into LUTs (`config_op mul -impl fabric`)."""
+    from .estimate import estimate_model, mult_impl_of, tool_of
 
     if isinstance(model, HLSProject):
         target, input_type, model = target or model.target, input_type or model.input_type, model.model
     model, opts = _model(model), _target(target)
     est, notes = estimate_model(model, opts, _input_spec(model, x, input_type, fallback=HLS4ML_DEFAULT_TYPE),
-                                _path(hls_config), _path(coefficients), level, tool)
+                                _path(hls_config), _path(coefficients), level, tool, mult_impl)
     return Estimate(est.part, est.total, est.utilization, est.layers, notes, est.interval, est.level,
-                    tool_of(opts, tool))
+                    tool_of(opts, tool), mult_impl_of(mult_impl))
 
 
 def _path(value) -> Path | None:

@@ -307,6 +307,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
                                                            "or vitis (Vitis HLS; default: the export's backend, Vitis)"),
              level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
                                                      "what the HLS C-synthesis report says (about 2x the LUTs)"),
+             mult_impl: Optional[str] = typer.Option(None, help="fabric: build_prj.tcl forces every product into "
+                                                                "LUTs (config_op mul -impl fabric); default auto"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
              reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
@@ -321,7 +323,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     base = asdict(design_opts) if design_opts else {}
     opts = _target_from_flags({**base, **given})
     result = api.estimate(keras_model, opts, input_type=spec, tool=tool, level=level, hls_config=hls_config,
-                          coefficients=coefficients)
+                          coefficients=coefficients, mult_impl=mult_impl)
     for note in result.notes:
         log(f"[yellow]note:[/yellow] {note}")
     payload = {k: v for k, v in result.to_json().items() if k != "notes"}
@@ -329,7 +331,8 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
     table = Table("layer", "class", "template", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
                   title=f"{LEVEL_TITLES[result.level]} estimate, {result.part}, {opts.io_type}, "
-                        f"{opts.strategy}, clock {opts.clock_ns} ns, {TOOL_TITLES[payload['tool']]}")
+                        f"{opts.strategy}, clock {opts.clock_ns} ns, {TOOL_TITLES[payload['tool']]}"
+                        + (", products in LUTs (-impl fabric)" if payload["mult_impl"] == "fabric" else ""))
     for row in payload["layers"] + [{"name": "total", "class": "", "template": "", **payload["total"]}]:
         table.add_row(row["name"], row["class"], row["template"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
                       f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")

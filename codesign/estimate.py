@@ -12,7 +12,7 @@ from hw_models.coefficients import Coefficients
 from hw_models.cost import LEVELS, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
-from hw_models.targets import strategy_key, tool_generation
+from hw_models.targets import ESTIMATED_MULT_IMPLS, strategy_key, tool_generation
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
@@ -113,27 +113,39 @@ def tool_of(opts: ExportOptions, tool: str | None = None) -> str:
         raise CodesignError(f"--tool: {exc}") from None
 
 
+def mult_impl_of(mult_impl: str | None) -> str:
+    """The product implementation an estimate assumes (`--mult-impl`): "auto" (HLS decides; the default) or
+    "fabric" (`config_op mul -impl fabric` in build_prj.tcl: every product in LUTs)."""
+    impl = (mult_impl or "auto").lower()
+    if impl not in ESTIMATED_MULT_IMPLS:
+        raise CodesignError(f"--mult-impl {mult_impl!r}; allowed: {', '.join(ESTIMATED_MULT_IMPLS)} (products "
+                            f"forced onto DSPs are not modelled)")
+    return impl
+
+
 def cost_model_for(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None) -> CostModel:
+                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None,
+                   mult_impl: str | None = None) -> CostModel:
     """level: "synth" (Vivado post-synthesis, the default) or "csynth" (the HLS C-synthesis report); tool: the
-    HLS tool generation (`tool_of`)."""
+    HLS tool generation (`tool_of`); mult_impl: a directive forcing the products' implementation
+    (`mult_impl_of`)."""
     if level not in LEVELS:
         raise CodesignError(f"--level {level!r}; allowed: {', '.join(LEVELS)}")
-    generation = tool_of(opts, tool)
+    generation, impl = tool_of(opts, tool), mult_impl_of(mult_impl)
     part = load_part(opts.part)
     coefs = Coefficients.load(coefficients) if coefficients else None
     with tempfile.TemporaryDirectory(prefix="codesign_estimate_") as tmp:
         graph, kernels, notes = hls_graph(keras_model, opts, input_spec, hls_config, Path(tmp) / "prj")
-        layers = [layer.with_(tool=generation) for layer in graph_layers(graph, kernels)]
+        layers = [layer.with_(tool=generation, mult_impl=impl) for layer in graph_layers(graph, kernels)]
         model = CostModel(layers, part, opts.clock_ns, coefs, level)
         model.notes = notes + reuse_notes(graph, requested_reuse(graph, opts, hls_config))
     return model
 
 
 def estimate_model(keras_model, opts: ExportOptions, input_spec: QuantSpec, hls_config: Path | None = None,
-                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None
-                   ) -> tuple[Estimate, list[str]]:
-    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients, level, tool)
+                   coefficients: Path | None = None, level: str = "synth", tool: str | None = None,
+                   mult_impl: str | None = None) -> tuple[Estimate, list[str]]:
+    model = cost_model_for(keras_model, opts, input_spec, hls_config, coefficients, level, tool, mult_impl)
     return model.estimate(), model.notes
 
 

@@ -43,6 +43,9 @@ def tool_generation(text: object) -> str:
 # auto: HLS decides (the width rule the fit learns); fabric: every product in LUTs, no DSP by construction;
 # dsp: HLS asked to use DSPs (constant products it folds to shift-adds stay in LUTs).
 MULT_IMPLS = ("auto", "fabric", "dsp")
+# the directives an estimate takes (`codesign estimate --mult-impl`): `dsp` is not modelled yet (which constant
+# products HLS then puts on DSPs needs weight statistics the corpus lacks for most records)
+ESTIMATED_MULT_IMPLS = ("auto", "fabric")
 
 
 def mult_impl(synth_variant: object) -> str:

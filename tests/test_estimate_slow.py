@@ -276,6 +276,33 @@ def test_estimate_for_a_tool_generation(tmp_path):
                                  "Vitis HLS version string)"
 
 
+def test_estimate_with_products_forced_into_luts(tmp_path):
+    """`--mult-impl fabric` (build_prj.tcl's `config_op mul -impl fabric`): every product in LUTs, no DSP, as the
+    MLP estimator study's 17 such reports say (0 DSPs each, Vitis HLS 2021.1); the LUTs take the products over.
+    A directive the estimate does not model is refused in one line."""
+    import tensorflow as tf
+
+    inp = tf.keras.Input((16,), name="x")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name="out")(
+        tf.keras.layers.Dense(8, activation="relu", name="fc")(inp)))
+    model.save(tmp_path / "float.h5")
+    got = {}
+    for impl in (None, "fabric"):
+        out = tmp_path / f"{impl}.json"
+        res = runner.invoke(app, ["estimate", str(tmp_path / "float.h5"), "--level", "csynth", "--json", str(out)]
+                            + (["--mult-impl", impl] if impl else []))
+        assert res.exit_code == 0, res.output
+        got[impl] = json.loads(out.read_text())
+        assert got[impl]["mult_impl"] == (impl or "auto")
+    assert got[None]["total"]["dsp"] > 0 and got["fabric"]["total"]["dsp"] == 0
+    assert got["fabric"]["total"]["lut"] > got[None]["total"]["lut"]
+    assert "products in LUTs" in " ".join(res.output.split())
+    res = runner.invoke(app, ["estimate", str(tmp_path / "float.h5"), "--mult-impl", "dsp"])
+    assert res.exit_code == 2
+    assert res.output.strip() == "error: --mult-impl 'dsp'; allowed: auto, fabric (products forced onto DSPs are " \
+                                 "not modelled)"
+
+
 def test_reshaping_layers_are_served_as_the_corpus_reader_fits_them():
     """ZeroPadding2D and UpSampling2D (hls4ml's Resize): wiring in io_parallel, a loop over the output pixels in
     io_stream; codesign.hw_graph reading the hls4ml graph and hw_models.corpus reading a synthesis record of the
