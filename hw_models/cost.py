@@ -185,12 +185,14 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
     iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
     bounds: dict[str, dict] = {}  # template -> its interval at this level
+    # the clock the FF/LUT and the latency features see on this part (DA layers: the target's, their own rule)
+    clock, latency_clock = c.clock(clock_ns, part.part), c.clock(clock_ns, part.part, latency=True)
     for layer in layers:
         per_iteration = c.weights.get("latency_cycles", {}).get(feature_key(layer, c, "lat_iter"), 0.0)
         template = template_of(layer)
         da_layer = isinstance(template, DistributedArithmetic)  # fitted on Yosys netlists: its own clock rule
-        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else c.clock(clock_ns, part.part),
-                           None if da_layer else c.clock(clock_ns, part.part, latency=True))
+        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else clock,
+                           None if da_layer else latency_clock)
         if overlapped_iterations(layer) and not da_layer:
             iterations.append(per_iteration * (r["ii"] - 1))  # ii: the layer's steps per frame
         if level == "synth" and not da_layer:

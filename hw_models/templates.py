@@ -192,9 +192,10 @@ class DenseLatency(Template):
         interval later, and the last one's serialised multiplies add step_cycles - 1. The interval's idle
         cycle (a step starts again at most its latency + 1 later, `steps`) is no latency: the MLP estimator
         study's Latency builds at RF 2, whose allocation limit does not bind, are 2-4 cycles shorter than at
-        RF 1, not a cycle per layer longer (Vitis HLS 2021.1: jet tagger 54 vs 58, breast cancer 20 vs 22)."""
+        RF 1, not a cycle per layer longer (Vitis HLS 2021.1: jet tagger 54 vs 58, breast cancer 20 vs 22).
+        At RF 1 a step takes one cycle: steps - 1."""
         interval = self.steps(layer) // max(1, layer.n_steps)
-        return (layer.n_steps - 1) * interval + self.step_cycles(layer) - 1 if layer.rf > 1 else self.steps(layer) - 1
+        return (layer.n_steps - 1) * interval + self.step_cycles(layer) - 1
 
     def dsp(self, layer, c, ports):
         if not uses_dsp(layer, c):
