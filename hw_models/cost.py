@@ -45,7 +45,10 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "softmax": "softmax sum, inverse and products: elements x bits",
     "compare": "max pooling comparators and selects: outputs x (window - 1) x bits",
     "pool_add": "average pooling adders: outputs x (window - 1) x bits",
-    "stream": "io_stream FIFO interface per layer: channels x bits",
+    "compare_comb": "max pooling in io_parallel: combinational comparators, LUT at compare's cost, no FF",
+    "pool_add_comb": "average pooling in io_parallel: combinational adders, LUT at pool_add's cost, no FF",
+    "stream": "io_stream FIFO interface per layer: channels x bits (Vivado HLS)",
+    "stream_vitis": "the same in Vitis HLS, which builds it in registers where Vivado HLS uses LUTs (Fifo)",
     "stream_layer": "one per io_stream layer: its pixel loop, stream handshakes and control",
     "s_*": "the same features for io_stream layers (nnet_*_stream.h), fitted separately",
     "lat_*": "latency cycles: per MAC layer, DSP stage (layers with products on DSPs), adder-tree depth x "

@@ -29,15 +29,17 @@ FABRIC_CHOICES = (3.0, 4.0, 5.0)  # the fabric delays among the structures the n
 FIFO_GRID = (16, 32, 64, 128, 256, 512, 1024, 10**9)  # 10**9: no FIFO in BRAM
 PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict() returns per record
 # features one resource does not fit (cost.FEATURE_DOC)
-NOT_FOR = {"lut": ("adder_acc",), "ff": ("adder", "share_mux")}
+NOT_FOR = {"lut": ("adder_acc",), "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb")}
 # features that cost, in one resource, what another feature costs: the multiplexers in front of the instances that
 # Latency strategy shares at RF > 1 are operand multiplexers like Resource strategy's (LUT), but no registers: the
 # MLP estimator study (Vitis HLS 2021.1) reports 25-35% fewer FF at RF 2 than at RF 1 (jet tagger 60,582 vs 85,255),
-# priced 14% more while they cost rf_mux's FF (4.9 per bit, Resource strategy's weight and operand registers)
-SAME_COST = {"lut": {"share_mux": "rf_mux"}}
+# priced 14% more while they cost rf_mux's FF (4.9 per bit, Resource strategy's weight and operand registers);
+# io_parallel pooling windows are the comparators and adders of io_stream's, without their registers (Pooling)
+SAME_COST = {"lut": {"share_mux": "rf_mux", "compare_comb": "compare", "pool_add_comb": "pool_add"}}
 # features with no training record (e.g. average pooling when the one repository using it is held out) take the
-# coefficient of the same hardware elsewhere: an average-pooling adder is an adder
-UNSEEN_AS = {"pool_add": ("adder", "adder_acc")}  # LUT and FF count the adder tree differently (NOT_FOR)
+# coefficient of the same hardware elsewhere: an average-pooling adder is an adder (LUT and FF count the adder
+# tree differently: NOT_FOR); a Vitis HLS stream interface, where no Vitis io_stream report is, Vivado HLS's
+UNSEEN_AS = {"pool_add": ("adder", "adder_acc"), "stream_vitis": ("stream",)}
 # A layer's fixed pipeline stages are at most those its template builds: the bounds of those latency
 # coefficients. Fitted freely, they absorbed what the designs of other repositories miss: without hls4ml's
 # pytest baselines a table lookup cost 3.6 cycles, an io_stream layer 3.0 and a pooling layer 2.9, and those
@@ -176,7 +178,7 @@ class Variant:
 
 
 FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "share_mux",
-                "elem", "table", "softmax", "compare", "pool_add", "buffer", "stream", "stream_layer")
+                "elem", "table", "softmax", "compare", "compare_comb", "pool_add", "pool_add_comb", "buffer", "stream", "stream_vitis", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis
@@ -225,15 +227,15 @@ def _fit_resource(recs: list[Record], c: Coefficients, resource: str, variant: V
     coef = _fit_log(X, y, w, np.array([STAGES_AT_MOST.get(base_feature(n), np.inf) for n in names]), known)
     weights = {n: round(float(v), 6) for n, v in zip(names, coef)}
     prefixes = sorted({n[:-len(base_feature(n))] for n in names})  # '' or '<tool>:' (+ 's_')
-    for (feature, same), pre in itertools.product(SAME_COST.get(resource, {}).items(), prefixes):
-        if pre + same in weights:
-            weights[pre + feature] = weights[pre + same]
     for (feature, proxies), pre in itertools.product(UNSEEN_AS.items(), prefixes):
         # a feature no training record has: its proxy's cost
         proxy = next((pre + p for p in proxies if pre + p in names), None)
         key = pre + feature
         if proxy and (key not in names or not np.any(X[:, names.index(key)])):
             weights[key] = weights[proxy]
+    for (feature, same), pre in itertools.product(SAME_COST.get(resource, {}).items(), prefixes):
+        if pre + same in weights:  # after UNSEEN_AS: a feature priced like an unseen one gets its proxy's cost
+            weights[pre + feature] = weights[pre + same]
     return weights
 
 

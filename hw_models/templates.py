@@ -403,8 +403,13 @@ class Pooling(Template):
         return layer.kind in ("max_pool", "avg_pool")
 
     def features(self, layer, c, clock_ns):
-        # max: a comparator and a select per bit; average: an adder (the divide is a constant product)
+        # max: a comparator and a select per bit; average: an adder (the divide is a constant product). In
+        # io_parallel the windows are combinational logic ('_comb': LUTs at the same cost, no registers): hls4ml's
+        # pytest baselines of Max/AveragePooling1D/2D report 0 cycles and exactly their input port's FF (5,810 and
+        # 12,962) in Vivado HLS 2020.1 and Vitis HLS 2024.1; io_stream pools inside a pipelined pixel loop
         op = "compare" if layer.kind == "max_pool" else "pool_add"
+        if layer.io_type == "io_parallel":
+            op += "_comb"
         return {"layer": 1.0, op: parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
                 "buffer": layer.buffer_bits, "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
 
@@ -443,7 +448,11 @@ class Fifo:
     """The output stream of an io_stream layer: hls4ml gives it depth H x W (fpga_types.py StreamVariable:
     prod(shape) // channels) and one word of channels x bits (a packed nnet::array); its interface logic is
     the 'stream' feature. A FIFO at least `fifo_min_depth` deep goes to BRAM_18K in its best aspect ratio
-    (shallower ones become SRLs; the threshold is fitted)."""
+    (shallower ones become SRLs; the threshold is fitted). The two tool generations build that interface
+    differently, so Vitis HLS's has its own coefficients ('stream_vitis'): hls4ml's pytest baseline of a
+    Dense(64) + ReLU on one input in io_stream reports 2,064 FF / 3,955 LUT in Vitis HLS 2023.1 and 2024.1,
+    326 FF / 5,873 LUT in Vivado HLS 2020.1 (registers in Vitis where Vivado HLS builds shift registers in
+    LUTs); in io_parallel the same network is 18 FF in both."""
 
     name = "fifo"
     source = "fpga_types.py StreamVariable, nnet_*_stream.h hls::stream"
@@ -454,7 +463,8 @@ class Fifo:
 
     @staticmethod
     def features(layer: LayerIR) -> dict[str, float]:
-        return {"stream": layer.n_out * layer.res_bits, "stream_layer": 1.0, "lat_stream": 1.0}
+        interface = "stream_vitis" if layer.tool == "vitis" else "stream"
+        return {interface: layer.n_out * layer.res_bits, "stream_layer": 1.0, "lat_stream": 1.0}
 
     @staticmethod
     @functools.lru_cache(maxsize=4096)  # the search prices thousands of candidates a second

@@ -486,6 +486,25 @@ def test_unseen_average_pooling_costs_its_adders():
     assert np.all(ape(predict(pools, c)["lut"], np.array([r.target["lut"] for r in pools])) < 30.0)
 
 
+def test_io_parallel_pooling_windows_are_combinational():
+    """hls4ml's pytest baselines of MaxPooling2D in io_parallel (Vitis HLS 2024.1, Vivado HLS 2020.1; same and valid
+    padding) report 0 cycles and exactly their input port's FF (12,962), while an io_stream pooling layer's own
+    csynth row carries about 2-5 FF per comparator bit (its pixel loop's registers). With one comparator
+    coefficient the baselines were priced 22-24k FF (72-83% over). Fitted without them, the window's comparators
+    now cost LUTs at the io_stream comparator's price and no FF."""
+    from hw_models.fit import Variant, fit
+
+    pools = load_records(DATA / "corpus_pytest_pooling.jsonl")[0]
+    assert [(r.target["ff"], r.target["latency_cycles"]) for r in pools] == [(12962, 0)] * 4
+    train = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    train = [r for r in train if r.repo != "fastmachinelearning/hls4ml"]
+    c = fit(train, variant=Variant(True, 0.5, True, 1.0, pressure=True))
+    assert c.weights["ff"]["compare"] > 1.0 and "compare_comb" not in c.weights["ff"]
+    assert c.weights["lut"]["compare_comb"] == c.weights["lut"]["compare"] > 0
+    p = predict(pools, c)
+    assert np.all(np.abs(p["ff"] - 12962) < 1) and np.all(p["lut"] > 12962)
+
+
 def test_stream_batchnorm_is_costed_per_pixel():
     """nnet_batchnorm_stream.h unrolls one pixel's channels and runs once per pixel. DNNonSilicon's io_stream
     BatchNormalization over a 15 x 15 x 32 map (16-bit, Vivado HLS 2020.1) has a csynth instance row of 32 DSP
@@ -739,6 +758,24 @@ def test_latency_strategys_shared_instances_cost_registers_in_vivado_hls_only():
     assert [(r.layers[1].rf, r.target["ff"]) for r in mnist] == [(1, 5989), (16, 15738), (16, 15591)]
     p = predict(mnist, c)["ff"]
     assert p[1] / p[0] > 1.5 and all(abs(p[i] - mnist[i].target["ff"]) / mnist[i].target["ff"] < 0.15 for i in (1, 2))
+
+
+def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
+    """hls4ml's pytest baseline of a Dense(64) + ReLU on one input: in io_parallel both tool generations report
+    18 FF; in io_stream Vitis HLS (2023.1) reports 2,064 FF / 3,955 LUT, Vivado HLS 2020.1 326 FF / 5,873 LUT.
+    With one stream coefficient both were priced 1,624 FF; the Vitis interface has its own now ('stream_vitis'),
+    and the fit gives it registers where Vivado HLS's costs LUTs."""
+    recs = {(r.generation, r.io_type): r for f in ("corpus_pytest_latency.jsonl", "corpus_pytest_vivado_stream.jsonl")
+            for r in load_records(DATA / f)[0] if "_activations_relu_" in r.id}
+    keys = [(tool, io) for tool in ("vitis", "vivado_hls") for io in ("io_parallel", "io_stream")]
+    assert [(recs[k].target["ff"], recs[k].target["lut"]) for k in keys] == [
+        (18, 2840), (2064, 3955), (18, 2224), (326, 5873)]
+    c = Coefficients.load()
+    assert c.weights["ff"]["stream_vitis"] > 5 * c.weights["ff"]["stream"]
+    assert c.weights["lut"]["stream"] > c.weights["lut"]["stream_vitis"]
+    p = predict([recs[k] for k in keys], c)
+    assert np.all(np.abs(p["ff"] - [18, 2064, 18, 326]) / [18, 2064, 18, 326] < 0.1)
+    assert p["lut"][3] - p["lut"][2] > p["lut"][1] - p["lut"][0]  # the stream interface in LUTs: Vivado HLS
 
 
 def test_the_latency_fit_sees_the_7_series_fabric_with_its_own_delay():
