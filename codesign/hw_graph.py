@@ -104,7 +104,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     common = _common(layer, io_type)
     act = str(layer.get_attr("activation", "") or "").lower()
     out_type = layer.get_output_variable().type.precision if layer.get_output_variable() is not None else None
-    kind = kind_of(cls, io_type, act, str(out_type or ""))
+    kind = kind_of(cls, io_type, act, str(out_type or ""), layer.get_attr("activ_param"))
     if kind is None:
         raise CodesignError(f"cannot estimate layer {layer.name!r} (hls4ml class {cls}"
                             f"{', activation ' + act if act else ''}); the cost model covers: {SUPPORTED}")

@@ -486,6 +486,24 @@ def test_unseen_average_pooling_costs_its_adders():
     assert np.all(ape(predict(pools, c)["lut"], np.array([r.target["lut"] for r in pools])) < 30.0)
 
 
+def test_a_leaky_relu_of_slope_1_is_the_identity():
+    """hls4ml's pytest baselines build Dense(64) + LeakyReLU(alpha=1.0) on one input: Vitis HLS 2023.1 reports 381
+    LUT and 0 cycles, the same network with ReLU 2,840 LUT. A slope of 1 makes the select x > 0 ? x : x, which
+    folds away: the layer is a cast (wiring in io_parallel), in the corpus and in a user's hls4ml graph alike."""
+    from hw_models.kinds import kind_of
+
+    leaky = load_records(DATA / "corpus_pytest_leaky.jsonl")[0][0]
+    relu = next(r for r in load_records(DATA / "corpus_pytest_latency.jsonl")[0]
+                if "_relu_" in r.id and r.io_type == "io_parallel")
+    assert (leaky.target["lut"], relu.target["lut"]) == (381, 2840)
+    assert [L.kind for L in leaky.layers] == ["dense", "free"] and relu.layers[-1].kind == "relu"
+    p = predict([leaky, relu], Coefficients.load())["lut"]
+    assert p[1] - p[0] > 1000
+    assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 1.0) == "free"
+    assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 0.3) == "relu"
+    assert kind_of("LeakyReLU", "io_stream", "leaky_relu", "ap_fixed<16,6>", 1.0) == "relu"  # a copy loop
+
+
 def test_io_parallel_pooling_windows_are_combinational():
     """hls4ml's pytest baselines of MaxPooling2D in io_parallel (Vitis HLS 2024.1, Vivado HLS 2020.1; same and valid
     padding) report 0 cycles and exactly their input port's FF (12,962), while an io_stream pooling layer's own
