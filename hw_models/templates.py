@@ -156,7 +156,12 @@ class DenseLatency(Template):
             f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
         f["dsp_mult"] = mult if on_dsp else 0
         prod = layer.in_bits + (1 if layer.binary else w_eff)
-        f["adder"] = adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
+        # one product per output plus its bias is one DSP48 (P = A x B + C: the post-adder), no adder in LUTs:
+        # hls4ml's pytest Dense(64) on one input with 64 products on DSPs and an identity activation reports
+        # 381-602 LUT (the adders priced 1,100 more). Not a BatchNormalization: DNNonSilicon's io_stream one
+        # (Vivado HLS 2020.1) has 1,895 LUT beside its 32 DSPs in its instance row
+        single_mac = on_dsp and layer.n_terms == 1 and layer.kind != "bn"
+        f["adder"] = 0.0 if single_mac else adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
         # the tree's registers: a cut through the summed terms every clock period, so as many more cuts as the
         # clock is faster (and, with `pressure`, the fabric slower); one term per output is a product and its
         # bias, no tree (hls4ml's Dense(64) pytest baselines on one input: 18 FF, 0 cycles)

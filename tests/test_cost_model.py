@@ -498,10 +498,26 @@ def test_a_leaky_relu_of_slope_1_is_the_identity():
     assert (leaky.target["lut"], relu.target["lut"]) == (381, 2840)
     assert [L.kind for L in leaky.layers] == ["dense", "free"] and relu.layers[-1].kind == "relu"
     p = predict([leaky, relu], Coefficients.load())["lut"]
-    assert p[1] - p[0] > 1000
+    assert p[1] - p[0] > 1000 and p[0] < 2 * 381
     assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 1.0) == "free"
     assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 0.3) == "relu"
     assert kind_of("LeakyReLU", "io_stream", "leaky_relu", "ap_fixed<16,6>", 1.0) == "relu"  # a copy loop
+
+
+def test_a_product_and_its_bias_are_one_dsp():
+    """A Dense on one input sums one product and its bias per output: on a DSP48 that is P = A x B + C (the
+    post-adder), no adder in LUTs. hls4ml's pytest Dense(64) + LeakyReLU(alpha=1.0) (Vitis HLS 2023.1, 62 DSPs)
+    reports 381 LUT; its 64 bias adders in LUTs priced the design at 2,623 held out. A second input brings the
+    adder back (two products and the bias: one post-adder, one adder in LUTs)."""
+    from hw_models.templates import template_of
+
+    c = Coefficients(dsp_min_bits=10, dsp_min_sum=23)
+    one = dense(n_out=64, n_terms=1, in_bits=16, w_bits=16, acc_bits=16, weights=None)
+    two = one.with_(n_terms=2)
+    f1, f2 = (template_of(L).features(L, c, 5.0) for L in (one, two))
+    assert f1["dsp_mult"] == 64 and f1["adder"] == 0
+    assert f2["dsp_mult"] > 64 and f2["adder"] > 0
+    assert template_of(one).features(one, Coefficients(dsp_min_bits=17, dsp_min_sum=23), 5.0)["adder"] > 0  # LUTs
 
 
 def test_io_parallel_pooling_windows_are_combinational():
