@@ -25,7 +25,7 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
                   "MSB-to-LSB width) adders "
                   "(nnet_mult.h 'mult' with constant-folded weights, Latency strategy)",
     "var_mult": "LUT multipliers by stored weights: w x in bits (Resource strategy, nnet_dense_resource.h)",
-    "dsp_mult": "multipliers mapped to DSP: glue logic per DSP",
+    "dsp_mult": "multipliers mapped to DSP: glue logic per DSP; LUT only (a DSP48's registers are inside it)",
     "adder": "adder-tree bits: per output a balanced tree of its products and bias, each adder as wide as its "
              "operands plus one bit, at most the accumulator (nnet_dense_latency.h Accum loops); LUT only",
     "adder_acc": "summed terms x accumulator bits x (5 ns / clock): registers of the adder tree, cut once per "

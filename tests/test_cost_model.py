@@ -520,6 +520,24 @@ def test_a_product_and_its_bias_are_one_dsp():
     assert template_of(one).features(one, Coefficients(dsp_min_bits=17, dsp_min_sum=23), 5.0)["adder"] > 0  # LUTs
 
 
+def test_a_product_on_a_dsp_costs_no_fabric_registers():
+    """A DSP48 keeps a product's pipeline registers (A/B, M, P) inside the slice. Fitted freely, the FF per DSP
+    product came out 0.001 on every report but 0.18 without hls4ml's pytest baselines, which priced their 0-cycle
+    Dense(64) + ReLU / LeakyReLU designs (64 products on DSPs, 18 FF: the input port) at 24. The fit has no FF
+    coefficient for it now, and those designs, fitted without their repository, cost their port alone."""
+    from hw_models.fit import Variant, fit
+
+    base = [r for r in load_records(DATA / "corpus_pytest_latency.jsonl")[0] + load_records(
+        DATA / "corpus_pytest_leaky.jsonl")[0] if r.io_type == "io_parallel" and r.target["ff"] == 18]
+    assert len(base) == 2 and all(r.target["dsp"] >= 60 for r in base)
+    train = load_records(DATA / "corpus_subset.jsonl")[0] + load_records(DATA / "corpus_more_subset.jsonl")[0]
+    c = fit([r for r in train if r.repo != "fastmachinelearning/hls4ml"],
+            variant=Variant(True, 0.5, True, 1.0, pressure=True))
+    assert "dsp_mult" not in c.weights["ff"] and "dsp_mult" not in Coefficients.load().weights["ff"]
+    assert c.weights["lut"]["dsp_mult"] > 0
+    assert np.all(np.abs(predict(base, c)["ff"] - 18) < 0.5)
+
+
 def test_io_parallel_pooling_windows_are_combinational():
     """hls4ml's pytest baselines of MaxPooling2D in io_parallel (Vitis HLS 2024.1, Vivado HLS 2020.1; same and valid
     padding) report 0 cycles and exactly their input port's FF (12,962), while an io_stream pooling layer's own
