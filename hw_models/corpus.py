@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
 from .kinds import RESHAPING, WIRING, kind_of, pool_kind
-from .layers import LayerIR, WeightStats, bn_shape, line_buffer_bits, unknown_weight_stats
+from .layers import LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits, unknown_weight_stats
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
@@ -137,6 +137,9 @@ def record_layers(rec: dict) -> list[LayerIR]:
             buffer = 0
             if io == "io_stream" and kind != "dense" and len(ins) == 3:
                 buffer = line_buffer_bits((L.get("kernel_size") or [1])[0], ins[1], ins[2], inp.width)
+            prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
+            if io == "io_stream" and kind == "dense" and prev is not None:  # a flattened map: a pixel per word
+                buffer = dense_stream_buffer_bits(n_terms, prev.n_pos, inp.width)
             steps = n_pos if io == "io_parallel" else (math.prod(ins[:-1]) if kind != "dense" else 1)
             out.append(LayerIR(kind=kind, n_out=n_out, n_terms=n_terms, n_pos=n_pos, n_in_elems=math.prod(ins),
                                w_bits=wt.width, acc_bits=acc.width, res_bits=res.width, weights=ws,

@@ -36,7 +36,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "share_mux": "Latency at ReuseFactor > 1 where the multiply operations outnumber hls4ml's multiplier_limit: the "
                  "instances that serve a second multiply x (input + weight bits); LUT at rf_mux's cost, no FF",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "
-              "nnet_pooling_stream.h)",
+              "nnet_pooling_stream.h), and a Dense's input array where a flattened map arrives a pixel per "
+              "word (nnet_dense_stream.h)",
     "prod_bits": "registered products: multipliers x (in + w bits)",
     "pipe_bits": "registered adder-tree levels: outputs x accumulator bits x levels x (5 ns / clock)",
     "binary": "QKeras binary weights (hls4ml weight_binary product): terms x accumulator bits",

@@ -83,6 +83,13 @@ def line_buffer_bits(kernel_height: int, in_width: int, channels: int, bits: int
     return max(kernel_height - 1, 0) * in_width * channels * bits
 
 
+def dense_stream_buffer_bits(n_in: int, words: int, bits: int) -> int:
+    """An io_stream Dense reads its input into an array of n_in registers (nnet_dense_stream.h `data`, partitioned
+    complete) over `words` stream reads; when the input comes in one word (after another Dense) they are the word
+    itself, when a flattened feature map arrives a pixel per word they hold all of it until the last pixel."""
+    return n_in * bits if words > 1 else 0
+
+
 def bn_shape(channels: int, positions: int, io_type: str) -> dict[str, int]:
     """A BatchNormalization's LayerIR shape. io_parallel (nnet_batchnorm.h normalize) unrolls every element of
     the tensor at once: n_out = channels x positions, one step. io_stream (nnet_batchnorm_stream.h) unrolls

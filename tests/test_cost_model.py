@@ -538,6 +538,27 @@ def test_a_product_on_a_dsp_costs_no_fabric_registers():
     assert np.all(np.abs(predict(base, c)["ff"] - 18) < 0.5)
 
 
+def test_an_io_stream_dense_after_a_feature_map_holds_its_whole_input():
+    """nnet_dense_stream.h reads a Dense's input into a completely partitioned array, one stream word per read:
+    after a flattened feature map a pixel's channels per word, so the array holds the whole map until its last
+    pixel. hls4ml's live-demo CNN (Vivado HLS 2019.2) has a Dense on 8 x 8 x 32 8-bit values whose instance row
+    reports 16,936 FF for 16,384 input bits (estimated 116 without them). After another Dense the input is one
+    word: no such registers."""
+    rec = load_records(DATA / "corpus_stream_dense.jsonl")[0][0]
+    fc = next(L for L in rec.layers if L.kind == "dense")
+    assert (fc.n_terms, fc.in_bits, rec.per_layer[fc.name]["ff"]) == (2048, 8, 16936)
+    assert fc.buffer_bits == 2048 * 8
+    est = estimate_layer(fc, Coefficients.load(), (25, 18), rec.clock_ns)
+    assert est["ff"] > 0.5 * 16936
+    streams = [r for r in load_records(DATA / "corpus_subset.jsonl")[0] if r.io_type == "io_stream"]
+    after = {}  # dense layer -> the number of pixels of the layer before it
+    for r in streams:
+        shaped = [L for L in r.layers if L.kind != "free"]
+        after |= {L: prev.n_pos for prev, L in zip(shaped, shaped[1:]) if L.kind == "dense"}
+    assert {L.buffer_bits == 0 for L, pixels in after.items() if pixels == 1} == {True}
+    assert {L.buffer_bits == L.n_terms * L.in_bits for L, pixels in after.items() if pixels > 1} == {True}
+
+
 def test_io_parallel_pooling_windows_are_combinational():
     """hls4ml's pytest baselines of MaxPooling2D in io_parallel (Vitis HLS 2024.1, Vivado HLS 2020.1; same and valid
     padding) report 0 cycles and exactly their input port's FF (12,962), while an io_stream pooling layer's own

@@ -163,7 +163,8 @@ def test_po2_weights_read_from_hls4ml_are_not_free():
 
 def test_io_stream_line_buffers_read_from_hls4ml():
     """In io_stream a 3x3 convolution and a 2x2 pooling each read kernel_height - 1 line buffers of their input
-    rows (nnet_conv2d_stream.h, nnet_pooling_stream.h); io_parallel has none."""
+    rows (nnet_conv2d_stream.h, nnet_pooling_stream.h), and the Dense after the flattened 3 x 3 x 4 map holds all
+    36 values (nnet_dense_stream.h, a pixel's channels per stream word); io_parallel has none."""
     import hls4ml
 
     from codesign.export import quiet
@@ -176,11 +177,13 @@ def test_io_stream_line_buffers_read_from_hls4ml():
         config = hls4ml.utils.config_from_keras_model(model, granularity="name")
         with quiet():
             hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, io_type=io, backend="Vitis")
-        bits[io] = {L.name: (L.buffer_bits, L.in_bits) for L in graph_layers(hls) if L.name in ("conv1", "pool1")}
+        bits[io] = {L.name: (L.buffer_bits, L.in_bits) for L in graph_layers(hls)
+                    if L.name in ("conv1", "pool1", "out")}
     conv_bits, pool_bits = bits["io_stream"]["conv1"][1], bits["io_stream"]["pool1"][1]
     assert pool_bits == 6  # quantized_relu(6, 2)
-    assert bits["io_stream"] == {"conv1": ((3 - 1) * 8 * 1 * conv_bits, conv_bits), "pool1": ((2 - 1) * 6 * 4 * 6, 6)}
-    assert {name: b for name, (b, _) in bits["io_parallel"].items()} == {"conv1": 0, "pool1": 0}
+    assert bits["io_stream"] == {"conv1": ((3 - 1) * 8 * 1 * conv_bits, conv_bits), "pool1": ((2 - 1) * 6 * 4 * 6, 6),
+                                 "out": (3 * 3 * 4 * 6, 6)}
+    assert {name: b for name, (b, _) in bits["io_parallel"].items()} == {"conv1": 0, "pool1": 0, "out": 0}
 
 
 def test_batchnorm_read_from_hls4ml_is_per_pixel_in_io_stream():
