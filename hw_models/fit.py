@@ -181,7 +181,8 @@ class Variant:
 
 
 FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "share_mux",
-                "elem", "table", "softmax", "compare", "compare_comb", "pool_add", "pool_add_comb", "buffer", "stream", "stream_vitis", "stream_layer")
+                "elem", "table", "softmax", "compare", "compare_comb", "pool_add", "pool_add_comb", "buffer", "stream",
+                "stream_vitis", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis
