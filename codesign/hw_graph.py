@@ -87,13 +87,15 @@ def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
     res_bits = _bits(layer.get_output_variable().type.precision)[0]
     acc = _type_of(layer, "accum_t")
     common = _common(layer, io_type)
-    line_buffers = line_buffer_bits(kr, row, 1, common["in_bits"]) if io_type == "io_stream" else 0
+    buffers = 0
     if io_type == "io_stream" and kind == "dense":  # stream words of the input: a flattened map's channels each
         pack = getattr(layer.get_input_variable().type, "n_elem", n_in) or n_in
-        line_buffers = dense_stream_buffer_bits(n_in, math.ceil(n_in / pack), common["in_bits"])
+        buffers = dense_stream_buffer_bits(n_in, math.ceil(n_in / pack), common["in_bits"])
+    elif io_type == "io_stream":
+        buffers = line_buffer_bits(kr, row, 1, common["in_bits"])
     return LayerIR(kind=kind, n_out=int(n_out), n_terms=int(n_in), n_pos=int(n_pos), n_in_elems=int(in_elems),
                    w_bits=w_bits, acc_bits=_bits(acc)[0] if acc is not None else res_bits, res_bits=res_bits,
-                   weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=line_buffers,
+                   weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=buffers,
                    extra={"weights": data, "w_integer": w_bits - frac, "bias": bias}, **common)
 
 

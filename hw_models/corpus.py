@@ -114,6 +114,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
         kind = kind_of(kind_t, io, act, L.get("result_precision"))
         if kind is None:
             raise Unsupported(f"activation {act!r}" if act else f"layer type {kind_t}")
+        prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
         if kind in ("dense", "conv", "depthwise"):
             ins, outs = _shape(L.get("in_shape")), _shape(L.get("out_shape"))
             wt, wkind = _weight_type(L.get("weight_precision"), default)
@@ -135,11 +136,10 @@ def record_layers(rec: dict) -> list[LayerIR]:
             acc = _result_type(L.get("accum_precision"), mac_accum(inp, wt, n_terms), default)
             res = _result_type(L.get("result_precision"), acc, default)
             buffer = 0
-            if io == "io_stream" and kind != "dense" and len(ins) == 3:
-                buffer = line_buffer_bits((L.get("kernel_size") or [1])[0], ins[1], ins[2], inp.width)
-            prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
             if io == "io_stream" and kind == "dense" and prev is not None:  # a flattened map: a pixel per word
                 buffer = dense_stream_buffer_bits(n_terms, prev.n_pos, inp.width)
+            elif io == "io_stream" and kind != "dense" and len(ins) == 3:
+                buffer = line_buffer_bits((L.get("kernel_size") or [1])[0], ins[1], ins[2], inp.width)
             steps = n_pos if io == "io_parallel" else (math.prod(ins[:-1]) if kind != "dense" else 1)
             out.append(LayerIR(kind=kind, n_out=n_out, n_terms=n_terms, n_pos=n_pos, n_in_elems=math.prod(ins),
                                w_bits=wt.width, acc_bits=acc.width, res_bits=res.width, weights=ws,
@@ -157,7 +157,6 @@ def record_layers(rec: dict) -> list[LayerIR]:
                                res_bits=res.width, n_steps=math.prod(shp[:-1]), **common))
             continue
         chans, pos = shp[-1], math.prod(shp[:-1])
-        prev = next((q for q in reversed(out) if q.kind != "free"), None)  # the last layer with a shape
         if prev is not None and len(shp) == 1 and prev.n_pos > 1 and chans == prev.n_out * prev.n_pos:
             chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
         base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,

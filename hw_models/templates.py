@@ -110,6 +110,10 @@ class DenseLatency(Template):
     name = "dense_latency"
     source = "nnet_dense_latency.h"
     kinds = ("dense",)
+    # one product per output plus its bias is one DSP48 (P = A x B + C: the post-adder), no adder in LUTs:
+    # hls4ml's pytest Dense(64) on one input with 64 products on DSPs and an identity activation reports 381-602
+    # LUT (the adders priced 1,100 more)
+    bias_in_dsp = True
 
     def applies(self, layer):
         return layer.kind in self.kinds and layer.strategy != DA and not self._stored(layer)
@@ -156,11 +160,7 @@ class DenseLatency(Template):
             f["var_mult"] = lut_mult * layer.w_bits * layer.in_bits
         f["dsp_mult"] = mult if on_dsp else 0
         prod = layer.in_bits + (1 if layer.binary else w_eff)
-        # one product per output plus its bias is one DSP48 (P = A x B + C: the post-adder), no adder in LUTs:
-        # hls4ml's pytest Dense(64) on one input with 64 products on DSPs and an identity activation reports
-        # 381-602 LUT (the adders priced 1,100 more). Not a BatchNormalization: DNNonSilicon's io_stream one
-        # (Vivado HLS 2020.1) has 1,895 LUT beside its 32 DSPs in its instance row
-        single_mac = on_dsp and layer.n_terms == 1 and layer.kind != "bn"
+        single_mac = on_dsp and layer.n_terms == 1 and self.bias_in_dsp
         f["adder"] = 0.0 if single_mac else adder_tree_bits(terms, layer.n_out, prod, layer.acc_bits)
         # the tree's registers: a cut through the summed terms every clock period, so as many more cuts as the
         # clock is faster (and, with `pressure`, the fabric slower); one term per output is a product and its
@@ -309,6 +309,9 @@ class BatchNorm(DenseLatency):
     name = "batchnorm"
     source = "nnet_batchnorm.h"
     kinds = ("bn",)
+    # DNNonSilicon's io_stream BatchNormalization (Vivado HLS 2020.1) has 1,895 LUT beside its 32 DSPs in its
+    # instance row: its bias add stays in LUTs
+    bias_in_dsp = False
 
     def applies(self, layer):
         return layer.kind == "bn"
