@@ -121,7 +121,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     res_bits = _bits(out_type)[0]
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
-    if kind in ("relu", "merge"):  # a comparison, a clip or a cast per element; nnet_merge.h (templates.Merge)
+    if kind in ("relu", "copy", "merge"):  # a comparison, a clip or a cast per element; nnet_merge.h (templates.Merge)
         return LayerIR(kind=kind, **base)
     if kind == "bn":
         scale = _bits(layer.weights["scale"].type.precision)[0]

@@ -161,7 +161,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
             chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
         base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
                     n_steps=pos if io == "io_stream" else 1)
-        if kind in ("relu", "free", "merge"):  # an element-wise comparison or cast, or wiring of a cast
+        if kind in ("relu", "copy", "free", "merge"):  # an element-wise comparison or cast, or wiring of a cast
             out.append(LayerIR(kind=kind, **base, **common))
         elif kind in ("softmax", "table"):
             out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))

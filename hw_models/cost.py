@@ -31,7 +31,7 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "adder_acc": "summed terms x accumulator bits x (5 ns / clock): registers of the adder tree, cut once per "
                  "clock period, so more of them at a faster clock (or, with `pressure`, a slower fabric); none "
                  "where each output sums one term (no tree); FF only",
-    "out": "outputs x result bits (cast to result_t)",
+    "out": "outputs x result bits: the registered cast to result_t (truncation: wiring); FF only",
     "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits",
     "share_mux": "Latency at ReuseFactor > 1 where the multiply operations outnumber hls4ml's multiplier_limit: the "
                  "instances that serve a second multiply x (input + weight bits); LUT at rf_mux's cost, no FF",

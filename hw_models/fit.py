@@ -31,8 +31,11 @@ PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict()
 # features one resource does not fit (cost.FEATURE_DOC). A product on a DSP48 keeps its pipeline registers inside
 # the slice (A/B, M, P: UG479, UG579): fitted on every report the FF per DSP product is 0.001, but without hls4ml's
 # pytest baselines it absorbed other designs' registers (0.18 per product) and priced the 0-cycle Dense(64) + ReLU
-# baselines (18 FF, the input port's) 24
-NOT_FOR = {"lut": ("adder_acc",), "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb", "dsp_mult")}
+# baselines (18 FF, the input port's) 24. A MAC layer's cast of its accumulator to result_t ('out') truncates and
+# wraps (ap_fixed's defaults; quantizers that round or saturate are activation layers of their own): bit selection,
+# no LUT, but registered. Priced 0.8 LUT per bit when hls4ml's pytest baselines are held out, it made their Dense(64)
+# on one input with an identity activation 1,447 LUT (reported 381-602)
+NOT_FOR = {"lut": ("adder_acc", "out"), "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb", "dsp_mult")}
 # features that cost, in one resource, what another feature costs: the multiplexers in front of the instances that
 # Latency strategy shares at RF > 1 are operand multiplexers like Resource strategy's (LUT), but no registers: the
 # MLP estimator study (Vitis HLS 2021.1) reports 25-35% fewer FF at RF 2 than at RF 1 (jet tagger 60,582 vs 85,255),

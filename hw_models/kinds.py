@@ -30,10 +30,12 @@ TABLES = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")  # a lookup 
 
 
 def cast_kind(io_type: str, precision: str) -> str:
-    """An element-wise cast: in io_stream a copy loop over the stream; in io_parallel wiring when it truncates and
-    wraps (ap_fixed's defaults: bit selection), else rounding or saturation logic per element."""
+    """An element-wise cast: rounding or saturation logic per element ('relu'); one that truncates and wraps
+    (ap_fixed's defaults: bit selection) is wiring in io_parallel and a copy loop over the stream in io_stream."""
     text = str(precision or "").upper()
-    return "relu" if io_type == "io_stream" or "RND" in text or "SAT" in text else "free"
+    if "RND" in text or "SAT" in text:
+        return "relu"
+    return "copy" if io_type == "io_stream" else "free"
 
 
 def leaky_slope(activation: str, class_name: str = "", param: float | None = None) -> float | None:

@@ -11,7 +11,7 @@ import numpy as np
 from .targets import DA, DEFAULT_TOOL, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
 
 MAC_KINDS = ("dense", "conv", "depthwise")
-KINDS = MAC_KINDS + ("bn", "relu", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
+KINDS = MAC_KINDS + ("bn", "relu", "copy", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,22 @@ class Elementwise(Template):
                 "lat_iter": self.steps(layer) - 1}
 
 
+class StreamCopy(Template):
+    """nnet_activation_stream.h linear (and a LeakyReLU of slope 1) in io_stream: a pixel loop that copies each
+    word to the output stream, truncating each element (wiring); no compare or select. hls4ml's pytest Dense(64)
+    + LeakyReLU(alpha=1.0) in io_stream: 1,502-1,539 LUT in Vitis HLS, 3,978 in Vivado HLS; with ReLU 3,946-4,043
+    and 5,873-5,927."""
+
+    name = "stream_copy"
+    source = "nnet_activation_stream.h linear"
+
+    def applies(self, layer):
+        return layer.kind == "copy"
+
+    def features(self, layer, c, clock_ns):
+        return {"layer": 1.0, "lat_elem": 1.0, "lat_iter": self.steps(layer) - 1}
+
+
 class Merge(Elementwise):
     """nnet_merge.h add/subtract/multiply/average/maximum/minimum: one operation of the result width per element;
     concatenate only places its inputs side by side (wiring in io_parallel, a stream copy in io_stream)."""
@@ -489,7 +505,7 @@ class Fifo:
 # the order decides nothing (each layer has exactly one template; test_cost_model checks it) but reads as
 # hls4ml's template folder does
 TEMPLATES: tuple[Template, ...] = (DenseLatency(), DenseResource(), ConvParallel(), ConvStream(), Pointwise(),
-                                   Depthwise(), DenseResourceConv(), BatchNorm(), Elementwise(), Merge(),
+                                   Depthwise(), DenseResourceConv(), BatchNorm(), Elementwise(), StreamCopy(), Merge(),
                                    TableActivation(), Softmax(), Pooling(), DistributedArithmetic(), Template())
 TEMPLATE_NAMES = tuple(t.name for t in TEMPLATES)
 

@@ -169,8 +169,8 @@ def test_io_stream_cast_activations_are_layers_with_the_convolution_shape():
     rec = to_record(next(r for k, r in recs.items() if k.startswith("uw-acme")))
     cast, relu = rec.layers[1:3]
     assert (cast.name, relu.name) == ("q_conv2d_batchnorm_linear", "q_activation")
-    for layer in (cast, relu):
-        assert (layer.kind, layer.n_out, layer.n_pos, layer.n_steps) == ("relu", 6, 2116, 2116)
+    for layer, kind in ((cast, "copy"), (relu, "relu")):  # the cast truncates: a copy loop, no compare
+        assert (layer.kind, layer.n_out, layer.n_pos, layer.n_steps) == (kind, 6, 2116, 2116)
     c = Coefficients.load()
     luts = [estimate_layer(L, c, (27, 18), rec.clock_ns)["lut"] for L in (cast, relu)]
     reported = [rec.per_layer[L.name]["lut"] for L in (cast, relu)]
@@ -501,7 +501,26 @@ def test_a_leaky_relu_of_slope_1_is_the_identity():
     assert p[1] - p[0] > 1000 and p[0] < 2 * 381
     assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 1.0) == "free"
     assert kind_of("LeakyReLU", "io_parallel", "leaky_relu", "ap_fixed<16,6>", 0.3) == "relu"
-    assert kind_of("LeakyReLU", "io_stream", "leaky_relu", "ap_fixed<16,6>", 1.0) == "relu"  # a copy loop
+    assert kind_of("LeakyReLU", "io_stream", "leaky_relu", "ap_fixed<16,6>", 1.0) == "copy"  # a copy loop
+
+
+def test_an_io_stream_cast_is_a_copy_loop_without_a_compare():
+    """In io_stream a cast that truncates (a linear activation, a LeakyReLU of slope 1) is nnet_activation_stream.h's
+    pixel loop copying each word: no compare or select per element. hls4ml's pytest Dense(64) on one input in
+    io_stream, Vitis HLS 2023.1: 1,502 LUT with LeakyReLU(alpha=1.0), 3,955 with ReLU, at the same 2,064 FF and
+    2 cycles. Priced as a ReLU it was 3,638 (142% over) held out. A cast that rounds or saturates keeps its logic."""
+    from hw_models.kinds import kind_of
+
+    leaky = load_records(DATA / "corpus_pytest_leaky.jsonl")[0][1]
+    relu = next(r for r in load_records(DATA / "corpus_pytest_latency.jsonl")[0]
+                if "_relu_" in r.id and r.io_type == "io_stream")
+    assert (leaky.io_type, leaky.target["lut"], relu.target["lut"]) == ("io_stream", 1502, 3955)
+    assert [L.kind for L in leaky.layers] == ["dense", "copy"] and relu.layers[-1].kind == "relu"
+    p = predict([leaky, relu], Coefficients.load())["lut"]
+    assert p[1] - p[0] > 1000 and abs(p[0] - 1502) < 0.5 * 1502
+    assert kind_of("Activation", "io_stream", "linear", "ap_fixed<16,6>") == "copy"
+    assert kind_of("Activation", "io_stream", "linear", "ap_fixed<8,3,AP_RND,AP_SAT>") == "relu"
+    assert kind_of("Activation", "io_parallel", "linear", "ap_fixed<16,6>") == "free"
 
 
 def test_a_product_and_its_bias_are_one_dsp():
