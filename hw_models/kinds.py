@@ -83,7 +83,7 @@ def kind_of(class_name: str, io_type: str, activation: str = "", precision: str 
     if class_name in WIRING:
         return "free"
     if class_name.startswith(RESHAPING):
-        return "free" if io_type == "io_parallel" else "relu"
+        return "free" if io_type == "io_parallel" else "copy"
     if class_name in CASTS:
         return cast_kind(io_type, precision)
     if class_name in MERGES:

@@ -344,13 +344,14 @@ class Elementwise(Template):
 
 
 class StreamCopy(Template):
-    """nnet_activation_stream.h linear (and a LeakyReLU of slope 1) in io_stream: a pixel loop that copies each
-    word to the output stream, truncating each element (wiring); no compare or select. hls4ml's pytest Dense(64)
-    + LeakyReLU(alpha=1.0) in io_stream: 1,502-1,539 LUT in Vitis HLS, 3,978 in Vivado HLS; with ReLU 3,946-4,043
-    and 5,873-5,927."""
+    """io_stream layers that only move words: nnet_activation_stream.h linear (and a LeakyReLU of slope 1), whose
+    cast truncates (wiring), and nnet_padding_stream.h / nnet_image_stream.h ZeroPadding and UpSampling, whose
+    loops write a zero word or the word read; a pixel loop, no compare or select per element. hls4ml's pytest
+    Dense(64) + LeakyReLU(alpha=1.0) in io_stream: 1,502-1,539 LUT in Vitis HLS, 3,978 in Vivado HLS; with ReLU
+    3,946-4,043 and 5,873-5,927."""
 
     name = "stream_copy"
-    source = "nnet_activation_stream.h linear"
+    source = "nnet_activation_stream.h linear, nnet_padding_stream.h, nnet_image_stream.h"
 
     def applies(self, layer):
         return layer.kind == "copy"

@@ -629,8 +629,8 @@ def test_corpus_more_layers_and_directives_are_read():
     det = to_record(recs["SpAllen0726-HG-DREAM-Pulse-D-HLS_models_myproject_prj_opt150_8e2c30ac"])
     by_name = {L.name: L for L in det.layers}
     pad, up = by_name["zp1d_q_conv1d_1"], by_name["up_sampling1d"]
-    assert (pad.kind, pad.n_out, pad.n_steps) == ("relu", 32, 81)      # 80 -> 81 pixels of 32 channels
-    assert (up.kind, up.n_out, up.n_steps) == ("relu", 64, 80)         # 40 -> 80 pixels of 64 channels
+    assert (pad.kind, pad.n_out, pad.n_steps) == ("copy", 32, 81)      # 80 -> 81 pixels of 32 channels
+    assert (up.kind, up.n_out, up.n_steps) == ("copy", 64, 80)         # 40 -> 80 pixels of 64 channels
     assert by_name["q_activation_4"].kind == "relu"                    # hard_sigmoid: compare, select, shift
     assert det.generation == "vitis" and {L.tool for L in det.layers} == {"vitis"}
     hgq = to_record(recs["Lrozzy-hls4ml_OpenML-model_3.1_1_hls4ml_prj_47cf4d85"])
