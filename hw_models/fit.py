@@ -35,7 +35,8 @@ PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict()
 # wraps (ap_fixed's defaults; quantizers that round or saturate are activation layers of their own): bit selection,
 # no LUT, but registered. Priced 0.8 LUT per bit when hls4ml's pytest baselines are held out, it made their Dense(64)
 # on one input with an identity activation 1,447 LUT (reported 381-602)
-NOT_FOR = {"lut": ("adder_acc", "out"), "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb", "dsp_mult")}
+NOT_FOR = {"lut": ("adder_acc", "out", "rf_regs"),
+           "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb", "dsp_mult")}
 # features that cost, in one resource, what another feature costs: the multiplexers in front of the instances that
 # Latency strategy shares at RF > 1 are operand multiplexers like Resource strategy's (LUT), but no registers: the
 # MLP estimator study (Vitis HLS 2021.1) reports 25-35% fewer FF at RF 2 than at RF 1 (jet tagger 60,582 vs 85,255),
@@ -183,9 +184,9 @@ class Variant:
             else self.balance
 
 
-FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "share_mux",
-                "elem", "table", "softmax", "compare", "compare_comb", "pool_add", "pool_add_comb", "buffer", "stream",
-                "stream_vitis", "stream_layer")
+FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "rf_regs",
+                "share_mux", "elem", "table", "softmax", "compare", "compare_comb", "pool_add", "pool_add_comb",
+                "buffer", "stream", "stream_vitis", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis

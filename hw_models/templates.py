@@ -173,6 +173,14 @@ class DenseLatency(Template):
         # multiplies on 25 instances) cost the LUTs of RF 1 (2,108 for 2,098)
         if layer.rf > 1 and layer.strategy != "latency":
             f["rf_mux"] = mult * layer.in_bits
+            # nnet_dense_resource.h keeps its input array and the n_out accumulators (`acc`, ARRAY_PARTITION
+            # complete) in registers across the RF cycles, whatever the products map to. The csynth instance
+            # rows of Resource layers in Vivado HLS (69 layers, 8 repositories) follow 280 + 2.3 x input bits +
+            # 3.0 x accumulator bits + 1.1 x rf_mux bits FF within 24% (median); the products' width adds none.
+            # Counted beside an io_stream Dense's input array (`buffer`): the rows report 1-4 FF per input bit
+            # (live demo RF 20480: 16,936 for 16,384; PokerML's output Dense, RF 196-784: 38-51k for 12,544),
+            # as the selection of an input per cycle is pipelined too (pricing it once: FF median 19.2% vs 18.5%)
+            f["rf_regs"] = layer.n_terms * layer.in_bits + layer.n_out * layer.acc_bits
         else:
             shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
             f["share_mux" if layer.tool == "vitis" else "rf_mux"] = shared * (layer.in_bits + layer.w_bits)
