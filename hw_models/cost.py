@@ -33,8 +33,9 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
                  "where each output sums one term (no tree); FF only",
     "out": "outputs x result bits: the registered cast to result_t (truncation: wiring); FF only",
     "rf_mux": "operand multiplexers of shared multipliers: Resource at ReuseFactor > 1, multipliers x input bits",
-    "rf_regs": "Resource strategy at ReuseFactor > 1: the registered input array and accumulators, inputs x input "
-               "bits + outputs x accumulator bits (nnet_dense_resource.h); FF only",
+    "rf_regs": "Resource strategy at ReuseFactor > 1 (and Latency layers whose multipliers Vivado HLS shares): the "
+               "registered input array and accumulators, inputs x input bits + outputs x accumulator bits "
+               "(nnet_dense_resource.h); FF only",
     "share_mux": "Latency at ReuseFactor > 1 where the multiply operations outnumber hls4ml's multiplier_limit: the "
                  "instances that serve a second multiply x (input + weight bits); LUT at rf_mux's cost, no FF",
     "buffer": "io_stream line buffers of 2D convolutions and pooling, bits (nnet_conv2d_stream.h, "

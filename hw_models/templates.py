@@ -184,6 +184,8 @@ class DenseLatency(Template):
         else:
             shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
             f["share_mux" if layer.tool == "vitis" else "rf_mux"] = shared * (layer.in_bits + layer.w_bits)
+            if shared and layer.tool != "vitis":  # Vivado HLS registers a shared Latency layer as Resource's
+                f["rf_regs"] = layer.n_terms * layer.in_bits + layer.n_out * layer.acc_bits
         f["buffer"] = layer.buffer_bits
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
