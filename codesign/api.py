@@ -201,7 +201,7 @@ class Estimate:
     # of held-out designs with this estimate (hw_models coefficients `intervals`)
     level: str = "synth"  # synth: after Vivado synthesis; csynth: the HLS C-synthesis report
     tool: str = "vitis"  # the HLS tool generation estimated (hw_models.targets.TOOLS)
-    mult_impl: str = "auto"  # the products' implementation assumed (hw_models.targets.ESTIMATED_MULT_IMPLS)
+    mult_impl: str = "auto"  # the products' implementation assumed (hw_models.targets.MULT_IMPLS)
 
     @property
     def lut_equivalent(self) -> float:
@@ -220,7 +220,8 @@ def estimate(model, target=None, *, x=None, input_type=None, tool=None, level: s
     tool generation, "vivado_hls" or "vitis" (default: that of the target's backend, Vitis); `level`: "synth"
     (after Vivado synthesis) or "csynth" (the HLS report); `hls_config`: an hls4ml-style config YAML whose
     precisions and reuse factors override codesign's; `coefficients`: a JSON from `codesign calibrate`;
-    `mult_impl`: "fabric" where build_prj.tcl forces every product into LUTs (`config_op mul -impl fabric`)."""
+    `mult_impl`: "fabric" / "dsp" where build_prj.tcl forces every multiply into LUTs / onto DSPs
+    (`config_op mul -impl fabric|dsp`)."""
     from .estimate import estimate_model, mult_impl_of, tool_of
 
     if isinstance(model, HLSProject):

@@ -251,6 +251,7 @@ def _reference_notes(result, log) -> None:
 
 LEVEL_TITLES = {"synth": "Post-synthesis (Vivado)", "csynth": "HLS C-synthesis"}
 TOOL_TITLES = {"vivado_hls": "Vivado HLS", "vitis": "Vitis HLS"}  # hw_models.targets.TOOLS
+MULT_IMPL_TITLES = {"fabric": ", products in LUTs (-impl fabric)", "dsp": ", multiplies on DSPs (-impl dsp)"}
 REPORTS_HELP = "report root where `codesign run` wrote <design>/ (for a design file)"
 
 
@@ -307,8 +308,9 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
                                                            "or vitis (Vitis HLS; default: the export's backend, Vitis)"),
              level: str = typer.Option("synth", help="synth: after Vivado synthesis (does it fit the chip); csynth: "
                                                      "what the HLS C-synthesis report says (about 2x the LUTs)"),
-             mult_impl: Optional[str] = typer.Option(None, help="fabric: build_prj.tcl forces every product into "
-                                                                "LUTs (config_op mul -impl fabric); default auto"),
+             mult_impl: Optional[str] = typer.Option(None, help="fabric / dsp: build_prj.tcl forces every multiply "
+                                                                "into LUTs / onto DSPs (config_op mul -impl); "
+                                                                "default auto"),
              json_out: Optional[Path] = typer.Option(None, "--json", help="write the estimate as JSON here"),
              reports: Path = typer.Option(REPORTS_ROOT, help=REPORTS_HELP)) -> None:
     """Estimate LUT/FF/DSP/BRAM/latency/II per layer, after Vivado synthesis or at HLS C-synthesis, without
@@ -332,7 +334,7 @@ def estimate(model: Path = typer.Argument(..., help="Keras/QKeras .h5/.keras, ar
     table = Table("layer", "class", "template", "LUT", "FF", "DSP", "BRAM_18K", "latency", "II",
                   title=f"{LEVEL_TITLES[result.level]} estimate, {result.part}, {opts.io_type}, "
                         f"{opts.strategy}, clock {opts.clock_ns} ns, {TOOL_TITLES[payload['tool']]}"
-                        + (", products in LUTs (-impl fabric)" if payload["mult_impl"] == "fabric" else ""))
+                        + MULT_IMPL_TITLES.get(payload["mult_impl"], ""))
     for row in payload["layers"] + [{"name": "total", "class": "", "template": "", **payload["total"]}]:
         table.add_row(row["name"], row["class"], row["template"], f"{row['lut']:,.0f}", f"{row['ff']:,.0f}", f"{row['dsp']:,.0f}",
                       f"{row['bram_18k']:,.1f}", f"{row['latency_cycles']:,.0f}", f"{row['ii']:,.0f}")

@@ -12,7 +12,7 @@ from hw_models.coefficients import Coefficients
 from hw_models.cost import LEVELS, Estimate
 from hw_models.costmodel import CostModel
 from hw_models.reuse import closest_reuse_factor, is_valid_reuse_factor
-from hw_models.targets import ESTIMATED_MULT_IMPLS, strategy_key, tool_generation
+from hw_models.targets import MULT_IMPLS, strategy_key, tool_generation
 
 from .errors import CodesignError
 from .export import ExportOptions, convert, convert_config
@@ -114,12 +114,12 @@ def tool_of(opts: ExportOptions, tool: str | None = None) -> str:
 
 
 def mult_impl_of(mult_impl: str | None) -> str:
-    """The product implementation an estimate assumes (`--mult-impl`): "auto" (HLS decides; the default) or
-    "fabric" (`config_op mul -impl fabric` in build_prj.tcl: every product in LUTs)."""
+    """The product implementation an estimate assumes (`--mult-impl`): "auto" (HLS decides; the default),
+    "fabric" or "dsp" (`config_op mul -impl fabric|dsp` in build_prj.tcl: every multiply in LUTs, or on DSPs)."""
     impl = (mult_impl or "auto").lower()
-    if impl not in ESTIMATED_MULT_IMPLS:
-        raise CodesignError(f"--mult-impl {mult_impl!r}; allowed: {', '.join(ESTIMATED_MULT_IMPLS)} (products "
-                            f"forced onto DSPs are not modelled)")
+    if impl not in MULT_IMPLS:
+        raise CodesignError(f"--mult-impl {mult_impl!r}; allowed: {', '.join(MULT_IMPLS)} (build_prj.tcl's "
+                            f"config_op mul -impl)")
     return impl
 
 

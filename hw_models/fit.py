@@ -60,6 +60,11 @@ STAGES_AT_MOST = {
     "lat_pool": 1.0,     # one pooling window's compare or add, its operands all present (io_parallel)
     "lat_stream": 1.0,   # an io_stream layer's FIFO read/write beside its compute (nnet_*_stream.h)
 }
+# A LUT multiplier of a x w bits is an array of a x w partial-product bits summed on carry chains: one LUT6 per
+# bit at most (the LUT forms the partial product and its sum bit). Fitted freely it was 7.6 LUT per bit without
+# uw-acme's 8 x 8 Resource layers, absorbing the input multiplexers of nicologhielmetti's RF 64 layers, and priced
+# those 8 x 8 layers 4.5x their instance rows (127k LUT for 46.6k)
+PER_BIT_AT_MOST = {"var_mult": 1.0}
 LOSS = ("soft_l1", 0.1)  # robust loss and its scale in log units; chosen by grouped CV (fit.py docs)
 
 
@@ -232,7 +237,8 @@ def _fit_resource(recs: list[Record], c: Coefficients, resource: str, variant: V
         Xl, yl, wl = _layer_rows(recs, c, names, w, resource)
         X, y, w = np.vstack([X, Xl]), np.concatenate([y, yl]), np.concatenate([w, wl * variant.layer_rows])
         known = np.concatenate([known, np.zeros(len(yl))])  # a layer's own row: no port
-    coef = _fit_log(X, y, w, np.array([STAGES_AT_MOST.get(base_feature(n), np.inf) for n in names]), known)
+    at_most = STAGES_AT_MOST | PER_BIT_AT_MOST
+    coef = _fit_log(X, y, w, np.array([at_most.get(base_feature(n), np.inf) for n in names]), known)
     weights = {n: round(float(v), 6) for n, v in zip(names, coef)}
     prefixes = sorted({n[:-len(base_feature(n))] for n in names})  # '' or '<tool>:' (+ 's_')
     for (feature, proxies), pre in itertools.product(UNSEEN_AS.items(), prefixes):

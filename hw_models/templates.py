@@ -40,9 +40,10 @@ def dsp_per_mult(a_bits: int, b_bits: int, ports: tuple[int, int]) -> int:
 
 def uses_dsp(layer: LayerIR, c: "Coefficients") -> bool:
     """HLS maps a product to a DSP when both operands are wide enough (thresholds fitted on reports), unless a
-    directive (`config_op mul -impl fabric`) keeps every product in LUTs."""
-    if layer.mult_impl == "fabric":
-        return False
+    directive (`config_op mul -impl fabric|dsp`) puts every multiply operation in LUTs or on DSPs; the constant
+    products it folds to shifts and shift-adds stay in LUTs either way (`WeightStats.n_mul_ops`)."""
+    if layer.mult_impl in ("fabric", "dsp"):
+        return layer.mult_impl == "dsp"
     w, a = layer.w_bits, layer.in_bits
     return min(w, a) >= c.dsp_min_bits and w + a >= c.dsp_min_sum
 

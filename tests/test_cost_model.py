@@ -420,7 +420,8 @@ def test_dense_designs_carry_their_own_narrower_interval():
 def test_instance_rows_fit_each_templates_share():
     """Fitted on design totals only, the coefficients can trade one template's cost for another's and still
     hit the totals; the csynth instance rows (one per layer) pin each template's share. On the recorded
-    subset (142 layers with their own row): per-layer LUT error more than halves, totals stay close."""
+    subset (142 layers with their own row): per-layer LUT error falls by almost half (30% -> 17% median; more
+    than half before LUT multipliers were bounded at one LUT per partial-product bit), totals stay close."""
     from hw_models.fit import Variant, _ports, ape, fit
 
     recs, _ = load_records(DATA / "corpus_subset.jsonl")
@@ -433,7 +434,7 @@ def test_instance_rows_fit_each_templates_share():
         total = np.median(ape(predict(recs, c)["lut"], np.array([r.target["lut"] for r in recs])))
         errors[rows] = (len(pairs), layer, total)
     assert errors[0.0][0] == errors[1.0][0] == 142
-    assert errors[1.0][1] < 0.5 * errors[0.0][1]
+    assert errors[1.0][1] < 0.6 * errors[0.0][1]
     assert errors[1.0][2] < 15.0
 
 
@@ -805,6 +806,25 @@ def test_a_layer_without_products_has_no_dsp_stage():
     assert dsp(signs, c, (27, 18)) == 0 and dsp(wide, c, (27, 18)) > 0
     assert template_of(signs).features(signs, c, 5.0)["lat_dsp"] == 0
     assert template_of(wide).features(wide, c, 5.0)["lat_dsp"] == 1
+
+
+def test_multiplies_forced_onto_dsps_take_the_allocation_limit():
+    """`config_op mul -impl dsp` puts every multiply operation on a DSP however narrow; hls4ml's `ALLOCATION` pragma
+    caps them at multiplier_limit. The MLP estimator study's jet tagger asked for DSPs at RF 100 (8 x 8 bits, Vitis
+    HLS 2021.1) reports exactly those limits per layer (10, 12, 7, 2), at RF 2 its output layer 67. Read as HLS's
+    own choice the directive pulled the width rule down to 16 bits summed (8 x 8 on DSPs, where uw-acme's 8 x 8
+    Resource layers report none); left to HLS the same layers stay in LUTs now. At RF 1 the estimate counts the
+    multiplies of three or more CSD digits a weight prior expects (483 in fc1), HLS 247: the weights are unknown."""
+    from hw_models.templates import uses_dsp
+
+    c = Coefficients.load()
+    recs = {r.layers[0].rf: r for r in load_records(DATA / "corpus_reuse_subset.jsonl")[0]}
+    for rf, layers in ((100, ("fc1", "fc2", "fc3", "output")), (2, ("output",))):
+        rec = recs[rf]
+        dense = {L.name: L for L in rec.layers if L.kind == "dense"}
+        assert {L.mult_impl for L in dense.values()} == {"dsp"}
+        assert [dsp(dense[n], c, (27, 18)) for n in layers] == [rec.per_layer[n]["dsp"] for n in layers]
+        assert not any(uses_dsp(L.with_(mult_impl="auto"), c) for L in dense.values())
 
 
 def test_latency_strategy_at_rf2_muxes_only_the_instances_it_shares():

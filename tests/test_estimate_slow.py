@@ -279,31 +279,41 @@ def test_estimate_for_a_tool_generation(tmp_path):
                                  "Vitis HLS version string)"
 
 
-def test_estimate_with_products_forced_into_luts(tmp_path):
+def test_estimate_with_products_forced_into_luts_or_onto_dsps(tmp_path):
     """`--mult-impl fabric` (build_prj.tcl's `config_op mul -impl fabric`): every product in LUTs, no DSP, as the
     MLP estimator study's 17 such reports say (0 DSPs each, Vitis HLS 2021.1); the LUTs take the products over.
-    A directive the estimate does not model is refused in one line."""
+    `--mult-impl dsp`: every multiply on DSPs, however narrow (6-bit weights x 4-bit ReLU outputs, which HLS alone
+    keeps in LUTs; weights of one or two CSD digits stay shifts and shift-adds). A directive that does not exist is
+    refused in one line."""
     import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     inp = tf.keras.Input((16,), name="x")
-    model = tf.keras.Model(inp, tf.keras.layers.Dense(3, name="out")(
-        tf.keras.layers.Dense(8, activation="relu", name="fc")(inp)))
-    model.save(tmp_path / "float.h5")
+    h = QActivation(quantized_relu(4), name="relu")(
+        QDense(8, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 0, alpha=1),
+               kernel_initializer=tf.keras.initializers.RandomUniform(-1, 1, seed=1), name="fc")(inp))
+    out_layer = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1),
+                       kernel_initializer=tf.keras.initializers.RandomUniform(-1, 1, seed=2), name="out")
+    tf.keras.Model(inp, out_layer(h)).save(tmp_path / "q.h5")
     got = {}
-    for impl in (None, "fabric"):
+    for impl in (None, "fabric", "dsp"):
         out = tmp_path / f"{impl}.json"
-        res = runner.invoke(app, ["estimate", str(tmp_path / "float.h5"), "--level", "csynth", "--json", str(out)]
+        res = runner.invoke(app, ["estimate", str(tmp_path / "q.h5"), "--level", "csynth", "--json", str(out)]
                             + (["--mult-impl", impl] if impl else []))
         assert res.exit_code == 0, res.output
         got[impl] = json.loads(out.read_text())
         assert got[impl]["mult_impl"] == (impl or "auto")
-    assert got[None]["total"]["dsp"] > 0 and got["fabric"]["total"]["dsp"] == 0
-    assert got["fabric"]["total"]["lut"] > got[None]["total"]["lut"]
-    assert "products in LUTs" in " ".join(res.output.split())
-    res = runner.invoke(app, ["estimate", str(tmp_path / "float.h5"), "--mult-impl", "dsp"])
+        if impl:
+            assert {"fabric": "products in LUTs", "dsp": "multiplies on DSPs"}[impl] in " ".join(res.output.split())
+    dsps = {impl: {row["name"]: row["dsp"] for row in got[impl]["layers"]} for impl in got}
+    assert dsps[None]["fc"] > 0 and dsps[None]["out"] == 0      # 16-bit inputs x 8 bits on DSPs, 4 x 6 in LUTs
+    assert got["fabric"]["total"]["dsp"] == 0 and got["fabric"]["total"]["lut"] > got[None]["total"]["lut"]
+    assert dsps["dsp"]["fc"] == dsps[None]["fc"] and dsps["dsp"]["out"] > 0
+    assert got["dsp"]["total"]["lut"] < got[None]["total"]["lut"]
+    res = runner.invoke(app, ["estimate", str(tmp_path / "q.h5"), "--mult-impl", "bram"])
     assert res.exit_code == 2
-    assert res.output.strip() == "error: --mult-impl 'dsp'; allowed: auto, fabric (products forced onto DSPs are " \
-                                 "not modelled)"
+    assert res.output.strip() == "error: --mult-impl 'bram'; allowed: auto, fabric, dsp (build_prj.tcl's " \
+                                 "config_op mul -impl)"
 
 
 def test_reshaping_layers_are_served_as_the_corpus_reader_fits_them():
