@@ -174,6 +174,12 @@ class DenseLatency(Template):
         # multiplies on 25 instances) cost the LUTs of RF 1 (2,108 for 2,098)
         if layer.rf > 1 and layer.strategy != "latency":
             f["rf_mux"] = mult * layer.in_bits
+            held = True
+        else:
+            shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
+            f["share_mux" if layer.tool == "vitis" else "rf_mux"] = shared * (layer.in_bits + layer.w_bits)
+            held = bool(shared) and layer.tool != "vitis"  # Vivado HLS registers a shared Latency layer too
+        if held:
             # nnet_dense_resource.h keeps its input array and the n_out accumulators (`acc`, ARRAY_PARTITION
             # complete) in registers across the RF cycles, whatever the products map to. The csynth instance
             # rows of Resource layers in Vivado HLS (69 layers, 8 repositories) follow 280 + 2.3 x input bits +
@@ -182,11 +188,6 @@ class DenseLatency(Template):
             # (live demo RF 20480: 16,936 for 16,384; PokerML's output Dense, RF 196-784: 38-51k for 12,544),
             # as the selection of an input per cycle is pipelined too (pricing it once: FF median 19.2% vs 18.5%)
             f["rf_regs"] = layer.n_terms * layer.in_bits + layer.n_out * layer.acc_bits
-        else:
-            shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
-            f["share_mux" if layer.tool == "vitis" else "rf_mux"] = shared * (layer.in_bits + layer.w_bits)
-            if shared and layer.tool != "vitis":  # Vivado HLS registers a shared Latency layer as Resource's
-                f["rf_regs"] = layer.n_terms * layer.in_bits + layer.n_out * layer.acc_bits
         f["buffer"] = layer.buffer_bits
         levels = math.ceil(math.log2(max(layer.n_terms, 2)))
         f["prod_bits"] = mult * (layer.in_bits + layer.w_bits)        # registered products
@@ -517,8 +518,9 @@ class Fifo:
 # the order decides nothing (each layer has exactly one template; test_cost_model checks it) but reads as
 # hls4ml's template folder does
 TEMPLATES: tuple[Template, ...] = (DenseLatency(), DenseResource(), ConvParallel(), ConvStream(), Pointwise(),
-                                   Depthwise(), DenseResourceConv(), BatchNorm(), Elementwise(), StreamCopy(), Merge(),
-                                   TableActivation(), Softmax(), Pooling(), DistributedArithmetic(), Template())
+                                   Depthwise(), DenseResourceConv(), BatchNorm(), Elementwise(), StreamCopy(),
+                                   Merge(), TableActivation(), Softmax(), Pooling(), DistributedArithmetic(),
+                                   Template())
 TEMPLATE_NAMES = tuple(t.name for t in TEMPLATES)
 
 
