@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
 from .kinds import RESHAPING, WIRING, kind_of, pool_kind
-from .layers import LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits, unknown_weight_stats
+from .layers import (ELEMENTWISE_KINDS, LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
+                     unknown_weight_stats)
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
 
 CSYNTH_KINDS = ("hls_csynth", "hls_csynth (table)")
@@ -161,7 +162,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
             chans, pos = prev.n_out, prev.n_pos  # activation recorded flat after a convolution
         base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
                     n_steps=pos if io == "io_stream" else 1)
-        if kind in ("relu", "copy", "free", "merge"):  # an element-wise comparison or cast, or wiring of a cast
+        if kind in ELEMENTWISE_KINDS + ("free",):  # an element-wise comparison, cast or merge, or wiring of a cast
             out.append(LayerIR(kind=kind, **base, **common))
         elif kind in ("softmax", "table"):
             out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))

@@ -11,7 +11,9 @@ import numpy as np
 from .targets import DA, DEFAULT_TOOL, IO_TYPES, STRATEGY_KEYS as STRATEGIES  # noqa: F401 - the cost model's names
 
 MAC_KINDS = ("dense", "conv", "depthwise")
-KINDS = MAC_KINDS + ("bn", "relu", "copy", "merge", "table", "softmax", "max_pool", "avg_pool", "free")
+# a comparison or clip per element (templates.Elementwise), a stream copy (StreamCopy), a merge (Merge): one shape
+ELEMENTWISE_KINDS = ("relu", "copy", "merge")
+KINDS = MAC_KINDS + ELEMENTWISE_KINDS + ("bn", "table", "softmax", "max_pool", "avg_pool", "free")
 
 
 @dataclass(frozen=True)
