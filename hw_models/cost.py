@@ -56,7 +56,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "stream_layer": "one per io_stream layer: its pixel loop, stream handshakes and control",
     "s_*": "the same features for io_stream layers (nnet_*_stream.h), fitted separately",
     "lat_*": "latency cycles: per MAC layer, DSP stage (layers with products on DSPs), adder-tree depth x "
-             "clock, sequential iterations (positions x RF), tables, softmax, pooling, stream layers; a layer's "
+             "clock, sequential iterations (positions x RF), io_stream Resource calls (a pipeline fill per input "
+             "pixel), tables, softmax, pooling, stream layers; a layer's "
              "fixed stages bounded by its template's (fit.STAGES_AT_MOST)",
 }
 
@@ -95,6 +96,11 @@ def base_feature(key: str) -> str:
     return key[2:] if key.startswith("s_") else key
 
 
+# a layer's cycles over its frame: its loop's steps (`lat_iter`) and, where each step calls a pipelined function
+# anew, that pipeline's fill per call (`lat_call`); in a dataflow only the longest layer's count
+ITERATION = ("lat_iter", "lat_call")
+
+
 def overlapped_iterations(layer: LayerIR) -> bool:
     """io_stream layers run as one HLS dataflow region (hls4ml's io_stream top): each layer iterates over the
     frame while the others do, so the frame's iterations count once, for the longest layer, not per layer."""
@@ -128,13 +134,15 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
     if layer.kind == "free":
         return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
     feats = features(layer, c, clock_ns, select=False, latency_clock_ns=latency_clock_ns)
+    latency = c.weights.get("latency_cycles", {})
+    calls = sum(latency.get(k, 0.0) * v for k, v in feats.items() if base_feature(k) == "lat_call")
     return {
         "lut": max(0.0, linear(c.weights.get("lut", {}), feats)),
         "ff": max(0.0, linear(c.weights.get("ff", {}), feats)),
         "dsp": template.dsp(layer, c, ports),
         "bram_18k": bram_18k(layer, c, template),
-        "latency_cycles": max(0.0, linear(c.weights.get("latency_cycles", {}), feats)),
-        "ii": float(max(1, template.steps(layer))),
+        "latency_cycles": max(0.0, linear(latency, feats)),
+        "ii": float(max(1, round(template.steps(layer) + calls))),
     }
 
 
@@ -247,5 +255,5 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
 
 __all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "INPUT_PORT_TEMPLATE", "lut_equivalent",
            "estimate_layer", "features", "feature_key", "base_feature", "dsp",
-           "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "RESOURCES",
+           "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "ITERATION", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]

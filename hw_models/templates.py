@@ -249,6 +249,15 @@ class DenseResource(DenseLatency):
     def step_cycles(self, layer):
         return layer.rf  # one weight word read per cycle: RF cycles per step
 
+    def features(self, layer, c, clock_ns):
+        f = super().features(layer, c, clock_ns)
+        # io_stream calls dense_resource once per input pixel, each call after the last one's end: its ReuseLoop's
+        # pipeline (weight read, product, accumulation, cast) fills again per call. Vivado HLS's instance rows of
+        # Resource convolutions report RF + 9 cycles per input pixel on 7 series parts (uw-acme's Conv1D at RF 12,
+        # 40, 48; DNNonSilicon's Conv2D at RF 3, 9, 36), RF + 5-6 on UltraScale+ (PokerML RF 108, 144)
+        f["lat_call"] = float(layer.n_steps - 1) if layer.io_type == "io_stream" else 0.0
+        return f
+
     def two_digit(self, layer):
         return 0  # stored weights: every product a multiplier
 
