@@ -95,6 +95,22 @@ def _strategy(layer: dict, rec: dict) -> str:
     return strategy_key(layer.get("strategy") or rec.get("strategy"))
 
 
+# a pruning target the record's notes state where its zero counts are unknown (the hls4ml tutorial's SVHN CNNs:
+# "PolynomialDecay to 50% sparsity on all Conv2D and hidden Dense layers (not output_dense)"); tfmot's magnitude
+# pruning leaves each pruned layer at exactly the target
+_STATED_SPARSITY = re.compile(r"(\d+(?:\.\d+)?)% (?:target )?sparsity on (?:all )?conv\w* and hidden dense", re.I)
+
+
+def _sparsity(rec: dict, layer: dict) -> float:
+    """The zero fraction of `layer`'s weights: the record's measured one, else a target its notes state for
+    the convolutions and hidden Dense layers (every MAC layer but the last)."""
+    if rec.get("pruning_sparsity") is not None:
+        return rec["pruning_sparsity"]
+    stated = _STATED_SPARSITY.search(" ".join(rec.get("notes") or []))
+    macs = [L for L in rec.get("layers") or [] if L.get("weight_precision")]
+    return float(stated.group(1)) / 100 if stated and macs and layer is not macs[-1] else 0.0
+
+
 def record_layers(rec: dict) -> list[LayerIR]:
     default = parse_type(rec.get("model_default_precision")) or QuantSpec(16, 6)
     io = rec.get("io_type") or ""
@@ -133,7 +149,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
                 zero = round(n_w * TERNARY_ZERO_FRACTION)
                 ws = WeightStats(n_w, zero, n_w - zero, 0.0)
             else:  # per-layer counts unknown: spread the record's pruning sparsity evenly
-                ws = unknown_weight_stats(n_w, wt.width, round(n_w * (rec.get("pruning_sparsity") or 0.0)))
+                ws = unknown_weight_stats(n_w, wt.width, round(n_w * _sparsity(rec, L)))
             acc = _result_type(L.get("accum_precision"), mac_accum(inp, wt, n_terms), default)
             res = _result_type(L.get("result_precision"), acc, default)
             buffer = 0
