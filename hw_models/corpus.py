@@ -206,6 +206,9 @@ def to_record(rec: dict, kinds: tuple[str, ...] = CSYNTH_KINDS) -> Record:
     if rec.get("source_group") == "hls4ml_rf_exploration_2019":
         raise Unsupported("hls4ml rf-exploration 2019 (keras-to-hls before hls4ml 0.2, Vivado HLS 2018.2): "
                           "older kernels, left out of the fit")
+    if any("_large" in str(L.get("strategy")) for L in rec.get("layers") or []):
+        raise Unsupported("hls4ml's early Resource kernels (dense_large / conv_2d_large_cl, before "
+                          "nnet_dense_resource.h): older kernels, left out of the fit")
     if rec.get("kind") not in kinds:
         raise Unsupported(f"kind {rec.get('kind')} (only {' / '.join(kinds)} here)")
     if rec.get("hls4ml_modified"):

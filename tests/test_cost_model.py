@@ -717,6 +717,12 @@ def test_corpus_more_layers_and_directives_are_read():
     assert (first.weights.n_weights, first.weights.n_zero, first.weights.n_pow2) == (1024, 128, 466)
     with pytest.raises(Unsupported, match="modified hls4ml kernels"):
         to_record(recs["ChiRuiChen-Deepcalo_Linchi-root_94cda0ed"])
+    # a NAS CNN built with hls4ml's first Resource kernels (2019): priced as nnet_dense_resource.h it was 61x its
+    # 8,349 LUT; refused like the 2019 reuse-factor exploration, which used them too
+    nas = read_jsonl(DATA / "corpus_old_kernels.jsonl")[0]
+    assert nas["results"]["LUT"] == 8349
+    with pytest.raises(Unsupported, match=r"early Resource kernels \(dense_large / conv_2d_large_cl"):
+        to_record(nas)
     # the same MLP built twice by Vitis HLS 2021.1: products forced into LUTs report no DSP at all, and the
     # estimate says so; left to HLS (here asked for DSPs) it uses 35
     fabric = to_record(recs["ArgyKokk-hls4ml_MLP_estim-Breast_cancer_LUT_reuse1_72e2e22e"])
