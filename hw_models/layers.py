@@ -129,21 +129,43 @@ def weight_stats(weights: np.ndarray, frac_bits: int) -> WeightStats:
 
 
 def unknown_weight_stats(n_weights: int, w_bits: int, n_zero: int = 0, n_pow2: int = 0) -> WeightStats:
-    """When only counts are known: a uniformly random b-bit integer has about b/3 non-zero NAF digits
-    (Arno & Wheeler 1993, 'Signed digit representations of minimal Hamming weight')."""
+    """When only counts are known. Their magnitudes are taken as spread evenly up to the largest that makes
+    `n_pow2` of the non-zero ones powers of two (trained weights crowd near zero: the MLP estimator study's 8-bit
+    layers have 26-40% of them, an even spread over all 127 magnitudes 6%); with no power of two counted, over
+    every magnitude of `w_bits`, where a random b-bit integer has about b/3 non-zero NAF digits (Arno & Wheeler
+    1993, 'Signed digit representations of minimal Hamming weight')."""
     n_mult = n_weights - n_zero - n_pow2
-    return WeightStats(n_weights, n_zero, n_pow2, max(2.0, w_bits / 3.0 + 1.0 / 9.0), 0.0,
-                       round(n_mult * three_digit_fraction(w_bits)))
+    nonzero = n_weights - n_zero
+    top = magnitude_range(w_bits, n_pow2 / nonzero if nonzero and n_pow2 else 0.0)
+    digits, three = _magnitude_stats(top)
+    if top == _full_range(w_bits):
+        digits = max(2.0, w_bits / 3.0 + 1.0 / 9.0)
+    # the products' width stays the layer's type (mean_bits 0): their effective width from the range as well
+    # priced the corpus worse held out (LUT median 14.5% against 10.7%)
+    return WeightStats(n_weights, n_zero, n_pow2, digits, 0.0, round(n_mult * three))
 
 
-@functools.lru_cache(maxsize=64)
-def three_digit_fraction(bits: int) -> float:
-    """Of the magnitudes of a `bits`-bit signed integer that are neither zero nor a power of two, the share
-    with 3 or more CSD digits (every magnitude alike; 16 bits and wider as 16)."""
-    m = np.arange(1, 2 ** (min(bits, 16) - 1))
-    digits = csd_digits(m)
-    real = digits > 1
-    return float(np.mean(digits[real] >= 3)) if real.any() else 0.0
+def _full_range(w_bits: int) -> int:
+    return 2 ** (min(w_bits, 16) - 1) - 1
+
+
+@functools.lru_cache(maxsize=256)
+def magnitude_range(w_bits: int, pow2_share: float) -> int:
+    """The largest magnitude M such that powers of two are `pow2_share` of 1..M (at most the type's own)."""
+    top = _full_range(w_bits)
+    if pow2_share <= 0 or top < 3:
+        return max(top, 1)
+    m = np.arange(3, top + 1)
+    share = (np.floor(np.log2(m)) + 1) / m
+    return int(m[np.argmin(np.abs(share - pow2_share))])
+
+
+@functools.lru_cache(maxsize=256)
+def _magnitude_stats(top: int) -> tuple[float, float]:
+    """(mean CSD digits, share with 3 or more digits) of the magnitudes 1..top that are not powers of two."""
+    digits = csd_digits(np.arange(1, max(top, 1) + 1))
+    real = digits[digits > 1]
+    return (float(real.mean()), float(np.mean(real >= 3))) if real.size else (2.0, 0.0)
 
 
 def ceil_div(a: float, b: float) -> int:
