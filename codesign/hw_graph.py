@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.kinds import kind_of, pool_kind
+from hw_models.kinds import kind_of, pool_kind, rounds_or_saturates
 from hw_models.layers import (ELEMENTWISE_KINDS, LayerIR, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                               weight_stats)
 from hw_models.targets import strategy_key
@@ -123,7 +123,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
     if kind in ELEMENTWISE_KINDS:  # a comparison, a clip or a cast per element; nnet_merge.h (templates.Merge)
-        return LayerIR(kind=kind, **base)
+        return LayerIR(kind=kind, res_rounds=rounds_or_saturates(out_type) and res_bits < common["in_bits"], **base)
     if kind == "bn":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits, **(base | bn_shape(chans, pos, io_type)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
-from .kinds import RESHAPING, WIRING, kind_of, pool_kind
+from .kinds import RESHAPING, WIRING, kind_of, pool_kind, rounds_or_saturates
 from .layers import (ELEMENTWISE_KINDS, LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                      unknown_weight_stats)
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
@@ -179,7 +179,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
         base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
                     n_steps=pos if io == "io_stream" else 1)
         if kind in ELEMENTWISE_KINDS + ("free",):  # an element-wise comparison, cast or merge, or wiring of a cast
-            out.append(LayerIR(kind=kind, **base, **common))
+            rounds = rounds_or_saturates(L.get("result_precision")) and res.width < inp.width
+            out.append(LayerIR(kind=kind, res_rounds=rounds, **base, **common))
         elif kind in ("softmax", "table"):
             out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
         elif kind == "bn":

@@ -45,6 +45,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "pipe_bits": "registered adder-tree levels: outputs x accumulator bits x levels x (5 ns / clock)",
     "binary": "QKeras binary weights (hls4ml weight_binary product): terms x accumulator bits",
     "elem": "element-wise ReLU-type compare/select: parallel elements x bits",
+    "elem_round": "where that result narrows the input and rounds or saturates (AP_RND*, AP_SAT*): parallel "
+                  "elements x input bits, the rounding adder and the overflow compare",
     "table": "table lookups (sigmoid/tanh/softmax): parallel elements x table bits",
     "softmax": "softmax sum, inverse and products: elements x bits",
     "compare": "max pooling comparators and selects: outputs x (window - 1) x bits",

@@ -29,11 +29,18 @@ COMPARISONS = ("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu", "th
 TABLES = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")  # a lookup table per element
 
 
+def rounds_or_saturates(precision) -> bool:
+    """Whether a type (a report's text, `ap_fixed<8,1,AP_RND_CONV,AP_SAT>`, or an hls4ml precision,
+    `ufixed<8,1,RND_CONV,SAT,0>`) rounds or saturates where a value is cast to it, rather than truncating and
+    wrapping (ap_fixed's defaults)."""
+    text = str(precision or "").upper()
+    return "RND" in text or "SAT" in text
+
+
 def cast_kind(io_type: str, precision: str) -> str:
     """An element-wise cast: rounding or saturation logic per element ('relu'); one that truncates and wraps
     (ap_fixed's defaults: bit selection) is wiring in io_parallel and a copy loop over the stream in io_stream."""
-    text = str(precision or "").upper()
-    if "RND" in text or "SAT" in text:
+    if rounds_or_saturates(precision):
         return "relu"
     return "copy" if io_type == "io_stream" else "free"
 

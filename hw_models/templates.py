@@ -360,8 +360,11 @@ class Elementwise(Template):
         return layer.kind == "relu"
 
     def features(self, layer, c, clock_ns):
-        return {"layer": 1.0, "elem": parallel_elements(layer) * layer.res_bits, "lat_elem": 1.0,
-                "lat_iter": self.steps(layer) - 1}
+        f = {"layer": 1.0, "elem": parallel_elements(layer) * layer.res_bits, "lat_elem": 1.0,
+             "lat_iter": self.steps(layer) - 1}
+        if layer.res_rounds:  # a rounding adder and an overflow compare on the input's bits, beside the select
+            f["elem_round"] = parallel_elements(layer) * layer.in_bits
+        return f
 
 
 class StreamCopy(Template):

@@ -393,6 +393,34 @@ def test_a_pruning_target_the_record_states_sets_its_zero_weights():
     assert predict([unpruned], c)["lut"][0] > 1.4 * 256318
 
 
+def test_a_rounding_saturating_activation_works_on_its_input_width():
+    """A ReLU whose result narrows its input and rounds or saturates (QKeras quantized_relu, AP_RND / AP_SAT)
+    adds a rounding adder and an overflow compare on the input's bits to the select. The MLP estimator study's
+    jet tagger (Vitis HLS 2021.1, 16 -> ap_ufixed<8,0,AP_RND_CONV,AP_SAT>) reports 55 LUT per element, a
+    pulse detector's quantized_relu(6) on 22-27-bit sums (Vitis HLS 2023.1, io_stream) ~100: priced on the
+    result's bits they were 4-6x under. A plain 16-bit ReLU stays at its result's (DNNonSilicon: 295-484)."""
+    from hw_models.fit import _ports
+
+    c = Coefficients.load()
+    rows = [(r, L) for f in ("corpus_reuse_subset", "corpus_more_subset")
+            for r in load_records(DATA / f"{f}.jsonl")[0] if r.repo != "Lrozzy/hls4ml_OpenML"
+            for L in r.layers if L.kind == "relu" and r.per_layer.get(L.name, {}).get("lut", 0) > 1000
+            and r.layers[0].rf == 1]  # the layers of 32-64 elements; a handful cost what any layer does
+    assert rows and all(L.res_rounds and L.res_bits < L.in_bits for _, L in rows)
+
+    def lut(r, L):
+        return estimate_layer(L, c, _ports(r), c.clock(r.clock_ns, r.part))["lut"]
+
+    reported = np.array([r.per_layer[L.name]["lut"] for r, L in rows])
+    rounding = np.array([lut(r, L) for r, L in rows])
+    selecting = np.array([lut(r, L.with_(res_rounds=False)) for r, L in rows])
+    assert len(rows) == 7 and np.all(np.abs(rounding / reported - 1) < 0.25) and np.all(selecting < 0.3 * reported)
+    plain = [(r, L) for r in load_records(DATA / "corpus_subset.jsonl")[0] for L in r.layers
+             if L.name == "conv2d_relu" and L.name in r.per_layer]
+    assert plain and not any(L.res_rounds for _, L in plain)
+    assert all(abs(lut(r, L) / r.per_layer[L.name]["lut"] - 1) < 0.3 for r, L in plain)
+
+
 def test_every_layer_has_exactly_one_template():
     """One estimator per hls4ml template; the layer's kind, strategy, io_type and class pick it."""
     from hw_models.layers import KINDS, STRATEGIES
