@@ -196,8 +196,7 @@ class Variant:
 
 FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "rf_regs",
                 "share_mux", "elem", "elem_round", "table", "softmax", "compare", "compare_comb", "pool_add",
-                "pool_add_comb",
-                "buffer", "stream", "stream_vitis", "stream_layer")
+                "pool_add_comb", "buffer", "stream", "stream_vitis", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis
