@@ -123,7 +123,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     steps = pos if io_type == "io_stream" else 1
     base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res_bits, n_steps=steps, **common)
     if kind in ELEMENTWISE_KINDS:  # a comparison, a clip or a cast per element; nnet_merge.h (templates.Merge)
-        return LayerIR(kind=kind, res_rounds=rounds_or_saturates(out_type) and res_bits < common["in_bits"], **base)
+        return LayerIR(kind=kind, res_rounds=rounds_or_saturates(out_type), **base)
     if kind == "bn":
         scale = _bits(layer.weights["scale"].type.precision)[0]
         return LayerIR(kind="bn", w_bits=scale, acc_bits=res_bits, **(base | bn_shape(chans, pos, io_type)))

@@ -179,8 +179,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
         base = dict(n_out=chans, n_pos=pos, n_in_elems=chans * pos, res_bits=res.width,
                     n_steps=pos if io == "io_stream" else 1)
         if kind in ELEMENTWISE_KINDS + ("free",):  # an element-wise comparison, cast or merge, or wiring of a cast
-            rounds = rounds_or_saturates(L.get("result_precision")) and res.width < inp.width
-            out.append(LayerIR(kind=kind, res_rounds=rounds, **base, **common))
+            out.append(LayerIR(kind=kind, res_rounds=rounds_or_saturates(L.get("result_precision")), **base, **common))
         elif kind in ("softmax", "table"):
             out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
         elif kind == "bn":

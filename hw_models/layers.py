@@ -57,7 +57,7 @@ class LayerIR:
     w_bits: int = 0
     acc_bits: int = 0
     res_bits: int = 16
-    res_rounds: bool = False  # the result type narrows the input and rounds or saturates (kinds.rounds_or_saturates)
+    res_rounds: bool = False  # the result type rounds or saturates (kinds.rounds_or_saturates)
     rf: int = 1
     strategy: str = "latency"
     io_type: str = "io_parallel"

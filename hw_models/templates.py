@@ -362,7 +362,8 @@ class Elementwise(Template):
     def features(self, layer, c, clock_ns):
         f = {"layer": 1.0, "elem": parallel_elements(layer) * layer.res_bits, "lat_elem": 1.0,
              "lat_iter": self.steps(layer) - 1}
-        if layer.res_rounds:  # a rounding adder and an overflow compare on the input's bits, beside the select
+        if layer.res_rounds and layer.res_bits < layer.in_bits:  # narrowed: a rounding adder and an overflow
+            # compare on the input's bits, beside the select (decided here: a search changes either width)
             f["elem_round"] = parallel_elements(layer) * layer.in_bits
         return f
 

@@ -419,6 +419,12 @@ def test_a_rounding_saturating_activation_works_on_its_input_width():
              if L.name == "conv2d_relu" and L.name in r.per_layer]
     assert plain and not any(L.res_rounds for _, L in plain)
     assert all(abs(lut(r, L) / r.per_layer[L.name]["lut"] - 1) < 0.3 for r, L in plain)
+    # a search candidate that widens the ReLU's result to its input's 16 bits drops the rounding logic
+    jet = next(r for r, _ in rows if r.repo == "ArgyKokk/hls4ml_MLP_estimator")
+    model = CostModel(jet.layers, load_part("xcvu13p-flga2577-2-e"), jet.clock_ns, c, level="csynth")
+    relu = {row["name"]: row["lut"] for row in model.estimate().layers}["relu1"]
+    widened = {row["name"]: row["lut"] for row in model.estimate({"relu1": {"res_bits": 16}}).layers}["relu1"]
+    assert widened < 0.6 * relu
 
 
 def test_every_layer_has_exactly_one_template():
