@@ -919,8 +919,8 @@ def test_multiplies_forced_onto_dsps_take_the_allocation_limit():
         rec = recs[rf]
         dense = {L.name: L for L in rec.layers if L.kind == "dense"}
         assert {L.mult_impl for L in dense.values()} == {"dsp"}
-        got, reported = (np.array([f(n) for n in layers]) for f in (lambda n: dsp(dense[n], c, (27, 18)),
-                                                                    lambda n: rec.per_layer[n]["dsp"]))
+        got = np.array([dsp(dense[n], c, (27, 18)) for n in layers])
+        reported = np.array([rec.per_layer[n]["dsp"] for n in layers])
         assert np.array_equal(got, reported) if rf == 100 else np.all(np.abs(got - reported) <= 1)
         assert not any(uses_dsp(L.with_(mult_impl="auto"), c) for L in dense.values())
     one = recs[1]
