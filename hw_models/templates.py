@@ -178,7 +178,11 @@ class DenseLatency(Template):
         else:
             shared = min(mult, max(0, self._stats(layer).n_mul_ops - mult)) if layer.rf > 1 else 0
             f["share_mux" if layer.tool == "vitis" else "rf_mux"] = shared * (layer.in_bits + layer.w_bits)
-            held = bool(shared) and layer.tool != "vitis"  # Vivado HLS registers a shared Latency layer too
+            # Vivado HLS registers a shared Latency layer as Resource's where it reads its input from a stream
+            # (DNNonSilicon's MNIST CNN at RF 16: 15,591 FF); an io_parallel one holds no copy: its input is
+            # the previous layer's output array (DNNonSilicon's pruned 4-128-3 MLP at RF 8 and 16, 25 ns:
+            # 976-1,376 FF in the output layer's row, where its input array and sums would be 5,000)
+            held = bool(shared) and layer.tool != "vitis" and layer.io_type == "io_stream"
         if held:
             # nnet_dense_resource.h keeps its input array and the n_out accumulators (`acc`, ARRAY_PARTITION
             # complete) in registers across the RF cycles, whatever the products map to. The csynth instance

@@ -979,7 +979,9 @@ def test_latency_strategys_shared_instances_cost_registers_in_vivado_hls_only():
     """Latency strategy at RF > 1 shares multiplier instances through multiplexers; what that costs in FF depends
     on the tool generation. Vitis HLS 2021.1 (the MLP estimator study's jet tagger) reports fewer FF at RF 2 than at
     RF 1 (60,582 vs 85,255); Vivado HLS (DNNonSilicon's MNIST CNN) 2.6x more at RF 16 than at RF 1 (15,591 and
-    15,738 vs 5,989). The multiplexers cost LUTs in both; registers only in Vivado HLS."""
+    15,738 vs 5,989). The multiplexers cost LUTs in both; registers only in Vivado HLS, and only where the layer
+    reads its input from a stream: DNNonSilicon's pruned 4-128-3 MLP in io_parallel at RF 8 and 16 reports 976 and
+    1,376 FF for its output layer, whose 128 inputs and 3 sums held in registers would be over 2,000 bits."""
     c = Coefficients.load()
     jet = {r.layers[0].rf: r for r in load_records(DATA / "corpus_reuse_subset.jsonl")[0]}
     assert [jet[rf].target["ff"] for rf in (1, 2)] == [85255, 60582]
@@ -998,6 +1000,14 @@ def test_latency_strategys_shared_instances_cost_registers_in_vivado_hls_only():
     assert [(r.layers[1].rf, r.target["ff"]) for r in mnist] == [(1, 5989), (16, 15738), (16, 15591)]
     p = predict(mnist, c)["ff"]
     assert p[1] / p[0] > 1.5 and all(abs(p[i] - mnist[i].target["ff"]) / mnist[i].target["ff"] < 0.15 for i in (1, 2))
+    mlp = sorted((r for r in load_records(DATA / "corpus_subset.jsonl")[0] if "_8e4ac392_" in r.id or
+                  "_Dummy_RF16_with_pruning75_" in r.id), key=lambda r: r.layers[0].rf)
+    assert [(r.layers[0].rf, r.io_type, r.per_layer["dense_1"]["ff"]) for r in mlp] == [
+        (8, "io_parallel", 976), (16, "io_parallel", 1376)]
+    for r in mlp:
+        out = next(L for L in r.layers if L.name == "dense_1")
+        row = estimate_layer(out, c, (25, 18), c.clock(r.clock_ns, r.part))["ff"]
+        assert abs(row - r.per_layer["dense_1"]["ff"]) / r.per_layer["dense_1"]["ff"] < 0.5, (r.id, row)
 
 
 def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
