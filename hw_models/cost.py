@@ -109,6 +109,20 @@ def overlapped_iterations(layer: LayerIR) -> bool:
     return layer.io_type == "io_stream" and layer.kind != "free"
 
 
+def frame_iterations(layer: LayerIR, f: dict[str, float]) -> dict[str, float]:
+    """The features (`features`' output `f`) of `layer`'s iterations that overlap in a dataflow: ITERATION's,
+    where the layer runs in one (`overlapped_iterations`), else none."""
+    return {k: v for k, v in f.items() if base_feature(k) in ITERATION} if overlapped_iterations(layer) else {}
+
+
+def longest_iterations(iterations: list[dict[str, float]]) -> int | None:
+    """The index of the dataflow's longest layer among its layers' `frame_iterations` (the most iteration
+    features, counted unweighted: the fit chooses it before it has coefficients), None where none iterates.
+    The estimate and the fit both count that layer's iterations alone."""
+    sums = [sum(f.values()) for f in iterations]
+    return max(range(len(sums)), key=sums.__getitem__) if any(sums) else None
+
+
 def bram_18k(layer: LayerIR, c: Coefficients, template: Template | None = None) -> float:
     """Weight memories (Resource strategy), activation tables and, in io_stream, the output FIFO; `template`:
     the layer's, when the caller has already looked it up."""
@@ -130,11 +144,17 @@ def linear(coefs: dict[str, float], feats: dict[str, float]) -> float:
 
 def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float,
                    latency_clock_ns: float | None = None) -> dict[str, float]:
+    return _estimate_layer(layer, c, ports, clock_ns, latency_clock_ns)[0]
+
+
+def _estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], clock_ns: float,
+                    latency_clock_ns: float | None) -> tuple[dict[str, float], dict[str, float]]:
+    """The layer's resources, and its `frame_iterations` (none for the DA template: its own latency rule)."""
     template = template_of(layer)
     if isinstance(template, DistributedArithmetic):
-        return template.resources(layer, clock_ns)
+        return template.resources(layer, clock_ns), {}
     if layer.kind == "free":
-        return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}
+        return dict.fromkeys(RESOURCES, 0.0) | {"ii": 1.0}, {}
     feats = features(layer, c, clock_ns, select=False, latency_clock_ns=latency_clock_ns)
     latency = c.weights.get("latency_cycles", {})
     calls = sum(latency.get(k, 0.0) * v for k, v in feats.items() if base_feature(k) == "lat_call")
@@ -145,7 +165,7 @@ def estimate_layer(layer: LayerIR, c: Coefficients, ports: tuple[int, int], cloc
         "bram_18k": bram_18k(layer, c, template),
         "latency_cycles": max(0.0, linear(latency, feats)),
         "ii": float(max(1, round(template.steps(layer) + calls))),
-    }
+    }, frame_iterations(layer, feats)
 
 
 BOUNDED = ("lut", "ff", "dsp", "latency_cycles")  # resources whose estimates carry an interval
@@ -200,23 +220,22 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
     c = coefficients or default_coefficients()
     rows, total = [], dict.fromkeys(RESOURCES, 0.0)
     low, high = dict.fromkeys(BOUNDED, 0.0), dict.fromkeys(BOUNDED, 0.0)
-    iterations = []  # cycles each dataflow (io_stream) layer spends iterating over the frame
+    iterations = []  # each layer's `frame_iterations`: in a dataflow (io_stream) only the longest one's count
     bounds: dict[str, dict] = {}  # template -> its interval at this level
     # the clock the FF/LUT and the latency features see on this part (DA layers: the target's, their own rule)
     clock, latency_clock = c.clock(clock_ns, part.part), c.clock(clock_ns, part.part, latency=True)
     for layer in layers:
-        per_iteration = c.weights.get("latency_cycles", {}).get(feature_key(layer, c, "lat_iter"), 0.0)
         template = template_of(layer)
         da_layer = isinstance(template, DistributedArithmetic)  # fitted on Yosys netlists: its own clock rule
-        r = estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else clock,
-                           None if da_layer else latency_clock)
-        if overlapped_iterations(layer) and not da_layer:
-            iterations.append(per_iteration * (r["ii"] - 1))  # ii: the layer's steps per frame
+        r, own = _estimate_layer(layer, c, part.dsp_ports, clock_ns if da_layer else clock,
+                                 None if da_layer else latency_clock)
+        iterations.append(own)
         if level == "synth" and not da_layer:
             r = r | {k: r[k] * c.synth_ratio.get(k, 1.0) for k in ("lut", "ff", "dsp", "bram_18k")}
+        total["latency_cycles"] += r["latency_cycles"]  # rounded once, in total, as the fit scores it
         r = {k: round(v, 1) for k, v in r.items()} | {"latency_cycles": float(round(r["latency_cycles"]))}
         rows.append({"name": layer.name, "class": layer.class_name or layer.kind, "template": template.name} | r)
-        for k in ("lut", "ff", "dsp", "bram_18k", "latency_cycles"):
+        for k in ("lut", "ff", "dsp", "bram_18k"):
             total[k] += r[k]
         total["ii"] = max(total["ii"], r["ii"])
         # the DA template's own error (Yosys), else the fit's for this template
@@ -235,13 +254,15 @@ def estimate(layers: list[LayerIR], part: Part, clock_ns: float = 5.0, coefficie
         total["ff"] += round(port, 1)
         low["ff"] += port
         high["ff"] += port
-    if iterations:  # the frame's iterations overlap: only the longest layer's count
-        overlap = sum(iterations) - max(iterations)
+    longest = longest_iterations(iterations)
+    if longest is not None:  # the frame's iterations overlap: only the longest layer's count
+        cycles = [linear(c.weights.get("latency_cycles", {}), f) for f in iterations]
+        overlap = sum(cycles) - cycles[longest]
         lo, hi = c.bounds(level).get("latency_cycles", (1.0, 1.0))
         total["latency_cycles"] -= overlap
         low["latency_cycles"] -= overlap * lo
         high["latency_cycles"] -= overlap * hi
-    total = {k: round(v, 1) for k, v in total.items()}
+    total = {k: round(v, 1) for k, v in total.items()} | {"latency_cycles": float(round(total["latency_cycles"]))}
     util = {"lut": total["lut"] / part.lut, "ff": total["ff"] / part.ff, "dsp": total["dsp"] / part.dsp,
             "bram_18k": total["bram_18k"] / part.bram_18k}
     interval = {k: [round(low[k], 1), round(high[k], 1)] for k in BOUNDED}
@@ -257,5 +278,5 @@ def _da_bounds() -> dict[str, tuple[float, float]]:
 
 __all__ = ["Estimate", "estimate", "input_port_ff", "INPUT_PORT", "INPUT_PORT_TEMPLATE", "lut_equivalent",
            "estimate_layer", "features", "feature_key", "base_feature", "dsp",
-           "dsp_per_mult", "bram_18k", "fifo_bram", "overlapped_iterations", "ITERATION", "RESOURCES",
+           "dsp_per_mult", "bram_18k", "fifo_bram", "frame_iterations", "longest_iterations", "ITERATION", "RESOURCES",
            "LEVELS", "FITTED", "FEATURE_DOC"]

@@ -13,8 +13,8 @@ from scipy.optimize import least_squares, nnls
 
 from .coefficients import Coefficients
 from .corpus import Record, SynthPair
-from .cost import (FEATURE_DOC, FITTED, ITERATION, base_feature, bram_18k, dsp, dsp_per_mult, features, input_port_ff,
-                   linear, overlapped_iterations)
+from .cost import (FEATURE_DOC, FITTED, base_feature, bram_18k, dsp, dsp_per_mult, features, frame_iterations,
+                   input_port_ff, linear, longest_iterations)
 from .parts import DSP_PORTS
 from .templates import template_of
 
@@ -88,18 +88,17 @@ def _ports(rec: Record) -> tuple[int, int]:
 
 def record_features(rec: Record, c: Coefficients) -> dict[str, float]:
     """Summed per-layer features; io_stream layers run as a dataflow, so their frame iterations overlap and
-    only the longest layer's count (`cost.overlapped_iterations`, `cost.ITERATION`)."""
+    only the longest layer's count (`cost.frame_iterations`, `cost.longest_iterations`), as in `cost.estimate`."""
     total: dict[str, float] = {}
-    longest: dict[str, float] = {}
+    iterations = []
     clock, latency_clock = c.clock(rec.clock_ns, rec.part), c.clock(rec.clock_ns, rec.part, latency=True)
     for layer in rec.layers:
         f = features(layer, c, clock, latency_clock_ns=latency_clock)
-        own = {k: v for k, v in f.items() if base_feature(k) in ITERATION} if overlapped_iterations(layer) else {}
+        iterations.append(frame_iterations(layer, f))
         for k, v in f.items():
-            total[k] = total.get(k, 0.0) + v - own.get(k, 0.0)
-        if sum(own.values()) > sum(longest.values()):
-            longest = own
-    for k, v in longest.items():
+            total[k] = total.get(k, 0.0) + v - iterations[-1].get(k, 0.0)
+    longest = longest_iterations(iterations)
+    for k, v in (iterations[longest] if longest is not None else {}).items():
         total[k] += v
     return total
 

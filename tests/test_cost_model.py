@@ -360,6 +360,18 @@ def test_a_layers_frame_iterations_are_counted_not_fitted(monkeypatch):
     assert fitted[mnist] > 1.5 * 794 and np.median(np.abs(fitted / reported - 1)) > 0.4
 
 
+def test_the_estimate_counts_a_dataflows_iterations_as_the_fit_does():
+    """In io_stream the layers' loops over the frame overlap: one rule (`cost.longest_iterations`) says which
+    layer's count, for the fit and for `codesign estimate`, and the total is rounded once. The estimate of each of
+    DNNonSilicon's io_stream designs on the xc7z020 (Vivado HLS 2020.1: 23 to 35,422 cycles) is the fit's."""
+    recs = [r for r in load_records(DATA / "corpus_subset.jsonl")[0]
+            if r.layers[0].io_type == "io_stream" and r.part == "xc7z020-clg400-1"]
+    assert len(recs) == 10 and sorted(r.target["latency_cycles"] for r in recs)[::9] == [23, 35422]
+    c, part = Coefficients.load(), load_part("xc7z020-clg400-1")
+    estimated = [estimate(r.layers, part, r.clock_ns, c, level="csynth").total["latency_cycles"] for r in recs]
+    assert estimated == list(predict(recs, c)["latency_cycles"])
+
+
 def test_an_io_stream_resource_convolution_refills_its_pipeline_per_input_pixel():
     """hls4ml's io_stream convolution calls dense_resource once per input pixel, each call after the previous one
     ends: RF cycles of products and the pipeline's fill again. DNNonSilicon's Conv2D on a 28 x 28 image (Vivado HLS
