@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.kinds import kind_of, pool_kind, rounds_or_saturates
+from hw_models.kinds import kind_of, pool_kind, rounds_or_saturates, table_passes_input
 from hw_models.layers import (ELEMENTWISE_KINDS, LayerIR, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                               weight_stats)
 from hw_models.targets import strategy_key
@@ -130,7 +130,8 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
     if kind in ("softmax", "table"):
         t = (_type_of(layer, "exp_table_t") if kind == "softmax" else None) or _type_of(layer, "table_t")
         return LayerIR(kind=kind, table_size=int(layer.get_attr("table_size", 1024)),
-                       table_bits=_bits(t)[0] if t is not None else 18, **base)
+                       table_bits=_bits(t)[0] if t is not None else 18, table_passes=table_passes_input(act, cls),
+                       **base)
     if cls.startswith("Global"):  # pooling
         pool = int(layer.get_attr("n_in", 0) or 0) // max(chans, 1) or int(
             (layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
-from .kinds import RESHAPING, WIRING, kind_of, pool_kind, rounds_or_saturates
+from .kinds import RESHAPING, WIRING, kind_of, pool_kind, rounds_or_saturates, table_passes_input
 from .layers import (ELEMENTWISE_KINDS, LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                      unknown_weight_stats)
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
@@ -181,7 +181,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
         if kind in ELEMENTWISE_KINDS + ("free",):  # an element-wise comparison, cast or merge, or wiring of a cast
             out.append(LayerIR(kind=kind, res_rounds=rounds_or_saturates(L.get("result_precision")), **base, **common))
         elif kind in ("softmax", "table"):
-            out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS, **base, **common))
+            out.append(LayerIR(kind=kind, table_size=TABLE_SIZE, table_bits=TABLE_BITS,
+                               table_passes=table_passes_input(act, kind_t), **base, **common))
         elif kind == "bn":
             out.append(LayerIR(kind="bn", w_bits=default.width, acc_bits=res.width, res_bits=res.width,
                                n_in_elems=chans * pos, **bn_shape(chans, pos, io), **common))

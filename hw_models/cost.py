@@ -48,6 +48,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "elem_round": "where that result narrows the input and rounds or saturates (AP_RND*, AP_SAT*): parallel "
                   "elements x input bits, the rounding adder and the overflow compare",
     "table": "table lookups (sigmoid/tanh/softmax): parallel elements x table bits",
+    "table_hold": "ELU/SELU: the input held beside its lookup, parallel elements x input bits, one register per "
+                  "bit (counted, not fitted: fit.EXACT); FF only",
     "softmax": "softmax sum, inverse and products: elements x bits",
     "compare": "max pooling comparators and selects: outputs x (window - 1) x bits",
     "pool_add": "average pooling adders: outputs x (window - 1) x bits",

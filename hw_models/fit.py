@@ -35,7 +35,7 @@ PREDICTED = ("lut", "ff", "dsp", "bram_18k", "latency_cycles")  # what predict()
 # wraps (ap_fixed's defaults; quantizers that round or saturate are activation layers of their own): bit selection,
 # no LUT, but registered. Priced 0.8 LUT per bit when hls4ml's pytest baselines are held out, it made their Dense(64)
 # on one input with an identity activation 1,447 LUT (reported 381-602)
-NOT_FOR = {"lut": ("adder_acc", "out", "rf_regs"),
+NOT_FOR = {"lut": ("adder_acc", "out", "rf_regs", "table_hold"),
            "ff": ("adder", "share_mux", "compare_comb", "pool_add_comb", "dsp_mult")}
 # features that cost, in one resource, what another feature costs: the multiplexers in front of the instances that
 # Latency strategy shares at RF > 1 are operand multiplexers like Resource strategy's (LUT), but no registers: the
@@ -63,7 +63,8 @@ STAGES_AT_MOST = {
 # Counts, not fitted: a layer's loop over its frame (`lat_iter`) is its steps times their interval, in cycles.
 # Fitted, the coefficient was 1.075 and priced every io_stream CNN's slowest layer 7% long (the hls4ml tutorial's
 # pruned CNN 1,146 cycles for 1,055; DNNonSilicon's RF 3 CNN 2,540 for 2,363); counted, both are within 2 cycles
-EXACT = {"lat_iter": 1.0}
+# An ELU's held input (`table_hold`) is a register per bit
+EXACT = {"lat_iter": 1.0, "table_hold": 1.0}
 # A LUT multiplier of a x w bits is an array of a x w partial-product bits summed on carry chains: one LUT6 per
 # bit at most (the LUT forms the partial product and its sum bit). Fitted freely it was 7.6 LUT per bit without
 # uw-acme's 8 x 8 Resource layers, absorbing the input multiplexers of nicologhielmetti's RF 64 layers, and priced
@@ -198,8 +199,8 @@ class Variant:
 
 
 FEW_FEATURES = ("layer", "const_mult", "var_mult", "dsp_mult", "adder", "adder_acc", "out", "rf_mux", "rf_regs",
-                "share_mux", "elem", "elem_round", "table", "softmax", "compare", "compare_comb", "pool_add",
-                "pool_add_comb", "buffer", "stream", "stream_vitis", "stream_layer")
+                "share_mux", "elem", "elem_round", "table", "table_hold", "softmax", "compare", "compare_comb",
+                "pool_add", "pool_add_comb", "buffer", "stream", "stream_vitis", "stream_layer")
 # candidates for the nested selection. Separate io_stream coefficients are not among them: 47 io_stream records
 # from 4 repositories left them unconstrained out of repository (84% LUT median APE, leave-one-repository-out).
 # Clock pressure (the clock against the part's fabric) and coefficients per tool generation (Vivado HLS / Vitis

@@ -27,6 +27,13 @@ ACTIVATION_CLASSES = ("Activation", "ParametrizedActivation", *TABLE_CLASSES, *C
 COMPARISONS = ("relu", "quantized_relu", "leakyrelu", "leaky_relu", "prelu", "thresholdedrelu", "hard_",
                "binary_tanh")  # a comparison or a clip per element (binary_tanh: one comparison)
 TABLES = ("sigmoid", "tanh", "elu", "selu", "softplus", "softsign")  # a lookup table per element
+PASSING_TABLES = ("elu", "selu")  # nnet_activation.h elu/selu: `datareg >= 0 ? datareg : table[...]`
+
+
+def table_passes_input(activation: str, class_name: str = "") -> bool:
+    """Whether a table activation passes its non-negative inputs through (ELU, SELU) rather than looking every
+    input up (sigmoid, tanh, ...): the input is held beside the lookup (`LayerIR.table_passes`)."""
+    return class_name == "ELU" or str(activation or "").lower().startswith(PASSING_TABLES)
 
 
 def rounds_or_saturates(precision) -> bool:

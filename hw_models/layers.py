@@ -64,6 +64,7 @@ class LayerIR:
     weights: WeightStats | None = None
     table_size: int = 0
     table_bits: int = 0
+    table_passes: bool = False  # a table activation passing non-negative inputs through (kinds.table_passes_input)
     pool: int = 1           # pooling window elements
     n_steps: int = 1        # sequential steps: conv pixels (io_parallel) or input pixels (io_stream)
     buffer_bits: int = 0    # io_stream line buffers of a 2D convolution or pooling (`line_buffer_bits`)

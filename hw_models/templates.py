@@ -416,8 +416,14 @@ class TableActivation(Template):
         return layer.kind == "table"
 
     def features(self, layer, c, clock_ns):
+        # ELU/SELU select the input itself where it is non-negative: in io_parallel it waits in registers for the
+        # lookup's result, one stage (hls4ml's pytest Dense(64) + ELU: 2,135 FF in Vivado HLS 2020.1 and Vitis HLS
+        # 2023.1, 2 cycles, where the same design with a sigmoid reports 1,047-1,689); io_stream's pixel loop
+        # registers its input word anyway (the ELU and sigmoid designs there: 1,415 and 968, 3,154 and 3,858 FF)
+        passes = layer.table_passes and layer.io_type == "io_parallel"
+        hold = parallel_elements(layer) * layer.in_bits if passes else 0.0
         return {"layer": 1.0, "table": parallel_elements(layer) * max(layer.table_bits, layer.res_bits),
-                "lat_table": 1.0, "lat_softmax": 0.0, "lat_iter": self.steps(layer) - 1}
+                "table_hold": hold, "lat_table": 1.0, "lat_softmax": 0.0, "lat_iter": self.steps(layer) - 1}
 
     def _per_table(self, layer) -> int:
         return ceil_div(layer.table_size * layer.table_bits, BRAM18_BITS) if layer.table_size else 0

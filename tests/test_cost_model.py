@@ -1022,6 +1022,27 @@ def test_latency_strategys_shared_instances_cost_registers_in_vivado_hls_only():
         assert abs(row - r.per_layer["dense_1"]["ff"]) / r.per_layer["dense_1"]["ff"] < 0.5, (r.id, row)
 
 
+def test_an_elu_holds_its_input_beside_the_lookup():
+    """ELU (and SELU) return the input itself where it is non-negative, so in io_parallel the input waits in
+    registers for the table's result: hls4ml's pytest Dense(64) + ELU reports 2,135 FF in Vivado HLS 2020.1 and
+    Vitis HLS 2023.1, the same design with a sigmoid 1,047 and 1,689. Priced as a sigmoid, the ELU was 45% under."""
+    from hw_models.kinds import table_passes_input
+
+    assert [table_passes_input(a, cls) for a, cls in (("elu(alpha=1.0)", "Activation"), ("", "ELU"), ("selu", ""),
+                                                       ("sigmoid", "Activation"), ("tanh", ""))] == [
+        True, True, True, False, False]
+    recs = load_records(DATA / "corpus_pytest_elu.jsonl")[0]
+    elu = [r for r in recs if "_elu_" in r.id]
+    assert [(r.generation, r.target["ff"]) for r in recs] == [
+        ("vitis", 2135), ("vitis", 1689), ("vivado_hls", 2135), ("vivado_hls", 1047)]
+    c = Coefficients.load()
+    held = predict(elu, c)["ff"]
+    assert np.all(np.abs(held / 2135 - 1) < 0.1)
+    as_table = predict([dataclasses.replace(r, layers=[L.with_(table_passes=False) for L in r.layers]) for r in elu],
+                       c)["ff"]
+    assert np.all(as_table < 0.6 * 2135)
+
+
 def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
     """hls4ml's pytest baseline of a Dense(64) + ReLU on one input: in io_parallel both tool generations report
     18 FF; in io_stream Vitis HLS (2023.1) reports 2,064 FF / 3,955 LUT, Vivado HLS 2020.1 326 FF / 5,873 LUT.
