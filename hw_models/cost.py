@@ -7,6 +7,7 @@ fitted on real synthesis reports by `codesign calibrate` and live in a JSON data
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .coefficients import Coefficients, default_coefficients
 from .kinds import INPUT_CLASSES
@@ -94,6 +95,7 @@ def feature_key(layer: LayerIR, c: Coefficients, name: str) -> str:
     return f"{layer.tool}:{name}" if c.by_tool else name
 
 
+@lru_cache(maxsize=None)  # called per feature of every layer of every candidate the search estimates
 def base_feature(key: str) -> str:
     """A feature's name without its tool generation and io_stream prefixes ('vitis:s_adder' -> 'adder')."""
     key = key.split(":", 1)[-1]
