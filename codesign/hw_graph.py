@@ -132,12 +132,14 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
         return LayerIR(kind=kind, table_size=int(layer.get_attr("table_size", 1024)),
                        table_bits=_bits(t)[0] if t is not None else 18, table_passes=table_passes_input(act, cls),
                        **base)
-    if cls.startswith("Global"):  # pooling
-        pool = int(layer.get_attr("n_in", 0) or 0) // max(chans, 1) or int(
-            (layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+    # pooling. Input positions: a 1D layer's `n_in` is its length (hls4ml's Pooling1D, GlobalPooling1D), a 2D
+    # layer's are in_height x in_width; a global pooling window covers all of them
+    if cls in ("Pooling1D", "GlobalPooling1D"):
+        in_pos = int(layer.get_attr("n_in", 1) or 1)
     else:
-        pool = int((layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
-    in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+        in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
+    pool = in_pos if cls.startswith("Global") else int(
+        (layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
     two_d = io_type == "io_stream" and cls == "Pooling2D"
     buffer = line_buffer_bits(int(layer.get_attr("pool_height")), int(layer.get_attr("in_width")), chans,
                               common["in_bits"]) if two_d else 0

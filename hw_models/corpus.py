@@ -62,6 +62,11 @@ def _shape(value) -> list[int]:
     return list(value)
 
 
+def _global_pool(layer: dict) -> bool:
+    """A global pooling layer (hls4ml's global_pooling1d_cl / 2d_cl): its window is the whole input."""
+    return layer["type"].startswith("Global") or str(layer.get("hls_func") or "").startswith("global_pooling")
+
+
 def _weight_type(text: str | None, default: QuantSpec) -> tuple[QuantSpec, str]:
     low = (text or "").lower()
     if "hgq" in low or "patched" in low or "bitnet" in low:
@@ -119,7 +124,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
     target = dict(io_type=io, tool=tool_generation(rec.get("tool")), mult_impl=mult_impl(rec.get("synth_variant")))
     out: list[LayerIR] = []
     current = default
-    for L in rec.get("layers") or []:
+    layers = rec.get("layers") or []
+    for i, L in enumerate(layers):
         kind_t = L["type"]
         inp = parse_type(L.get("input_precision")) or current
         common = dict(name=L["name"], class_name=kind_t, rf=_layer_rf(L, rec), strategy=_strategy(L, rec),
@@ -166,7 +172,12 @@ def record_layers(rec: dict) -> list[LayerIR]:
         if kind == "free" and (kind_t in WIRING or kind_t.startswith(RESHAPING)):
             out.append(LayerIR(kind="free", **common))  # wiring: the type passes through unchanged
             continue
-        shp = _shape(L.get("out_shape") or L.get("in_shape"))
+        if _global_pool(L):  # one output position: the window is the whole input (out_shape [None, C] in records)
+            shp = _shape(L.get("in_shape"))[-1:]
+        elif kind_t.startswith(RESHAPING) and not (L.get("out_shape") or L.get("in_shape")) and i + 1 < len(layers):
+            shp = _shape(layers[i + 1].get("in_shape"))  # a padding whose shape only its consumer records
+        else:
+            shp = _shape(L.get("out_shape") or L.get("in_shape"))
         res = _result_type(L.get("result_precision"), inp, default)
         current = res
         if kind_t.startswith(RESHAPING):  # io_stream: a pixel loop that copies (or pads, or repeats) each pixel
@@ -189,6 +200,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
         else:  # pooling
             ins = _shape(L.get("in_shape"))
             pool = math.prod(L.get("pool_size") or [0]) if None not in (L.get("pool_size") or [None]) else 0
+            if _global_pool(L):
+                pool = math.prod(ins[:-1])
             if not pool:
                 raise Unsupported("global pooling")
             buffer = line_buffer_bits(L["pool_size"][0], ins[1], ins[2], inp.width) \
@@ -222,6 +235,11 @@ def to_record(rec: dict, kinds: tuple[str, ...] = CSYNTH_KINDS) -> Record:
               "bram_18k": float(res.get("BRAM_18K") or 0.0)}
     if res.get("latency_max_cycles") is not None:
         target["latency_cycles"] = float(res["latency_max_cycles"])
+        first = next((L for L in layers if L.kind != "free"), None)
+        if rec["io_type"] == "io_stream" and first is not None and target["latency_cycles"] < first.n_steps:
+            # an io_stream layer takes its frame a pixel per cycle at most (DNNonSilicon's 34 x 34 x 3 CNN at 4
+            # cycles, 6,495 LUT for 152 DSPs: a top whose layers HLS removed, not this network)
+            raise Unsupported("io_stream latency shorter than the first layer's pixels: not a report of this network")
     if res.get("ii_max") is not None:
         target["ii"] = float(res["ii_max"])
     return Record(rec["id"], family(rec), rec["source_group"], f"{rec.get('tool')} {rec.get('tool_version')}",

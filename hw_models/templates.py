@@ -470,7 +470,12 @@ class Pooling(Template):
         op = "compare" if layer.kind == "max_pool" else "pool_add"
         if layer.io_type == "io_parallel":
             op += "_comb"
-        return {"layer": 1.0, op: parallel_elements(layer) * (layer.pool - 1) * layer.res_bits,
+        # io_stream global pooling (nnet_pooling_stream.h global_pooling1d_cl / 2d_cl) reduces the frame one pixel
+        # per step into a running max or sum per channel: one operator each, not a window's (seanlipps' Conv1D
+        # model, Vitis HLS 2024.1: 894 LUT over 128 x 16 inputs, where 127 comparators per channel are 77k)
+        running = layer.io_type == "io_stream" and layer.n_pos == 1 and layer.pool == layer.n_steps > 1
+        ops = 1 if running else layer.pool - 1
+        return {"layer": 1.0, op: parallel_elements(layer) * ops * layer.res_bits,
                 "buffer": layer.buffer_bits, "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
 
 

@@ -1043,6 +1043,23 @@ def test_an_elu_holds_its_input_beside_the_lookup():
     assert np.all(as_table < 0.6 * 2135)
 
 
+def test_io_stream_global_pooling_keeps_a_running_reduction():
+    """hls4ml's io_stream global pooling reads the frame a pixel per step into a running max (or sum) per channel:
+    one comparator each, where a window's pooling has window - 1. seanlipps' Conv1D model (Vitis HLS 2024.1)
+    reports 894 LUT and 131 cycles for its GlobalMaxPooling1D over 128 x 16 inputs; its 127 comparators per
+    channel were 77k LUT. The records spell the global output [None, 16] and leave the ZeroPadding1D's shape to
+    its consumer; a record whose io_stream latency is shorter than its frame is no report of its network."""
+    recs, skipped = load_records(DATA / "corpus_global_pool.jsonl")
+    assert skipped == {"io_stream latency shorter than the first layer's pixels: not a report of this network": 1}
+    rec = recs[0]
+    pad, pool = rec.layers[0], next(L for L in rec.layers if L.kind == "max_pool")
+    assert (pad.kind, pad.n_out, pad.n_steps) == ("copy", 9, 130)
+    assert (pool.n_out, pool.pool, pool.n_steps) == (16, 128, 128) and rec.per_layer[pool.name]["lut"] == 894
+    c = Coefficients.load()
+    row = estimate_layer(pool, c, (27, 18), c.clock(rec.clock_ns, rec.part))
+    assert abs(row["lut"] / 894 - 1) < 0.3 and abs(row["latency_cycles"] - 131) <= 4
+
+
 def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
     """hls4ml's pytest baseline of a Dense(64) + ReLU on one input: in io_parallel both tool generations report
     18 FF; in io_stream Vitis HLS (2023.1) reports 2,064 FF / 3,955 LUT, Vivado HLS 2020.1 326 FF / 5,873 LUT.
@@ -1064,8 +1081,8 @@ def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
 def test_the_latency_fit_sees_the_7_series_fabric_with_its_own_delay():
     """FF and latency both count a 7 series fabric as slower, but held out they agree on different delays (FF 5x,
     latency 4x, each chosen by leave-one-repository-out). With the FF's delay the MLP estimator study's
-    breast-cancer MLP (Vitis HLS 2021.1, xc7z007s at 5 ns: 22 and 20 cycles) is priced 30 cycles; with its own,
-    25. The delay the latency sees changes no FF."""
+    breast-cancer MLP (Vitis HLS 2021.1, xc7z007s at 5 ns: 22 and 20 cycles) is priced 29 cycles; with its own,
+    24. The delay the latency sees changes no FF."""
     c = Coefficients.load()
     assert (c.slow_fabric, c.latency_fabric) == (5.0, 4.0)
     mlp = [r for r in load_records(DATA / "corpus_more_subset.jsonl")[0] if r.repo == "ArgyKokk/hls4ml_MLP_estimator"]
@@ -1073,7 +1090,7 @@ def test_the_latency_fit_sees_the_7_series_fabric_with_its_own_delay():
     assert list(reported) == [22, 20]
     own, shared = predict(mlp, c), predict(mlp, dataclasses.replace(c, latency_fabric=None))
     assert np.all(np.abs(own["latency_cycles"] - reported) <= 5)
-    assert np.all(shared["latency_cycles"] - reported >= 8)
+    assert np.all(np.abs(shared["latency_cycles"] - reported) >= np.abs(own["latency_cycles"] - reported) + 4)
     assert np.array_equal(own["ff"], shared["ff"]) and np.array_equal(own["lut"], shared["lut"])
     # an UltraScale+ design sees no fabric delay at all
     jet = [r for r in load_records(DATA / "corpus_subset.jsonl")[0] if r.repo.startswith("nairods")]

@@ -353,3 +353,49 @@ def test_reshaping_layers_are_served_as_the_corpus_reader_fits_them():
             assert served == {"pad": ("copy", 1, 64, 64), "up": ("copy", 2, 144, 144)}
         else:
             assert {kind for kind, *_ in served.values()} == {"free"}
+
+
+def test_pooling_is_served_as_the_corpus_reader_fits_it():
+    """MaxPooling1D and GlobalAveragePooling1D after Conv1D layers: hls4ml's Pooling1D and GlobalPooling1D give a
+    1D layer's length as `n_in`, and a global window covers all of it. codesign.hw_graph read the global window as
+    n_in / channels (7 positions of 61) and a 1D layer in io_stream as one pixel per frame; the corpus reader, which
+    fits the coefficients on records that spell a global pooling's output [None, channels], reads 61 and 126."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, quantized_bits, quantized_relu
+
+    from codesign.export import quiet
+    from codesign.hw_graph import graph_layers
+    from hw_models.corpus import record_layers
+
+    q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1))
+    inp = tf.keras.Input((128, 3), name="x")
+    h = QActivation(quantized_relu(6, 2), name="r0")(QConv1D(4, 3, name="c0", **q)(inp))
+    h = tf.keras.layers.MaxPooling1D(2, name="mp")(h)
+    h = QActivation(quantized_relu(6, 2), name="r1")(QConv1D(8, 3, name="c1", **q)(h))
+    model = tf.keras.Model(inp, tf.keras.layers.GlobalAveragePooling1D(name="global_average_pooling1d")(h))
+    record = [{"type": "Input", "name": "x", "out_shape": [128, 3]},
+              {"type": "Conv1D", "name": "c0", "in_shape": [128, 3], "out_shape": [126, 4], "kernel_size": [3],
+               "weight_precision": "ap_fixed<6,1>"},
+              {"type": "Activation", "name": "r0", "activation": "relu", "out_shape": [126, 4],
+               "result_precision": "ap_ufixed<6,2>"},
+              {"type": "Pooling1D", "name": "mp", "in_shape": [126, 4], "out_shape": [63, 4], "pool_size": [2],
+               "hls_func": "pooling1d_cl"},
+              {"type": "Conv1D", "name": "c1", "in_shape": [63, 4], "out_shape": [61, 8], "kernel_size": [3],
+               "weight_precision": "ap_fixed<6,1>"},
+              {"type": "Activation", "name": "r1", "activation": "relu", "out_shape": [61, 8],
+               "result_precision": "ap_ufixed<6,2>"},
+              {"type": "Pooling1D", "name": "global_average_pooling1d", "in_shape": [61, 8], "out_shape": [None, 8],
+               "strides": [None], "hls_func": "global_pooling1d_cl"}]  # the op is read from the name, as recorded
+    for io in ("io_stream", "io_parallel"):
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        with quiet():
+            hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, io_type=io, backend="Vitis")
+        pools = ("mp", "global_average_pooling1d")
+        served = {L.name: (L.kind, L.n_out, L.n_pos, L.pool, L.n_steps) for L in graph_layers(hls) if L.name in pools}
+        fitted = {L.name: (L.kind, L.n_out, L.n_pos, L.pool, L.n_steps)
+                  for L in record_layers({"io_type": io, "tool": "vitis", "layers": record}) if L.name in pools}
+        assert served == fitted
+        steps = (126, 61) if io == "io_stream" else (1, 1)
+        assert served == {"mp": ("max_pool", 4, 63, 2, steps[0]),
+                          "global_average_pooling1d": ("avg_pool", 8, 1, 61, steps[1])}
