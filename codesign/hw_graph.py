@@ -71,7 +71,7 @@ def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
     a = layer.get_attr
     data, w_bits, frac, binary, bias = _weights(layer, kernels)
     if cls == "Dense":
-        n_in, n_out, n_pos, steps, kind, kr, row = a("n_in"), a("n_out"), 1, 1, "dense", 1, 0
+        n_in, n_out, n_pos, steps, kind, kr, row, pf = a("n_in"), a("n_out"), 1, 1, "dense", 1, 0, 1
         in_elems = n_in
     else:
         two_d = "2D" in cls
@@ -84,7 +84,10 @@ def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
         n_in = kh * kw * (1 if depthwise else chans)
         n_pos, kind, kr, row = oh * ow, "depthwise" if depthwise else "conv", kh, iw * chans
         in_elems = ih * iw * chans
-        steps = n_pos if io_type == "io_parallel" else ih * iw
+        # io_parallel: hls4ml's ParallelizationFactor output positions per step (n_partitions steps); io_stream: a
+        # step per input pixel
+        pf = int(a("parallelization_factor") or 1) if io_type == "io_parallel" else 1
+        steps = n_pos // pf if io_type == "io_parallel" else ih * iw
     res_bits = _bits(layer.get_output_variable().type.precision)[0]
     acc = _type_of(layer, "accum_t")
     common = _common(layer, io_type)
@@ -96,7 +99,7 @@ def _mac(layer, io_type: str, kernels: dict) -> LayerIR:
         buffers = line_buffer_bits(kr, row, 1, common["in_bits"])
     return LayerIR(kind=kind, n_out=int(n_out), n_terms=int(n_in), n_pos=int(n_pos), n_in_elems=int(in_elems),
                    w_bits=w_bits, acc_bits=_bits(acc)[0] if acc is not None else res_bits, res_bits=res_bits,
-                   weights=weight_stats(data, frac), n_steps=int(steps), binary=binary, buffer_bits=buffers,
+                   weights=weight_stats(data, frac), n_steps=int(steps), pf=pf, binary=binary, buffer_bits=buffers,
                    extra={"weights": data, "w_integer": w_bits - frac, "bias": bias}, **common)
 
 

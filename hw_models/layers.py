@@ -67,6 +67,7 @@ class LayerIR:
     table_passes: bool = False  # a table activation passing non-negative inputs through (kinds.table_passes_input)
     pool: int = 1           # pooling window elements
     n_steps: int = 1        # sequential steps: conv pixels (io_parallel) or input pixels (io_stream)
+    pf: int = 1             # output positions an io_parallel convolution computes per step (ParallelizationFactor)
     buffer_bits: int = 0    # io_stream line buffers of a 2D convolution or pooling (`line_buffer_bits`)
     binary: bool = False    # QKeras binary weights: hls4ml's XNOR-type weight_binary product
     tool: str = DEFAULT_TOOL  # HLS tool generation (targets.TOOLS): fits with `by_tool` cost it separately

@@ -206,6 +206,8 @@ class DenseLatency(Template):
             f["binary"] = terms * layer.acc_bits
             f["lat_binary"] = levels * clk
         f["lat_iter"] = self.iteration_cycles(layer)
+        if layer.pf > 1:  # every step computes pf positions: pf copies of the kernel's hardware
+            f = {k: v if k == "layer" or k.startswith("lat_") else v * layer.pf for k, v in f.items()}
         return f
 
     def iteration_cycles(self, layer) -> int:
@@ -221,7 +223,7 @@ class DenseLatency(Template):
     def dsp(self, layer, c, ports):
         if not uses_dsp(layer, c):
             return 0.0
-        return float(self.mac_counts(layer, True)[0] * dsp_per_mult(layer.w_bits, layer.in_bits, ports))
+        return float(self.mac_counts(layer, True)[0] * dsp_per_mult(layer.w_bits, layer.in_bits, ports) * layer.pf)
 
     def steps(self, layer):
         """`PIPELINE II=RF` per step, but a step that finishes sooner starts again sooner: HLS reports a
@@ -274,7 +276,9 @@ class DenseResource(DenseLatency):
 
 class ConvParallel(DenseLatency):
     """io_parallel convolution (nnet_conv2d_latency.h / nnet_conv1d_latency.h): the kernel's dense product
-    once per output position, positions one after another (n_steps = output pixels)."""
+    once per output position, `pf` positions at a time (hls4ml's ParallelizationFactor), the steps one after
+    another (n_steps = output pixels / pf: calwilee's separable convolution at PF 4 reports an interval of 9 over
+    its 36 positions)."""
 
     name = "conv_parallel"
     source = "nnet_conv2d_latency.h, nnet_conv1d_latency.h"

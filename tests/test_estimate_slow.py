@@ -399,3 +399,36 @@ def test_pooling_is_served_as_the_corpus_reader_fits_it():
         steps = (126, 61) if io == "io_stream" else (1, 1)
         assert served == {"mp": ("max_pool", 4, 63, 2, steps[0]),
                           "global_average_pooling1d": ("avg_pool", 8, 1, 61, steps[1])}
+
+
+def test_parallelization_factor_computes_positions_at_once():
+    """hls4ml's ParallelizationFactor (io_parallel convolutions): PF output positions per step, n_positions / PF
+    steps. calwilee's separable convolution at PF 4 reports an interval of 9 over its 6 x 6 positions (Vivado HLS
+    2020.1); the estimate ignored PF and priced every convolution one position per step."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QConv2D, quantized_bits
+
+    from codesign.export import quiet
+    from codesign.hw_graph import graph_layers
+    from hw_models import load_part
+    from hw_models.cost import estimate
+
+    inp = tf.keras.Input((8, 8, 2), name="img")
+    model = tf.keras.Model(inp, QConv2D(5, 3, kernel_quantizer=quantized_bits(8, 0, alpha=1),
+                                        bias_quantizer=quantized_bits(8, 2, alpha=1), name="conv")(inp))
+    rows = {}
+    for pf in (1, 4):
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        config["LayerName"]["conv"]["ParallelizationFactor"] = pf
+        with quiet():
+            hls = hls4ml.converters.convert_from_keras_model(model, hls_config=config, io_type="io_parallel",
+                                                             backend="Vitis")
+        layers = graph_layers(hls)
+        conv = next(L for L in layers if L.name == "conv")
+        assert (conv.pf, conv.n_steps) == (pf, 36 // pf)
+        rows[pf] = next(r for r in estimate(layers, load_part("xcvu9p-flga2577-2-e"), 5.0, level="csynth").layers
+                        if r["name"] == "conv")
+    assert (rows[1]["ii"], rows[4]["ii"]) == (36, 9)
+    assert rows[4]["dsp"] == 4 * rows[1]["dsp"] > 0 and 3.5 < rows[4]["lut"] / rows[1]["lut"] <= 4
+    assert rows[4]["latency_cycles"] < rows[1]["latency_cycles"] / 3
