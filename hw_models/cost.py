@@ -52,6 +52,8 @@ FEATURE_DOC = {  # what each fitted feature counts, in the hls4ml template that 
     "table_hold": "ELU/SELU: the input held beside its lookup, parallel elements x input bits, one register per "
                   "bit (counted, not fitted: fit.EXACT); FF only",
     "softmax": "softmax sum, inverse and products: elements x bits",
+    "reduce": "io_parallel global pooling: a pipelined reduction tree over the whole input, outputs x (window - 1) "
+              "x bits (a window's comparators or adders where it covers one output position of the input)",
     "compare": "max pooling comparators and selects: outputs x (window - 1) x bits",
     "pool_add": "average pooling adders: outputs x (window - 1) x bits",
     "compare_comb": "max pooling in io_parallel: combinational comparators, LUT at compare's cost, no FF",

@@ -1060,6 +1060,24 @@ def test_io_stream_global_pooling_keeps_a_running_reduction():
     assert abs(row["lut"] / 894 - 1) < 0.3 and abs(row["latency_cycles"] - 131) <= 4
 
 
+def test_an_io_parallel_global_pooling_is_a_pipelined_reduction_not_a_window():
+    """In io_parallel a pooling window of 2-4 elements is combinational (hls4ml's pytest MaxPooling2D: 0 cycles,
+    only the input port's FF), but a window over the whole input is a tree HLS pipelines: seanlipps'
+    GlobalMaxPooling1D over 128 x 16 inputs reports 136k LUT, 223k FF and 44 cycles. Priced as a window it had no
+    FF, and the comparators it pulled up priced the pytest windows 15-98% over when their repository was held out."""
+    rec = load_records(DATA / "corpus_global_pool_parallel.jsonl")[0][0]
+    pool = next(L for L in rec.layers if L.kind == "max_pool")
+    assert (pool.n_out, pool.n_pos, pool.pool) == (16, 1, 128)
+    assert (rec.per_layer[pool.name]["lut"], rec.per_layer[pool.name]["ff"]) == (136013, 223374)
+    c = Coefficients.load()
+    row = estimate_layer(pool, c, (27, 18), c.clock(rec.clock_ns, rec.part))
+    assert abs(row["lut"] / 136013 - 1) < 0.3 and row["ff"] > 0.4 * 223374
+    windows = load_records(DATA / "corpus_pytest_pooling.jsonl")[0]
+    reported = np.array([r.target["lut"] for r in windows])
+    assert np.all(np.abs(predict(windows, c)["lut"] / reported - 1) < 0.25)
+    assert np.all(predict(windows, c)["ff"] == [r.target["ff"] for r in windows])  # the input port's alone
+
+
 def test_vitis_hls_builds_stream_interfaces_in_registers_vivado_hls_in_luts():
     """hls4ml's pytest baseline of a Dense(64) + ReLU on one input: in io_parallel both tool generations report
     18 FF; in io_stream Vitis HLS (2023.1) reports 2,064 FF / 3,955 LUT, Vivado HLS 2020.1 326 FF / 5,873 LUT.
