@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hw_models.kinds import kind_of, pool_kind, rounds_or_saturates, table_passes_input
+from hw_models.kinds import global_pooling, kind_of, pool_kind, rounds_or_saturates, table_passes_input
 from hw_models.layers import (ELEMENTWISE_KINDS, LayerIR, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                               weight_stats)
 from hw_models.targets import strategy_key
@@ -141,7 +141,7 @@ def layer_ir(layer, io_type: str, kernels: dict | None = None) -> LayerIR:
         in_pos = int(layer.get_attr("n_in", 1) or 1)
     else:
         in_pos = int((layer.get_attr("in_height", 1) or 1) * (layer.get_attr("in_width", 1) or 1))
-    pool = in_pos if cls.startswith("Global") else int(
+    pool = in_pos if global_pooling(cls) else int(
         (layer.get_attr("pool_height", 1) or 1) * (layer.get_attr("pool_width", 1) or 1))
     two_d = io_type == "io_stream" and cls == "Pooling2D"
     buffer = line_buffer_bits(int(layer.get_attr("pool_height")), int(layer.get_attr("in_width")), chans,

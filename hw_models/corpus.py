@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fixed import QuantSpec, mac_accum, parse_type
-from .kinds import RESHAPING, WIRING, kind_of, pool_kind, rounds_or_saturates, table_passes_input
+from .kinds import RESHAPING, WIRING, global_pooling, kind_of, pool_kind, rounds_or_saturates, table_passes_input
 from .layers import (ELEMENTWISE_KINDS, LayerIR, WeightStats, bn_shape, dense_stream_buffer_bits, line_buffer_bits,
                      unknown_weight_stats)
 from .targets import IO_TYPES, mult_impl, strategy_key, tool_generation
@@ -60,11 +60,6 @@ def _shape(value) -> list[int]:
     if not all(isinstance(v, int) for v in value):
         raise Unsupported("symbolic shape (C++ constant names, not numbers)")
     return list(value)
-
-
-def _global_pool(layer: dict) -> bool:
-    """A global pooling layer (hls4ml's global_pooling1d_cl / 2d_cl): its window is the whole input."""
-    return layer["type"].startswith("Global") or str(layer.get("hls_func") or "").startswith("global_pooling")
 
 
 def _weight_type(text: str | None, default: QuantSpec) -> tuple[QuantSpec, str]:
@@ -172,7 +167,8 @@ def record_layers(rec: dict) -> list[LayerIR]:
         if kind == "free" and (kind_t in WIRING or kind_t.startswith(RESHAPING)):
             out.append(LayerIR(kind="free", **common))  # wiring: the type passes through unchanged
             continue
-        if _global_pool(L):  # one output position: the window is the whole input (out_shape [None, C] in records)
+        whole = global_pooling(kind_t, L.get("hls_func"))
+        if whole:  # one output position: the window is the whole input (out_shape [None, C] in records)
             shp = _shape(L.get("in_shape"))[-1:]
         elif kind_t.startswith(RESHAPING) and not (L.get("out_shape") or L.get("in_shape")) and i + 1 < len(layers):
             shp = _shape(layers[i + 1].get("in_shape"))  # a padding whose shape only its consumer records
@@ -200,7 +196,7 @@ def record_layers(rec: dict) -> list[LayerIR]:
         else:  # pooling
             ins = _shape(L.get("in_shape"))
             pool = math.prod(L.get("pool_size") or [0]) if None not in (L.get("pool_size") or [None]) else 0
-            if _global_pool(L):
+            if whole:
                 pool = math.prod(ins[:-1])
             if not pool:
                 raise Unsupported("global pooling")

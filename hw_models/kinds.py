@@ -83,6 +83,12 @@ def activation_kind(activation: str, class_name: str, io_type: str, precision: s
     return None
 
 
+def global_pooling(class_name: str, function: str = "") -> bool:
+    """Whether a pooling layer's window is its whole input: hls4ml's GlobalPooling1D/2D classes (Keras's
+    GlobalMax/AveragePooling*), or a corpus record's `Pooling1D` whose hls_func is global_pooling1d_cl / 2d_cl."""
+    return class_name.startswith("Global") or str(function or "").startswith("global_pooling")
+
+
 def pool_kind(operation: str) -> str:
     """`operation`: hls4ml's pool_op (`Average`, `Max`) or a corpus record's class and name."""
     return "avg_pool" if "average" in str(operation).lower() else "max_pool"

@@ -472,15 +472,16 @@ class Pooling(Template):
         # pytest baselines of Max/AveragePooling1D/2D report 0 cycles and exactly their input port's FF (5,810 and
         # 12,962) in Vivado HLS 2020.1 and Vitis HLS 2024.1; io_stream pools inside a pipelined pixel loop
         op = "compare" if layer.kind == "max_pool" else "pool_add"
+        one_window = layer.n_pos == 1 and layer.pool > 1  # a window over the whole input (global pooling)
         if layer.io_type == "io_parallel":
-            # a window over the whole input (global pooling) is a reduction tree HLS pipelines, priced apart:
-            # seanlipps' GlobalMaxPooling1D over 128 x 16 inputs reports 136k LUT, 223k FF and 44 cycles (Vitis HLS
-            # 2024.1), Brainz22's global average over 10 x 10 2,842 LUT and 3 cycles (Vivado HLS 2019.2)
-            op = "reduce" if layer.n_pos == 1 and layer.pool > 1 else op + "_comb"
+            # a reduction tree HLS pipelines, priced apart: seanlipps' GlobalMaxPooling1D over 128 x 16 inputs
+            # reports 136k LUT, 223k FF and 44 cycles (Vitis HLS 2024.1), Brainz22's global average over 10 x 10
+            # 2,842 LUT and 3 cycles (Vivado HLS 2019.2)
+            op = "reduce" if one_window else op + "_comb"
         # io_stream global pooling (nnet_pooling_stream.h global_pooling1d_cl / 2d_cl) reduces the frame one pixel
         # per step into a running max or sum per channel: one operator each, not a window's (seanlipps' Conv1D
         # model, Vitis HLS 2024.1: 894 LUT over 128 x 16 inputs, where 127 comparators per channel are 77k)
-        running = layer.io_type == "io_stream" and layer.n_pos == 1 and layer.pool == layer.n_steps > 1
+        running = layer.io_type == "io_stream" and one_window and layer.pool == layer.n_steps
         ops = 1 if running else layer.pool - 1
         return {"layer": 1.0, op: parallel_elements(layer) * ops * layer.res_bits,
                 "buffer": layer.buffer_bits, "lat_pool": 1.0, "lat_iter": self.steps(layer) - 1}
